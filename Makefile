@@ -1,0 +1,123 @@
+# Careline: `make run` starts everything, `make test` runs every test. `make help` lists the rest.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV        := .venv
+PY          := $(VENV)/bin/python
+RASA        := $(VENV)/bin/rasa
+REQ_HASH    := $(shell sha1sum requirements.txt | cut -c1-12)
+VENV_STAMP  := $(VENV)/.installed-$(REQ_HASH)
+VAR         := $(or $(CARELINE_VAR_DIR),var)
+PYTEST_ARGS ?=
+
+export RASA_TELEMETRY_ENABLED := false
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help setup venv env db seed reseed train retrain run up down restart status validate \
+        test test-unit test-actions test-dialogue test-e2e lint freeze clean
+
+help: ## list the targets
+	@echo "Careline make targets:"
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+setup: venv env db ## Python 3.10 venv with pinned dependencies, .env secrets, seeded database
+
+venv: $(VENV_STAMP) ## create .venv (Python 3.10) and install requirements.txt, only when it changed
+
+$(VENV_STAMP): requirements.txt
+	@set -e; \
+	if [ -x $(PY) ] && ! $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null; then \
+	  echo "setup: $(VENV) is not Python 3.10, recreating it"; rm -rf $(VENV); fi; \
+	if [ ! -x $(PY) ]; then \
+	  python310=$$(ops/find-python310); \
+	  echo "setup: creating $(VENV) with $$python310"; \
+	  "$$python310" -m venv $(VENV); fi; \
+	echo "setup: installing pinned dependencies (the first time takes about 3 minutes) ..."; \
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade "pip>=23" 2>&1 | grep -v "is ignored" || true; \
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt 2>&1 | grep -v "is ignored"; \
+	test "$${PIPESTATUS[0]}" = 0 || { echo "setup: pip install failed" >&2; exit 1; }; \
+	$(PY) -m pip check >/dev/null || { $(PY) -m pip check; exit 1; }; \
+	rm -f $(VENV)/.installed-*; touch $@; \
+	echo "setup: dependencies installed ($$($(RASA) --version 2>/dev/null | grep -m1 'Rasa Version' | tr -s ' '))"
+
+env: $(VENV_STAMP) ## write .env with a generated API token if it is missing
+	@$(PY) -m ops.envfile
+
+db: $(VENV_STAMP) ## create and seed the shop database if it is empty
+	@$(PY) -m careline.seed
+
+seed: db ## same as db
+
+reseed: $(VENV_STAMP) ## drop and re-create the shop database with fresh demo data
+	@$(PY) -m careline.seed --reset
+
+train: $(VENV_STAMP) ## train the model, only if data/config changed (content hash)
+	@$(PY) -m ops.train
+
+retrain: $(VENV_STAMP) ## train the model even if nothing changed
+	@$(PY) -m ops.train --force
+
+run: setup train ## set everything up and run it in the foreground (Ctrl-C stops it)
+	@$(PY) -m ops.supervisor run
+
+up: setup train ## set everything up and start it in the background
+	@$(PY) -m ops.supervisor up
+
+down: ## stop what `make up` started
+	@if [ -x $(PY) ]; then $(PY) -m ops.supervisor down; else echo "down: nothing was running"; fi
+
+restart: down up ## stop and start again
+
+status: ## show which processes are running and healthy
+	@$(PY) -m ops.supervisor status
+
+validate: $(VENV_STAMP) ## rasa data validate --fail-on-warnings
+	@echo "validate: checking domain, NLU data, stories and rules ..."; mkdir -p $(VAR)
+	@$(RASA) data validate --fail-on-warnings --quiet > $(VAR)/validate.log 2>&1 \
+	  || { grep -v "^\s*$$" $(VAR)/validate.log | grep -iv "deprecat\|pkg_resources\|declare_namespace\|xla_computation" | tail -40; \
+	       echo "validate: FAILED"; exit 1; }
+	@echo "validate: OK"
+
+test: setup train ## everything: validation, dialogue stories, unit, action and end-to-end tests
+	@$(MAKE) --no-print-directory validate
+	@$(MAKE) --no-print-directory test-dialogue
+	@$(MAKE) --no-print-directory pytest-all
+
+pytest-all:
+	@$(PY) -m pytest $(PYTEST_ARGS) tests; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
+
+test-unit: setup ## unit tests of careline/ and ops/ (no Rasa server)
+	@$(PY) -m pytest $(PYTEST_ARGS) tests/unit
+
+test-actions: setup ## custom actions against a real SQLite store
+	@$(PY) -m pytest $(PYTEST_ARGS) tests/actions
+
+test-dialogue: setup train ## test stories in tests/dialogue with rasa test core
+	@echo "test-dialogue: running the test stories in tests/dialogue ..."
+	@mkdir -p $(VAR)
+	@$(RASA) test core --stories tests/dialogue --model $$($(PY) -m ops.train --print-path) \
+	  --fail-on-prediction-errors --out results/dialogue --quiet > $(VAR)/test-dialogue.log 2>&1; rc=$$?; \
+	if [ $$rc -ne 0 ]; then \
+	  grep -v "^\s*$$" $(VAR)/test-dialogue.log | grep -iv "deprecat\|pkg_resources\|declare_namespace" | tail -30; \
+	  cat results/dialogue/failed_test_stories.yml 2>/dev/null | head -80; \
+	  echo "test-dialogue: FAILED (see results/dialogue/)"; exit 1; fi; \
+	python3 -c "import json; r=json.load(open('results/dialogue/story_report.json')); \
+	  a=r.get('accuracy', r.get('weighted avg', {}).get('f1-score')); print(f'test-dialogue: OK, every story passed (action accuracy {a})')" \
+	  2>/dev/null || echo "test-dialogue: OK"
+
+test-e2e: setup train ## end-to-end: make up, a real conversation over HTTP, restart, make down
+	@$(PY) -m pytest $(PYTEST_ARGS) tests/e2e
+
+lint: $(VENV_STAMP) ## ruff over the Python code
+	@$(VENV)/bin/ruff check careline actions components ops tests
+
+freeze: $(VENV_STAMP) ## rewrite requirements.txt from the venv (after adding a package)
+	@{ sed -n '1,2p' requirements.txt; echo "setuptools==70.3.0"; echo "wheel==0.45.1"; \
+	   $(PY) -m pip freeze --exclude-editable; } > requirements.txt.new && mv requirements.txt.new requirements.txt
+	@echo "freeze: requirements.txt updated"
+
+clean: down ## remove run-time state (var/), models and test results; keeps .venv and .env
+	rm -rf $(VAR) models results

@@ -1,0 +1,123 @@
+"""Runtime settings, read from the environment and the project's `.env` file.
+
+One place for every address, path and secret the system uses. Real environment
+variables win over `.env`; `.env` wins over the defaults. Nothing here imports Rasa.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Mapping, Optional
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LOCALHOST = "127.0.0.1"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+def parse_env_file(text: str) -> Dict[str, str]:
+    """Parse `KEY=value` lines (comments, blanks and optional quotes allowed)."""
+    values: Dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[len("export "):].lstrip()
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        if not sep or not key.replace("_", "").isalnum():
+            raise SettingsError(f".env line {number}: expected KEY=value, got {raw!r}")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key] = value
+    return values
+
+
+def load_env_file(path: Path) -> Dict[str, str]:
+    """Read a `.env` file; a missing file is an empty mapping."""
+    if not path.exists():
+        return {}
+    return parse_env_file(path.read_text(encoding="utf-8"))
+
+
+def _port(values: Mapping[str, str], key: str, default: int) -> int:
+    raw = values.get(key, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise SettingsError(f"{key} must be a TCP port between 1 and 65535, got {raw!r}")
+    return int(raw)
+
+
+def sqlite_url(path: Path) -> str:
+    """SQLAlchemy URL of a SQLite file at an absolute path."""
+    return f"sqlite:///{path.resolve()}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a process of the system needs to find the others."""
+
+    root: Path
+    var_dir: Path
+    host: str
+    rasa_port: int
+    actions_port: int
+    auth_token: str
+    tracker_db_url: str
+    store_db_url: str
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://{self.host}:{self.rasa_port}"
+
+    @property
+    def actions_url(self) -> str:
+        return f"http://{self.host}:{self.actions_port}"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.var_dir / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.var_dir / "log"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.root / "models"
+
+    def process_env(self) -> Dict[str, str]:
+        """Variables handed to the Rasa and action servers (endpoints.yml reads them)."""
+        return {
+            "CARELINE_VAR_DIR": str(self.var_dir),
+            "CARELINE_ACTIONS_URL": f"{self.actions_url}/webhook",
+            "CARELINE_TRACKER_DB_URL": self.tracker_db_url,
+            "CARELINE_STORE_DB_URL": self.store_db_url,
+            "RASA_TELEMETRY_ENABLED": "false",
+        }
+
+
+def load_settings(
+    environ: Optional[Mapping[str, str]] = None, root: Path = PROJECT_ROOT
+) -> Settings:
+    """Build settings from `.env` under `root` overlaid with `environ` (default: os.environ)."""
+    values: Dict[str, str] = dict(load_env_file(root / ".env"))
+    values.update(os.environ if environ is None else environ)
+    var_dir = Path(values.get("CARELINE_VAR_DIR") or root / "var").resolve()
+    token = values.get("RASA_AUTH_TOKEN", "").strip()
+    return Settings(
+        root=root,
+        var_dir=var_dir,
+        host=values.get("CARELINE_HOST") or LOCALHOST,
+        rasa_port=_port(values, "CARELINE_RASA_PORT", 5005),
+        actions_port=_port(values, "CARELINE_ACTIONS_PORT", 5055),
+        auth_token=token,
+        tracker_db_url=values.get("CARELINE_TRACKER_DB_URL") or sqlite_url(var_dir / "tracker.db"),
+        store_db_url=values.get("CARELINE_STORE_DB_URL") or sqlite_url(var_dir / "careline.db"),
+    )

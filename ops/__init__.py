@@ -1,0 +1,1 @@
+"""Operational commands behind the Makefile: environment, training, supervision."""

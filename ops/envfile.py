@@ -1,0 +1,46 @@
+"""Create the project's `.env` with generated secrets when it does not exist yet.
+
+Usage: python -m ops.envfile [PATH]
+An existing file is kept as it is; a missing secret in it is appended.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from pathlib import Path
+
+from careline.settings import PROJECT_ROOT, load_env_file
+
+GENERATED = {
+    "RASA_AUTH_TOKEN": lambda: secrets.token_urlsafe(32),
+}
+
+
+def ensure_env_file(path: Path) -> list:
+    """Make sure `path` holds every generated secret; return the keys that were added."""
+    existing = load_env_file(path)
+    added = [key for key in GENERATED if not existing.get(key) and not os.environ.get(key)]
+    if not added:
+        return []
+    header = "" if path.exists() else "# Careline local secrets (generated; never commit this file)\n"
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(header)
+        for key in added:
+            handle.write(f"{key}={GENERATED[key]()}\n")
+    path.chmod(0o600)
+    return added
+
+
+def main(argv: list) -> int:
+    path = Path(argv[0]) if argv else PROJECT_ROOT / ".env"
+    added = ensure_env_file(path)
+    if added:
+        print(f"env: wrote {', '.join(added)} to {path}")
+    else:
+        print(f"env: {path.name} is complete")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,289 @@
+"""Start, watch and stop Careline's processes (action server, Rasa server).
+
+    python -m ops.supervisor run     foreground; Ctrl-C stops everything
+    python -m ops.supervisor up      background; returns once everything is healthy
+    python -m ops.supervisor down    stops what `up` started
+    python -m ops.supervisor status  what is running
+
+Processes bind to 127.0.0.1, log to var/log/ and keep their pid files in var/run/.
+The HTTP API token is handed over in the environment, never on a command line.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+from careline.settings import Settings, load_settings
+from ops.train import model_path
+
+HEALTH_TIMEOUT_S = float(os.environ.get("CARELINE_HEALTH_TIMEOUT", "240"))
+STOP_TIMEOUT_S = 20.0
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    port: int
+    command: List[str]
+    health_url: str
+    is_healthy: Callable[[bytes], bool]
+
+
+def _venv_bin(name: str) -> str:
+    return str(Path(sys.executable).with_name(name))
+
+
+def services(settings: Settings, model: Path) -> List[Service]:
+    """The processes of the system, in start order."""
+    token_query = f"?token={settings.auth_token}"
+    return [
+        Service(
+            name="actions",
+            port=settings.actions_port,
+            command=[sys.executable, "-m", "rasa_sdk", "--actions", "actions",
+                     "--port", str(settings.actions_port)],
+            health_url=f"{settings.actions_url}/health",
+            is_healthy=lambda body: json.loads(body or b"{}").get("status") == "ok",
+        ),
+        Service(
+            name="rasa",
+            port=settings.rasa_port,
+            command=[sys.executable, "-m", "ops.rasa_server", "--model", str(model),
+                     "--interface", settings.host, "--port", str(settings.rasa_port)],
+            health_url=f"{settings.rasa_url}/status{token_query}",
+            is_healthy=lambda body: bool(json.loads(body or b"{}").get("model_id")),
+        ),
+    ]
+
+
+def _pid_file(settings: Settings, name: str) -> Path:
+    return settings.run_dir / f"{name}.pid"
+
+
+def _read_pid(settings: Settings, name: str) -> Optional[int]:
+    path = _pid_file(settings, name)
+    try:
+        pid = int(json.loads(path.read_text())["pid"])
+    except (OSError, ValueError, KeyError):
+        return None
+    return pid if _alive(pid) else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def _probe(service: Service) -> bool:
+    try:
+        with urllib.request.urlopen(service.health_url, timeout=3) as response:
+            return response.status == 200 and service.is_healthy(response.read())
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def _log_tail(settings: Settings, name: str, lines: int = 25) -> str:
+    path = settings.log_dir / f"{name}.log"
+    if not path.exists():
+        return "(no log)"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _start(settings: Settings, service: Service) -> subprocess.Popen:
+    settings.log_dir.mkdir(parents=True, exist_ok=True)
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, **settings.process_env(), RASA_AUTH_TOKEN=settings.auth_token,
+               SANIC_HOST=settings.host, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2",
+               SQLALCHEMY_SILENCE_UBER_WARNING="1")
+    log = (settings.log_dir / f"{service.name}.log").open("ab")
+    process = subprocess.Popen(
+        service.command, cwd=settings.root, env=env, stdout=log, stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL, start_new_session=True,
+    )
+    log.close()
+    _pid_file(settings, service.name).write_text(
+        json.dumps({"pid": process.pid, "port": service.port, "started": time.time()})
+    )
+    return process
+
+
+def _wait_healthy(settings: Settings, service: Service, process: subprocess.Popen) -> None:
+    started = time.monotonic()
+    last_note = started
+    while not _probe(service):
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"{service.name} exited with code {process.returncode} while starting; "
+                f"last lines of var/log/{service.name}.log:\n{_log_tail(settings, service.name)}"
+            )
+        now = time.monotonic()
+        if now - started > HEALTH_TIMEOUT_S:
+            raise RuntimeError(
+                f"{service.name} was not healthy after {HEALTH_TIMEOUT_S:.0f}s; last log lines:\n"
+                f"{_log_tail(settings, service.name)}"
+            )
+        if now - last_note >= 5:
+            print(f"  waiting for {service.name} ... {now - started:.0f}s", flush=True)
+            last_note = now
+        time.sleep(0.5)
+    print(f"  {service.name} is healthy ({time.monotonic() - started:.1f}s)", flush=True)
+
+
+def _stop_pid(pid: int, name: str) -> None:
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        try:
+            finished, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            finished = pid if not _alive(pid) else 0
+        if finished:
+            return
+        time.sleep(0.2)
+    print(f"  {name} did not stop in {STOP_TIMEOUT_S:.0f}s, killing it", flush=True)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def down(settings: Settings) -> int:
+    """Stop every process that has a pid file, newest first."""
+    stopped = []
+    for name in ("rasa", "actions"):
+        pid = _read_pid(settings, name)
+        if pid is not None:
+            _stop_pid(pid, name)
+            stopped.append(name)
+        _pid_file(settings, name).unlink(missing_ok=True)
+    print(f"down: stopped {', '.join(stopped)}" if stopped else "down: nothing was running")
+    return 0
+
+
+def _addresses(settings: Settings) -> str:
+    return "\n".join([
+        "Careline is running:",
+        f"  REST webhook     {settings.rasa_url}/webhooks/rest/webhook",
+        f"  Website socket   {settings.rasa_url}/socket.io  (socketio channel)",
+        f"  Rasa HTTP API    {settings.rasa_url}  (token: RASA_AUTH_TOKEN in .env)",
+        f"  Action server    {settings.actions_url}/webhook",
+        f"  Logs             {settings.log_dir}",
+    ])
+
+
+def up(settings: Settings) -> Dict[str, subprocess.Popen]:
+    """Start every service that is not already running and wait until all are healthy."""
+    if not settings.auth_token:
+        raise RuntimeError("RASA_AUTH_TOKEN is not set: run `make env` (it writes .env) or export it")
+    model = model_path(settings.root)
+    if not model.exists():
+        raise RuntimeError(f"no trained model for the current data ({model.name}): run `make train`")
+    started: Dict[str, subprocess.Popen] = {}
+    try:
+        for service in services(settings, model):
+            if _read_pid(settings, service.name) is not None and _probe(service):
+                print(f"  {service.name} is already running on port {service.port}")
+                continue
+            if _port_in_use(settings.host, service.port):
+                raise RuntimeError(
+                    f"port {service.port} ({service.name}) is taken by another program; stop it "
+                    f"or choose another port with CARELINE_{service.name.upper()}_PORT"
+                )
+            print(f"  starting {service.name} on {settings.host}:{service.port}", flush=True)
+            process = _start(settings, service)
+            started[service.name] = process
+            _wait_healthy(settings, service, process)
+    except BaseException:
+        for name, process in started.items():
+            _stop_pid(process.pid, name)
+            _pid_file(settings, name).unlink(missing_ok=True)
+        raise
+    return started
+
+
+def run_foreground(settings: Settings) -> int:
+    """Start everything, print the addresses and keep watch until Ctrl-C or a crash."""
+    stopping = {"signal": None}
+
+    def _on_signal(signum, _frame) -> None:
+        stopping["signal"] = signum
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    children = up(settings)
+    print(_addresses(settings))
+    print("Press Ctrl-C to stop.", flush=True)
+    code = 0
+    while stopping["signal"] is None:
+        crashed = [name for name, process in children.items() if process.poll() is not None]
+        if crashed:
+            print(f"run: {', '.join(crashed)} stopped unexpectedly; last log lines:")
+            for name in crashed:
+                print(_log_tail(settings, name))
+            code = 1
+            break
+        time.sleep(1)
+    print("\nstopping ...", flush=True)
+    down(settings)
+    return code
+
+
+def status(settings: Settings) -> int:
+    model = model_path(settings.root)
+    code = 0
+    for service in services(settings, model):
+        pid = _read_pid(settings, service.name)
+        healthy = pid is not None and _probe(service)
+        state = "healthy" if healthy else ("starting or unhealthy" if pid else "stopped")
+        code = code if healthy else 3
+        print(f"{service.name:8} {state:22} pid={pid or '-'} port={service.port}")
+    return code
+
+
+def main(argv: List[str]) -> int:
+    command = argv[0] if argv else "run"
+    settings = load_settings()
+    try:
+        if command == "run":
+            return run_foreground(settings)
+        if command == "up":
+            up(settings)
+            print(_addresses(settings))
+            return 0
+        if command == "down":
+            return down(settings)
+        if command == "status":
+            return status(settings)
+    except RuntimeError as error:
+        print(f"{command}: {error}", file=sys.stderr)
+        return 1
+    print(f"unknown command {command!r}; use run, up, down or status", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

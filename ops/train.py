@@ -1,0 +1,96 @@
+"""Train the Rasa model only when its inputs changed.
+
+A model is named by the content hash of everything that shapes it (config, domain,
+training data, custom components and the Rasa pin), so `models/careline-<hash>.tar.gz`
+existing means there is nothing to do.
+
+Usage: python -m ops.train [--force] [--print-path]
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterable, List
+
+from careline.settings import PROJECT_ROOT
+
+MODEL_PREFIX = "careline-"
+INPUT_GLOBS = ("config.yml", "domain.yml", "domain/**/*.yml", "data/**/*.yml", "components/**/*.py")
+
+
+def training_inputs(root: Path) -> List[Path]:
+    """Every file whose content shapes the trained model, in a stable order."""
+    found = set()
+    for pattern in INPUT_GLOBS:
+        found.update(p for p in root.glob(pattern) if p.is_file() and "__pycache__" not in p.parts)
+    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+
+
+def _rasa_pins(root: Path) -> Iterable[str]:
+    requirements = root / "requirements.txt"
+    if not requirements.exists():
+        return []
+    keep = ("rasa==", "rasa-sdk==", "tensorflow==", "spacy==")
+    return [line.strip() for line in requirements.read_text().splitlines() if line.startswith(keep)]
+
+
+def training_hash(root: Path = PROJECT_ROOT) -> str:
+    """Hex digest over file names and contents of the training inputs and library pins."""
+    digest = hashlib.sha256()
+    for path in training_inputs(root):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    for pin in _rasa_pins(root):
+        digest.update(pin.encode() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def model_path(root: Path = PROJECT_ROOT) -> Path:
+    """Where the model for the current inputs lives (it may not exist yet)."""
+    return root / "models" / f"{MODEL_PREFIX}{training_hash(root)}.tar.gz"
+
+
+def train(root: Path = PROJECT_ROOT, force: bool = False) -> Path:
+    """Train if needed and return the model path; raise CalledProcessError on failure."""
+    target = model_path(root)
+    if target.exists() and not force:
+        print(f"train: model is up to date ({target.relative_to(root)}), skipping")
+        return target
+    print(f"train: inputs changed, training {target.name} (this takes a few minutes)", flush=True)
+    started = time.monotonic()
+    rasa = Path(sys.executable).with_name("rasa")
+    command = [
+        str(rasa), "train",
+        "--config", "config.yml", "--domain", _domain(root), "--data", "data",
+        "--out", "models", "--fixed-model-name", target.name[: -len(".tar.gz")],
+    ]
+    env = dict(os.environ, RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="2")
+    subprocess.run(command, cwd=root, env=env, check=True)
+    if not target.exists():
+        raise RuntimeError(f"rasa train finished but {target} is missing")
+    print(f"train: done in {time.monotonic() - started:.0f}s -> {target.relative_to(root)}")
+    return target
+
+
+def _domain(root: Path) -> str:
+    return "domain" if (root / "domain").is_dir() else "domain.yml"
+
+
+def main(argv: List[str]) -> int:
+    if "--print-path" in argv:
+        print(model_path())
+        return 0
+    try:
+        train(force="--force" in argv)
+    except subprocess.CalledProcessError as error:
+        print(f"train: rasa train failed with exit code {error.returncode}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
