@@ -35,9 +35,9 @@ $(VENV_STAMP): requirements.txt
 	  echo "setup: creating $(VENV) with $$python310"; \
 	  "$$python310" -m venv $(VENV); fi; \
 	echo "setup: installing pinned dependencies (the first time takes about 3 minutes) ..."; \
-	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade "pip>=23" 2>&1 | grep -v "is ignored" || true; \
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt 2>&1 | grep -v "is ignored"; \
-	test "$${PIPESTATUS[0]}" = 0 || { echo "setup: pip install failed" >&2; exit 1; }; \
+	$(PY) -m pip install --disable-pip-version-check --upgrade "pip>=23" > $(VENV)/pip.log 2>&1 \
+	  && $(PY) -m pip install --disable-pip-version-check -r requirements.txt >> $(VENV)/pip.log 2>&1 \
+	  || { grep -v "is ignored" $(VENV)/pip.log | tail -30; echo "setup: pip install failed (full log: $(VENV)/pip.log)" >&2; exit 1; }; \
 	$(PY) -m pip check >/dev/null || { $(PY) -m pip check; exit 1; }; \
 	rm -f $(VENV)/.installed-*; touch $@; \
 	echo "setup: dependencies installed ($$($(RASA) --version 2>/dev/null | grep -m1 'Rasa Version' | tr -s ' '))"
@@ -80,7 +80,8 @@ validate: $(VENV_STAMP) ## rasa data validate --fail-on-warnings
 	       echo "validate: FAILED"; exit 1; }
 	@echo "validate: OK"
 
-test: setup train ## everything: validation, dialogue stories, unit, action and end-to-end tests
+test: setup train ## everything: lint, validation, dialogue stories, unit, action and end-to-end tests
+	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory validate
 	@$(MAKE) --no-print-directory test-dialogue
 	@$(MAKE) --no-print-directory pytest-all
@@ -112,7 +113,7 @@ test-e2e: setup train ## end-to-end: make up, a real conversation over HTTP, res
 	@$(PY) -m pytest $(PYTEST_ARGS) tests/e2e
 
 lint: $(VENV_STAMP) ## ruff over the Python code
-	@$(VENV)/bin/ruff check careline actions components ops tests
+	@$(VENV)/bin/ruff check $(wildcard careline actions components ops tests) && echo "lint: OK"
 
 freeze: $(VENV_STAMP) ## rewrite requirements.txt from the venv (after adding a package)
 	@{ sed -n '1,2p' requirements.txt; echo "setuptools==70.3.0"; echo "wheel==0.45.1"; \

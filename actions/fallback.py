@@ -1,7 +1,7 @@
 """The bot did not understand: rephrase with suggestions, then offer a person."""
 from __future__ import annotations
 
-from typing import List, Text
+from typing import List
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
@@ -12,7 +12,7 @@ from careline.fallback import consecutive_misses, fallback_reply
 
 
 class ActionFallback(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_fallback"
 
     async def run(

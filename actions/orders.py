@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -41,11 +41,11 @@ def requested_order_topic(tracker: Tracker) -> str:
 class ValidateOrderForm(FormValidationAction):
     """Fills order number and email from free text too, and rejects malformed values."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "validate_order_form"
 
     @staticmethod
-    def _from_text(tracker: Tracker, slot: str, finder) -> Dict[Text, Any]:
+    def _from_text(tracker: Tracker, slot: str, finder) -> Dict[str, Any]:
         if tracker.get_slot("requested_slot") != slot:
             return {}
         value: Optional[str] = finder(tracker.latest_message.get("text"))
@@ -53,17 +53,17 @@ class ValidateOrderForm(FormValidationAction):
 
     async def extract_order_id(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> Dict[str, Any]:
         return self._from_text(tracker, "order_id", find_order_number)
 
     async def extract_email(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> Dict[str, Any]:
         return self._from_text(tracker, "email", find_email)
 
     def validate_order_id(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> Dict[str, Any]:
         number = normalize_order_number(value)
         if number is None:
             dispatcher.utter_message(text=BAD_ORDER_NUMBER)
@@ -71,7 +71,7 @@ class ValidateOrderForm(FormValidationAction):
 
     def validate_email(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> Dict[str, Any]:
         address = normalize_email(value)
         if address is None:
             dispatcher.utter_message(text=BAD_EMAIL)
@@ -81,7 +81,7 @@ class ValidateOrderForm(FormValidationAction):
 class ActionOrderRequest(Action):
     """Answers the customer's order request once number and email match the same order."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_order_request"
 
     async def run(
@@ -98,7 +98,7 @@ class ActionOrderRequest(Action):
 class ActionAskOrderId(Action):
     """The identity check's question for the order number."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_ask_order_id"
 
     async def run(
@@ -111,7 +111,7 @@ class ActionAskOrderId(Action):
 class ActionAskEmail(Action):
     """The identity check's question for the email on the order."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_ask_email"
 
     async def run(

@@ -77,7 +77,8 @@ def status_sentence(order: OrderView, today: date) -> str:
         late = ""
         if order.promised_date and order.promised_date < today:
             days = (today - order.promised_date).days
-            late = f" It was due on {format_day(order.promised_date)}, {days} day{'s' if days != 1 else ''} ago."
+            plural = "s" if days != 1 else ""
+            late = f" It was due on {format_day(order.promised_date)}, {days} day{plural} ago."
         carrier = f" It's with {order.carrier}" if order.carrier else " It's with the carrier"
         tracking = f" (tracking number {order.tracking_number})" if order.tracking_number else ""
         return f"it's running late, I'm sorry.{late}{carrier}{tracking}."

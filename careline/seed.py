@@ -26,14 +26,19 @@ CUSTOMERS = 200
 ORDERS = 1000
 
 FIRST_NAMES = (
-    "Maria James Priya Liam Olivia Noah Emma Ava Sophia Mateo Chen Aisha Lucas Mia Ethan Zoe "
-    "Hiroshi Fatima Daniel Grace Omar Hannah Diego Chloe Samuel Nora Ivan Leila Kwame Sara"
-).split()
+    "Maria", "James", "Priya", "Liam", "Olivia", "Noah", "Emma", "Ava", "Sophia", "Mateo",
+    "Chen", "Aisha", "Lucas", "Mia", "Ethan", "Zoe", "Hiroshi", "Fatima", "Daniel", "Grace",
+    "Omar", "Hannah", "Diego", "Chloe", "Samuel", "Nora", "Ivan", "Leila", "Kwame", "Sara",
+)
 LAST_NAMES = (
-    "Lopez Kim Shah Walsh Brown Garcia Nguyen Smith Okafor Rossi Chen Haddad Muller Kowalski "
-    "Johnson Silva Tanaka Ali Murphy Novak Petrov Mensah Dubois Larsen Cohen Patel"
-).split()
-STREETS = "Elm Oak Maple Cedar Pine Birch Willow Harbor Lake Hill Park River".split()
+    "Lopez", "Kim", "Shah", "Walsh", "Brown", "Garcia", "Nguyen", "Smith", "Okafor", "Rossi",
+    "Chen", "Haddad", "Muller", "Kowalski", "Johnson", "Silva", "Tanaka", "Ali", "Murphy",
+    "Novak", "Petrov", "Mensah", "Dubois", "Larsen", "Cohen", "Patel",
+)
+STREETS = (
+    "Elm", "Oak", "Maple", "Cedar", "Pine", "Birch", "Willow", "Harbor", "Lake", "Hill", "Park",
+    "River",
+)
 CITIES = (
     ("Portland", "OR", "97205"), ("Austin", "TX", "78701"), ("Boston", "MA", "02108"),
     ("Denver", "CO", "80202"), ("Chicago", "IL", "60601"), ("Seattle", "WA", "98101"),
@@ -116,7 +121,9 @@ def _order(
         carrier=carrier,
         tracking_number=f"{carrier[:2].upper()}{rng.randint(10**9, 10**10 - 1)}" if carrier else None,
         promised_date=None if status == "cancelled" else promised,
-        delivered_date=promised - timedelta(days=rng.randint(0, 2)) if status in ("delivered", "returned") else None,
+        delivered_date=(
+            promised - timedelta(days=rng.randint(0, 2)) if status in ("delivered", "returned") else None
+        ),
         items=lines,
     )
 

@@ -25,6 +25,7 @@ from typing import Callable, Dict, List, Optional
 
 from careline.settings import Settings, load_settings
 from ops.train import model_path
+import contextlib
 
 HEALTH_TIMEOUT_S = float(os.environ.get("CARELINE_HEALTH_TIMEOUT", "240"))
 STOP_TIMEOUT_S = 20.0
@@ -165,10 +166,8 @@ def _stop_pid(pid: int, name: str) -> None:
             return
         time.sleep(0.2)
     print(f"  {name} did not stop in {STOP_TIMEOUT_S:.0f}s, killing it", flush=True)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def down(settings: Settings) -> int:

@@ -67,7 +67,10 @@ def train(root: Path = PROJECT_ROOT, force: bool = False) -> Path:
         str(rasa), "train",
         "--config", "config.yml", "--domain", _domain(root), "--data", "data",
         "--out", "models", "--fixed-model-name", target.name[: -len(".tar.gz")],
+        "--augmentation", "20",
     ]
+    if os.environ.get("CI"):
+        command.append("--quiet")
     env = dict(os.environ, RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="2")
     subprocess.run(command, cwd=root, env=env, check=True)
     if not target.exists():

@@ -1,0 +1,47 @@
+"""Helpers for running rasa-sdk actions against the real seeded SQLite store."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Dict, List, Optional
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import deps
+
+
+@pytest.fixture(autouse=True)
+def store_env(store_url: str, monkeypatch: pytest.MonkeyPatch):
+    """Point the actions at the seeded test database."""
+    monkeypatch.setenv("CARELINE_STORE_DB_URL", store_url)
+    deps.order_repository.cache_clear()
+    yield
+    deps.order_repository.cache_clear()
+
+
+def user_event(intent: str, text: str = "", confidence: float = 0.95,
+               ranking: Optional[List[Dict[str, Any]]] = None) -> Dict[str, Any]:
+    return {
+        "event": "user", "text": text,
+        "parse_data": {"intent": {"name": intent, "confidence": confidence},
+                       "intent_ranking": ranking or [{"name": intent, "confidence": confidence}],
+                       "entities": [], "text": text},
+    }
+
+
+def make_tracker(events: List[Dict[str, Any]], slots: Optional[Dict[str, Any]] = None,
+                 active_loop: Optional[Dict[str, Any]] = None) -> Tracker:
+    latest = next((e["parse_data"] for e in reversed(events) if e.get("event") == "user"), {})
+    return Tracker(
+        sender_id="test-conversation", slots=dict(slots or {}), latest_message=latest,
+        events=events, paused=False, followup_action=None, active_loop=active_loop or {},
+        latest_action_name="action_listen",
+    )
+
+
+def run_action(action, tracker: Tracker, domain: Optional[Dict[str, Any]] = None):
+    """Run an action; return (messages sent, events returned)."""
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, tracker, domain or {}))
+    return dispatcher.messages, events

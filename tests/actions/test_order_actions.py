@@ -1,0 +1,94 @@
+import asyncio
+
+import pytest
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.orders import (
+    BAD_EMAIL,
+    BAD_ORDER_NUMBER,
+    ActionAskEmail,
+    ActionAskOrderId,
+    ActionOrderRequest,
+    ValidateOrderForm,
+    requested_order_topic,
+)
+from careline.replies import DENIAL
+from tests.actions.conftest import make_tracker, run_action, user_event
+
+
+def test_verified_customer_hears_about_their_order_by_name():
+    tracker = make_tracker(
+        [user_event("order_status", "where is my order"), user_event("inform", "CL-100001")],
+        slots={"order_id": "CL-100001", "email": "maria.lopez@example.com"},
+    )
+    messages, events = run_action(ActionOrderRequest(), tracker)
+    assert events == []
+    text = messages[0]["text"]
+    assert text.startswith("Thanks, Maria.") and "CL-100001" in text and "Brass table lamp" in text
+
+
+@pytest.mark.parametrize("order_id, email", [
+    ("CL-100001", "jkim88@example.net"),
+    ("CL-100003", "maria.lopez@example.com"),
+    ("CL-999998", "maria.lopez@example.com"),
+    ("CL-100001' OR 1=1 --", "maria.lopez@example.com"),
+    ("CL-100001", None),
+])
+def test_any_mismatch_gets_the_same_denial_and_clears_the_slots(order_id, email):
+    tracker = make_tracker([user_event("order_status")], slots={"order_id": order_id, "email": email})
+    messages, events = run_action(ActionOrderRequest(), tracker)
+    assert [m["text"] for m in messages] == [DENIAL]
+    assert events == [SlotSet("order_id", None), SlotSet("email", None)]
+
+
+def test_the_request_that_started_the_check_shapes_the_answer():
+    events = [user_event("request_refund", "I want my money back"), user_event("inform", "CL-100003")]
+    tracker = make_tracker(events, slots={"order_id": "CL-100003", "email": "jkim88@example.net"})
+    assert requested_order_topic(tracker) == "request_refund"
+    messages, _ = run_action(ActionOrderRequest(), tracker)
+    assert "To get a refund" in messages[0]["text"]
+
+
+def test_a_bare_order_number_is_treated_as_a_status_question():
+    assert requested_order_topic(make_tracker([user_event("inform", "CL-100001")])) == "order_status"
+
+
+def _validate(slot_value, slot):
+    form = ValidateOrderForm()
+    dispatcher = CollectingDispatcher()
+    method = getattr(form, f"validate_{slot}")
+    result = method(slot_value, dispatcher, make_tracker([user_event("inform")]), {})
+    return result, [m["text"] for m in dispatcher.messages]
+
+
+def test_form_normalises_good_values_silently():
+    assert _validate("cl 100001", "order_id") == ({"order_id": "CL-100001"}, [])
+    assert _validate("Maria.Lopez@Example.com", "email") == ({"email": "maria.lopez@example.com"}, [])
+
+
+def test_form_rejects_malformed_values_with_a_helpful_hint():
+    assert _validate("12345", "order_id") == ({"order_id": None}, [BAD_ORDER_NUMBER])
+    assert _validate("maria at example", "email") == ({"email": None}, [BAD_EMAIL])
+    assert _validate("x" * 5000, "email") == ({"email": None}, [BAD_EMAIL])
+
+
+def test_form_extracts_values_from_free_text_only_for_the_requested_slot():
+    form = ValidateOrderForm()
+    dispatcher = CollectingDispatcher()
+    asking_number = make_tracker([user_event("inform", "umm I think it's cl 204817")],
+                                 slots={"requested_slot": "order_id"})
+    assert asyncio.run(form.extract_order_id(dispatcher, asking_number, {})) == {"order_id": "CL-204817"}
+    asking_email = make_tracker([user_event("inform", "umm I think it's cl 204817")],
+                                slots={"requested_slot": "email"})
+    assert asyncio.run(form.extract_order_id(dispatcher, asking_email, {})) == {}
+    email_text = make_tracker([user_event("inform", "it is Maria.Lopez@example.com")],
+                              slots={"requested_slot": "email"})
+    assert asyncio.run(form.extract_email(dispatcher, email_text, {})) == {"email": "maria.lopez@example.com"}
+
+
+def test_ask_actions_explain_what_is_needed():
+    messages, _ = run_action(ActionAskOrderId(), make_tracker([]))
+    assert "CL-123456" in messages[0]["text"]
+    messages, _ = run_action(ActionAskEmail(), make_tracker([]))
+    assert "email" in messages[0]["text"]

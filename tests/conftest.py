@@ -1,0 +1,30 @@
+"""Shared fixtures: a real, seeded SQLite shop database in a temporary folder."""
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+
+from careline.seed import seed  # noqa: E402
+from careline.store import OrderRepository, make_engine  # noqa: E402
+
+SEED_DAY = date(2026, 11, 23)
+
+
+@pytest.fixture(scope="session")
+def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """URL of a SQLite file seeded once per test session with the demo data."""
+    path: Path = tmp_path_factory.mktemp("store") / "careline.db"
+    url = f"sqlite:///{path}"
+    seed(make_engine(url), today=SEED_DAY)
+    return url
+
+
+@pytest.fixture(scope="session")
+def repository(store_url: str) -> OrderRepository:
+    return OrderRepository(make_engine(store_url))

@@ -1,0 +1,69 @@
+"""Start the real system with `make up` in an isolated var/ folder and on free ports."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Iterator, List
+
+import pytest
+import requests
+
+from careline.settings import PROJECT_ROOT, load_settings
+
+MAKE_TIMEOUT_S = 900
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class RunningSystem:
+    env: Dict[str, str]
+    var_dir: Path
+    rasa_url: str
+    token: str
+
+    def make(self, *targets: str) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            ["make", "--no-print-directory", *targets], cwd=PROJECT_ROOT, env=self.env,
+            capture_output=True, text=True, timeout=MAKE_TIMEOUT_S,
+        )
+        assert result.returncode == 0, f"make {' '.join(targets)} failed:\n{result.stdout}\n{result.stderr}"
+        return result
+
+    def say(self, sender: str, text: str) -> List[str]:
+        """Send one message over the REST channel; return the bot's texts."""
+        response = requests.post(
+            f"{self.rasa_url}/webhooks/rest/webhook",
+            json={"sender": sender, "message": text}, timeout=60,
+        )
+        response.raise_for_status()
+        return [message.get("text", "") for message in response.json()]
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
+    var_dir = tmp_path_factory.mktemp("var")
+    env = dict(
+        os.environ,
+        CARELINE_VAR_DIR=str(var_dir),
+        CARELINE_RASA_PORT=str(free_port()),
+        CARELINE_ACTIONS_PORT=str(free_port()),
+    )
+    for key in ("CARELINE_TRACKER_DB_URL", "CARELINE_STORE_DB_URL"):
+        env.pop(key, None)
+    settings = load_settings(environ=env)
+    running = RunningSystem(env=env, var_dir=var_dir, rasa_url=settings.rasa_url, token="")
+    try:
+        running.make("up")
+        running.token = load_settings(environ=env).auth_token
+        yield running
+    finally:
+        subprocess.run(["make", "--no-print-directory", "down"], cwd=PROJECT_ROOT, env=env,
+                       capture_output=True, timeout=120)
