@@ -1,0 +1,57 @@
+"""`make run`: prints the addresses once everything is healthy and Ctrl-C stops it all."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+import requests
+
+from careline.settings import PROJECT_ROOT, load_settings
+from tests.e2e.conftest import free_port
+
+pytestmark = pytest.mark.e2e
+
+
+def test_make_run_serves_until_ctrl_c_then_stops_everything(tmp_path):
+    env = dict(os.environ, CARELINE_VAR_DIR=str(tmp_path), CARELINE_RASA_PORT=str(free_port()),
+               CARELINE_ACTIONS_PORT=str(free_port()))
+    settings = load_settings(environ=env)
+    process = subprocess.Popen(
+        ["make", "--no-print-directory", "run"], cwd=PROJECT_ROOT, env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    output = []
+    try:
+        deadline = time.monotonic() + 600
+        for line in process.stdout:
+            output.append(line)
+            if "Press Ctrl-C to stop." in line or time.monotonic() > deadline:
+                break
+        printed = "".join(output)
+        assert "Press Ctrl-C to stop." in printed, printed
+        assert f"{settings.rasa_url}/webhooks/rest/webhook" in printed
+        assert f"{settings.actions_url}/webhook" in printed
+        reply = requests.post(f"{settings.rasa_url}/webhooks/rest/webhook",
+                              json={"sender": "run-test", "message": "hello"}, timeout=60)
+        assert "Careline" in reply.text
+        pids = [json.loads(path.read_text())["pid"] for path in (tmp_path / "run").glob("*.pid")]
+        assert len(pids) == 2
+
+        os.killpg(process.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+        rest, _ = process.communicate(timeout=60)
+        assert "stopping" in rest and "down: stopped" in rest
+        for pid in pids:
+            with pytest.raises(ProcessLookupError):
+                os.kill(pid, 0)
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"{settings.rasa_url}/", timeout=5)
+        assert not list((tmp_path / "run").glob("*.pid"))
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        subprocess.run(["make", "--no-print-directory", "down"], cwd=PROJECT_ROOT, env=env,
+                       capture_output=True, timeout=120)
