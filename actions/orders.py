@@ -1,6 +1,7 @@
 """Order requests: collect and check the customer's identity, then answer about the order."""
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from datetime import date
 from typing import Any, Dict, List, Optional
 
@@ -95,27 +96,35 @@ class ActionOrderRequest(Action):
         return []
 
 
-class ActionAskOrderId(Action):
-    """The identity check's question for the order number."""
+
+class _AskAction(Action, ABC):
+    """Sends one fixed question of the identity check (a form's `action_ask_<slot>`).
+
+    Abstract, so that rasa-sdk registers only the concrete subclasses.
+    """
+
+    action_name: str
+
+    @property
+    @abstractmethod
+    def question(self) -> str:
+        """The text the customer is asked."""
 
     def name(self) -> str:
-        return "action_ask_order_id"
+        return self.action_name
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
-        dispatcher.utter_message(text=ASK_ORDER_ID)
+        dispatcher.utter_message(text=self.question)
         return []
 
 
-class ActionAskEmail(Action):
-    """The identity check's question for the email on the order."""
+class ActionAskOrderId(_AskAction):
+    action_name = "action_ask_order_id"
+    question = ASK_ORDER_ID
 
-    def name(self) -> str:
-        return "action_ask_email"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
-        dispatcher.utter_message(text=ASK_EMAIL)
-        return []
+class ActionAskEmail(_AskAction):
+    action_name = "action_ask_email"
+    question = ASK_EMAIL

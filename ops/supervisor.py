@@ -116,7 +116,7 @@ def _start(settings: Settings, service: Service) -> subprocess.Popen:
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, **settings.process_env(), RASA_AUTH_TOKEN=settings.auth_token,
                SANIC_HOST=settings.host, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2",
-               SQLALCHEMY_SILENCE_UBER_WARNING="1")
+               SQLALCHEMY_SILENCE_UBER_WARNING="1", PYTHONWARNINGS="ignore::DeprecationWarning")
     log = (settings.log_dir / f"{service.name}.log").open("ab")
     process = subprocess.Popen(
         service.command, cwd=settings.root, env=env, stdout=log, stderr=subprocess.STDOUT,

@@ -71,7 +71,8 @@ def train(root: Path = PROJECT_ROOT, force: bool = False) -> Path:
     ]
     if os.environ.get("CI"):
         command.append("--quiet")
-    env = dict(os.environ, RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="2")
+    env = dict(os.environ, RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="2",
+               PYTHONWARNINGS="ignore::DeprecationWarning")
     subprocess.run(command, cwd=root, env=env, check=True)
     if not target.exists():
         raise RuntimeError(f"rasa train finished but {target} is missing")
