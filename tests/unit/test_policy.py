@@ -1,0 +1,222 @@
+"""Table-driven tests of the policy, plus property tests of its safety guarantees."""
+from dataclasses import replace
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from careline.policy import (
+    APPROVE,
+    DENY,
+    ESCALATE,
+    KINDS,
+    PARTIAL,
+    ChargeFacts,
+    CustomerFacts,
+    OrderFacts,
+    PastClaim,
+    PolicyError,
+    Request,
+    decide,
+    load_policy,
+    parse_policy,
+)
+from careline.settings import PROJECT_ROOT
+
+POLICY = load_policy()
+TODAY = date(2026, 11, 23)
+D = Decimal
+MARIA = CustomerFacts(id=1, name="Maria Lopez", lifetime_paid=D("1200"), lifetime_refunded=D("0"))
+SHIPPED = OrderFacts("CL-100001", 1, "shipped", D("207.00"), placed=TODAY - timedelta(days=3),
+                     promised_date=TODAY + timedelta(days=2))
+DELIVERED = replace(SHIPPED, status="delivered", delivered_date=TODAY - timedelta(days=10),
+                    promised_date=TODAY - timedelta(days=11))
+OLD = replace(DELIVERED, delivered_date=TODAY - timedelta(days=45))
+PROCESSING = replace(SHIPPED, status="processing", number="CL-100002", paid=D("149.00"))
+LATE = replace(SHIPPED, status="delayed", promised_date=TODAY - timedelta(days=9))
+FEE = ChargeFacts(id=7, customer_id=1, kind="service_fee", amount=D("14.99"), waivable=True)
+
+
+def _decide(kind, order=DELIVERED, reason=None, amount=None, history=(), authority="bot",
+            verified=True, charge=None, customer=MARIA, charge_id=None):
+    request = Request(kind, reason=reason, amount=None if amount is None else D(amount), charge_id=charge_id)
+    return decide(request, customer, order, list(history), POLICY, TODAY, authority=authority,
+                  verified=verified, charge=charge)
+
+
+def claims(kind, count, days_ago=5, amount="10.00"):
+    return [PastClaim(kind, D(amount), TODAY - timedelta(days=days_ago)) for _ in range(count)]
+
+
+@pytest.mark.parametrize("case, decision_args, outcome, rule, amount", [
+    ("damaged, small, bot approves", dict(kind="refund", reason="damaged", amount="40"), APPROVE,
+     "refund_within_limit", "40.00"),
+    ("full refund needs no amount", dict(kind="refund", reason="damaged", order=replace(DELIVERED, paid=D("90"))),
+     APPROVE, "refund_within_limit", "90.00"),
+    ("asking more than paid is cut to what was paid", dict(kind="refund", reason="damaged", amount="5000",
+     order=replace(DELIVERED, paid=D("120"))), PARTIAL, "refund_within_limit", "120.00"),
+    ("earlier refunds are subtracted", dict(kind="refund", reason="damaged",
+     order=replace(DELIVERED, paid=D("120"), refunded=D("100"))), APPROVE, "refund_within_limit", "20.00"),
+    ("fully refunded order pays nothing", dict(kind="refund", reason="damaged",
+     order=replace(DELIVERED, refunded=D("207"))), DENY, "nothing_left_to_refund", "0.00"),
+    ("above the bot's limit goes to a person", dict(kind="refund", reason="damaged"), ESCALATE,
+     "above_limit", "207.00"),
+    ("an agent may approve it", dict(kind="refund", reason="damaged", authority="agent"), APPROVE,
+     "refund_within_limit", "207.00"),
+    ("change of mind inside the window", dict(kind="refund", reason="changed_mind", amount="50"), APPROVE,
+     "refund_within_limit", "50.00"),
+    ("change of mind after the window: small goodwill instead", dict(kind="refund", reason="changed_mind",
+     amount="60", order=OLD), PARTIAL, "goodwill_outside_window", "25.00"),
+    ("after the window with goodwill used up: denied with a person offered", dict(kind="refund",
+     reason="changed_mind", order=OLD, history=claims("goodwill", 2, days_ago=100)), DENY,
+     "outside_return_window", "0.00"),
+    ("damaged goods have no window", dict(kind="refund", reason="damaged", amount="30", order=OLD), APPROVE,
+     "refund_within_limit", "30.00"),
+    ("unshipped orders are cancelled, not refunded", dict(kind="refund", reason="damaged", order=PROCESSING),
+     DENY, "not_shipped_yet", "0.00"),
+    ("repeated claims are escalated", dict(kind="refund", reason="damaged", amount="20",
+     history=claims("refund", 3)), ESCALATE, "repeated_claims", "20.00"),
+    ("old claims do not count", dict(kind="refund", reason="damaged", amount="20",
+     history=claims("refund", 3, days_ago=60)), APPROVE, "refund_within_limit", "20.00"),
+    ("most of the spend refunded already", dict(kind="refund", reason="damaged", amount="100",
+     customer=replace(MARIA, lifetime_refunded=D("550"))), ESCALATE, "high_refund_share", "100.00"),
+    ("goodwill is capped", dict(kind="goodwill", amount="80", order=LATE), PARTIAL, "goodwill_within_limit",
+     "25.00"),
+    ("goodwill over the per-customer cap", dict(kind="goodwill", order=LATE, history=claims("goodwill", 2)),
+     ESCALATE, "goodwill_cap_reached", "25.00"),
+    ("fee waiver", dict(kind="waiver", charge=FEE, order=None), APPROVE, "waiver_within_limit", "14.99"),
+    ("second waiver within a year goes to a person", dict(kind="waiver", charge=FEE, order=None,
+     history=claims("waiver", 1, days_ago=200)), ESCALATE, "waiver_already_used", "14.99"),
+    ("an agent may waive again", dict(kind="waiver", charge=FEE, order=None, authority="agent",
+     history=claims("waiver", 1, days_ago=200)), APPROVE, "waiver_within_limit", "14.99"),
+    ("a waiver a year later is fine", dict(kind="waiver", charge=FEE, order=None,
+     history=claims("waiver", 1, days_ago=400)), APPROVE, "waiver_within_limit", "14.99"),
+    ("a big fee needs a person", dict(kind="waiver", order=None, charge=replace(FEE, amount=D("45")))
+     , ESCALATE, "above_limit", "45.00"),
+    ("someone else's charge", dict(kind="waiver", order=None, charge=replace(FEE, customer_id=2)), DENY,
+     "charge_not_found", "0.00"),
+    ("a different charge than asked", dict(kind="waiver", order=None, charge=FEE, charge_id=8), DENY,
+     "charge_not_found", "0.00"),
+    ("already waived", dict(kind="waiver", order=None, charge=replace(FEE, waived=True)), DENY,
+     "already_waived", "0.00"),
+    ("not a fee", dict(kind="waiver", order=None, charge=replace(FEE, waivable=False)), ESCALATE,
+     "not_a_fee", "14.99"),
+    ("cancel before shipping refunds everything", dict(kind="cancel", order=PROCESSING), APPROVE,
+     "cancel_before_shipping", "149.00"),
+    ("cancel after shipping", dict(kind="cancel", order=SHIPPED), DENY, "already_shipped", "0.00"),
+    ("return inside the window", dict(kind="return"), APPROVE, "within_return_window", "0.00"),
+    ("return after the window", dict(kind="return", order=OLD), DENY, "outside_return_window", "0.00"),
+    ("return before delivery", dict(kind="return", order=SHIPPED), DENY, "not_delivered_yet", "0.00"),
+    ("reship a late order", dict(kind="reship", order=LATE), APPROVE, "reship_late_or_missing", "0.00"),
+    ("reship an order still on time", dict(kind="reship", order=SHIPPED), DENY, "not_late_yet", "0.00"),
+    ("unverified", dict(kind="refund", reason="damaged", verified=False), DENY, "not_verified", "0.00"),
+    ("someone else's order", dict(kind="refund", reason="damaged", order=replace(DELIVERED, customer_id=2)),
+     DENY, "not_verified", "0.00"),
+    ("negative amount", dict(kind="refund", reason="damaged", amount="-20"), DENY, "invalid_amount", "0.00"),
+    ("not a number", dict(kind="refund", reason="damaged", amount="NaN"), DENY, "invalid_amount", "0.00"),
+])
+def test_policy_table(case, decision_args, outcome, rule, amount):
+    decision = _decide(**decision_args)
+    assert (decision.outcome, decision.rule, decision.amount) == (outcome, rule, D(amount)), case
+    assert decision.explanation
+    if outcome in (DENY, ESCALATE):
+        assert decision.offer_human, "a denial or escalation always offers a person"
+    if decision.pays:
+        assert decision.next_step, "an approved payment says what happens next"
+
+
+def test_policy_file_is_validated_with_clear_messages():
+    data = yaml.safe_load((PROJECT_ROOT / "policy.yml").read_text())
+    broken = dict(data, authorities={**data["authorities"], "bot": {**data["authorities"]["bot"],
+                                                                     "refund_limit": "lots"}})
+    with pytest.raises(PolicyError, match="authorities.bot.refund_limit"):
+        parse_policy(broken)
+    with pytest.raises(PolicyError, match="missing key 'waiver'"):
+        parse_policy({k: v for k, v in data.items() if k != "waiver"})
+
+
+# --- properties ----------------------------------------------------------------------------
+
+money = st.decimals(min_value=D("0"), max_value=D("20000"), places=2, allow_nan=False, allow_infinity=False)
+asked = st.one_of(st.none(), st.decimals(allow_nan=True, allow_infinity=True, places=2))
+statuses = st.sampled_from(["processing", "shipped", "out_for_delivery", "delivered", "delayed",
+                            "cancelled", "returned"])
+days = st.integers(min_value=-5, max_value=400)
+
+
+@st.composite
+def situations(draw):
+    paid = draw(money)
+    refunded = draw(st.decimals(min_value=D("0"), max_value=paid, places=2))
+    order = OrderFacts(
+        number="CL-200000", customer_id=draw(st.sampled_from([1, 2])), status=draw(statuses),
+        paid=paid, refunded=refunded,
+        promised_date=TODAY - timedelta(days=draw(days)),
+        delivered_date=draw(st.one_of(st.none(), days.map(lambda d: TODAY - timedelta(days=d)))),
+    )
+    history = [PastClaim(draw(st.sampled_from(["refund", "goodwill", "waiver"])), draw(money),
+                         TODAY - timedelta(days=draw(days))) for _ in range(draw(st.integers(0, 5)))]
+    charge = ChargeFacts(id=7, customer_id=draw(st.sampled_from([1, 2])), kind="service_fee",
+                         amount=draw(money), waivable=draw(st.booleans()), waived=draw(st.booleans()))
+    request = Request(kind=draw(st.sampled_from(KINDS)),
+                      reason=draw(st.sampled_from([None, "damaged", "changed_mind", "late", "other"])),
+                      amount=draw(asked), charge_id=draw(st.sampled_from([None, 7, 8])))
+    customer = replace(MARIA, lifetime_paid=draw(money), lifetime_refunded=draw(money))
+    return dict(request=request, customer=customer, order=order, history=history, charge=charge,
+                authority=draw(st.sampled_from(["bot", "agent", "supervisor"])), verified=draw(st.booleans()))
+
+
+def _run(s):
+    return decide(s["request"], s["customer"], s["order"], s["history"], POLICY, TODAY,
+                  authority=s["authority"], verified=s["verified"], charge=s["charge"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(situations())
+def test_never_pays_more_than_was_paid_minus_refunds(s):
+    decision = _run(s)
+    if decision.pays and s["request"].kind != "waiver":
+        assert decision.amount <= s["order"].paid - s["order"].refunded
+    if decision.pays and s["request"].kind == "waiver":
+        assert decision.amount == s["charge"].amount
+
+
+@settings(max_examples=400, deadline=None)
+@given(situations())
+def test_never_pays_on_an_unverified_or_foreign_order(s):
+    decision = _run(s)
+    foreign = s["order"].customer_id != s["customer"].id
+    foreign_charge = s["charge"].customer_id != s["customer"].id
+    if not s["verified"] or (foreign and s["request"].kind != "waiver") or \
+            (foreign_charge and s["request"].kind == "waiver"):
+        assert not decision.pays
+        assert decision.outcome == DENY
+
+
+@settings(max_examples=400, deadline=None)
+@given(situations())
+def test_the_same_facts_give_the_same_decision_and_amounts_stay_in_limits(s):
+    first, second = _run(s), _run(s)
+    assert first == second
+    limits = POLICY.authorities[s["authority"]]
+    if first.pays:
+        assert first.amount <= max(limits.refund_limit, limits.waiver_limit, _remaining_for_cancel(s))
+    if first.outcome in (DENY, ESCALATE):
+        assert first.offer_human
+
+
+def _remaining_for_cancel(s):
+    order = s["order"]
+    return order.paid - order.refunded if s["request"].kind == "cancel" else D("0")
+
+
+@settings(max_examples=200, deadline=None)
+@given(situations(), st.decimals(min_value=D("0.01"), max_value=D("100000"), places=2))
+def test_asking_for_more_never_gets_more_than_asking_for_nothing(s, extra):
+    baseline = _run(dict(s, request=replace(s["request"], amount=None)))
+    greedy = _run(dict(s, request=replace(s["request"], amount=extra)))
+    if greedy.pays and baseline.outcome in (APPROVE, PARTIAL):
+        assert greedy.amount <= max(baseline.amount, D("0"))
