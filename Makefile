@@ -15,7 +15,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup venv env db seed reseed train retrain run up down restart status validate \
+.PHONY: help setup venv env db migrate seed reseed train retrain run up down restart status validate \
         test test-unit test-actions test-dialogue test-e2e lint freeze clean
 
 help: ## list the targets
@@ -45,8 +45,11 @@ $(VENV_STAMP): requirements.txt
 env: $(VENV_STAMP) ## write .env with a generated API token if it is missing
 	@$(PY) -m ops.envfile
 
-db: $(VENV_STAMP) ## create and seed the shop database if it is empty
+db: $(VENV_STAMP) ## migrate the shop database (Alembic) and seed it if it is empty
 	@$(PY) -m careline.seed
+
+migrate: $(VENV_STAMP) ## apply the Alembic migrations to the shop database
+	@$(PY) -m careline.migrate
 
 seed: db ## same as db
 

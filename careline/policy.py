@@ -43,6 +43,7 @@ class Limits:
     refund_limit: Decimal
     goodwill_limit: Decimal
     waiver_limit: Decimal
+    frequency_rules: bool = True
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,8 @@ def parse_policy(data: Mapping) -> Policy:
     try:
         authorities = {
             name: Limits(**{key: _money(values[key], f"authorities.{name}.{key}")
-                            for key in ("refund_limit", "goodwill_limit", "waiver_limit")})
+                            for key in ("refund_limit", "goodwill_limit", "waiver_limit")},
+                         frequency_rules=bool(values.get("frequency_rules", True)))
             for name, values in data["authorities"].items()
         }
         missing = [name for name in AUTHORITIES if name not in authorities]
@@ -203,8 +205,10 @@ def _recent(history: Sequence[PastClaim], kinds: Sequence[str], days: int, today
     return [claim for claim in history if claim.kind in kinds and claim.day > since]
 
 
-def _fraud_signal(policy: Policy, customer: CustomerFacts, history: Sequence[PastClaim],
+def _fraud_signal(policy: Policy, limits: Limits, customer: CustomerFacts, history: Sequence[PastClaim],
                   amount: Decimal, today: date) -> Optional[Decision]:
+    if not limits.frequency_rules:
+        return None
     claims = _recent(history, CLAIM_KINDS, policy.fraud_claims_period_days, today)
     if len(claims) >= policy.fraud_max_claims:
         return _escalate("repeated_claims", amount, "I'd like a colleague to look at this one personally, "
@@ -250,7 +254,7 @@ def decide(
     if not verified or customer is None:
         return _deny("not_verified", "I can only do that once I've confirmed the order is yours.")
     if request.kind == "waiver":
-        return _decide_waiver(request, customer, history, policy, today, authority, limits, charge)
+        return _decide_waiver(request, customer, history, policy, today, limits, charge)
     if order is None or order.customer_id != customer.id:
         return _deny("not_verified", "I can only do that once I've confirmed the order is yours.")
     if request.amount is not None and (not request.amount.is_finite() or request.amount <= 0):
@@ -293,7 +297,7 @@ def _decide_refund(request: Request, customer: CustomerFacts, order: OrderFacts,
         return _deny("not_shipped_yet", f"Order {order.number} hasn't shipped yet, so the simplest is to "
                      "cancel it: you'd get everything back.")
     amount, capped = _asked(request, remaining)
-    signal = _fraud_signal(policy, customer, history, amount, today)
+    signal = _fraud_signal(policy, limits, customer, history, amount, today)
     if signal:
         return signal
     needs_window = policy.refund_reasons.get(reason, True)
@@ -336,10 +340,11 @@ def _decide_goodwill(request: Request, customer: CustomerFacts, order: OrderFact
     if cap <= 0:
         return _deny("nothing_left_to_refund", f"Order {order.number} has already been refunded in full.")
     amount, capped = _asked(request, cap)
-    signal = _fraud_signal(policy, customer, history, amount, today)
+    signal = _fraud_signal(policy, limits, customer, history, amount, today)
     if signal:
         return signal
-    if len(_recent(history, ("goodwill",), policy.goodwill_period_days, today)) >= policy.goodwill_max_per_customer:
+    used = _recent(history, ("goodwill",), policy.goodwill_period_days, today)
+    if limits.frequency_rules and len(used) >= policy.goodwill_max_per_customer:
         return _escalate("goodwill_cap_reached", amount, "I'd like a colleague to look at this personally; "
                          "they can do more than I can.")
     return _paid_decision(
@@ -350,8 +355,7 @@ def _decide_goodwill(request: Request, customer: CustomerFacts, order: OrderFact
 
 
 def _decide_waiver(request: Request, customer: CustomerFacts, history: Sequence[PastClaim],
-                   policy: Policy, today: date, authority: str, limits: Limits,
-                   charge: Optional[ChargeFacts]) -> Decision:
+                   policy: Policy, today: date, limits: Limits, charge: Optional[ChargeFacts]) -> Decision:
     wrong_charge = request.charge_id is not None and charge is not None and charge.id != request.charge_id
     if charge is None or charge.customer_id != customer.id or wrong_charge:
         return _deny("charge_not_found", "I couldn't find that charge on your account.")
@@ -360,10 +364,10 @@ def _decide_waiver(request: Request, customer: CustomerFacts, history: Sequence[
     if not charge.waivable:
         return _escalate("not_a_fee", charge.amount, "That charge isn't a fee I can remove; a colleague "
                          "will look into it with you.")
-    signal = _fraud_signal(policy, customer, history, charge.amount, today)
+    signal = _fraud_signal(policy, limits, customer, history, charge.amount, today)
     if signal:
         return signal
-    if authority == "bot" and _recent(history, ("waiver",), policy.waiver_once_per_days, today):
+    if limits.frequency_rules and _recent(history, ("waiver",), policy.waiver_once_per_days, today):
         days = policy.waiver_once_per_days
         return _escalate("waiver_already_used", charge.amount, f"You've had a fee waived in the last {days} days, "
                          "so a colleague needs to approve this one. I've passed it on.")

@@ -20,7 +20,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from careline.settings import load_settings
-from careline.store import ORDER_STATUSES, Base, Customer, Order, OrderItem, create_schema, make_engine
+from careline.migrate import migrate
+from careline.store import ORDER_STATUSES, Base, Charge, Customer, Order, OrderItem, make_engine
 
 CUSTOMERS = 200
 ORDERS = 1000
@@ -178,15 +179,43 @@ def build(today: date, rng_seed: int = 7) -> List[Customer]:
     return customers
 
 
+def _charges(rng: random.Random, customers: Sequence[Customer], today: date) -> List[Charge]:
+    """A payment charge per order, and surprise service fees for some customers (Maria's is documented)."""
+    charges = []
+    for customer in customers:
+        for order in customer.orders:
+            charges.append(Charge(customer=customer, order=order, kind="order_payment",
+                                  description=f"Payment for order {order.number}",
+                                  amount_cents=order.total_cents, charged_at=order.placed_at, waivable=False))
+    fee_payers = [customers[0]] + rng.sample(list(customers[len(DEMO_CUSTOMERS):]), 30)
+    for customer in fee_payers:
+        charges.append(Charge(
+            customer=customer, kind="service_fee", amount_cents=1499, waivable=True,
+            description="Plus membership service charge (introductory rate ended)",
+            charged_at=datetime.combine(today - timedelta(days=rng.randint(1, 20)), time(3, 0)),
+        ))
+    return charges
+
+
+def reset_database(engine: Engine) -> None:
+    """Drop every table of the shop database, Alembic's version table included."""
+    Base.metadata.drop_all(engine)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+
+
 def seed(engine: Engine, today: Optional[date] = None, reset: bool = False) -> int:
-    """Create the schema and load the demo data once; return how many orders were added."""
+    """Migrate the schema and load the demo data once; return how many orders were added."""
     if reset:
-        Base.metadata.drop_all(engine)
-    create_schema(engine)
+        reset_database(engine)
+    migrate(engine)
     with Session(engine) as session:
         if session.execute(select(func.count(Customer.id))).scalar_one():
             return 0
-        session.add_all(build(today or date.today()))
+        day = today or date.today()
+        customers = build(day)
+        session.add_all(customers)
+        session.add_all(_charges(random.Random(11), customers, day))
         session.commit()
         return session.execute(select(func.count(Order.id))).scalar_one()
 

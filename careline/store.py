@@ -76,6 +76,86 @@ class OrderItem(Base):
     order = relationship("Order", back_populates="items")
 
 
+CHARGE_KINDS = ("order_payment", "service_fee", "late_fee", "shipping_fee")
+DECISION_KINDS = ("refund", "goodwill", "waiver", "return", "cancel", "reship")
+
+
+class Charge(Base):
+    """Money taken from a customer: an order's payment, or a fee such as a service charge."""
+
+    __tablename__ = "charges"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    customer_id = sa.Column(sa.Integer, sa.ForeignKey("customers.id"), nullable=False, index=True)
+    order_id = sa.Column(sa.Integer, sa.ForeignKey("orders.id"), index=True)
+    kind = sa.Column(sa.String(20), nullable=False)
+    customer = relationship("Customer")
+    order = relationship("Order")
+    description = sa.Column(sa.String(200), nullable=False)
+    amount_cents = sa.Column(sa.Integer, nullable=False)
+    charged_at = sa.Column(sa.DateTime, nullable=False)
+    waivable = sa.Column(sa.Boolean, nullable=False, default=False)
+
+    __table_args__ = (
+        sa.CheckConstraint(f"kind IN {CHARGE_KINDS!r}", name="ck_charge_kind"),
+        sa.CheckConstraint("amount_cents > 0", name="ck_charge_positive"),
+    )
+
+
+class DecisionRecord(Base):
+    """The audit log: every policy decision, by the bot or a person, approved or not."""
+
+    __tablename__ = "decisions"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    created_at = sa.Column(sa.DateTime, nullable=False)
+    idempotency_key = sa.Column(sa.String(128), nullable=False, unique=True)
+    conversation_id = sa.Column(sa.String(128))
+    authority = sa.Column(sa.String(20), nullable=False)
+    customer_id = sa.Column(sa.Integer, sa.ForeignKey("customers.id"), index=True)
+    order_id = sa.Column(sa.Integer, sa.ForeignKey("orders.id"), index=True)
+    charge_id = sa.Column(sa.Integer, sa.ForeignKey("charges.id"))
+    kind = sa.Column(sa.String(20), nullable=False)
+    reason = sa.Column(sa.String(40))
+    requested_cents = sa.Column(sa.Integer)
+    outcome = sa.Column(sa.String(20), nullable=False)
+    amount_cents = sa.Column(sa.Integer, nullable=False)
+    rule = sa.Column(sa.String(60), nullable=False)
+    explanation = sa.Column(sa.Text, nullable=False)
+    reference = sa.Column(sa.String(40))
+
+    __table_args__ = (sa.CheckConstraint("amount_cents >= 0", name="ck_decision_amount"),)
+
+
+class Refund(Base):
+    """Money given back on an order (a refund, a goodwill gesture or a cancellation)."""
+
+    __tablename__ = "refunds"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    decision_id = sa.Column(sa.Integer, sa.ForeignKey("decisions.id"), nullable=False, unique=True)
+    order_id = sa.Column(sa.Integer, sa.ForeignKey("orders.id"), nullable=False, index=True)
+    customer_id = sa.Column(sa.Integer, sa.ForeignKey("customers.id"), nullable=False, index=True)
+    kind = sa.Column(sa.String(20), nullable=False)
+    amount_cents = sa.Column(sa.Integer, nullable=False)
+    created_at = sa.Column(sa.DateTime, nullable=False)
+
+    __table_args__ = (sa.CheckConstraint("amount_cents > 0", name="ck_refund_positive"),)
+
+
+class Waiver(Base):
+    """A fee taken back; one per charge."""
+
+    __tablename__ = "waivers"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    decision_id = sa.Column(sa.Integer, sa.ForeignKey("decisions.id"), nullable=False, unique=True)
+    charge_id = sa.Column(sa.Integer, sa.ForeignKey("charges.id"), nullable=False, unique=True)
+    customer_id = sa.Column(sa.Integer, sa.ForeignKey("customers.id"), nullable=False, index=True)
+    amount_cents = sa.Column(sa.Integer, nullable=False)
+    created_at = sa.Column(sa.DateTime, nullable=False)
+
+
 @dataclass(frozen=True)
 class OrderView:
     """A read-only snapshot of an order and its customer, safe to pass around."""
@@ -99,23 +179,29 @@ class OrderView:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite files get foreign keys and a busy timeout."""
-    if url.startswith("sqlite"):
-        engine = sa.create_engine(url, future=True, connect_args={"timeout": 15})
+    """An engine for `url`.
 
-        @sa.event.listens_for(engine, "connect")
-        def _pragmas(connection, _record) -> None:  # pragma: no cover - driver hook
-            cursor = connection.cursor()
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
+    SQLite files get foreign keys, WAL journaling and `BEGIN IMMEDIATE` transactions, so that
+    two processes deciding about the same order are serialised (PostgreSQL gets the same
+    from `SELECT ... FOR UPDATE`).
+    """
+    if not url.startswith("sqlite"):
+        return sa.create_engine(url, future=True, pool_pre_ping=True)
+    engine = sa.create_engine(url, future=True, connect_args={"timeout": 30})
 
-        return engine
-    return sa.create_engine(url, future=True, pool_pre_ping=True)
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(connection, _record) -> None:
+        connection.isolation_level = None  # SQLAlchemy issues BEGIN itself (below)
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
 
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
-def create_schema(engine: Engine) -> None:
-    """Create every table that does not exist yet."""
-    Base.metadata.create_all(engine)
+    return engine
 
 
 class OrderRepository:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -28,3 +29,12 @@ def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="session")
 def repository(store_url: str) -> OrderRepository:
     return OrderRepository(make_engine(store_url))
+
+
+@pytest.fixture
+def fresh_store_url(store_url: str, tmp_path: Path) -> str:
+    """A private copy of the seeded database, for tests that change it."""
+    source = Path(store_url[len("sqlite:///"):])
+    target = tmp_path / "careline.db"
+    shutil.copyfile(source, target)
+    return f"sqlite:///{target}"
