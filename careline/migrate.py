@@ -8,6 +8,7 @@ import sys
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 
 from careline.settings import PROJECT_ROOT, load_settings
@@ -18,8 +19,18 @@ def alembic_config() -> Config:
     return Config(str(PROJECT_ROOT / "alembic.ini"))
 
 
+class UnversionedDatabase(RuntimeError):
+    """The database has tables but no Alembic version: it predates the migrations."""
+
+
 def migrate(engine: Engine) -> None:
     """Upgrade the database behind `engine` to the newest revision."""
+    tables = set(inspect(engine).get_table_names())
+    if tables and "alembic_version" not in tables:
+        raise UnversionedDatabase(
+            f"{engine.url.render_as_string(hide_password=True)} has tables but no migration history "
+            "(it was created before migrations existed); recreate it with `make reseed`"
+        )
     config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
@@ -29,7 +40,11 @@ def migrate(engine: Engine) -> None:
 def main() -> int:
     settings = load_settings()
     settings.var_dir.mkdir(parents=True, exist_ok=True)
-    migrate(make_engine(settings.store_db_url))
+    try:
+        migrate(make_engine(settings.store_db_url))
+    except UnversionedDatabase as error:
+        print(f"migrate: {error}", file=sys.stderr)
+        return 1
     print("migrate: database schema is up to date")
     return 0
 

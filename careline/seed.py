@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from careline.settings import load_settings
-from careline.migrate import migrate
+from careline.migrate import UnversionedDatabase, migrate
 from careline.store import ORDER_STATUSES, Base, Charge, Customer, Order, OrderItem, make_engine
 
 CUSTOMERS = 200
@@ -223,7 +223,11 @@ def seed(engine: Engine, today: Optional[date] = None, reset: bool = False) -> i
 def main(argv: List[str]) -> int:
     settings = load_settings()
     settings.var_dir.mkdir(parents=True, exist_ok=True)
-    added = seed(make_engine(settings.store_db_url), reset="--reset" in argv)
+    try:
+        added = seed(make_engine(settings.store_db_url), reset="--reset" in argv)
+    except UnversionedDatabase as error:
+        print(f"seed: {error}", file=sys.stderr)
+        return 1
     if added:
         print(f"seed: created {CUSTOMERS} customers and {added} orders ({', '.join(ORDER_STATUSES)})")
     else:

@@ -3,7 +3,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from careline.migrate import migrate
+import pytest
+
+from careline.migrate import UnversionedDatabase, migrate
 from careline.store import Base, make_engine
 
 
@@ -16,3 +18,10 @@ def test_migrations_create_every_table_and_match_the_models(tmp_path):
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert differences == []
+
+
+def test_a_database_from_before_migrations_gets_a_clear_message(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    Base.metadata.tables["customers"].create(engine)
+    with pytest.raises(UnversionedDatabase, match="make reseed"):
+        migrate(engine)
