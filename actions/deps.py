@@ -1,13 +1,34 @@
-"""Shared, lazily created dependencies of the actions."""
+"""Shared, lazily created dependencies of the actions (nothing connects at import time)."""
 from __future__ import annotations
 
 from functools import lru_cache
 
+from sqlalchemy.engine import Engine
+
+from careline.claims import ClaimService
+from careline.policy import load_policy
 from careline.settings import load_settings
 from careline.store import OrderRepository, make_engine
 
 
 @lru_cache(maxsize=1)
+def store_engine() -> Engine:
+    return make_engine(load_settings().store_db_url)
+
+
+@lru_cache(maxsize=1)
 def order_repository() -> OrderRepository:
     """The repository over the shop database, created on first use."""
-    return OrderRepository(make_engine(load_settings().store_db_url))
+    return OrderRepository(store_engine())
+
+
+@lru_cache(maxsize=1)
+def claim_service() -> ClaimService:
+    """Policy decisions applied to the shop database, created on first use."""
+    return ClaimService(store_engine(), load_policy())
+
+
+def reset() -> None:
+    """Forget the cached engine and services (tests point them at another database)."""
+    for cached in (store_engine, order_repository, claim_service):
+        cached.cache_clear()

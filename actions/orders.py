@@ -1,18 +1,34 @@
-"""Order requests: collect and check the customer's identity, then answer about the order."""
+"""Order requests: check the customer's identity, propose what policy allows, act on a yes.
+
+Thin adapters: identity checks, policy and money live in `careline`. Every slot is untrusted
+(a customer can type `/inform{...}`): actions re-check identity, and amounts come from the
+store through `ClaimService`, never from a slot.
+"""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from datetime import date
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.deps import order_repository
+from actions.deps import claim_service, order_repository
+from careline.conversation import (
+    MAX_FAILED_VERIFICATIONS,
+    REFUND_REASONS,
+    Proposal,
+    failed_verifications,
+    is_locked,
+    normalize_address,
+    normalize_reason,
+    order_topic,
+)
 from careline.identity import find_email, find_order_number, normalize_email, normalize_order_number, verify
-from careline.replies import DENIAL, ORDER_REQUESTS, order_reply
+from careline.policy import APPROVE, PARTIAL, Request
+from careline.replies import DENIAL, LOCKED, done_text, offer_text, order_reply, payment_reply
 
 ASK_ORDER_ID = (
     "Sure, I can look into that. What's your order number? It starts with CL followed by "
@@ -22,88 +38,124 @@ ASK_EMAIL = (
     "Thanks. And which email address did you use for that order? I need both to make sure "
     "the order is really yours."
 )
+ASK_REASON = "I'm sorry something went wrong. What happened with the order?"
+ASK_ADDRESS = "What's the new delivery address? Please include the house number, street, city and ZIP code."
 BAD_ORDER_NUMBER = (
     "Hmm, that doesn't look like one of our order numbers. They start with CL followed by "
     "six digits, like CL-123456."
 )
 BAD_EMAIL = "That doesn't look like a complete email address. Could you type it again, like name@example.com?"
+BAD_REASON = "Sorry, I didn't catch what went wrong. Which of these is closest?"
+BAD_ADDRESS = (
+    "That doesn't look like a full address to me. Could you type it with the house number, street, "
+    "city and ZIP code, like 12 Elm Street, Portland, OR 97205?"
+)
+NO_FEES = (
+    "I've checked your account and don't see any fees or service charges on it, only your order "
+    "payments. If a charge on your statement still looks wrong, a person from our team can trace it."
+)
+NOTHING_CHANGED = "Alright, I've left everything as it is. Is there anything else I can help with?"
+NOTHING_PENDING = "Great! What can I help you with?"
+
+KIND_OF_TOPIC = {
+    "cancel_order": "cancel",
+    "return_item": "return",
+    "request_refund": "refund",
+    "dispute_charge": "waiver",
+    "delivery_problem": "reship",
+    "change_address": "address",
+}
+EXTRA_SLOTS = {"request_refund": ["refund_reason"], "change_address": ["new_address"]}
+YES_NO = [{"title": "Yes, please", "payload": "/affirm"}, {"title": "No, thanks", "payload": "/deny"}]
+PERSON_OR_NOT = [{"title": "Talk to a person", "payload": "/human_handoff"},
+                 {"title": "No, thanks", "payload": "/deny"}]
+REASON_BUTTONS = [{"title": title, "payload": f'/inform{{"refund_reason":"{key}"}}'}
+                  for key, title in REFUND_REASONS.items()]
+CLEARED = ("refund_reason", "new_address")
 
 
-def requested_order_topic(tracker: Tracker) -> str:
-    """The latest order request the customer made in this conversation (status by default)."""
-    for event in reversed(tracker.events):
-        if event.get("event") == "user":
-            intent = (event.get("parse_data") or {}).get("intent", {}).get("name")
-            if intent in ORDER_REQUESTS:
-                return intent
-    return "order_status"
+def _clear(*names: str) -> List[EventType]:
+    return [SlotSet(name, None) for name in names]
 
 
 class ValidateOrderForm(FormValidationAction):
-    """Fills order number and email from free text too, and rejects malformed values."""
+    """Collects order number and email (plus a refund reason or new address where needed)."""
 
     def name(self) -> str:
         return "validate_order_form"
 
+    async def required_slots(
+        self, domain_slots: List[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[str]:
+        if is_locked(tracker.get_slot("failed_verifications")):
+            return []
+        extra = EXTRA_SLOTS.get(order_topic(tracker.events), [])
+        return list(domain_slots) + [slot for slot in extra if slot not in domain_slots]
+
     @staticmethod
-    def _from_text(tracker: Tracker, slot: str, finder) -> Dict[str, Any]:
+    def _from_text(tracker: Tracker, slot: str, finder: Callable[[Any], Optional[str]]) -> Dict[str, Any]:
         if tracker.get_slot("requested_slot") != slot:
             return {}
-        value: Optional[str] = finder(tracker.latest_message.get("text"))
+        value = finder(tracker.latest_message.get("text"))
         return {slot: value} if value else {}
 
-    async def extract_order_id(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[str, Any]:
+    async def extract_order_id(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                               domain: DomainDict) -> Dict[str, Any]:
         return self._from_text(tracker, "order_id", find_order_number)
 
-    async def extract_email(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[str, Any]:
+    async def extract_email(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                            domain: DomainDict) -> Dict[str, Any]:
         return self._from_text(tracker, "email", find_email)
 
-    def validate_order_id(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[str, Any]:
+    async def extract_refund_reason(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: DomainDict) -> Dict[str, Any]:
+        return self._from_text(tracker, "refund_reason", normalize_reason)
+
+    async def extract_new_address(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                  domain: DomainDict) -> Dict[str, Any]:
+        found = self._from_text(tracker, "new_address", normalize_address)
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if not found and tracker.get_slot("requested_slot") == "new_address" and intent in ("inform", "nlu_fallback"):
+            return {"new_address": tracker.latest_message.get("text") or ""}
+        return found
+
+    def validate_order_id(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                          domain: DomainDict) -> Dict[str, Any]:
         number = normalize_order_number(value)
         if number is None:
             dispatcher.utter_message(text=BAD_ORDER_NUMBER)
         return {"order_id": number}
 
-    def validate_email(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[str, Any]:
+    def validate_email(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                       domain: DomainDict) -> Dict[str, Any]:
         address = normalize_email(value)
         if address is None:
             dispatcher.utter_message(text=BAD_EMAIL)
         return {"email": address}
 
+    def validate_refund_reason(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                               domain: DomainDict) -> Dict[str, Any]:
+        reason = normalize_reason(value)
+        if reason is None:
+            dispatcher.utter_message(text=BAD_REASON, buttons=REASON_BUTTONS)
+        return {"refund_reason": reason}
 
-class ActionOrderRequest(Action):
-    """Answers the customer's order request once number and email match the same order."""
-
-    def name(self) -> str:
-        return "action_order_request"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
-        order = verify(order_repository(), tracker.get_slot("order_id"), tracker.get_slot("email"))
-        if order is None:
-            dispatcher.utter_message(text=DENIAL)
-            return [SlotSet("order_id", None), SlotSet("email", None)]
-        dispatcher.utter_message(text=order_reply(requested_order_topic(tracker), order, date.today()))
-        return []
-
+    def validate_new_address(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                             domain: DomainDict) -> Dict[str, Any]:
+        address = normalize_address(value)
+        if address is None:
+            dispatcher.utter_message(text=BAD_ADDRESS)
+        return {"new_address": address}
 
 
 class _AskAction(Action, ABC):
-    """Sends one fixed question of the identity check (a form's `action_ask_<slot>`).
+    """Sends one fixed question of the identity form (a form's `action_ask_<slot>`).
 
     Abstract, so that rasa-sdk registers only the concrete subclasses.
     """
 
     action_name: str
+    buttons: List[Dict[str, str]] = []
 
     @property
     @abstractmethod
@@ -113,10 +165,9 @@ class _AskAction(Action, ABC):
     def name(self) -> str:
         return self.action_name
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
-        dispatcher.utter_message(text=self.question)
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        dispatcher.utter_message(text=self.question, buttons=list(self.buttons))
         return []
 
 
@@ -128,3 +179,125 @@ class ActionAskOrderId(_AskAction):
 class ActionAskEmail(_AskAction):
     action_name = "action_ask_email"
     question = ASK_EMAIL
+
+
+class ActionAskRefundReason(_AskAction):
+    action_name = "action_ask_refund_reason"
+    question = ASK_REASON
+    buttons = REASON_BUTTONS
+
+
+class ActionAskNewAddress(_AskAction):
+    action_name = "action_ask_new_address"
+    question = ASK_ADDRESS
+
+
+def _message_key(tracker: Tracker, kind: str) -> str:
+    message_id = tracker.latest_message.get("message_id") or str(len(tracker.events))
+    return f"{tracker.sender_id}:{message_id}:{kind}"[:128]
+
+
+class ActionOrderRequest(Action):
+    """Once number and email match the same order: answer, or propose what the policy allows."""
+
+    def name(self) -> str:
+        return "action_order_request"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        failures = failed_verifications(tracker.get_slot("failed_verifications"))
+        if failures >= MAX_FAILED_VERIFICATIONS:
+            dispatcher.utter_message(text=LOCKED, buttons=PERSON_OR_NOT)
+            return _clear("order_id", "email", "proposal", *CLEARED)
+        email = tracker.get_slot("email")
+        order = verify(order_repository(), tracker.get_slot("order_id"), email)
+        if order is None:
+            failures += 1
+            locked = failures >= MAX_FAILED_VERIFICATIONS
+            dispatcher.utter_message(text=LOCKED if locked else DENIAL, buttons=PERSON_OR_NOT if locked else [])
+            return [SlotSet("failed_verifications", float(failures))] + _clear("order_id", "email", "proposal",
+                                                                                  *CLEARED)
+        topic = order_topic(tracker.events)
+        if topic == "order_status":
+            dispatcher.utter_message(text=order_reply(topic, order, date.today()))
+            return _clear("proposal", *CLEARED)
+        if topic == "payment_issue":
+            dispatcher.utter_message(text=payment_reply(order), buttons=PERSON_OR_NOT)
+            return [SlotSet("proposal", Proposal.new("handoff", order.number).to_slot())]
+        return self._propose(dispatcher, tracker, KIND_OF_TOPIC[topic], order, email)
+
+    @staticmethod
+    def _propose(dispatcher: CollectingDispatcher, tracker: Tracker, kind: str, order, email: str):
+        service = claim_service()
+        fee = None
+        if kind == "waiver":
+            fees = service.waivable_fees(order.number, email)
+            if not fees:
+                dispatcher.utter_message(text=NO_FEES, buttons=PERSON_OR_NOT)
+                return [SlotSet("proposal", Proposal.new("handoff", order.number).to_slot())]
+            fee = fees[0]
+        request = Request(kind, reason=tracker.get_slot("refund_reason") if kind == "refund" else None,
+                          charge_id=fee.charge_id if fee else None,
+                          detail=tracker.get_slot("new_address") if kind == "address" else None)
+        decision = service.preview(order_number=order.number, email=email, request=request)
+        if decision.outcome in (APPROVE, PARTIAL):
+            proposal = Proposal.new(kind, order.number, reason=request.reason, charge_id=request.charge_id,
+                                    detail=request.detail)
+            dispatcher.utter_message(
+                text=offer_text(kind, order, decision.amount, rule=decision.rule, detail=request.detail or "",
+                                fee_description=fee.description if fee else "",
+                                fee_day=fee.charged_on if fee else None,
+                                last_day=date.fromisoformat(decision.facts["last_day"])
+                                if "last_day" in decision.facts else None),
+                buttons=YES_NO,
+            )
+            return [SlotSet("proposal", proposal.to_slot())]
+        outcome = service.decide_and_apply(idempotency_key=_message_key(tracker, kind), order_number=order.number,
+                                           email=email, request=request, conversation_id=tracker.sender_id)
+        dispatcher.utter_message(text=outcome.decision.explanation, buttons=PERSON_OR_NOT)
+        return [SlotSet("proposal", Proposal.new("handoff", order.number).to_slot())] + _clear(*CLEARED)
+
+
+class ActionApplyProposal(Action):
+    """The customer said yes: carry out the proposal once (the proposal id is the idempotency key)."""
+
+    def name(self) -> str:
+        return "action_apply_proposal"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        proposal = Proposal.from_slot(tracker.get_slot("proposal"))
+        if proposal is None:
+            dispatcher.utter_message(text=NOTHING_PENDING)
+            return []
+        if proposal.kind == "handoff":
+            dispatcher.utter_message(response="utter_handoff")
+            return _clear("proposal")
+        email = tracker.get_slot("email")
+        if normalize_order_number(tracker.get_slot("order_id")) != proposal.order_number:
+            dispatcher.utter_message(text=DENIAL)
+            return _clear("proposal", *CLEARED)
+        request = Request(proposal.kind, reason=proposal.reason, charge_id=proposal.charge_id, detail=proposal.detail)
+        outcome = claim_service().decide_and_apply(
+            idempotency_key=f"{tracker.sender_id}:{proposal.id}"[:128], order_number=proposal.order_number,
+            email=email, request=request, conversation_id=tracker.sender_id,
+        )
+        decision = outcome.decision
+        if decision.outcome in (APPROVE, PARTIAL):
+            dispatcher.utter_message(text=done_text(proposal.kind, proposal.order_number, decision.amount,
+                                                    outcome.reference, decision.next_step, proposal.detail or ""))
+            return _clear("proposal", *CLEARED)
+        dispatcher.utter_message(text=decision.explanation, buttons=PERSON_OR_NOT)
+        return [SlotSet("proposal", Proposal.new("handoff", proposal.order_number).to_slot())] + _clear(*CLEARED)
+
+
+class ActionDropProposal(Action):
+    """The customer said no: change nothing."""
+
+    def name(self) -> str:
+        return "action_drop_proposal"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        dispatcher.utter_message(text=NOTHING_CHANGED)
+        return _clear("proposal", *CLEARED)

@@ -135,6 +135,25 @@ class ClaimService:
 
     # --- deciding and applying ---------------------------------------------------------------
 
+    def _decide(self, session: Session, order_number: str, email: str, request: Request,
+                authority: str) -> tuple:
+        found = self._verified_customer(session, order_number, email)
+        if found is None:
+            decision = decide(request, None, None, [], self._policy, self._today(), authority=authority)
+            return decision, None, None, None
+        customer, order = found
+        customer_facts, order_facts, history, charge = self._facts(session, customer, order, request.charge_id)
+        decision = decide(request, customer_facts, order_facts, history, self._policy, self._today(),
+                          authority=authority, verified=True, charge=charge)
+        return decision, customer, order, charge
+
+    def preview(self, *, order_number: str, email: str, request: Request, authority: str = "bot") -> Decision:
+        """What `decide_and_apply` would decide now, without changing or recording anything."""
+        with self._sessions() as session:
+            decision, *_ = self._decide(session, order_number, email, request, authority)
+            session.rollback()
+            return decision
+
     def decide_and_apply(
         self, *, idempotency_key: str, order_number: str, email: str, request: Request,
         authority: str = "bot", conversation_id: Optional[str] = None,
@@ -146,30 +165,20 @@ class ClaimService:
             earlier = self._replay(session, idempotency_key)
             if earlier:
                 return earlier
-            found = self._verified_customer(session, order_number, email)
-            customer, order = found if found else (None, None)
-            if customer is None:
-                decision = decide(request, None, None, [], self._policy, self._today(), authority=authority)
-                facts = None
-            else:
-                facts = self._facts(session, customer, order, request.charge_id)
-                customer_facts, order_facts, history, charge_facts = facts
-                decision = decide(request, customer_facts, order_facts, history, self._policy, self._today(),
-                                  authority=authority, verified=True, charge=charge_facts)
+            decision, customer, order, charge = self._decide(session, order_number, email, request, authority)
+            requested = request.amount
+            sane = requested is not None and requested.is_finite() and abs(requested) < 10**9
             record = DecisionRecord(
                 created_at=datetime.now(), idempotency_key=idempotency_key, conversation_id=conversation_id,
                 authority=authority, customer_id=customer.id if customer else None,
-                order_id=order.id if order else None,
-                charge_id=request.charge_id if facts and facts[3] else None,
-                kind=request.kind, reason=request.reason,
-                requested_cents=to_cents(request.amount) if request.amount is not None
-                and request.amount.is_finite() and abs(request.amount) < 10**9 else None,
+                order_id=order.id if order else None, charge_id=charge.id if charge else None,
+                kind=request.kind, reason=request.reason, requested_cents=to_cents(requested) if sane else None,
                 outcome=decision.outcome, amount_cents=to_cents(decision.amount), rule=decision.rule,
                 explanation=decision.explanation,
             )
             session.add(record)
             session.flush()
-            record.reference = self._apply(session, record, decision, customer, order)
+            record.reference = self._apply(session, record, decision, customer, order, request)
             try:
                 session.commit()
             except IntegrityError:
@@ -181,7 +190,7 @@ class ClaimService:
             return Outcome(decision, record.reference, replayed=False)
 
     def _apply(self, session: Session, record: DecisionRecord, decision: Decision,
-               customer: Optional[Customer], order: Optional[Order]) -> Optional[str]:
+               customer: Optional[Customer], order: Optional[Order], request: Request) -> Optional[str]:
         if decision.outcome not in (APPROVE, PARTIAL) or customer is None:
             return None
         now = record.created_at
@@ -195,6 +204,9 @@ class ClaimService:
             session.add(Waiver(decision_id=record.id, charge_id=record.charge_id, customer_id=customer.id,
                                amount_cents=record.amount_cents, created_at=now))
             return f"WV-{record.id:06d}"
+        if record.kind == "address":
+            order.shipping_address = (request.detail or "").strip()[:300] or order.shipping_address
+            return f"AD-{order.number[3:]}-{record.id:04d}"
         if record.kind == "return":
             return f"RA-{order.number[3:]}-{record.id:04d}"
         if record.kind == "reship":

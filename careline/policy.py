@@ -27,7 +27,7 @@ PARTIAL = "partial"
 ESCALATE = "escalate"
 DENY = "deny"
 
-KINDS = ("refund", "goodwill", "waiver", "return", "cancel", "reship")
+KINDS = ("refund", "goodwill", "waiver", "return", "cancel", "reship", "address")
 CLAIM_KINDS = ("refund", "goodwill", "waiver")
 AUTHORITIES = ("bot", "agent", "supervisor")
 SHIPPED = ("shipped", "out_for_delivery", "delivered", "delayed")
@@ -108,6 +108,7 @@ class Request:
     reason: Optional[str] = None
     amount: Optional[Decimal] = None
     charge_id: Optional[int] = None
+    detail: Optional[str] = None  # e.g. the new delivery address
 
 
 @dataclass(frozen=True)
@@ -214,7 +215,7 @@ def _fraud_signal(policy: Policy, limits: Limits, customer: CustomerFacts, histo
         return _escalate("repeated_claims", amount, "I'd like a colleague to look at this one personally, "
                          "as there have been several claims on your account recently.")
     spend = customer.lifetime_paid
-    if spend >= policy.fraud_min_spend_for_share and spend > 0:
+    if customer.lifetime_refunded > 0 and spend >= policy.fraud_min_spend_for_share:
         share = (customer.lifetime_refunded + amount) / spend
         if share > policy.fraud_max_refunded_share:
             return _escalate("high_refund_share", amount, "A colleague needs to approve this one; "
@@ -261,6 +262,8 @@ def decide(
         return _deny("invalid_amount", "That amount doesn't look right.")
     if request.kind == "cancel":
         return _decide_cancel(order, policy)
+    if request.kind == "address":
+        return _decide_address(order)
     if request.kind == "return":
         return _decide_return(order, policy, today)
     if request.kind == "reship":
@@ -390,6 +393,14 @@ def _decide_cancel(order: OrderFacts, policy: Policy) -> Decision:
                     f"Order {order.number} hasn't shipped, so it can be cancelled with a full refund "
                     f"of {_fmt(refund)}.",
                     next_step=policy.next_steps["refund"])
+
+
+def _decide_address(order: OrderFacts) -> Decision:
+    if order.status != "processing":
+        return _deny("already_shipped", f"Order {order.number} has already left our warehouse, so I can't "
+                     "change where it goes any more.")
+    return Decision(APPROVE, Decimal("0.00"), "address_before_shipping",
+                    f"Order {order.number} hasn't shipped yet, so its delivery address can still be changed.")
 
 
 def _decide_return(order: OrderFacts, policy: Policy, today: date) -> Decision:

@@ -2,24 +2,22 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Optional
 
+from careline.conversation import ORDER_REQUESTS
 from careline.store import OrderView
 
-ORDER_REQUESTS = (
-    "order_status",
-    "cancel_order",
-    "return_item",
-    "request_refund",
-    "dispute_charge",
-    "change_address",
-    "payment_issue",
-    "delivery_problem",
-)
+__all__ = ["ORDER_REQUESTS", "DENIAL", "LOCKED", "order_reply", "offer_text", "done_text", "payment_reply"]
 
 DENIAL = (
     "I couldn't find an order that matches that order number and email address together. "
     "Please check both against your confirmation email and try again."
+)
+
+LOCKED = (
+    "For your security I can't check any more order details in this chat, as the order number and "
+    "email didn't match several times. A person from our team can verify you another way."
 )
 
 SUPPORT_CONTACT = "call 0800 555 0199 or email help@harborandpine.example"
@@ -103,4 +101,73 @@ def order_reply(request: Optional[str], order: OrderView, today: date) -> str:
         f"{answer} I've checked your order, but I can't make changes to it from this chat yet. "
         f"To {wish}, our support team will take it from here: {SUPPORT_CONTACT} "
         f"and mention {order.number}."
+    )
+
+
+def _money(amount: Decimal) -> str:
+    return f"${amount:.2f}"
+
+
+def offer_text(kind: str, order: OrderView, amount: Decimal, rule: str = "", detail: str = "",
+               fee_description: str = "", fee_day: Optional[date] = None, last_day: Optional[date] = None) -> str:
+    """What the bot offers to do, ending in a question the customer answers with yes or no."""
+    number = order.number
+    if kind == "cancel":
+        return (f"Order {number} hasn't shipped yet, so I can cancel it now and refund the full "
+                f"{_money(amount)}. Shall I go ahead?")
+    if kind == "return":
+        until = f" until {format_day(last_day)}" if last_day else ""
+        return (f"Good news: order {number} ({describe_items(order)}) can be returned{until}, and returns "
+                "are free. Shall I create a return authorisation with a prepaid label?")
+    if kind in ("refund", "goodwill") and rule == "goodwill_outside_window":
+        return (f"Order {number} is past our return window, but I don't want you to lose out: I can refund "
+                f"{_money(amount)} as a goodwill gesture. Shall I go ahead?")
+    if kind in ("refund", "goodwill"):
+        return (f"I'm sorry about that. I can refund {_money(amount)} for order {number} to your original "
+                "payment method right now. Shall I go ahead?")
+    if kind == "waiver":
+        when = f" from {format_day(fee_day)}" if fee_day else ""
+        return (f"I can see a {_money(amount)} charge{when}: \"{fee_description}\". A fee like that shouldn't "
+                "come as a surprise, so I can remove it for you. Shall I do that?")
+    if kind == "reship":
+        return (f"I'm so sorry order {number} hasn't reached you. I can send a replacement at no cost, by "
+                "express delivery. Shall I do that?")
+    if kind == "address":
+        return (f"Order {number} hasn't shipped yet, so I can still change where it goes. The new address "
+                f"would be: {detail}. Is that right?")
+    raise ValueError(f"nothing to offer for {kind!r}")
+
+
+def done_text(kind: str, order_number: str, amount: Decimal, reference: Optional[str], next_step: str = "",
+              detail: str = "") -> str:
+    """What the bot says once an accepted proposal has been carried out."""
+    ref = f" (reference {reference})" if reference else ""
+    step = f" {next_step}" if next_step else ""
+    if kind == "cancel":
+        return f"Done: order {order_number} is cancelled{ref} and {_money(amount)} is on its way back.{step}"
+    if kind == "return":
+        return (f"Done: your return number is {reference}. The prepaid label comes by email within the hour; "
+                "pack the items with the return number inside and drop the parcel at any carrier point within "
+                "14 days. We refund you within 2 working days of receiving it.")
+    if kind in ("refund", "goodwill"):
+        return f"Done: I've refunded {_money(amount)}{ref}.{step}"
+    if kind == "waiver":
+        return f"Done: the {_money(amount)} charge is removed{ref}.{step}"
+    if kind == "reship":
+        return (f"Done: a replacement for order {order_number} is on its way{ref}. It leaves our warehouse "
+                "today and should arrive in 1-2 working days; the tracking number follows by email.")
+    if kind == "address":
+        return f"Done: order {order_number} will now be delivered to {detail}{ref}."
+    raise ValueError(f"nothing was done for {kind!r}")
+
+
+def payment_reply(order: OrderView) -> str:
+    """Payment facts of a verified order, then what helps when a payment fails."""
+    return (
+        f"Thanks, {order.first_name}. The payment of {order.currency} {order.total:.2f} for order "
+        f"{order.number} went through on {format_day(order.placed_at.date())}, so nothing is outstanding "
+        "on it. If a new payment keeps failing: check that the billing address matches your card's, try "
+        "another card or PayPal, and if your bank blocked it for security a quick call to them usually "
+        "clears it. If you were charged twice, the second one is usually a pending hold that drops off "
+        "within 3 working days."
     )

@@ -77,7 +77,6 @@ class OrderItem(Base):
 
 
 CHARGE_KINDS = ("order_payment", "service_fee", "late_fee", "shipping_fee")
-DECISION_KINDS = ("refund", "goodwill", "waiver", "return", "cancel", "reship")
 
 
 class Charge(Base):

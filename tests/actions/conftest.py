@@ -12,12 +12,12 @@ from actions import deps
 
 
 @pytest.fixture(autouse=True)
-def store_env(store_url: str, monkeypatch: pytest.MonkeyPatch):
-    """Point the actions at the seeded test database."""
-    monkeypatch.setenv("CARELINE_STORE_DB_URL", store_url)
-    deps.order_repository.cache_clear()
+def store_env(fresh_store_url: str, monkeypatch: pytest.MonkeyPatch):
+    """Point the actions at a private copy of the seeded test database."""
+    monkeypatch.setenv("CARELINE_STORE_DB_URL", fresh_store_url)
+    deps.reset()
     yield
-    deps.order_repository.cache_clear()
+    deps.reset()
 
 
 def user_event(intent: str, text: str = "", confidence: float = 0.95,

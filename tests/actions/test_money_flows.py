@@ -1,0 +1,171 @@
+"""Order flows end to end at the action level: propose, confirm, apply once, on a real SQLite store."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import sqlalchemy as sa
+from rasa_sdk.events import SlotSet
+from sqlalchemy.orm import Session
+
+from actions import deps
+from actions.orders import (
+    NO_FEES,
+    NOTHING_CHANGED,
+    NOTHING_PENDING,
+    ActionApplyProposal,
+    ActionDropProposal,
+    ActionOrderRequest,
+    ValidateOrderForm,
+)
+from careline.replies import DENIAL, LOCKED
+from careline.store import DecisionRecord, Order, Refund, Waiver
+from tests.actions.conftest import make_tracker, run_action, user_event
+
+MARIA = {"order_id": "CL-100001", "email": "maria.lopez@example.com"}
+
+
+def started_by(intent: str, text: str = ""):
+    """Events of a conversation whose identity check was started by `intent`."""
+    return [user_event(intent, text), {"event": "action", "name": "order_form"},
+            {"event": "active_loop", "name": "order_form"}, user_event("inform", "CL-100001")]
+
+
+def _slot(events, name):
+    return next(e["value"] for e in events if e.get("event") == "slot" and e.get("name") == name)
+
+
+def _count(model):
+    with Session(deps.store_engine()) as session:
+        return session.execute(sa.select(sa.func.count()).select_from(model)).scalar_one()
+
+
+def propose_and_accept(intent, slots, text=""):
+    events = started_by(intent, text)
+    messages, proposed = run_action(ActionOrderRequest(), make_tracker(events, slots=slots))
+    proposal = _slot(proposed, "proposal")
+    tracker = make_tracker(events + [user_event("affirm", "yes")], slots={**slots, "proposal": proposal})
+    done, after = run_action(ActionApplyProposal(), tracker)
+    return messages, done, after, tracker
+
+
+def test_cancel_is_proposed_confirmed_and_done_once():
+    slots = {"order_id": "CL-100002", "email": "maria.lopez@example.com"}
+    offer, done, after, tracker = propose_and_accept("cancel_order", slots)
+    assert "cancel it now and refund the full $149.00. Shall I go ahead?" in offer[0]["text"]
+    assert [b["payload"] for b in offer[0]["buttons"]] == ["/affirm", "/deny"]
+    assert done[0]["text"].startswith("Done: order CL-100002 is cancelled (reference CX-100002)")
+    assert SlotSet("proposal", None) in after
+    again, _ = run_action(ActionApplyProposal(), tracker)  # a double "yes" or a retried action
+    assert again[0]["text"] == done[0]["text"]
+    assert _count(Refund) == 1
+    with Session(deps.store_engine()) as session:
+        assert session.execute(sa.select(Order.status).where(Order.number == "CL-100002")).scalar_one() == \
+            "cancelled"
+
+
+def test_refund_for_a_damaged_item_within_the_bots_limit():
+    slots = {"order_id": "CL-100003", "email": "jkim88@example.net", "refund_reason": "damaged"}
+    offer, done, _, _ = propose_and_accept("request_refund", slots)
+    assert "I can refund $38.95 for order CL-100003" in offer[0]["text"]
+    assert "Done: I've refunded $38.95 (reference RF-" in done[0]["text"]
+    assert "original payment method within 2 working days" in done[0]["text"]
+
+
+def test_a_refund_above_the_limit_is_escalated_audited_and_offers_a_person():
+    slots = {"order_id": "CL-100001", "email": "maria.lopez@example.com", "refund_reason": "damaged"}
+    messages, events = run_action(ActionOrderRequest(), make_tracker(started_by("request_refund"), slots=slots))
+    assert "needs a colleague's approval" in messages[0]["text"]
+    assert messages[0]["buttons"][0]["payload"] == "/human_handoff"
+    assert json.loads(_slot(events, "proposal"))["kind"] == "handoff"
+    assert _count(Refund) == 0 and _count(DecisionRecord) == 1
+
+
+def test_fee_waiver_flow_names_the_fee_and_removes_it():
+    offer, done, _, _ = propose_and_accept("dispute_charge", MARIA)
+    assert "$14.99 charge" in offer[0]["text"] and "Plus membership service charge" in offer[0]["text"]
+    assert done[0]["text"].startswith("Done: the $14.99 charge is removed (reference WV-")
+    assert _count(Waiver) == 1
+    messages, _ = run_action(ActionOrderRequest(), make_tracker(started_by("dispute_charge"), slots=MARIA))
+    assert messages[0]["text"] == NO_FEES
+
+
+def test_return_gets_an_authorisation_number():
+    slots = {"order_id": "CL-100003", "email": "jkim88@example.net"}
+    offer, done, _, _ = propose_and_accept("return_item", slots)
+    assert "can be returned until" in offer[0]["text"]
+    assert done[0]["text"].startswith("Done: your return number is RA-100003-")
+
+
+def test_late_delivery_is_reshipped():
+    slots = {"order_id": "CL-100004", "email": "priya.shah@example.org"}
+    offer, done, _, _ = propose_and_accept("delivery_problem", slots)
+    assert "send a replacement at no cost" in offer[0]["text"]
+    assert "a replacement for order CL-100004 is on its way (reference RS-100004-" in done[0]["text"]
+
+
+def test_address_change_before_shipping_only():
+    slots = {"order_id": "CL-100002", "email": "maria.lopez@example.com",
+             "new_address": "88 Harbor Street, Portland, OR 97205"}
+    offer, done, _, _ = propose_and_accept("change_address", slots)
+    assert "The new address would be: 88 Harbor Street, Portland, OR 97205. Is that right?" in offer[0]["text"]
+    assert "will now be delivered to 88 Harbor Street" in done[0]["text"]
+    with Session(deps.store_engine()) as session:
+        address = session.execute(sa.select(Order.shipping_address).where(Order.number == "CL-100002")).scalar_one()
+    assert address == "88 Harbor Street, Portland, OR 97205"
+    shipped = {**slots, "order_id": "CL-100001"}
+    messages, _ = run_action(ActionOrderRequest(), make_tracker(started_by("change_address"), slots=shipped))
+    assert "already left our warehouse" in messages[0]["text"]
+
+
+def test_payment_question_gets_the_payment_facts():
+    messages, _ = run_action(ActionOrderRequest(), make_tracker(started_by("payment_issue"), slots=MARIA))
+    assert "The payment of USD 207.00 for order CL-100001 went through" in messages[0]["text"]
+
+
+def test_no_changes_on_no():
+    messages, events = run_action(ActionDropProposal(), make_tracker([user_event("deny", "no")]))
+    assert messages[0]["text"] == NOTHING_CHANGED and SlotSet("proposal", None) in events
+    nothing, _ = run_action(ActionApplyProposal(), make_tracker([user_event("affirm", "yes")]))
+    assert nothing[0]["text"] == NOTHING_PENDING
+
+
+@pytest.mark.parametrize("proposal", [
+    "not json", '{"kind": "refund"}', json.dumps({"kind": "refund", "order_number": "CL-100001", "id": "x"}),
+])
+def test_a_crafted_or_broken_proposal_does_nothing(proposal):
+    tracker = make_tracker([user_event("affirm", "yes")], slots={**MARIA, "proposal": proposal})
+    messages, _ = run_action(ActionApplyProposal(), tracker)
+    assert messages[0]["text"] == NOTHING_PENDING
+    assert _count(DecisionRecord) == 0
+
+
+def test_a_proposal_for_another_order_than_the_verified_one_is_refused():
+    forged = json.dumps({"kind": "refund", "order_number": "CL-100003", "id": "a" * 32, "reason": "damaged",
+                         "charge_id": None, "detail": None})
+    tracker = make_tracker([user_event("affirm", "yes")], slots={**MARIA, "proposal": forged})
+    messages, _ = run_action(ActionApplyProposal(), tracker)
+    assert messages[0]["text"] == DENIAL and _count(Refund) == 0
+
+
+def test_three_failed_checks_lock_the_conversation():
+    failures = 0.0
+    for attempt in range(3):
+        slots = {"order_id": "CL-100001", "email": f"guess{attempt}@example.com", "failed_verifications": failures}
+        messages, events = run_action(ActionOrderRequest(), make_tracker(started_by("order_status"), slots=slots))
+        failures = _slot(events, "failed_verifications")
+    assert failures == 3.0 and messages[0]["text"] == LOCKED
+    right = {**MARIA, "failed_verifications": failures}
+    messages, _ = run_action(ActionOrderRequest(), make_tracker(started_by("order_status"), slots=right))
+    assert messages[0]["text"] == LOCKED, "even the right details are refused once locked"
+
+
+def test_the_form_asks_for_a_reason_or_an_address_only_when_needed():
+    import asyncio
+    form = ValidateOrderForm()
+    slots_of = lambda intent, extra=None: asyncio.run(form.required_slots(  # noqa: E731
+        ["order_id", "email"], None, make_tracker(started_by(intent), slots=extra or {}), {}))
+    assert slots_of("order_status") == ["order_id", "email"]
+    assert slots_of("request_refund") == ["order_id", "email", "refund_reason"]
+    assert slots_of("change_address") == ["order_id", "email", "new_address"]
+    assert slots_of("order_status", {"failed_verifications": 3.0}) == []
