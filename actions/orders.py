@@ -128,10 +128,18 @@ class ValidateOrderForm(FormValidationAction):
 
     def validate_email(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                        domain: DomainDict) -> Dict[str, Any]:
+        """Check the email against the order right away, so a mismatch is never asked anything more."""
         address = normalize_email(value)
         if address is None:
             dispatcher.utter_message(text=BAD_EMAIL)
-        return {"email": address}
+            return {"email": None}
+        number = tracker.get_slot("order_id")
+        if number is None or verify(order_repository(), number, address) is not None:
+            return {"email": address}
+        failures = failed_verifications(tracker.get_slot("failed_verifications")) + 1
+        if failures < MAX_FAILED_VERIFICATIONS:
+            dispatcher.utter_message(text=DENIAL)
+        return {"email": None, "order_id": None, "failed_verifications": float(failures)}
 
     def validate_refund_reason(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                domain: DomainDict) -> Dict[str, Any]:

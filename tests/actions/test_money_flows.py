@@ -6,6 +6,7 @@ import json
 import pytest
 import sqlalchemy as sa
 from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions import deps
@@ -169,3 +170,16 @@ def test_the_form_asks_for_a_reason_or_an_address_only_when_needed():
     assert slots_of("request_refund") == ["order_id", "email", "refund_reason"]
     assert slots_of("change_address") == ["order_id", "email", "new_address"]
     assert slots_of("order_status", {"failed_verifications": 3.0}) == []
+
+
+def test_the_form_checks_the_email_against_the_order_at_once():
+    form = ValidateOrderForm()
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(started_by("request_refund"), slots={"order_id": "CL-100001"})
+    assert form.validate_email("maria.lopez@example.com", dispatcher, tracker, {}) == {
+        "email": "maria.lopez@example.com"}
+    wrong = form.validate_email("jkim88@example.net", dispatcher, tracker, {})
+    assert wrong == {"email": None, "order_id": None, "failed_verifications": 1.0}
+    assert [m["text"] for m in dispatcher.messages] == [DENIAL]
+    third = make_tracker(started_by("request_refund"), slots={"order_id": "CL-100001", "failed_verifications": 2.0})
+    assert form.validate_email("x@example.com", CollectingDispatcher(), third, {})["failed_verifications"] == 3.0

@@ -71,3 +71,21 @@ def test_three_wrong_emails_lock_the_identity_check(system):
     system.say(sender, "where is order CL-100001")
     locked = " ".join(system.say(sender, "maria.lopez@example.com"))
     assert "For your security" in locked and "Maria" not in locked
+
+
+@pytest.mark.parametrize("message", [
+    "'; DROP TABLE orders; --",
+    "where is my order " + "very " * 1500 + "late",
+    "我的订单在哪里？订单号 CL-100001",
+    "أين طلبي؟",
+    "\U0001F621\U0001F621\U0001F621 !!!",
+    "CL-100001\x00jkim88@example.net",
+])
+def test_hostile_or_unusual_input_gets_an_answer_and_changes_nothing(system, message):
+    sender = f"e2e-{uuid.uuid4().hex}"
+    orders = _shop(system, "SELECT COUNT(*), SUM(total_cents) FROM orders")
+    replies = system.say(sender, message)
+    assert replies and all(isinstance(text, str) for text in replies)
+    assert "Maria" not in " ".join(replies)
+    assert _shop(system, "SELECT COUNT(*), SUM(total_cents) FROM orders") == orders
+    assert "Careline" in " ".join(system.say(sender, "hello"))
