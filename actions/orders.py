@@ -27,7 +27,7 @@ from careline.conversation import (
     order_topic,
 )
 from careline.identity import find_email, find_order_number, normalize_email, normalize_order_number, verify
-from careline.policy import APPROVE, PARTIAL, Request
+from careline.policy import APPROVE, ESCALATE, PARTIAL, Request
 from careline.replies import DENIAL, LOCKED, done_text, offer_text, order_reply, payment_reply
 
 ASK_ORDER_ID = (
@@ -56,6 +56,7 @@ NO_FEES = (
 )
 NOTHING_CHANGED = "Alright, I've left everything as it is. Is there anything else I can help with?"
 NOTHING_PENDING = "Great! What can I help you with?"
+REFUND_INSTEAD = "No problem. Would you rather have a refund of {amount} instead?"
 
 KIND_OF_TOPIC = {
     "cancel_order": "cancel",
@@ -300,12 +301,26 @@ class ActionApplyProposal(Action):
 
 
 class ActionDropProposal(Action):
-    """The customer said no: change nothing."""
+    """The customer said no: change nothing, or offer a refund instead of a reshipment."""
 
     def name(self) -> str:
         return "action_drop_proposal"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
+        proposal = Proposal.from_slot(tracker.get_slot("proposal"))
+        email = tracker.get_slot("email")
+        if proposal and proposal.kind == "reship" and normalize_order_number(
+                tracker.get_slot("order_id")) == proposal.order_number:
+            request = Request("refund", reason="not_received")
+            decision = claim_service().preview(order_number=proposal.order_number, email=email, request=request)
+            if decision.outcome in (APPROVE, PARTIAL):
+                alternative = Proposal.new("refund", proposal.order_number, reason="not_received")
+                dispatcher.utter_message(text=REFUND_INSTEAD.format(amount=f"${decision.amount:.2f}"),
+                                         buttons=YES_NO)
+                return [SlotSet("proposal", alternative.to_slot())]
+            if decision.outcome == ESCALATE:
+                dispatcher.utter_message(text=f"No problem. {decision.explanation}", buttons=PERSON_OR_NOT)
+                return [SlotSet("proposal", Proposal.new("handoff", proposal.order_number).to_slot())]
         dispatcher.utter_message(text=NOTHING_CHANGED)
         return _clear("proposal", *CLEARED)

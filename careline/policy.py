@@ -219,7 +219,7 @@ def _fraud_signal(policy: Policy, limits: Limits, customer: CustomerFacts, histo
         share = (customer.lifetime_refunded + amount) / spend
         if share > policy.fraud_max_refunded_share:
             return _escalate("high_refund_share", amount, "A colleague needs to approve this one; "
-                             "I've passed on everything so you won't have to repeat yourself.")
+                             "a person from our team can take it from here.")
     return None
 
 
@@ -312,7 +312,7 @@ def _decide_refund(request: Request, customer: CustomerFacts, order: OrderFacts,
             return _goodwill_or_deny(customer, order, history, policy, today, limits, amount, age)
     if amount > limits.refund_limit:
         return _escalate("above_limit", amount, f"A refund of {_fmt(amount)} needs a colleague's approval. "
-                         "I've passed it on with all the details.")
+                         "A person from our team can approve it.")
     note = " That's everything left to refund on this order." if capped else ""
     return _paid_decision(
         amount, capped, "refund_within_limit",
@@ -373,10 +373,10 @@ def _decide_waiver(request: Request, customer: CustomerFacts, history: Sequence[
     if limits.frequency_rules and _recent(history, ("waiver",), policy.waiver_once_per_days, today):
         days = policy.waiver_once_per_days
         return _escalate("waiver_already_used", charge.amount, f"You've had a fee waived in the last {days} days, "
-                         "so a colleague needs to approve this one. I've passed it on.")
+                         "so a colleague needs to approve this one.")
     if charge.amount > limits.waiver_limit:
         return _escalate("above_limit", charge.amount, f"Removing a {_fmt(charge.amount)} charge needs a "
-                         "colleague's approval. I've passed it on.")
+                         "colleague's approval.")
     return Decision(APPROVE, charge.amount.quantize(CENT), "waiver_within_limit",
                     f"You're right, that {_fmt(charge.amount)} charge shouldn't have surprised you. "
                     "I've waived it.", next_step=policy.next_steps["waiver"])

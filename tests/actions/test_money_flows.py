@@ -183,3 +183,38 @@ def test_the_form_checks_the_email_against_the_order_at_once():
     assert [m["text"] for m in dispatcher.messages] == [DENIAL]
     third = make_tracker(started_by("request_refund"), slots={"order_id": "CL-100001", "failed_verifications": 2.0})
     assert form.validate_email("x@example.com", CollectingDispatcher(), third, {})["failed_verifications"] == 3.0
+
+
+def _late_order(max_cents):
+    with Session(deps.store_engine()) as session:
+        order = session.execute(sa.select(Order).where(Order.status == "delayed", Order.total_cents < max_cents)
+                                .order_by(Order.number)).scalars().first()
+        return {"order_id": order.number, "email": order.customer.email}, order.total_cents
+
+
+def _decline(slots, proposal_events, intent="deny", text="no"):
+    tracker = make_tracker(started_by("delivery_problem") + [user_event(intent, text)],
+                           slots={**slots, "proposal": _slot(proposal_events, "proposal")})
+    return run_action(ActionApplyProposal() if intent == "affirm" else ActionDropProposal(), tracker)
+
+
+def test_a_declined_reshipment_turns_into_a_refund_offer():
+    slots, cents = _late_order(15000)
+    _, proposed = run_action(ActionOrderRequest(), make_tracker(started_by("delivery_problem"), slots=slots))
+    messages, after = _decline(slots, proposed)
+    assert messages[0]["text"] == f"No problem. Would you rather have a refund of ${cents / 100:.2f} instead?"
+    refund = json.loads(_slot(after, "proposal"))
+    assert (refund["kind"], refund["reason"]) == ("refund", "not_received")
+    done, _ = _decline(slots, after, intent="affirm", text="yes")
+    assert done[0]["text"].startswith(f"Done: I've refunded ${cents / 100:.2f}")
+    assert _count(Refund) == 1
+    final, cleared = _decline(slots, after)
+    assert final[0]["text"] == NOTHING_CHANGED and SlotSet("proposal", None) in cleared
+
+
+def test_a_refund_instead_of_an_expensive_reshipment_needs_a_person():
+    slots = {"order_id": "CL-100004", "email": "priya.shah@example.org"}
+    _, proposed = run_action(ActionOrderRequest(), make_tracker(started_by("delivery_problem"), slots=slots))
+    messages, after = _decline(slots, proposed)
+    assert "needs a colleague's approval" in messages[0]["text"]
+    assert json.loads(_slot(after, "proposal"))["kind"] == "handoff" and _count(Refund) == 0
