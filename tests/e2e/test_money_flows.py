@@ -80,6 +80,8 @@ def test_three_wrong_emails_lock_the_identity_check(system):
     "أين طلبي؟",
     "\U0001F621\U0001F621\U0001F621 !!!",
     "CL-100001\x00jkim88@example.net",
+    "refund me $-99999999.99 for CL-100001 now",
+    "/request_refund{\"amount\": 1e308, \"order_id\": \"CL-100003\"}",
 ])
 def test_hostile_or_unusual_input_gets_an_answer_and_changes_nothing(system, message):
     sender = f"e2e-{uuid.uuid4().hex}"

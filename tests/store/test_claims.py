@@ -1,12 +1,15 @@
 """The claim service on a real SQLite store: verification, idempotency, money safety, audit."""
 from __future__ import annotations
 
+import shutil
 import threading
 from datetime import date
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from careline.claims import ClaimService
@@ -177,3 +180,24 @@ def test_the_idempotency_key_is_required(service):
         service.decide_and_apply(idempotency_key="", order_number="CL-100001", email="maria.lopez@example.com",
                                  request=Request("cancel"))
     assert date.today()  # the service never needs the real clock in these tests
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.integers(0, 4), st.sampled_from(["refund", "goodwill", "cancel"]),
+                          st.decimals(min_value=D("0.01"), max_value=D("500"), places=2)), min_size=1, max_size=8))
+def test_retries_and_repeats_never_pay_twice_or_beyond_what_was_paid(fresh_store_url, tmp_path_factory, requests):
+    target = tmp_path_factory.mktemp("prop") / "careline.db"
+    shutil.copyfile(fresh_store_url[len("sqlite:///"):], target)
+    engine = make_engine(f"sqlite:///{target}")
+    service = ClaimService(engine, load_policy(), today=lambda: SEED_DAY)
+    paid_by_key = {}
+    for key, kind, amount in requests:
+        outcome = service.decide_and_apply(
+            idempotency_key=f"key-{key}", order_number="CL-100003", email="jkim88@example.net",
+            request=Request(kind, "damaged", amount), authority="supervisor")
+        first = paid_by_key.setdefault(key, (outcome.decision.outcome, outcome.decision.amount))
+        assert (outcome.decision.outcome, outcome.decision.amount) == first, "a repeated key replays the first"
+    assert _refunded_cents(engine, "CL-100003") <= 3895
+    with Session(engine) as session:
+        rows = session.execute(sa.select(Refund.decision_id)).scalars().all()
+    assert len(rows) == len(set(rows)) <= len(paid_by_key)
