@@ -16,7 +16,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help setup venv env db migrate seed reseed train retrain run up down restart status validate \
-        test test-unit test-actions test-dialogue test-e2e lint freeze clean
+        test test-unit test-actions test-dialogue test-e2e eval lint freeze clean
 
 help: ## list the targets
 	@echo "Careline make targets:"
@@ -78,7 +78,7 @@ status: ## show which processes are running and healthy
 
 validate: $(VENV_STAMP) ## rasa data validate --fail-on-warnings
 	@echo "validate: checking domain, NLU data, stories and rules ..."; mkdir -p $(VAR)
-	@$(RASA) data validate --fail-on-warnings --quiet > $(VAR)/validate.log 2>&1 \
+	@$(RASA) data validate --fail-on-warnings --quiet --data data/nlu data/stories data/rules > $(VAR)/validate.log 2>&1 \
 	  || { grep -v "^\s*$$" $(VAR)/validate.log | grep -iv "deprecat\|pkg_resources\|declare_namespace\|xla_computation" | tail -40; \
 	       echo "validate: FAILED"; exit 1; }
 	@echo "validate: OK"
@@ -114,6 +114,9 @@ test-dialogue: setup train ## test stories in tests/dialogue with rasa test core
 
 test-e2e: setup train ## end-to-end: make up, a real conversation over HTTP, restart, make down
 	@$(PY) -m pytest $(PYTEST_ARGS) tests/e2e
+
+eval: $(VENV_STAMP) ## measure on held-out data (frustration P/R/F1) against the floors in quality.yml
+	@$(PY) -m ops.evaluate
 
 lint: $(VENV_STAMP) ## ruff over the Python code
 	@$(VENV)/bin/ruff check $(wildcard careline actions components ops tests) && echo "lint: OK"

@@ -19,6 +19,7 @@ from typing import Iterable, List
 from careline.settings import PROJECT_ROOT
 
 MODEL_PREFIX = "careline-"
+RASA_DATA = ("data/nlu", "data/stories", "data/rules")  # data/frustration is read by the scorer itself
 INPUT_GLOBS = ("config.yml", "domain.yml", "domain/**/*.yml", "data/**/*.yml", "components/**/*.py")
 
 
@@ -65,14 +66,17 @@ def train(root: Path = PROJECT_ROOT, force: bool = False) -> Path:
     rasa = Path(sys.executable).with_name("rasa")
     command = [
         str(rasa), "train",
-        "--config", "config.yml", "--domain", _domain(root), "--data", "data",
+        "--config", "config.yml", "--domain", _domain(root), "--data", *RASA_DATA,
         "--out", "models", "--fixed-model-name", target.name[: -len(".tar.gz")],
         "--augmentation", "20",
     ]
     if os.environ.get("CI"):
         command.append("--quiet")
+    # Rasa's training cache keys a component by its NLU inputs only; the frustration scorer
+    # also reads data/frustration/, so the cache is off (the content hash above skips
+    # training entirely when nothing changed).
     env = dict(os.environ, RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="2",
-               PYTHONWARNINGS="ignore::DeprecationWarning")
+               PYTHONWARNINGS="ignore::DeprecationWarning", RASA_MAX_CACHE_SIZE="0")
     subprocess.run(command, cwd=root, env=env, check=True)
     if not target.exists():
         raise RuntimeError(f"rasa train finished but {target} is missing")

@@ -76,3 +76,14 @@ def test_http_api_needs_the_token(system):
     ok = requests.get(tracker_url, params={"token": system.token}, timeout=10)
     assert ok.status_code == 200
     assert ok.json()["sender_id"] == sender
+
+
+def test_parse_returns_the_frustration_score(system):
+    parse_url = f"{system.rasa_url}/model/parse"
+    assert requests.post(parse_url, json={"text": "hi"}, timeout=10).status_code in (401, 403)
+    angry = requests.post(parse_url, params={"token": system.token}, timeout=30,
+                          json={"text": "WHERE IS MY REFUND?? third time I'm asking!!!"}).json()
+    calm = requests.post(parse_url, params={"token": system.token}, timeout=30,
+                         json={"text": "could you check my order please"}).json()
+    assert angry["frustration"]["level"] == "high" and "repeated_punctuation" in angry["frustration"]["signals"]
+    assert calm["frustration"]["level"] == "low" and calm["frustration"]["score"] < 0.5

@@ -1,0 +1,77 @@
+"""FrustrationScorer: adds `frustration` (score, level, signals) to every parsed message.
+
+Trained during `rasa train` from the labelled messages in `data/frustration/train.yml`
+(see careline/frustration.py for the model); thresholds are read from policy.yml when the
+model loads, so they can change without retraining. `POST /model/parse` returns it too.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import yaml
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from careline.frustration import FrustrationModel, Thresholds, assess, load_labelled, train
+
+MODEL_FILE = "frustration_model.json"
+
+
+def _thresholds(policy_file: str) -> Thresholds:
+    path = Path(policy_file)
+    if not path.exists():
+        return Thresholds()
+    return Thresholds.from_mapping((yaml.safe_load(path.read_text()) or {}).get("frustration"))
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=True)
+class FrustrationScorer(GraphComponent):
+    @staticmethod
+    def get_default_config() -> Dict[str, Any]:
+        return {"labelled_data": "data/frustration/train.yml", "policy_file": "policy.yml"}
+
+    def __init__(self, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
+                 model: Optional[FrustrationModel] = None) -> None:
+        self._config = config
+        self._model_storage = model_storage
+        self._resource = resource
+        self._model = model
+        self._thresholds = _thresholds(config["policy_file"])
+
+    @classmethod
+    def create(cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> FrustrationScorer:
+        return cls(config, model_storage, resource)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        path = Path(self._config["labelled_data"])
+        if not path.exists():
+            raise FileNotFoundError(f"FrustrationScorer: labelled data {path} not found")
+        self._model = train(*load_labelled(yaml.safe_load(path.read_text())))
+        with self._model_storage.write_to(self._resource) as directory:
+            (directory / MODEL_FILE).write_text(json.dumps(self._model.to_dict()))
+        return self._resource
+
+    @classmethod
+    def load(cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> FrustrationScorer:
+        with model_storage.read_from(resource) as directory:
+            model = FrustrationModel.from_dict(json.loads((directory / MODEL_FILE).read_text()))
+        return cls(config, model_storage, resource, model)
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            if self._model is not None:
+                message.set("frustration", assess(self._model, message.get(TEXT) or "", self._thresholds),
+                            add_to_output=True)
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data

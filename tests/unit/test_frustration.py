@@ -1,0 +1,98 @@
+"""The frustration scorer: tokens, signals, the learned model and the conversation score."""
+from pathlib import Path
+
+import pytest
+import yaml
+
+from careline import frustration as f
+from careline.settings import PROJECT_ROOT
+
+HELDOUT = Path(__file__).resolve().parents[1] / "data" / "frustration_heldout.yml"
+
+
+@pytest.fixture(scope="module")
+def model():
+    return f.train(*f.load_labelled(yaml.safe_load((PROJECT_ROOT / "data/frustration/train.yml").read_text())))
+
+
+def test_negation_marks_the_words_it_covers_until_the_clause_ends():
+    assert f.tokens("I'm not angry, just curious") == ["i", "'m", "not", "NEG_angry", ",", "just", "curious"]
+
+
+@pytest.mark.parametrize("text, signal", [
+    ("WHERE IS MY ORDER", "all_caps"),
+    ("hello???", "repeated_punctuation"),
+    ("I already told you my email", "already_told"),
+    ("this is the third time I ask", "repeated_contact"),
+    ("I'll never order from you again", "threat_to_leave"),
+    ("wtf is this fee", "profanity"),
+    ("thanks for nothing", "sarcasm"),
+    ("oh great, another delay", "sarcasm"),
+])
+def test_signals(text, signal):
+    assert signal in f.signals(text)
+
+
+@pytest.mark.parametrize("text", ["where is my order CL-100001", "Do you ship to the UK?", "I paid in USD"])
+def test_calm_messages_raise_no_signal(text):
+    assert f.signals(text) == []
+
+
+def test_the_model_separates_held_out_messages_it_never_saw(model):
+    heldout = yaml.safe_load(HELDOUT.read_text())
+    train = yaml.safe_load((PROJECT_ROOT / "data/frustration/train.yml").read_text())
+    assert not set(heldout["frustrated"] + heldout["calm"]) & set(train["frustrated"] + train["calm"])
+    tp = sum(model.score(t) >= 0.5 for t in heldout["frustrated"])
+    fp = sum(model.score(t) >= 0.5 for t in heldout["calm"])
+    precision, recall = tp / (tp + fp), tp / len(heldout["frustrated"])
+    assert 2 * precision * recall / (precision + recall) >= 0.9
+
+
+def test_negated_anger_scores_lower_than_anger(model):
+    assert model.score("I'm not angry at all") < 0.5 < model.score("I'm angry at all of you")
+
+
+def test_model_round_trips_through_json_and_handles_empty_text(model):
+    copy = f.FrustrationModel.from_dict(model.to_dict())
+    assert copy.score("this is ridiculous!!!") == model.score("this is ridiculous!!!")
+    assert copy.score("") == 0.0 and copy.score(None) == 0.0
+
+
+def test_assess_reports_score_level_and_signals(model):
+    result = f.assess(model, "WHERE IS MY REFUND??? third time asking", f.Thresholds(medium=0.5, high=0.8))
+    assert result["level"] == "high" and result["score"] >= 0.8
+    assert {"all_caps", "repeated_punctuation", "repeated_contact"} <= set(result["signals"])
+
+
+def test_training_needs_enough_examples():
+    with pytest.raises(ValueError):
+        f.train(["angry"], ["calm"])
+    with pytest.raises(ValueError, match="'frustrated' and 'calm'"):
+        f.load_labelled({"angry": []})
+
+
+def test_thresholds_come_from_policy_and_are_checked():
+    data = yaml.safe_load((PROJECT_ROOT / "policy.yml").read_text())["frustration"]
+    thresholds = f.Thresholds.from_mapping(data)
+    assert (thresholds.medium, thresholds.high) == (data["medium"], data["high"])
+    with pytest.raises(ValueError):
+        f.Thresholds.from_mapping({"medium": 0.9, "high": 0.5})
+    assert f.level(0.2) == "low" and f.level(0.6) == "medium" and f.level(0.95) == "high"
+
+
+def test_conversation_follows_the_trajectory():
+    calm = f.conversation([f.Turn(0.1, "order_status"), f.Turn(0.15, "inform")])
+    assert calm.level == "low" and not calm.rising and calm.trajectory == [0.1, 0.15]
+    rising = f.conversation([f.Turn(0.1, "order_status"), f.Turn(0.4, "inform"), f.Turn(0.7, "complain")])
+    assert rising.rising and rising.level == "medium"
+
+
+def test_conversation_notices_repeats_misunderstandings_and_a_repetitive_bot():
+    turns = [f.Turn(0.3, "order_status", bot_reply="same"), f.Turn(0.3, "order_status", bot_reply="same"),
+             f.Turn(0.3, "order_status", fallback=True), f.Turn(0.3, None, fallback=True)]
+    result = f.conversation(turns)
+    assert any("misunderstandings" in r for r in result.reasons)
+    repeated = f.conversation([f.Turn(0.35, "order_status", bot_reply="same")] * 3)
+    assert any("3 times" in r for r in repeated.reasons) and any("repeated itself" in r for r in repeated.reasons)
+    assert repeated.score > f.conversation([f.Turn(0.35, "order_status")]).score
+    assert f.conversation([]).level == "low"
