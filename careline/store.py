@@ -155,6 +155,49 @@ class Waiver(Base):
     created_at = sa.Column(sa.DateTime, nullable=False)
 
 
+class Ticket(Base):
+    """A conversation handed to a person, with everything they need to carry on."""
+
+    __tablename__ = "tickets"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    idempotency_key = sa.Column(sa.String(160), nullable=False, unique=True)
+    conversation_id = sa.Column(sa.String(128), nullable=False, index=True)
+    channel = sa.Column(sa.String(40), nullable=False)
+    status = sa.Column(sa.String(20), nullable=False, default="open")
+    reason = sa.Column(sa.String(40), nullable=False)
+    priority = sa.Column(sa.Integer, nullable=False)
+    summary = sa.Column(sa.Text, nullable=False)
+    customer_id = sa.Column(sa.Integer, sa.ForeignKey("customers.id"), index=True)
+    order_id = sa.Column(sa.Integer, sa.ForeignKey("orders.id"))
+    transcript = sa.Column(sa.Text, nullable=False)
+    intents = sa.Column(sa.Text, nullable=False)
+    frustration = sa.Column(sa.Text, nullable=False)
+    decisions = sa.Column(sa.Text, nullable=False)
+    created_at = sa.Column(sa.DateTime, nullable=False)
+    closed_at = sa.Column(sa.DateTime)
+
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('open', 'assigned', 'resolved', 'closed')", name="ck_ticket_status"),
+    )
+
+
+class OutboxMessage(Base):
+    """A message to an outside system, kept until it was delivered (the transactional outbox)."""
+
+    __tablename__ = "outbox"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    ticket_id = sa.Column(sa.Integer, sa.ForeignKey("tickets.id"), nullable=False, index=True)
+    destination = sa.Column(sa.String(40), nullable=False)
+    idempotency_key = sa.Column(sa.String(160), nullable=False, unique=True)
+    payload = sa.Column(sa.Text, nullable=False)
+    attempts = sa.Column(sa.Integer, nullable=False, default=0)
+    next_attempt_at = sa.Column(sa.DateTime, nullable=False)
+    delivered_at = sa.Column(sa.DateTime, index=True)
+    last_error = sa.Column(sa.Text)
+
+
 @dataclass(frozen=True)
 class OrderView:
     """A read-only snapshot of an order and its customer, safe to pass around."""

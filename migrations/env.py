@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import pool
 
 from careline.settings import load_settings
 from careline.store import Base, make_engine
@@ -28,9 +27,11 @@ def run_migrations_online() -> None:
         _run(connection)
         return
     engine = make_engine(_url())
-    engine.pool = pool.NullPool(engine.pool._creator)
-    with engine.connect() as connection:
-        _run(connection)
+    try:
+        with engine.connect() as connection:
+            _run(connection)
+    finally:
+        engine.dispose()
 
 
 def _run(connection) -> None:

@@ -1,0 +1,178 @@
+"""Handoff tickets in the store, and their delivery to an external helpdesk through an outbox.
+
+Opening a ticket writes the ticket and its outbox message in one transaction, so a ticket
+is never lost and never sent without being stored. `HelpdeskOutbox.deliver_due` sends what
+is due with a timeout, an `Idempotency-Key` header (the helpdesk can drop repeats), and on
+failure schedules the next try with exponential backoff; `python -m careline.tickets` runs
+it as a worker.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any, Callable, Dict, Optional, Tuple
+
+import requests
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from careline.handoff import TicketDraft
+from careline.store import OutboxMessage, Ticket
+
+logger = logging.getLogger(__name__)
+HELPDESK = "helpdesk"
+
+
+@dataclass(frozen=True)
+class OpenedTicket:
+    id: int
+    queue_position: int
+    created: bool
+
+
+def ticket_payload(ticket: Ticket, draft: TicketDraft) -> Dict[str, Any]:
+    """The JSON the helpdesk receives (already redacted)."""
+    return {
+        "ticket_id": ticket.id,
+        "conversation_id": draft.conversation_id,
+        "channel": draft.channel,
+        "reason": draft.reason,
+        "priority": draft.priority,
+        "summary": draft.summary,
+        "customer": draft.facts.customer_name,
+        "order_number": draft.facts.order_number,
+        "intents": draft.intents,
+        "frustration": draft.frustration,
+        "decisions": [dict(d) for d in draft.facts.decisions],
+        "transcript": [asdict(line) for line in draft.transcript],
+        "created_at": ticket.created_at.isoformat(timespec="seconds"),
+    }
+
+
+class TicketService:
+    def __init__(self, engine: Engine, now: Callable[[], datetime] = datetime.now) -> None:
+        self._sessions = sessionmaker(bind=engine, future=True, expire_on_commit=False)
+        self._now = now
+
+    def open(self, draft: TicketDraft, idempotency_key: str, customer_id: Optional[int] = None,
+             order_id: Optional[int] = None) -> OpenedTicket:
+        """Store the ticket and queue it for the helpdesk; the same key opens it only once."""
+        with self._sessions() as session:
+            existing = session.execute(sa.select(Ticket).where(Ticket.idempotency_key == idempotency_key)
+                                       ).scalar_one_or_none()
+            if existing:
+                return OpenedTicket(existing.id, self._position(session, existing), created=False)
+            ticket = Ticket(
+                idempotency_key=idempotency_key, conversation_id=draft.conversation_id, channel=draft.channel,
+                status="open", reason=draft.reason, priority=draft.priority, summary=draft.summary,
+                customer_id=customer_id, order_id=order_id,
+                transcript=json.dumps([asdict(line) for line in draft.transcript]),
+                intents=json.dumps(draft.intents), frustration=json.dumps(draft.frustration),
+                decisions=json.dumps([dict(d) for d in draft.facts.decisions]), created_at=self._now(),
+            )
+            session.add(ticket)
+            session.flush()
+            session.add(OutboxMessage(
+                ticket_id=ticket.id, destination=HELPDESK, payload=json.dumps(ticket_payload(ticket, draft)),
+                idempotency_key=f"ticket-{ticket.id}-{idempotency_key}"[:160], attempts=0,
+                next_attempt_at=self._now(),
+            ))
+            session.commit()
+            return OpenedTicket(ticket.id, self._position(session, ticket), created=True)
+
+    @staticmethod
+    def _position(session: Session, ticket: Ticket) -> int:
+        """1 + open tickets that a person would take first (higher priority, or older at the same)."""
+        ahead = session.execute(
+            sa.select(sa.func.count(Ticket.id)).where(
+                Ticket.status == "open", Ticket.id != ticket.id,
+                sa.or_(Ticket.priority > ticket.priority,
+                       sa.and_(Ticket.priority == ticket.priority, Ticket.id < ticket.id)),
+            )
+        ).scalar_one()
+        return ahead + 1
+
+
+class HelpdeskOutbox:
+    """Delivers queued tickets to the helpdesk webhook, retrying with backoff until it answers."""
+
+    def __init__(self, engine: Engine, url: str, timeout_s: float = 5.0, max_backoff_s: float = 300.0,
+                 http: Optional[requests.Session] = None, now: Callable[[], datetime] = datetime.now) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"helpdesk URL must be http(s), got {url!r}")
+        self._sessions = sessionmaker(bind=engine, future=True)
+        self._url = url
+        self._timeout = timeout_s
+        self._max_backoff = max_backoff_s
+        self._http = http or requests.Session()
+        self._now = now
+
+    def backoff(self, attempts: int) -> timedelta:
+        return timedelta(seconds=min(self._max_backoff, 2 ** min(attempts, 16)))
+
+    def deliver_due(self, limit: int = 20) -> Tuple[int, int]:
+        """Try every message that is due; return (delivered, failed)."""
+        delivered = failed = 0
+        with self._sessions() as session:
+            due = session.execute(
+                sa.select(OutboxMessage).where(OutboxMessage.delivered_at.is_(None),
+                                               OutboxMessage.next_attempt_at <= self._now())
+                .order_by(OutboxMessage.id).limit(limit)
+            ).scalars().all()
+            for message in due:
+                error = self._send(message)
+                message.attempts += 1
+                if error is None:
+                    message.delivered_at = self._now()
+                    message.last_error = None
+                    delivered += 1
+                else:
+                    message.next_attempt_at = self._now() + self.backoff(message.attempts)
+                    message.last_error = error[:1000]
+                    failed += 1
+                session.commit()
+        return delivered, failed
+
+    def _send(self, message: OutboxMessage) -> Optional[str]:
+        try:
+            response = self._http.post(
+                self._url, data=message.payload, timeout=self._timeout,
+                headers={"Content-Type": "application/json", "Idempotency-Key": message.idempotency_key},
+            )
+        except requests.RequestException as error:
+            return f"{type(error).__name__}: {error}"
+        if 200 <= response.status_code < 300 or response.status_code == 409:
+            return None
+        return f"HTTP {response.status_code}: {response.text[:200]}"
+
+    def pending(self) -> int:
+        with self._sessions() as session:
+            return session.execute(sa.select(sa.func.count(OutboxMessage.id))
+                                   .where(OutboxMessage.delivered_at.is_(None))).scalar_one()
+
+
+def main() -> int:  # pragma: no cover - exercised by the supervisor
+    from careline.settings import load_settings
+    from careline.store import make_engine
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s outbox %(message)s")
+    url = os.environ.get("CARELINE_HELPDESK_URL", "")
+    if not url:
+        print("outbox: CARELINE_HELPDESK_URL is not set; tickets stay in the store", file=sys.stderr)
+        return 2
+    outbox = HelpdeskOutbox(make_engine(load_settings().store_db_url), url)
+    while True:
+        delivered, failed = outbox.deliver_due()
+        if delivered or failed:
+            logger.info("delivered %d, failed %d, pending %d", delivered, failed, outbox.pending())
+        time.sleep(1.0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
