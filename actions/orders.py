@@ -79,6 +79,12 @@ def _clear(*names: str) -> List[EventType]:
     return [SlotSet(name, None) for name in names]
 
 
+def _offer_person(dispatcher: CollectingDispatcher, text: str, order_number: str) -> List[EventType]:
+    """Say `text` with a "talk to a person" button; a plain "yes" then means a person too."""
+    dispatcher.utter_message(text=text, buttons=PERSON_OR_NOT)
+    return [SlotSet("proposal", Proposal.new("handoff", order_number).to_slot())]
+
+
 class ValidateOrderForm(FormValidationAction):
     """Collects order number and email (plus a refund reason or new address where needed)."""
 
@@ -231,8 +237,7 @@ class ActionOrderRequest(Action):
             dispatcher.utter_message(text=order_reply(topic, order, date.today()))
             return _clear("proposal", *CLEARED)
         if topic == "payment_issue":
-            dispatcher.utter_message(text=payment_reply(order), buttons=PERSON_OR_NOT)
-            return [SlotSet("proposal", Proposal.new("handoff", order.number).to_slot())]
+            return _offer_person(dispatcher, payment_reply(order), order.number)
         return self._propose(dispatcher, tracker, KIND_OF_TOPIC[topic], order, email)
 
     @staticmethod
@@ -242,8 +247,7 @@ class ActionOrderRequest(Action):
         if kind == "waiver":
             fees = service.waivable_fees(order.number, email)
             if not fees:
-                dispatcher.utter_message(text=NO_FEES, buttons=PERSON_OR_NOT)
-                return [SlotSet("proposal", Proposal.new("handoff", order.number).to_slot())]
+                return _offer_person(dispatcher, NO_FEES, order.number)
             fee = fees[0]
         request = Request(kind, reason=tracker.get_slot("refund_reason") if kind == "refund" else None,
                           charge_id=fee.charge_id if fee else None,
@@ -263,8 +267,7 @@ class ActionOrderRequest(Action):
             return [SlotSet("proposal", proposal.to_slot())]
         outcome = service.decide_and_apply(idempotency_key=_message_key(tracker, kind), order_number=order.number,
                                            email=email, request=request, conversation_id=tracker.sender_id)
-        dispatcher.utter_message(text=outcome.decision.explanation, buttons=PERSON_OR_NOT)
-        return [SlotSet("proposal", Proposal.new("handoff", order.number).to_slot())] + _clear(*CLEARED)
+        return _offer_person(dispatcher, outcome.decision.explanation, order.number) + _clear(*CLEARED)
 
 
 class ActionApplyProposal(Action):
@@ -296,8 +299,7 @@ class ActionApplyProposal(Action):
             dispatcher.utter_message(text=done_text(proposal.kind, proposal.order_number, decision.amount,
                                                     outcome.reference, decision.next_step, proposal.detail or ""))
             return _clear("proposal", *CLEARED)
-        dispatcher.utter_message(text=decision.explanation, buttons=PERSON_OR_NOT)
-        return [SlotSet("proposal", Proposal.new("handoff", proposal.order_number).to_slot())] + _clear(*CLEARED)
+        return _offer_person(dispatcher, decision.explanation, proposal.order_number) + _clear(*CLEARED)
 
 
 class ActionDropProposal(Action):
@@ -320,7 +322,6 @@ class ActionDropProposal(Action):
                                          buttons=YES_NO)
                 return [SlotSet("proposal", alternative.to_slot())]
             if decision.outcome == ESCALATE:
-                dispatcher.utter_message(text=f"No problem. {decision.explanation}", buttons=PERSON_OR_NOT)
-                return [SlotSet("proposal", Proposal.new("handoff", proposal.order_number).to_slot())]
+                return _offer_person(dispatcher, f"No problem. {decision.explanation}", proposal.order_number)
         dispatcher.utter_message(text=NOTHING_CHANGED)
         return _clear("proposal", *CLEARED)
