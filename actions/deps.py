@@ -6,6 +6,9 @@ from functools import lru_cache
 from sqlalchemy.engine import Engine
 
 from careline.claims import ClaimService
+from careline.frustration import Thresholds
+from careline.settings import PROJECT_ROOT
+from careline.tickets import TicketService
 from careline.policy import load_policy
 from careline.settings import load_settings
 from careline.store import OrderRepository, make_engine
@@ -28,7 +31,22 @@ def claim_service() -> ClaimService:
     return ClaimService(store_engine(), load_policy())
 
 
+@lru_cache(maxsize=1)
+def ticket_service() -> TicketService:
+    """Handoff tickets and their helpdesk outbox, created on first use."""
+    return TicketService(store_engine())
+
+
+@lru_cache(maxsize=1)
+def frustration_thresholds() -> Thresholds:
+    """The frustration levels of policy.yml."""
+    import yaml
+
+    policy = yaml.safe_load((PROJECT_ROOT / "policy.yml").read_text()) or {}
+    return Thresholds.from_mapping(policy.get("frustration"))
+
+
 def reset() -> None:
     """Forget the cached engine and services (tests point them at another database)."""
-    for cached in (store_engine, order_repository, claim_service):
+    for cached in (store_engine, order_repository, claim_service, ticket_service, frustration_thresholds):
         cached.cache_clear()

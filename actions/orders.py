@@ -16,6 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.deps import claim_service, order_repository
+from actions.handoff import hand_off
 from careline.conversation import (
     MAX_FAILED_VERIFICATIONS,
     REFUND_REASONS,
@@ -283,8 +284,7 @@ class ActionApplyProposal(Action):
             dispatcher.utter_message(text=NOTHING_PENDING)
             return []
         if proposal.kind == "handoff":
-            dispatcher.utter_message(response="utter_handoff")
-            return _clear("proposal")
+            return hand_off(dispatcher, tracker, after_policy_offer=True)
         email = tracker.get_slot("email")
         if normalize_order_number(tracker.get_slot("order_id")) != proposal.order_number:
             dispatcher.utter_message(text=DENIAL)

@@ -170,6 +170,27 @@ def build_ticket(conversation_id: str, channel: str, reason: str, events: Iterab
     )
 
 
+def handoff_reason(latest_intent: Optional[str], after_policy_offer: bool, locked: bool,
+                   fallback_misses: int, frustration_level: str = "low") -> str:
+    """Why the conversation goes to a person, for the ticket and its priority."""
+    if locked:
+        return "identity_locked"
+    if frustration_level == "high":
+        return "frustration"
+    if after_policy_offer:
+        return "policy"
+    if fallback_misses >= 2:
+        return "not_understood"
+    return "customer_request" if latest_intent in ("human_handoff", "affirm") else "frustration"
+
+
+def handback_text(first_name: Optional[str]) -> str:
+    """What the bot says when a person hands the conversation back."""
+    name = f", {first_name}" if first_name else ""
+    return (f"Thanks for waiting{name}. I'm back with you, and I have everything my colleague did. "
+            "Is there anything else I can help with?")
+
+
 def next_opening(now: datetime) -> Optional[datetime]:
     """None while the team is working, else when it is next at work (support time zone)."""
     local = now.astimezone(SUPPORT_TIMEZONE)

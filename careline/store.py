@@ -214,6 +214,8 @@ class OrderView:
     tracking_number: Optional[str]
     promised_date: Optional[date]
     delivered_date: Optional[date]
+    customer_id: int = 0
+    customer_tier: str = "standard"
 
     @property
     def first_name(self) -> str:
@@ -284,4 +286,6 @@ def _view(order: Order) -> OrderView:
         tracking_number=order.tracking_number,
         promised_date=order.promised_date,
         delivered_date=order.delivered_date,
+        customer_id=order.customer_id,
+        customer_tier=order.customer.tier,
     )

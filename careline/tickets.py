@@ -15,7 +15,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import requests
 import sqlalchemy as sa
@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from careline.handoff import TicketDraft
-from careline.store import OutboxMessage, Ticket
+from careline.store import DecisionRecord, OutboxMessage, Ticket
 
 logger = logging.getLogger(__name__)
 HELPDESK = "helpdesk"
@@ -85,6 +85,14 @@ class TicketService:
             ))
             session.commit()
             return OpenedTicket(ticket.id, self._position(session, ticket), created=True)
+
+    def decisions_for(self, conversation_id: str) -> List[Dict[str, Any]]:
+        """The policy decisions made in a conversation, oldest first, for the ticket."""
+        with self._sessions() as session:
+            rows = session.execute(sa.select(DecisionRecord).where(DecisionRecord.conversation_id == conversation_id)
+                                   .order_by(DecisionRecord.id)).scalars()
+            return [{"kind": r.kind, "outcome": r.outcome, "rule": r.rule, "amount": r.amount_cents / 100,
+                     "reference": r.reference} for r in rows]
 
     @staticmethod
     def _position(session: Session, ticket: Ticket) -> int:

@@ -1,0 +1,81 @@
+"""Handing a conversation to a person, and taking it back: thin adapters over careline.handoff."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import List
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActionExecuted, ConversationPaused, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.deps import frustration_thresholds, order_repository, ticket_service
+from careline.conversation import is_locked
+from careline.fallback import consecutive_misses
+from careline.frustration import Turn, conversation
+from careline.handoff import TicketFacts, build_ticket, expectation, handback_text, handoff_reason
+from careline.identity import verify
+
+HANDOFF_OPENING = "I'm bringing in a person from our team."
+HANDOFF_ALTERNATIVE = "If you'd rather not wait, you can also call us on 0800 555 0199."
+
+
+def _user_turns(tracker: Tracker) -> List[Turn]:
+    turns = []
+    for event in tracker.events:
+        if event.get("event") != "user":
+            continue
+        parse = event.get("parse_data") or {}
+        intent = (parse.get("intent") or {}).get("name")
+        score = float((parse.get("frustration") or {}).get("score") or 0.0)
+        turns.append(Turn(score, intent, fallback=intent == "nlu_fallback"))
+    return turns
+
+
+def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, after_policy_offer: bool = False) -> List[EventType]:
+    """Open (once) a ticket with the whole context, tell the customer what to expect, pause the bot."""
+    order = verify(order_repository(), tracker.get_slot("order_id"), tracker.get_slot("email"))
+    turns = _user_turns(tracker)
+    mood = conversation(turns, frustration_thresholds())
+    reason = handoff_reason(turns[-1].intent if turns else None, after_policy_offer,
+                            is_locked(tracker.get_slot("failed_verifications")),
+                            consecutive_misses([t.intent or "" for t in turns]), mood.level)
+    service = ticket_service()
+    facts = TicketFacts(
+        customer_name=order.customer_name if order else None,
+        customer_tier=order.customer_tier if order else None,
+        order_number=order.number if order else None,
+        order_total=float(order.total) if order else 0.0,
+        decisions=service.decisions_for(tracker.sender_id),
+    )
+    draft = build_ticket(tracker.sender_id, tracker.get_latest_input_channel() or "unknown", reason,
+                         tracker.events, facts)
+    message_id = tracker.latest_message.get("message_id") or str(len(tracker.events))
+    opened = service.open(draft, f"{tracker.sender_id}:{message_id}"[:160],
+                          customer_id=order.customer_id if order else None)
+    wait = expectation(opened.queue_position, datetime.now(timezone.utc))
+    dispatcher.utter_message(text=f"{HANDOFF_OPENING} {wait} {HANDOFF_ALTERNATIVE}")
+    return [SlotSet("proposal", None), ConversationPaused()]
+
+
+class ActionHandoff(Action):
+    def name(self) -> str:
+        return "action_handoff"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        return hand_off(dispatcher, tracker)
+
+
+class ActionHandback(Action):
+    """Run by the desk after it resumed the conversation: the bot greets the customer again."""
+
+    def name(self) -> str:
+        return "action_handback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        order = verify(order_repository(), tracker.get_slot("order_id"), tracker.get_slot("email"))
+        dispatcher.utter_message(text=handback_text(order.first_name if order else None))
+        # Rasa's /execute runs only this action; log the listen so the next message follows the rules.
+        return [ActionExecuted("action_listen")]

@@ -1,0 +1,80 @@
+"""Handoff from the conversation: a complete ticket, an honest wait, a paused bot; and the hand-back."""
+from __future__ import annotations
+
+import json
+
+import sqlalchemy as sa
+from rasa_sdk.events import ActionExecuted, ConversationPaused
+from sqlalchemy.orm import Session
+
+from actions import deps
+from actions.handoff import ActionHandback, ActionHandoff
+from actions.orders import ActionApplyProposal, ActionOrderRequest
+from careline.store import OutboxMessage, Ticket
+from tests.actions.conftest import make_tracker, run_action, user_event
+
+
+def angry(text, intent, score):
+    event = user_event(intent, text)
+    event["parse_data"]["frustration"] = {"score": score, "level": "high" if score >= 0.8 else "low"}
+    event["timestamp"] = 1_700_000_000
+    return event
+
+
+def _tickets():
+    with Session(deps.store_engine()) as session:
+        return session.execute(sa.select(Ticket)).scalars().all(), \
+            session.execute(sa.select(sa.func.count(OutboxMessage.id))).scalar_one()
+
+
+def test_explicit_request_opens_a_full_ticket_and_pauses():
+    events = [angry("where is my order", "order_status", 0.2),
+              {"event": "bot", "text": "Thanks, Maria. Your order CL-100001 ...", "timestamp": 1_700_000_001},
+              angry("my card 4111 1111 1111 1111 was charged, I want a human NOW", "human_handoff", 0.9)]
+    tracker = make_tracker(events, slots={"order_id": "CL-100001", "email": "maria.lopez@example.com"})
+    messages, returned = run_action(ActionHandoff(), tracker)
+    text = messages[0]["text"]
+    assert text.startswith("I'm bringing in a person from our team.") and "0800 555 0199" in text
+    assert ("in the queue" in text) or ("offline right now" in text)
+    assert ConversationPaused() in returned
+    tickets, outbox = _tickets()
+    assert len(tickets) == 1 and outbox == 1
+    ticket = tickets[0]
+    assert (ticket.conversation_id, ticket.status, ticket.reason) == ("test-conversation", "open", "frustration")
+    assert ticket.summary.startswith("Maria wants to know where their order is with order CL-100001.")
+    assert json.loads(ticket.frustration) == [0.2, 0.9]
+    assert json.loads(ticket.intents) == ["order_status", "human_handoff"]
+    assert "4111" not in ticket.transcript and "[card number]" in ticket.transcript
+    assert ticket.priority >= 80 and ticket.customer_id is not None
+    again, _ = run_action(ActionHandoff(), tracker)
+    assert len(_tickets()[0]) == 1, "the same message never opens two tickets"
+
+
+def test_an_unverified_customer_can_still_reach_a_person():
+    messages, returned = run_action(ActionHandoff(), make_tracker([angry("agent please", "human_handoff", 0.1)]))
+    tickets, _ = _tickets()
+    assert tickets[0].reason == "customer_request" and tickets[0].customer_id is None
+    assert "The customer (not verified)" in tickets[0].summary
+    assert ConversationPaused() in returned
+
+
+def test_a_yes_to_a_person_after_an_escalation_hands_off_with_the_decision():
+    slots = {"order_id": "CL-100001", "email": "maria.lopez@example.com", "refund_reason": "damaged"}
+    events = [user_event("request_refund", "refund please"), {"event": "action", "name": "order_form"},
+              {"event": "active_loop", "name": "order_form"}, user_event("inform", "damaged")]
+    _, proposed = run_action(ActionOrderRequest(), make_tracker(events, slots=slots))
+    proposal = next(e["value"] for e in proposed if e.get("name") == "proposal")
+    yes = make_tracker(events + [user_event("affirm", "yes")], slots={**slots, "proposal": proposal})
+    _, returned = run_action(ActionApplyProposal(), yes)
+    assert ConversationPaused() in returned
+    ticket = _tickets()[0][0]
+    assert ticket.reason == "policy"
+    assert json.loads(ticket.decisions)[0]["rule"] == "above_limit"
+
+
+def test_handback_greets_the_customer_by_name():
+    tracker = make_tracker([user_event("human_handoff", "human")],
+                           slots={"order_id": "CL-100001", "email": "maria.lopez@example.com"})
+    messages, events = run_action(ActionHandback(), tracker)
+    assert messages[0]["text"].startswith("Thanks for waiting, Maria.")
+    assert events == [ActionExecuted("action_listen")]

@@ -1,0 +1,45 @@
+"""Handoff over real HTTP: ticket stored, bot paused, messages kept, hand-back through Rasa's API."""
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_customer_who_wants_a_person_gets_a_ticket_a_pause_and_a_handback(system):
+    sender = f"e2e-{uuid.uuid4().hex}"
+    system.say(sender, "where is my order CL-100001")
+    system.say(sender, "maria.lopez@example.com")
+    handoff = " ".join(system.say(sender, "THIS IS RIDICULOUS, I want to talk to a human now!!!"))
+    assert handoff.startswith("I'm bringing in a person from our team.")
+    with sqlite3.connect(system.var_dir / "careline.db") as db:
+        rows = db.execute("SELECT reason, priority, summary, transcript, intents, frustration, status "
+                          "FROM tickets WHERE conversation_id = ?", (sender,)).fetchall()
+        queued = db.execute("SELECT COUNT(*) FROM outbox o JOIN tickets t ON t.id = o.ticket_id "
+                            "WHERE t.conversation_id = ?", (sender,)).fetchone()[0]
+    assert len(rows) == 1 and queued == 1
+    reason, priority, summary, transcript, intents, frustration, status = rows[0]
+    assert status == "open" and reason in ("frustration", "customer_request") and priority >= 60
+    assert summary.startswith("Maria wants to know where their order is with order CL-100001.")
+    assert "maria.lopez@example.com" not in transcript and "[email]" in transcript
+    assert json.loads(intents)[-1] == "human_handoff"
+    assert json.loads(frustration)[-1] >= 0.8
+
+    assert system.say(sender, "hello? are you there?") == [], "a paused bot stays quiet"
+    params = {"token": system.token}
+    tracker = requests.get(f"{system.rasa_url}/conversations/{sender}/tracker", params=params, timeout=10).json()
+    assert tracker["paused"] and tracker["latest_message"]["text"] == "hello? are you there?"
+
+    resumed = requests.post(f"{system.rasa_url}/conversations/{sender}/tracker/events", params=params,
+                            json={"event": "resume"}, timeout=10)
+    assert resumed.status_code == 200
+    handback = requests.post(f"{system.rasa_url}/conversations/{sender}/execute", params=params,
+                             json={"name": "action_handback"}, timeout=30).json()
+    assert handback["messages"][0]["text"].startswith("Thanks for waiting, Maria.")
+    after = " ".join(system.say(sender, "thank you so much"))
+    assert "welcome" in after or "Happy to help" in after, "the bot answers again after the hand-back"
