@@ -71,6 +71,7 @@ class Settings:
     auth_token: str
     tracker_db_url: str
     store_db_url: str
+    helpdesk_url: str = ""
 
     @property
     def rasa_url(self) -> str:
@@ -83,6 +84,10 @@ class Settings:
     @property
     def run_dir(self) -> Path:
         return self.var_dir / "run"
+
+    @property
+    def outbox_heartbeat(self) -> Path:
+        return self.run_dir / "outbox.heartbeat"
 
     @property
     def log_dir(self) -> Path:
@@ -99,6 +104,7 @@ class Settings:
             "CARELINE_ACTIONS_URL": f"{self.actions_url}/webhook",
             "CARELINE_TRACKER_DB_URL": self.tracker_db_url,
             "CARELINE_STORE_DB_URL": self.store_db_url,
+            "CARELINE_HELPDESK_URL": self.helpdesk_url,
             "RASA_TELEMETRY_ENABLED": "false",
         }
 
@@ -120,4 +126,5 @@ def load_settings(
         auth_token=token,
         tracker_db_url=values.get("CARELINE_TRACKER_DB_URL") or sqlite_url(var_dir / "tracker.db"),
         store_db_url=values.get("CARELINE_STORE_DB_URL") or sqlite_url(var_dir / "careline.db"),
+        helpdesk_url=values.get("CARELINE_HELPDESK_URL", "").strip(),
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -165,20 +164,23 @@ class HelpdeskOutbox:
                                    .where(OutboxMessage.delivered_at.is_(None))).scalar_one()
 
 
-def main() -> int:  # pragma: no cover - exercised by the supervisor
+def main() -> int:  # pragma: no cover - run as a process by the supervisor and the end-to-end tests
     from careline.settings import load_settings
     from careline.store import make_engine
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s outbox %(message)s")
-    url = os.environ.get("CARELINE_HELPDESK_URL", "")
-    if not url:
+    settings = load_settings()
+    if not settings.helpdesk_url:
         print("outbox: CARELINE_HELPDESK_URL is not set; tickets stay in the store", file=sys.stderr)
         return 2
-    outbox = HelpdeskOutbox(make_engine(load_settings().store_db_url), url)
+    outbox = HelpdeskOutbox(make_engine(settings.store_db_url), settings.helpdesk_url)
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    logger.info("delivering tickets to %s", settings.helpdesk_url)
     while True:
         delivered, failed = outbox.deliver_due()
         if delivered or failed:
             logger.info("delivered %d, failed %d, pending %d", delivered, failed, outbox.pending())
+        settings.outbox_heartbeat.touch()
         time.sleep(1.0)
 
 

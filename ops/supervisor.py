@@ -34,10 +34,30 @@ STOP_TIMEOUT_S = 20.0
 @dataclass(frozen=True)
 class Service:
     name: str
-    port: int
     command: List[str]
-    health_url: str
-    is_healthy: Callable[[bytes], bool]
+    probe: Callable[[], bool]
+    port: Optional[int] = None
+
+
+def _http_probe(url: str, check: Callable[[bytes], bool]) -> Callable[[], bool]:
+    def probe() -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=3) as response:
+                return response.status == 200 and check(response.read())
+        except (urllib.error.URLError, OSError, ValueError):
+            return False
+
+    return probe
+
+
+def _heartbeat_probe(path: Path, max_age_s: float = 10.0) -> Callable[[], bool]:
+    def probe() -> bool:
+        try:
+            return time.time() - path.stat().st_mtime < max_age_s
+        except OSError:
+            return False
+
+    return probe
 
 
 def _venv_bin(name: str) -> str:
@@ -45,26 +65,33 @@ def _venv_bin(name: str) -> str:
 
 
 def services(settings: Settings, model: Path) -> List[Service]:
-    """The processes of the system, in start order."""
+    """The processes of the system, in start order (the outbox only with a helpdesk URL)."""
     token_query = f"?token={settings.auth_token}"
-    return [
+    result = [
         Service(
             name="actions",
             port=settings.actions_port,
             command=[sys.executable, "-m", "rasa_sdk", "--actions", "actions",
                      "--port", str(settings.actions_port)],
-            health_url=f"{settings.actions_url}/health",
-            is_healthy=lambda body: json.loads(body or b"{}").get("status") == "ok",
+            probe=_http_probe(f"{settings.actions_url}/health",
+                              lambda body: json.loads(body or b"{}").get("status") == "ok"),
         ),
         Service(
             name="rasa",
             port=settings.rasa_port,
             command=[sys.executable, "-m", "ops.rasa_server", "--model", str(model),
                      "--interface", settings.host, "--port", str(settings.rasa_port)],
-            health_url=f"{settings.rasa_url}/status{token_query}",
-            is_healthy=lambda body: bool(json.loads(body or b"{}").get("model_id")),
+            probe=_http_probe(f"{settings.rasa_url}/status{token_query}",
+                              lambda body: bool(json.loads(body or b"{}").get("model_id"))),
         ),
     ]
+    if settings.helpdesk_url:
+        result.append(Service(name="outbox", command=[sys.executable, "-m", "careline.tickets"],
+                              probe=_heartbeat_probe(settings.outbox_heartbeat)))
+    return result
+
+
+SERVICE_NAMES = ("outbox", "rasa", "actions")  # stop order
 
 
 def _pid_file(settings: Settings, name: str) -> Path:
@@ -96,14 +123,6 @@ def _port_in_use(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def _probe(service: Service) -> bool:
-    try:
-        with urllib.request.urlopen(service.health_url, timeout=3) as response:
-            return response.status == 200 and service.is_healthy(response.read())
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
-
-
 def _log_tail(settings: Settings, name: str, lines: int = 25) -> str:
     path = settings.log_dir / f"{name}.log"
     if not path.exists():
@@ -132,7 +151,7 @@ def _start(settings: Settings, service: Service) -> subprocess.Popen:
 def _wait_healthy(settings: Settings, service: Service, process: subprocess.Popen) -> None:
     started = time.monotonic()
     last_note = started
-    while not _probe(service):
+    while not service.probe():
         if process.poll() is not None:
             raise RuntimeError(
                 f"{service.name} exited with code {process.returncode} while starting; "
@@ -173,7 +192,7 @@ def _stop_pid(pid: int, name: str) -> None:
 def down(settings: Settings) -> int:
     """Stop every process that has a pid file, newest first."""
     stopped = []
-    for name in ("rasa", "actions"):
+    for name in SERVICE_NAMES:
         pid = _read_pid(settings, name)
         if pid is not None:
             _stop_pid(pid, name)
@@ -190,6 +209,7 @@ def _addresses(settings: Settings) -> str:
         f"  Website socket   {settings.rasa_url}/socket.io  (socketio channel)",
         f"  Rasa HTTP API    {settings.rasa_url}  (token: RASA_AUTH_TOKEN in .env)",
         f"  Action server    {settings.actions_url}/webhook",
+        f"  Helpdesk outbox  {settings.helpdesk_url or 'off (set CARELINE_HELPDESK_URL to deliver tickets)'}",
         f"  Logs             {settings.log_dir}",
     ])
 
@@ -204,15 +224,16 @@ def up(settings: Settings) -> Dict[str, subprocess.Popen]:
     started: Dict[str, subprocess.Popen] = {}
     try:
         for service in services(settings, model):
-            if _read_pid(settings, service.name) is not None and _probe(service):
+            if _read_pid(settings, service.name) is not None and service.probe():
                 print(f"  {service.name} is already running on port {service.port}")
                 continue
-            if _port_in_use(settings.host, service.port):
+            if service.port and _port_in_use(settings.host, service.port):
                 raise RuntimeError(
                     f"port {service.port} ({service.name}) is taken by another program; stop it "
                     f"or choose another port with CARELINE_{service.name.upper()}_PORT"
                 )
-            print(f"  starting {service.name} on {settings.host}:{service.port}", flush=True)
+            where = f" on {settings.host}:{service.port}" if service.port else ""
+            print(f"  starting {service.name}{where}", flush=True)
             process = _start(settings, service)
             started[service.name] = process
             _wait_healthy(settings, service, process)
@@ -256,10 +277,10 @@ def status(settings: Settings) -> int:
     code = 0
     for service in services(settings, model):
         pid = _read_pid(settings, service.name)
-        healthy = pid is not None and _probe(service)
+        healthy = pid is not None and service.probe()
         state = "healthy" if healthy else ("starting or unhealthy" if pid else "stopped")
         code = code if healthy else 3
-        print(f"{service.name:8} {state:22} pid={pid or '-'} port={service.port}")
+        print(f"{service.name:8} {state:22} pid={pid or '-'} port={service.port or '-'}")
     return code
 
 

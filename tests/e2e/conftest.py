@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from careline.settings import PROJECT_ROOT, load_settings
+from tests.fakes.helpdesk import FakeHelpdesk
 
 MAKE_TIMEOUT_S = 900
 
@@ -28,6 +29,7 @@ class RunningSystem:
     var_dir: Path
     rasa_url: str
     token: str
+    helpdesk: FakeHelpdesk
 
     def make(self, *targets: str) -> subprocess.CompletedProcess:
         result = subprocess.run(
@@ -49,21 +51,24 @@ class RunningSystem:
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
+    """The whole system (actions, Rasa, helpdesk outbox) on free ports, with a fake helpdesk."""
     var_dir = tmp_path_factory.mktemp("var")
-    env = dict(
-        os.environ,
-        CARELINE_VAR_DIR=str(var_dir),
-        CARELINE_RASA_PORT=str(free_port()),
-        CARELINE_ACTIONS_PORT=str(free_port()),
-    )
-    for key in ("CARELINE_TRACKER_DB_URL", "CARELINE_STORE_DB_URL"):
-        env.pop(key, None)
-    settings = load_settings(environ=env)
-    running = RunningSystem(env=env, var_dir=var_dir, rasa_url=settings.rasa_url, token="")
-    try:
-        running.make("up")
-        running.token = load_settings(environ=env).auth_token
-        yield running
-    finally:
-        subprocess.run(["make", "--no-print-directory", "down"], cwd=PROJECT_ROOT, env=env,
-                       capture_output=True, timeout=120)
+    with FakeHelpdesk() as helpdesk:
+        env = dict(
+            os.environ,
+            CARELINE_VAR_DIR=str(var_dir),
+            CARELINE_RASA_PORT=str(free_port()),
+            CARELINE_ACTIONS_PORT=str(free_port()),
+            CARELINE_HELPDESK_URL=helpdesk.url,
+        )
+        for key in ("CARELINE_TRACKER_DB_URL", "CARELINE_STORE_DB_URL"):
+            env.pop(key, None)
+        settings = load_settings(environ=env)
+        running = RunningSystem(env=env, var_dir=var_dir, rasa_url=settings.rasa_url, token="", helpdesk=helpdesk)
+        try:
+            running.make("up")
+            running.token = load_settings(environ=env).auth_token
+            yield running
+        finally:
+            subprocess.run(["make", "--no-print-directory", "down"], cwd=PROJECT_ROOT, env=env,
+                           capture_output=True, timeout=120)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 import uuid
 
 import pytest
@@ -11,10 +12,24 @@ import requests
 pytestmark = pytest.mark.e2e
 
 
+def _delivered(system, sender):
+    return [t for t in system.helpdesk.tickets.values() if t["conversation_id"] == sender]
+
+
+def _wait_for(condition, seconds=30.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.5)
+    return False
+
+
 def test_a_customer_who_wants_a_person_gets_a_ticket_a_pause_and_a_handback(system):
     sender = f"e2e-{uuid.uuid4().hex}"
     system.say(sender, "where is my order CL-100001")
     system.say(sender, "maria.lopez@example.com")
+    system.helpdesk.down = True  # the helpdesk is down when the handoff happens
     handoff = " ".join(system.say(sender, "THIS IS RIDICULOUS, I want to talk to a human now!!!"))
     assert handoff.startswith("I'm bringing in a person from our team.")
     with sqlite3.connect(system.var_dir / "careline.db") as db:
@@ -29,6 +44,14 @@ def test_a_customer_who_wants_a_person_gets_a_ticket_a_pause_and_a_handback(syst
     assert "maria.lopez@example.com" not in transcript and "[email]" in transcript
     assert json.loads(intents)[-1] == "human_handoff"
     assert json.loads(frustration)[-1] >= 0.8
+
+    assert _wait_for(lambda: len([k for k in system.helpdesk.requests]) >= 1, 15), "the outbox keeps trying"
+    assert _delivered(system, sender) == [], "nothing reached the helpdesk while it was down"
+    system.helpdesk.down = False
+    assert _wait_for(lambda: _delivered(system, sender), 30), "delivered once the helpdesk is back"
+    delivered = _delivered(system, sender)
+    assert len(delivered) == 1 and delivered[0]["summary"] == summary
+    assert delivered[0]["transcript"][-1]["role"] == "customer" and "[email]" in json.dumps(delivered[0])
 
     assert system.say(sender, "hello? are you there?") == [], "a paused bot stays quiet"
     params = {"token": system.token}

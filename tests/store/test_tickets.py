@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from careline.handoff import TicketFacts, build_ticket
 from careline.store import OutboxMessage, Ticket, make_engine
 from careline.tickets import HelpdeskOutbox, TicketService
-from tests.store.fake_helpdesk import FakeHelpdesk
+from tests.fakes.helpdesk import FakeHelpdesk
 
 EVENTS = [
     {"event": "user", "text": "my card 4111 1111 1111 1111 was charged twice!!!", "timestamp": 1_700_000_000,
