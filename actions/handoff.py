@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 from typing import List
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActionExecuted, ConversationPaused, EventType, SlotSet
+from rasa_sdk.events import ActionExecuted, ActiveLoop, ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -55,7 +55,7 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, after_policy_of
                           customer_id=order.customer_id if order else None)
     wait = expectation(opened.queue_position, datetime.now(timezone.utc))
     dispatcher.utter_message(text=f"{HANDOFF_OPENING} {wait} {HANDOFF_ALTERNATIVE}")
-    return [SlotSet("proposal", None), ConversationPaused()]
+    return [SlotSet("proposal", None), ActiveLoop(None), SlotSet("requested_slot", None), ConversationPaused()]
 
 
 class ActionHandoff(Action):

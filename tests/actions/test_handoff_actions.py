@@ -78,3 +78,15 @@ def test_handback_greets_the_customer_by_name():
     messages, events = run_action(ActionHandback(), tracker)
     assert messages[0]["text"].startswith("Thanks for waiting, Maria.")
     assert events == [ActionExecuted("action_listen")]
+
+
+def test_acknowledgement_steps_aside_so_the_usual_answer_follows():
+    from rasa_sdk.events import ActionReverted
+
+    from actions.frustration import ActionAcknowledgeFrustration
+
+    event = user_event("order_status", "I already told you my order number!!!")
+    event["parse_data"]["frustration"] = {"score": 0.9, "signals": ["already_told", "repeated_punctuation"]}
+    messages, events = run_action(ActionAcknowledgeFrustration(), make_tracker([event]))
+    assert messages[0]["text"].startswith("I'm sorry you've had to repeat yourself.")
+    assert events == [ActionReverted()]

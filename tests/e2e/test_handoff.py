@@ -66,3 +66,15 @@ def test_a_customer_who_wants_a_person_gets_a_ticket_a_pause_and_a_handback(syst
     assert handback["messages"][0]["text"].startswith("Thanks for waiting, Maria.")
     after = " ".join(system.say(sender, "thank you so much"))
     assert "welcome" in after or "Happy to help" in after, "the bot answers again after the hand-back"
+
+
+def test_frustration_is_acknowledged_first_and_a_second_outburst_goes_to_a_person(system):
+    sender = f"e2e-{uuid.uuid4().hex}"
+    first = system.say(sender, "I already told you, WHERE IS MY ORDER??")
+    assert first[0].startswith("I'm sorry you've had to repeat yourself."), first
+    assert "order number" in " ".join(first[1:]), "then straight to resolving it"
+    second = " ".join(system.say(sender, "this is ridiculous, third time I'm asking!!!"))
+    assert second.startswith("I'm bringing in a person from our team.")
+    with sqlite3.connect(system.var_dir / "careline.db") as db:
+        reason = db.execute("SELECT reason FROM tickets WHERE conversation_id = ?", (sender,)).fetchone()[0]
+    assert reason == "frustration"

@@ -96,3 +96,10 @@ def test_conversation_notices_repeats_misunderstandings_and_a_repetitive_bot():
     assert any("3 times" in r for r in repeated.reasons) and any("repeated itself" in r for r in repeated.reasons)
     assert repeated.score > f.conversation([f.Turn(0.35, "order_status")]).score
     assert f.conversation([]).level == "low"
+
+
+def test_acknowledgements_vary_and_name_what_happened():
+    texts = {f.acknowledgement([], n) for n in range(3)}
+    assert len(texts) == 3 and all("talk to a person" in t for t in texts)
+    assert f.acknowledgement(["already_told"], 0).startswith("I'm sorry you've had to repeat yourself.")
+    assert f.acknowledgement(["repeated_contact"], 0).startswith("I'm sorry this has taken more than one try")

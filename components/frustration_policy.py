@@ -1,0 +1,85 @@
+"""FrustrationPolicy: reacts to how the conversation is going, before the normal answer.
+
+- High frustration (see careline.frustration.conversation and policy.yml) after the first
+  message: hand over to a person (`action_handoff`) whatever the customer said.
+- Rising, medium frustration: acknowledge it first (`action_acknowledge_frustration`, which
+  reverts itself so that the rules then answer the message as usual), at most once per turn
+  and not again within the next two turns.
+Its priority is above RulePolicy's, so on equal confidence it goes first.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import yaml
+from rasa.core.policies.policy import Policy, PolicyPrediction
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.generator import TrackerWithCachedStates
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from careline.frustration import Thresholds, Turn, conversation
+
+HANDOFF = "action_handoff"
+ACKNOWLEDGE = "action_acknowledge_frustration"
+
+
+def _turns(tracker: DialogueStateTracker) -> List[Turn]:
+    turns = []
+    for event in tracker.events:
+        if getattr(event, "type_name", "") != "user":
+            continue
+        parse = event.parse_data or {}
+        intent = (parse.get("intent") or {}).get("name")
+        turns.append(Turn(float((parse.get("frustration") or {}).get("score") or 0.0), intent,
+                          fallback=intent == "nlu_fallback"))
+    return turns
+
+
+def _acknowledged_recently(tracker: DialogueStateTracker, turns_back: int = 3) -> bool:
+    users_seen = 0
+    for event in reversed(tracker.events):
+        name = getattr(event, "type_name", "")
+        if name == "user":
+            users_seen += 1
+            if users_seen >= turns_back:
+                return False
+        elif name == "action" and getattr(event, "action_name", None) == ACKNOWLEDGE:
+            return True
+    return False
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT], is_trainable=True)
+class FrustrationPolicy(Policy):
+    @staticmethod
+    def get_default_config() -> Dict[str, Any]:
+        return {"priority": 5, "policy_file": "policy.yml"}
+
+    def __init__(self, config: Dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        super().__init__(config, *args, **kwargs)
+        path = Path(config.get("policy_file", "policy.yml"))
+        policy = yaml.safe_load(path.read_text()) if path.exists() else {}
+        self._thresholds = Thresholds.from_mapping((policy or {}).get("frustration"))
+
+    def train(self, training_trackers: List[TrackerWithCachedStates], domain: Domain, **kwargs: Any) -> Resource:
+        return self._resource
+
+    def predict_action_probabilities(self, tracker: DialogueStateTracker, domain: Domain,
+                                     rule_only_data: Optional[Dict[str, Any]] = None,
+                                     **kwargs: Any) -> PolicyPrediction:
+        result = self._default_predictions(domain)
+        if tracker.is_paused() or tracker.latest_action_name != ACTION_LISTEN_NAME:
+            return self._prediction(result)
+        turns = _turns(tracker)
+        if not turns:
+            return self._prediction(result)
+        mood = conversation(turns, self._thresholds)
+        if mood.level == "high" and len(turns) >= 2 and HANDOFF in domain.action_names_or_texts:
+            result[domain.index_for_action(HANDOFF)] = 1.0
+        elif mood.level in ("medium", "high") and ACKNOWLEDGE in domain.action_names_or_texts \
+                and not _acknowledged_recently(tracker):
+            result[domain.index_for_action(ACKNOWLEDGE)] = 1.0
+        return self._prediction(result)

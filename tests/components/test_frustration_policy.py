@@ -1,0 +1,70 @@
+"""FrustrationPolicy on real Rasa trackers: acknowledge medium frustration, hand off when it stays high."""
+from __future__ import annotations
+
+import pytest
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, ActionReverted, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from careline.settings import PROJECT_ROOT
+from components.frustration_policy import ACKNOWLEDGE, HANDOFF, FrustrationPolicy
+
+
+@pytest.fixture(scope="module")
+def domain():
+    return Domain.load(str(PROJECT_ROOT / "domain.yml"))
+
+
+@pytest.fixture
+def policy(tmp_path, monkeypatch):
+    monkeypatch.chdir(PROJECT_ROOT)
+    return FrustrationPolicy.create(FrustrationPolicy.get_default_config(), LocalModelStorage(tmp_path),
+                                    Resource("frustration_policy"), ExecutionContext(GraphSchema({}), "test"))
+
+
+def said(text, intent, score):
+    return [UserUttered(text, {"name": intent, "confidence": 0.9},
+                        parse_data={"intent": {"name": intent, "confidence": 0.9}, "text": text,
+                                    "frustration": {"score": score, "signals": []}})]
+
+
+def answered(action="utter_greet"):
+    return [ActionExecuted(action), ActionExecuted("action_listen")]
+
+
+def predicted(policy, domain, events):
+    tracker = DialogueStateTracker.from_events("t", [ActionExecuted("action_listen")] + events)
+    prediction = policy.predict_action_probabilities(tracker, domain)
+    best = max(range(len(prediction.probabilities)), key=prediction.probabilities.__getitem__)
+    return domain.action_names_or_texts[best] if prediction.probabilities[best] > 0 else None
+
+
+def test_calm_conversations_are_left_to_the_other_policies(policy, domain):
+    assert predicted(policy, domain, said("where is my order", "order_status", 0.1)) is None
+    assert policy.priority > 4, "ahead of RulePolicy on equal confidence"
+
+
+def test_medium_frustration_is_acknowledged_once(policy, domain):
+    events = said("this is taking forever", "order_status", 0.6)
+    assert predicted(policy, domain, events) == ACKNOWLEDGE
+    acknowledged = events + [ActionExecuted(ACKNOWLEDGE), ActionReverted()]
+    assert predicted(policy, domain, acknowledged) is None, "after acknowledging, the usual answer follows"
+
+
+def test_a_first_angry_message_is_acknowledged_a_second_one_goes_to_a_person(policy, domain):
+    first = said("WHERE IS MY ORDER!!!", "order_status", 0.95)
+    assert predicted(policy, domain, first) == ACKNOWLEDGE
+    second = first + [ActionExecuted(ACKNOWLEDGE), ActionReverted()] + answered("order_form") + \
+        said("this is ridiculous, I already told you!!!", "complain", 0.97)
+    assert predicted(policy, domain, second) == HANDOFF
+
+
+def test_nothing_while_paused_or_mid_turn(policy, domain):
+    events = said("this is a joke", "complain", 0.99) + said("still a joke!!!", "complain", 0.99)
+    tracker = DialogueStateTracker.from_events("t", [ActionExecuted("action_listen")] + events)
+    tracker.update(ActionExecuted("utter_empathy"))
+    prediction = policy.predict_action_probabilities(tracker, domain)
+    assert max(prediction.probabilities) == 0
