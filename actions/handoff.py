@@ -12,7 +12,7 @@ from rasa_sdk.types import DomainDict
 from actions.deps import frustration_thresholds, order_repository, ticket_service
 from careline.conversation import is_locked
 from careline.fallback import consecutive_misses
-from careline.frustration import Turn, conversation
+from careline.frustration import conversation, turns_from_events
 from careline.handoff import TicketFacts, build_ticket, expectation, handback_text, handoff_reason
 from careline.identity import verify
 
@@ -20,22 +20,10 @@ HANDOFF_OPENING = "I'm bringing in a person from our team."
 HANDOFF_ALTERNATIVE = "If you'd rather not wait, you can also call us on 0800 555 0199."
 
 
-def _user_turns(tracker: Tracker) -> List[Turn]:
-    turns = []
-    for event in tracker.events:
-        if event.get("event") != "user":
-            continue
-        parse = event.get("parse_data") or {}
-        intent = (parse.get("intent") or {}).get("name")
-        score = float((parse.get("frustration") or {}).get("score") or 0.0)
-        turns.append(Turn(score, intent, fallback=intent == "nlu_fallback"))
-    return turns
-
-
 def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, after_policy_offer: bool = False) -> List[EventType]:
     """Open (once) a ticket with the whole context, tell the customer what to expect, pause the bot."""
     order = verify(order_repository(), tracker.get_slot("order_id"), tracker.get_slot("email"))
-    turns = _user_turns(tracker)
+    turns = turns_from_events(tracker.events)
     mood = conversation(turns, frustration_thresholds())
     reason = handoff_reason(turns[-1].intent if turns else None, after_policy_offer,
                             is_locked(tracker.get_slot("failed_verifications")),

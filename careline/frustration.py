@@ -219,6 +219,22 @@ class ConversationFrustration:
     reasons: List[str] = field(default_factory=list)
 
 
+def turns_from_events(events: Iterable[Mapping[str, object]]) -> List[Turn]:
+    """Customer turns from Rasa event dictionaries, each with the bot's reply to it (if any yet)."""
+    turns: List[Turn] = []
+    for event in events:
+        if event.get("event") == "user":
+            parse = event.get("parse_data") or {}
+            intent = (parse.get("intent") or {}).get("name")
+            score = float((parse.get("frustration") or {}).get("score") or 0.0)
+            turns.append(Turn(score, intent, fallback=intent == "nlu_fallback"))
+        elif event.get("event") == "bot" and event.get("text") and turns:
+            last = turns[-1]
+            reply = f"{last.bot_reply} {event['text']}" if last.bot_reply else str(event["text"])
+            turns[-1] = Turn(last.score, last.intent, last.fallback, reply)
+    return turns
+
+
 def _tail_run(values: Iterable, predicate) -> int:
     run = 0
     for value in reversed(list(values)):

@@ -21,22 +21,10 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from careline.frustration import Thresholds, Turn, conversation
+from careline.frustration import Thresholds, conversation, turns_from_events
 
 HANDOFF = "action_handoff"
 ACKNOWLEDGE = "action_acknowledge_frustration"
-
-
-def _turns(tracker: DialogueStateTracker) -> List[Turn]:
-    turns = []
-    for event in tracker.events:
-        if getattr(event, "type_name", "") != "user":
-            continue
-        parse = event.parse_data or {}
-        intent = (parse.get("intent") or {}).get("name")
-        turns.append(Turn(float((parse.get("frustration") or {}).get("score") or 0.0), intent,
-                          fallback=intent == "nlu_fallback"))
-    return turns
 
 
 def _acknowledged_recently(tracker: DialogueStateTracker, turns_back: int = 3) -> bool:
@@ -73,7 +61,7 @@ class FrustrationPolicy(Policy):
         result = self._default_predictions(domain)
         if tracker.is_paused() or tracker.latest_action_name != ACTION_LISTEN_NAME:
             return self._prediction(result)
-        turns = _turns(tracker)
+        turns = turns_from_events(event.as_dict() for event in tracker.events)
         if not turns:
             return self._prediction(result)
         mood = conversation(turns, self._thresholds)

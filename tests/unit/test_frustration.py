@@ -103,3 +103,17 @@ def test_acknowledgements_vary_and_name_what_happened():
     assert len(texts) == 3 and all("talk to a person" in t for t in texts)
     assert f.acknowledgement(["already_told"], 0).startswith("I'm sorry you've had to repeat yourself.")
     assert f.acknowledgement(["repeated_contact"], 0).startswith("I'm sorry this has taken more than one try")
+
+
+def test_turns_from_events_attach_the_bots_replies_so_a_repetitive_bot_counts():
+    def user(intent, score):
+        return {"event": "user", "parse_data": {"intent": {"name": intent}, "frustration": {"score": score}}}
+
+    events = [user("order_status", 0.3), {"event": "bot", "text": "Sorry, could you rephrase?"},
+              user("nlu_fallback", 0.3), {"event": "bot", "text": "Sorry, could you rephrase?"},
+              {"event": "action", "name": "action_listen"}, user("order_status", 0.3)]
+    turns = f.turns_from_events(events)
+    assert [t.intent for t in turns] == ["order_status", "nlu_fallback", "order_status"]
+    assert turns[0].bot_reply == turns[1].bot_reply and turns[2].bot_reply is None
+    assert turns[1].fallback
+    assert "the bot repeated itself" in f.conversation(turns).reasons
