@@ -235,7 +235,7 @@ class ActionOrderRequest(Action):
                                                                                   *CLEARED)
         topic = order_topic(tracker.events)
         if topic == "order_status":
-            dispatcher.utter_message(text=order_reply(topic, order, date.today()))
+            dispatcher.utter_message(text=order_reply(order, date.today()))
             return _clear("proposal", *CLEARED)
         if topic == "payment_issue":
             return _offer_person(dispatcher, payment_reply(order), order.number)

@@ -5,10 +5,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Optional
 
-from careline.conversation import ORDER_REQUESTS
 from careline.store import OrderView
 
-__all__ = ["ORDER_REQUESTS", "DENIAL", "LOCKED", "order_reply", "offer_text", "done_text", "payment_reply"]
+__all__ = ["DENIAL", "LOCKED", "order_reply", "offer_text", "done_text", "payment_reply"]
 
 DENIAL = (
     "I couldn't find an order that matches that order number and email address together. "
@@ -19,19 +18,6 @@ LOCKED = (
     "For your security I can't check any more order details in this chat, as the order number and "
     "email didn't match several times. A person from our team can verify you another way."
 )
-
-SUPPORT_CONTACT = "call 0800 555 0199 or email help@harborandpine.example"
-
-_WHAT_THEY_WANT = {
-    "cancel_order": "cancel it",
-    "return_item": "return something from it",
-    "request_refund": "get a refund",
-    "dispute_charge": "query a charge",
-    "change_address": "change the delivery address",
-    "payment_issue": "sort out the payment",
-    "delivery_problem": "sort out the delivery",
-}
-
 
 def format_day(day: date) -> str:
     """'Fri 14 Nov' style, without a leading zero."""
@@ -87,20 +73,11 @@ def status_sentence(order: OrderView, today: date) -> str:
     return f"its status is '{status}'."
 
 
-def order_reply(request: Optional[str], order: OrderView, today: date) -> str:
-    """The answer to `request` (an order intent) about a verified `order`."""
-    opening = (
-        f"Thanks, {order.first_name}. Your order {order.number} "
-        f"({describe_items(order)}, {order.currency} {order.total:.2f}): "
-    )
-    answer = opening + status_sentence(order, today)
-    wish = _WHAT_THEY_WANT.get(request or "order_status")
-    if wish is None:
-        return answer
+def order_reply(order: OrderView, today: date) -> str:
+    """Where a verified customer's order is, personally: name, items, total, status, dates."""
     return (
-        f"{answer} I've checked your order, but I can't make changes to it from this chat yet. "
-        f"To {wish}, our support team will take it from here: {SUPPORT_CONTACT} "
-        f"and mention {order.number}."
+        f"Thanks, {order.first_name}. Your order {order.number} "
+        f"({describe_items(order)}, {order.currency} {order.total:.2f}): " + status_sentence(order, today)
     )
 
 

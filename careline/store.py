@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import List, Optional, Tuple
+from typing import Optional, Tuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -261,15 +261,6 @@ class OrderRepository:
                 sa.select(Order).where(Order.number == number)
             ).scalar_one_or_none()
             return _view(order) if order else None
-
-    def count_orders(self) -> int:
-        with self._sessions() as session:
-            return session.execute(sa.select(sa.func.count(Order.id))).scalar_one()
-
-    def statuses(self) -> List[str]:
-        with self._sessions() as session:
-            rows = session.execute(sa.select(Order.status).distinct()).scalars()
-            return sorted(rows)
 
 
 def _view(order: Order) -> OrderView:

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from careline.replies import DENIAL, ORDER_REQUESTS, describe_items, format_day, order_reply, status_sentence
+from careline.replies import DENIAL, describe_items, format_day, order_reply, status_sentence
 from careline.store import ORDER_STATUSES, OrderView
 
 TODAY = date(2026, 11, 23)
@@ -28,7 +28,7 @@ def test_describe_items_names_quantities_and_caps_the_list():
 
 
 def test_status_reply_is_personal_and_concrete():
-    text = order_reply("order_status", ORDER, TODAY)
+    text = order_reply(ORDER, TODAY)
     assert text.startswith("Thanks, Maria.")
     for fact in ("CL-100001", "Brass table lamp", "UPS", "UP1234567890", "Wed 25 Nov", "USD 207.00"):
         assert fact in text
@@ -44,13 +44,6 @@ def test_every_status_has_its_own_sentence(status):
 def test_a_late_order_says_how_late():
     late = replace(ORDER, status="delayed", promised_date=date(2026, 11, 14))
     assert "It was due on Sat 14 Nov, 9 days ago." in status_sentence(late, TODAY)
-
-
-@pytest.mark.parametrize("request_intent", [r for r in ORDER_REQUESTS if r != "order_status"])
-def test_requests_the_bot_cannot_do_yet_point_to_people_honestly(request_intent):
-    text = order_reply(request_intent, ORDER, TODAY)
-    assert "can't make changes to it from this chat yet" in text
-    assert "0800 555 0199" in text and "CL-100001" in text
 
 
 def test_denial_gives_no_hint_whether_the_order_exists():
