@@ -20,8 +20,12 @@ HANDOFF_OPENING = "I'm bringing in a person from our team."
 HANDOFF_ALTERNATIVE = "If you'd rather not wait, you can also call us on 0800 555 0199."
 
 
-def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, after_policy_offer: bool = False) -> List[EventType]:
-    """Open (once) a ticket with the whole context, tell the customer what to expect, pause the bot."""
+def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, after_policy_offer: bool = False,
+             preface: str = "") -> List[EventType]:
+    """Open (once) a ticket with the whole context, tell the customer what to expect, pause the bot.
+
+    `preface` is said first (the policy's explanation when it escalated the request).
+    """
     order = verify(order_repository(), tracker.get_slot("order_id"), tracker.get_slot("email"))
     turns = turns_from_events(tracker.events)
     mood = conversation(turns, frustration_thresholds())
@@ -42,7 +46,8 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, after_policy_of
     opened = service.open(draft, f"{tracker.sender_id}:{message_id}"[:160],
                           customer_id=order.customer_id if order else None)
     wait = expectation(opened.queue_position, datetime.now(timezone.utc))
-    dispatcher.utter_message(text=f"{HANDOFF_OPENING} {wait} {HANDOFF_ALTERNATIVE}")
+    opening = f"{preface} {HANDOFF_OPENING}" if preface else HANDOFF_OPENING
+    dispatcher.utter_message(text=f"{opening} {wait} {HANDOFF_ALTERNATIVE}")
     return [SlotSet("proposal", None), ActiveLoop(None), SlotSet("requested_slot", None), ConversationPaused()]
 
 

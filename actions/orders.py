@@ -86,6 +86,14 @@ def _offer_person(dispatcher: CollectingDispatcher, text: str, order_number: str
     return [SlotSet("proposal", Proposal.new("handoff", order_number).to_slot())]
 
 
+def _escalate_or_offer(dispatcher: CollectingDispatcher, tracker: Tracker, explanation: str, outcome: str,
+                       order_number: str) -> List[EventType]:
+    """A request the policy escalates goes to a person at once; a denial offers one."""
+    if outcome == ESCALATE:
+        return _clear(*CLEARED) + hand_off(dispatcher, tracker, after_policy_offer=True, preface=explanation)
+    return _offer_person(dispatcher, explanation, order_number) + _clear(*CLEARED)
+
+
 class ValidateOrderForm(FormValidationAction):
     """Collects order number and email (plus a refund reason or new address where needed)."""
 
@@ -268,7 +276,8 @@ class ActionOrderRequest(Action):
             return [SlotSet("proposal", proposal.to_slot())]
         outcome = service.decide_and_apply(idempotency_key=_message_key(tracker, kind), order_number=order.number,
                                            email=email, request=request, conversation_id=tracker.sender_id)
-        return _offer_person(dispatcher, outcome.decision.explanation, order.number) + _clear(*CLEARED)
+        return _escalate_or_offer(dispatcher, tracker, outcome.decision.explanation, outcome.decision.outcome,
+                                  order.number)
 
 
 class ActionApplyProposal(Action):
@@ -299,7 +308,7 @@ class ActionApplyProposal(Action):
             dispatcher.utter_message(text=done_text(proposal.kind, proposal.order_number, decision.amount,
                                                     outcome.reference, decision.next_step, proposal.detail or ""))
             return _clear("proposal", *CLEARED)
-        return _offer_person(dispatcher, decision.explanation, proposal.order_number) + _clear(*CLEARED)
+        return _escalate_or_offer(dispatcher, tracker, decision.explanation, decision.outcome, proposal.order_number)
 
 
 class ActionDropProposal(Action):
@@ -322,6 +331,10 @@ class ActionDropProposal(Action):
                                          buttons=YES_NO)
                 return [SlotSet("proposal", alternative.to_slot())]
             if decision.outcome == ESCALATE:
-                return _offer_person(dispatcher, f"No problem. {decision.explanation}", proposal.order_number)
+                claim_service().decide_and_apply(  # audited, so the ticket shows why it came to a person
+                    idempotency_key=_message_key(tracker, "refund"), order_number=proposal.order_number,
+                    email=email, request=request, conversation_id=tracker.sender_id)
+                return _escalate_or_offer(dispatcher, tracker, f"No problem. {decision.explanation}",
+                                          decision.outcome, proposal.order_number)
         dispatcher.utter_message(text=NOTHING_CHANGED)
         return _clear("proposal", *CLEARED)

@@ -218,8 +218,7 @@ def _fraud_signal(policy: Policy, limits: Limits, customer: CustomerFacts, histo
     if customer.lifetime_refunded > 0 and spend >= policy.fraud_min_spend_for_share:
         share = (customer.lifetime_refunded + amount) / spend
         if share > policy.fraud_max_refunded_share:
-            return _escalate("high_refund_share", amount, "A colleague needs to approve this one; "
-                             "a person from our team can take it from here.")
+            return _escalate("high_refund_share", amount, "A colleague needs to approve this one.")
     return None
 
 
@@ -311,8 +310,7 @@ def _decide_refund(request: Request, customer: CustomerFacts, order: OrderFacts,
         if age > policy.return_window_days:
             return _goodwill_or_deny(customer, order, history, policy, today, limits, amount, age)
     if amount > limits.refund_limit:
-        return _escalate("above_limit", amount, f"A refund of {_fmt(amount)} needs a colleague's approval. "
-                         "A person from our team can approve it.")
+        return _escalate("above_limit", amount, f"A refund of {_fmt(amount)} needs a colleague's approval.")
     note = " That's everything left to refund on this order." if capped else ""
     return _paid_decision(
         amount, capped, "refund_within_limit",

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from careline.handoff import TicketDraft
-from careline.store import DecisionRecord, OutboxMessage, Ticket
+from careline.store import DecisionRecord, Order, OutboxMessage, Ticket
 
 logger = logging.getLogger(__name__)
 HELPDESK = "helpdesk"
@@ -59,14 +59,20 @@ class TicketService:
         self._sessions = sessionmaker(bind=engine, future=True, expire_on_commit=False)
         self._now = now
 
-    def open(self, draft: TicketDraft, idempotency_key: str, customer_id: Optional[int] = None,
-             order_id: Optional[int] = None) -> OpenedTicket:
-        """Store the ticket and queue it for the helpdesk; the same key opens it only once."""
+    def open(self, draft: TicketDraft, idempotency_key: str, customer_id: Optional[int] = None) -> OpenedTicket:
+        """Store the ticket and queue it for the helpdesk; the same key opens it only once.
+
+        The ticket links the verified order named in `draft.facts`, if any.
+        """
         with self._sessions() as session:
             existing = session.execute(sa.select(Ticket).where(Ticket.idempotency_key == idempotency_key)
                                        ).scalar_one_or_none()
             if existing:
                 return OpenedTicket(existing.id, self._position(session, existing), created=False)
+            order_id = None
+            if draft.facts.order_number:
+                order_id = session.execute(sa.select(Order.id).where(Order.number == draft.facts.order_number)
+                                           ).scalar_one_or_none()
             ticket = Ticket(
                 idempotency_key=idempotency_key, conversation_id=draft.conversation_id, channel=draft.channel,
                 status="open", reason=draft.reason, priority=draft.priority, summary=draft.summary,

@@ -45,7 +45,7 @@ def test_explicit_request_opens_a_full_ticket_and_pauses():
     assert json.loads(ticket.frustration) == [0.2, 0.9]
     assert json.loads(ticket.intents) == ["order_status", "human_handoff"]
     assert "4111" not in ticket.transcript and "[card number]" in ticket.transcript
-    assert ticket.priority >= 80 and ticket.customer_id is not None
+    assert ticket.priority >= 80 and ticket.customer_id is not None and ticket.order_id is not None
     again, _ = run_action(ActionHandoff(), tracker)
     assert len(_tickets()[0]) == 1, "the same message never opens two tickets"
 
@@ -58,18 +58,19 @@ def test_an_unverified_customer_can_still_reach_a_person():
     assert ConversationPaused() in returned
 
 
-def test_a_yes_to_a_person_after_an_escalation_hands_off_with_the_decision():
-    slots = {"order_id": "CL-100001", "email": "maria.lopez@example.com", "refund_reason": "damaged"}
-    events = [user_event("request_refund", "refund please"), {"event": "action", "name": "order_form"},
-              {"event": "active_loop", "name": "order_form"}, user_event("inform", "damaged")]
-    _, proposed = run_action(ActionOrderRequest(), make_tracker(events, slots=slots))
+def test_a_yes_to_a_person_after_a_denial_hands_off_with_the_decision():
+    slots = {"order_id": "CL-100001", "email": "maria.lopez@example.com"}
+    events = [user_event("cancel_order", "cancel my order"), {"event": "action", "name": "order_form"},
+              {"event": "active_loop", "name": "order_form"}, user_event("inform", "maria.lopez@example.com")]
+    denied, proposed = run_action(ActionOrderRequest(), make_tracker(events, slots=slots))
+    assert "can't be cancelled any more" in denied[0]["text"] and ConversationPaused() not in proposed
     proposal = next(e["value"] for e in proposed if e.get("name") == "proposal")
     yes = make_tracker(events + [user_event("affirm", "yes")], slots={**slots, "proposal": proposal})
     _, returned = run_action(ActionApplyProposal(), yes)
     assert ConversationPaused() in returned
     ticket = _tickets()[0][0]
     assert ticket.reason == "policy"
-    assert json.loads(ticket.decisions)[0]["rule"] == "above_limit"
+    assert json.loads(ticket.decisions)[0]["rule"] == "already_shipped"
 
 
 def test_handback_greets_the_customer_by_name():

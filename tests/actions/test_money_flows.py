@@ -5,7 +5,7 @@ import json
 
 import pytest
 import sqlalchemy as sa
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
@@ -20,7 +20,7 @@ from actions.orders import (
     ValidateOrderForm,
 )
 from careline.replies import DENIAL, LOCKED
-from careline.store import DecisionRecord, Order, Refund, Waiver
+from careline.store import DecisionRecord, Order, Refund, Ticket, Waiver
 from tests.actions.conftest import make_tracker, run_action, user_event
 
 MARIA = {"order_id": "CL-100001", "email": "maria.lopez@example.com"}
@@ -73,13 +73,24 @@ def test_refund_for_a_damaged_item_within_the_bots_limit():
     assert "original payment method within 2 working days" in done[0]["text"]
 
 
-def test_a_refund_above_the_limit_is_escalated_audited_and_offers_a_person():
+def _escalation_ticket():
+    """The only ticket, with the number of its order."""
+    with Session(deps.store_engine()) as session:
+        ticket = session.execute(sa.select(Ticket)).scalar_one()
+        ticket.order_number = session.get(Order, ticket.order_id).number
+        return ticket
+
+
+def test_a_refund_above_the_limit_is_escalated_audited_and_handed_to_a_person_at_once():
     slots = {"order_id": "CL-100001", "email": "maria.lopez@example.com", "refund_reason": "damaged"}
     messages, events = run_action(ActionOrderRequest(), make_tracker(started_by("request_refund"), slots=slots))
-    assert "needs a colleague's approval" in messages[0]["text"]
-    assert messages[0]["buttons"][0]["payload"] == "/human_handoff"
-    assert json.loads(_slot(events, "proposal"))["kind"] == "handoff"
+    assert messages[0]["text"].startswith("A refund of $") and "needs a colleague's approval. I'm bringing in a " \
+        "person from our team." in messages[0]["text"]
+    assert ConversationPaused() in events and _slot(events, "proposal") is None
     assert _count(Refund) == 0 and _count(DecisionRecord) == 1
+    ticket = _escalation_ticket()
+    assert (ticket.reason, ticket.order_number) == ("policy", "CL-100001")
+    assert json.loads(ticket.decisions)[0]["outcome"] == "escalate"
 
 
 def test_fee_waiver_flow_names_the_fee_and_removes_it():
@@ -212,9 +223,12 @@ def test_a_declined_reshipment_turns_into_a_refund_offer():
     assert final[0]["text"] == NOTHING_CHANGED and SlotSet("proposal", None) in cleared
 
 
-def test_a_refund_instead_of_an_expensive_reshipment_needs_a_person():
+def test_a_refund_instead_of_an_expensive_reshipment_goes_to_a_person():
     slots = {"order_id": "CL-100004", "email": "priya.shah@example.org"}
     _, proposed = run_action(ActionOrderRequest(), make_tracker(started_by("delivery_problem"), slots=slots))
     messages, after = _decline(slots, proposed)
-    assert "needs a colleague's approval" in messages[0]["text"]
-    assert json.loads(_slot(after, "proposal"))["kind"] == "handoff" and _count(Refund) == 0
+    assert messages[0]["text"].startswith("No problem. A refund of $") and "I'm bringing in" in messages[0]["text"]
+    assert ConversationPaused() in after and _count(Refund) == 0
+    ticket = _escalation_ticket()
+    assert (ticket.reason, ticket.order_number) == ("policy", "CL-100004")
+    assert json.loads(ticket.decisions)[-1]["outcome"] == "escalate"

@@ -37,6 +37,20 @@ def test_refund_in_the_customers_words_is_confirmed_paid_once_and_audited(system
     assert audit == [("refund", "damaged", "approve", 3895, "refund_within_limit")]
 
 
+def test_a_refund_above_the_bots_limit_goes_straight_to_a_person_with_the_decision(system):
+    sender = f"e2e-{uuid.uuid4().hex}"
+    system.say(sender, "I want my money back for CL-100001")
+    system.say(sender, "maria.lopez@example.com")
+    reply = " ".join(system.say(sender, "it arrived broken"))
+    assert "needs a colleague's approval. I'm bringing in a person from our team." in reply
+    tickets = _shop(system, "SELECT t.reason, t.decisions, o.number FROM tickets t JOIN orders o "
+                            "ON o.id = t.order_id WHERE t.conversation_id = ?", sender)
+    assert len(tickets) == 1 and tickets[0][0] == "policy" and tickets[0][2] == "CL-100001"
+    assert [d["rule"] for d in json.loads(tickets[0][1])] == ["above_limit"]
+    assert system.say(sender, "yes") == [], "the bot waits for the person"
+    assert _refunded_cents(system, "CL-100001") == 0
+
+
 def test_surprise_fee_is_waived_after_a_yes(system):
     sender = f"e2e-{uuid.uuid4().hex}"
     system.say(sender, "why is there a 14.99 service charge on my account??")
