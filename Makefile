@@ -15,7 +15,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup venv env db migrate seed reseed train retrain run up down restart status validate \
+.PHONY: help setup venv env db migrate seed reseed train retrain run up down restart status validate browser vendor \
         test test-unit test-actions test-dialogue test-e2e eval lint freeze clean
 
 help: ## list the targets
@@ -83,7 +83,7 @@ validate: $(VENV_STAMP) ## rasa data validate --fail-on-warnings
 	       echo "validate: FAILED"; exit 1; }
 	@echo "validate: OK"
 
-test: setup train ## everything: lint, validation, dialogue stories, unit, action and end-to-end tests
+test: setup train browser ## everything: lint, validation, dialogue stories, unit, action, end-to-end and browser tests
 	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory validate
 	@$(MAKE) --no-print-directory test-dialogue
@@ -112,14 +112,30 @@ test-dialogue: setup train ## test stories in tests/dialogue with rasa test core
 	  a=r.get('accuracy', r.get('weighted avg', {}).get('f1-score')); print(f'test-dialogue: OK, every story passed (action accuracy {a})')" \
 	  2>/dev/null || echo "test-dialogue: OK"
 
-test-e2e: setup train ## end-to-end: make up, a real conversation over HTTP, restart, make down
+test-e2e: setup train browser ## end-to-end: real processes over HTTP, Messenger, the widget in Chromium
 	@$(PY) -m pytest $(PYTEST_ARGS) tests/e2e
 
 eval: $(VENV_STAMP) ## measure on held-out data (frustration P/R/F1) against the floors in quality.yml
 	@$(PY) -m ops.evaluate
 
 lint: $(VENV_STAMP) ## ruff over the Python code
-	@$(VENV)/bin/ruff check $(wildcard careline actions components ops tests) && echo "lint: OK"
+	@$(VENV)/bin/ruff check $(wildcard careline actions channels components ops tests) && echo "lint: OK"
+
+CHROMIUM := $(or $(CARELINE_CHROMIUM),/usr/bin/chromium)
+
+browser: ## install Debian's chromium for the browser tests if it is missing (needs root or sudo)
+	@if [ -x "$(CHROMIUM)" ]; then exit 0; fi; \
+	echo "browser: installing Debian's chromium package for the browser tests ..."; \
+	SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	{ $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; } \
+	  > $(VAR)/apt-chromium.log 2>&1 || { tail -20 $(VAR)/apt-chromium.log; \
+	  echo "browser: could not install chromium; install it yourself or set CARELINE_CHROMIUM" >&2; exit 1; }; \
+	echo "browser: $$($(CHROMIUM) --version 2>/dev/null)"
+
+vendor: ## rebuild web/vendor/socket.io.min.js from the npm release pinned in web/package-lock.json
+	@cd web && { npm ci --no-audit --no-fund --ignore-scripts > npm.log 2>&1 || { tail -20 npm.log; exit 1; }; } && \
+	  cp node_modules/socket.io-client/dist/socket.io.min.js vendor/socket.io.min.js && \
+	  echo "vendor: $$(head -c 60 vendor/socket.io.min.js | tr -d '\n/*!')"
 
 freeze: $(VENV_STAMP) ## rewrite requirements.txt from the venv (after adding a package)
 	@{ sed -n '1,2p' requirements.txt; echo "setuptools==70.3.0"; echo "wheel==0.45.1"; \

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Mapping, Optional
+from typing import Dict, Mapping, Optional, Tuple
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOCALHOST = "127.0.0.1"
@@ -54,6 +54,19 @@ def _port(values: Mapping[str, str], key: str, default: int) -> int:
     return int(raw)
 
 
+def _number(values: Mapping[str, str], key: str, default: float, minimum: float) -> float:
+    raw = values.get(key, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{key} must be a number, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{key} must be at least {minimum:g}, got {raw!r}")
+    return value
+
+
 def sqlite_url(path: Path) -> str:
     """SQLAlchemy URL of a SQLite file at an absolute path."""
     return f"sqlite:///{path.resolve()}"
@@ -72,6 +85,29 @@ class Settings:
     tracker_db_url: str
     store_db_url: str
     helpdesk_url: str = ""
+    web_port: int = 8080
+    max_message_chars: int = 1000
+    sender_per_minute: float = 20.0
+    address_per_minute: float = 120.0
+    web_origins: Tuple[str, ...] = ()
+    fb_app_secret: str = ""
+    fb_verify_token: str = ""
+    fb_page_token: str = ""
+    fb_graph_url: str = "https://graph.facebook.com/v19.0"
+
+    @property
+    def web_url(self) -> str:
+        return f"http://{self.host}:{self.web_port}"
+
+    @property
+    def allowed_web_origins(self) -> Tuple[str, ...]:
+        """Pages that may open the chat socket: the demo page plus CARELINE_WEB_ORIGINS."""
+        local = (self.web_url, f"http://localhost:{self.web_port}")
+        return tuple(dict.fromkeys(local + self.web_origins))
+
+    @property
+    def messenger_configured(self) -> bool:
+        return bool(self.fb_app_secret and self.fb_verify_token and self.fb_page_token)
 
     @property
     def rasa_url(self) -> str:
@@ -127,4 +163,14 @@ def load_settings(
         tracker_db_url=values.get("CARELINE_TRACKER_DB_URL") or sqlite_url(var_dir / "tracker.db"),
         store_db_url=values.get("CARELINE_STORE_DB_URL") or sqlite_url(var_dir / "careline.db"),
         helpdesk_url=values.get("CARELINE_HELPDESK_URL", "").strip(),
+        web_port=_port(values, "CARELINE_WEB_PORT", 8080),
+        max_message_chars=int(_number(values, "CARELINE_MAX_MESSAGE_CHARS", 1000, 1)),
+        sender_per_minute=_number(values, "CARELINE_RATE_PER_SENDER", 20, 1),
+        address_per_minute=_number(values, "CARELINE_RATE_PER_ADDRESS", 120, 1),
+        web_origins=tuple(o.strip().rstrip("/") for o in values.get("CARELINE_WEB_ORIGINS", "").split(",")
+                          if o.strip()),
+        fb_app_secret=values.get("CARELINE_FB_APP_SECRET", "").strip(),
+        fb_verify_token=values.get("CARELINE_FB_VERIFY_TOKEN", "").strip(),
+        fb_page_token=values.get("CARELINE_FB_PAGE_TOKEN", "").strip(),
+        fb_graph_url=(values.get("CARELINE_FB_GRAPH_URL") or "https://graph.facebook.com/v19.0").rstrip("/"),
     )

@@ -12,6 +12,9 @@ import os
 import sys
 from typing import List
 
+#: Largest request body the server reads (Sanic answers 413 above it); chat messages are far smaller.
+REQUEST_MAX_BYTES = 1_000_000
+
 
 def rasa_argv(model: str, interface: str, port: int, token: str) -> List[str]:
     """The argument vector for `rasa run` serving the channels and the protected API."""
@@ -38,6 +41,7 @@ def main(argv: List[str]) -> int:
         print("rasa_server: RASA_AUTH_TOKEN must be set to a secret of 16+ characters", file=sys.stderr)
         return 2
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    os.environ.setdefault("SANIC_REQUEST_MAX_SIZE", str(REQUEST_MAX_BYTES))
     sys.argv = rasa_argv(args.model, args.interface, args.port, token)
     from rasa.__main__ import main as rasa_main
 

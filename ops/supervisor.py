@@ -1,4 +1,4 @@
-"""Start, watch and stop Careline's processes (action server, Rasa server).
+"""Start, watch and stop Careline's processes (action server, Rasa server, shop page, outbox).
 
     python -m ops.supervisor run     foreground; Ctrl-C stops everything
     python -m ops.supervisor up      background; returns once everything is healthy
@@ -84,6 +84,12 @@ def services(settings: Settings, model: Path) -> List[Service]:
             probe=_http_probe(f"{settings.rasa_url}/status{token_query}",
                               lambda body: bool(json.loads(body or b"{}").get("model_id"))),
         ),
+        Service(
+            name="web",
+            port=settings.web_port,
+            command=[sys.executable, "-m", "ops.web_server", "--port", str(settings.web_port)],
+            probe=_http_probe(f"{settings.web_url}/health", lambda body: b"ok" in body),
+        ),
     ]
     if settings.helpdesk_url:
         result.append(Service(name="outbox", command=[sys.executable, "-m", "careline.tickets"],
@@ -91,7 +97,7 @@ def services(settings: Settings, model: Path) -> List[Service]:
     return result
 
 
-SERVICE_NAMES = ("outbox", "rasa", "actions")  # stop order
+SERVICE_NAMES = ("outbox", "web", "rasa", "actions")  # stop order
 
 
 def _pid_file(settings: Settings, name: str) -> Path:
@@ -205,8 +211,11 @@ def down(settings: Settings) -> int:
 def _addresses(settings: Settings) -> str:
     return "\n".join([
         "Careline is running:",
+        f"  Shop page + chat {settings.web_url}/  (open it in a browser)",
         f"  REST webhook     {settings.rasa_url}/webhooks/rest/webhook",
         f"  Website socket   {settings.rasa_url}/socket.io  (socketio channel)",
+        f"  Messenger hook   {settings.rasa_url}/webhooks/facebook/webhook  "
+        f"({'configured' if settings.messenger_configured else 'off: set CARELINE_FB_* to enable'})",
         f"  Rasa HTTP API    {settings.rasa_url}  (token: RASA_AUTH_TOKEN in .env)",
         f"  Action server    {settings.actions_url}/webhook",
         f"  Helpdesk outbox  {settings.helpdesk_url or 'off (set CARELINE_HELPDESK_URL to deliver tickets)'}",

@@ -50,8 +50,11 @@ class RunningSystem:
 
 
 @pytest.fixture(scope="module")
-def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
-    """The whole system (actions, Rasa, helpdesk outbox) on free ports, with a fake helpdesk."""
+def system(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
+    """The whole system (actions, Rasa, shop page, helpdesk outbox) on free ports, with a fake helpdesk.
+
+    A test module can add environment variables with a module-level `SYSTEM_ENV` dict.
+    """
     var_dir = tmp_path_factory.mktemp("var")
     with FakeHelpdesk() as helpdesk:
         env = dict(
@@ -59,8 +62,11 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
             CARELINE_VAR_DIR=str(var_dir),
             CARELINE_RASA_PORT=str(free_port()),
             CARELINE_ACTIONS_PORT=str(free_port()),
+            CARELINE_WEB_PORT=str(free_port()),
             CARELINE_HELPDESK_URL=helpdesk.url,
+            CARELINE_RATE_PER_ADDRESS="100000",  # every test talks from 127.0.0.1
         )
+        env.update(getattr(request.module, "SYSTEM_ENV", {}))
         for key in ("CARELINE_TRACKER_DB_URL", "CARELINE_STORE_DB_URL"):
             env.pop(key, None)
         settings = load_settings(environ=env)

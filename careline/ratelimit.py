@@ -1,0 +1,99 @@
+"""Token-bucket rate limits keyed by sender or address, with bounded memory.
+
+Pure and thread-safe: the clock is injectable for tests. A bucket holds up to `burst`
+tokens and refills at `per_minute / 60` tokens a second; every message takes one.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Callable, Dict, Tuple
+
+
+@dataclass(frozen=True)
+class Limit:
+    per_minute: float
+    burst: int
+
+    def __post_init__(self) -> None:
+        if self.per_minute <= 0 or self.burst < 1:
+            raise ValueError(f"a rate limit needs per_minute > 0 and burst >= 1, got {self}")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    retry_after_s: float = 0.0
+
+
+class RateLimiter:
+    """One bucket per key; the least recently seen keys are forgotten beyond `max_keys`."""
+
+    def __init__(self, limit: Limit, max_keys: int = 100_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._limit = limit
+        self._rate = limit.per_minute / 60.0
+        self._max_keys = max_keys
+        self._clock = clock
+        self._buckets: OrderedDict[str, Tuple[float, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def hit(self, key: str) -> Verdict:
+        """Take one token for `key` if there is one; otherwise say how long until there is."""
+        now = self._clock()
+        with self._lock:
+            tokens, seen = self._buckets.pop(key, (float(self._limit.burst), now))
+            tokens = min(float(self._limit.burst), tokens + (now - seen) * self._rate)
+            allowed = tokens >= 1.0
+            if allowed:
+                tokens -= 1.0
+            self._buckets[key] = (tokens, now)
+            while len(self._buckets) > self._max_keys:
+                self._buckets.popitem(last=False)
+        return Verdict(True) if allowed else Verdict(False, (1.0 - tokens) / self._rate)
+
+
+class MessageGate:
+    """The checks every channel applies to a customer message before the bot sees it."""
+
+    TOO_LONG = ("Sorry, that message is too long for me ({length} characters; the limit is {limit}). "
+                "Could you send it in a shorter message?")
+    SLOW_DOWN = ("You're sending messages faster than I can read them. Please wait a few seconds "
+                 "and try again; I haven't lost anything you wrote before.")
+    EMPTY = "I didn't get any text there. What can I help you with?"
+
+    def __init__(self, max_chars: int, per_sender: Limit, per_address: Limit,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_chars = max_chars
+        self._senders = RateLimiter(per_sender, clock=clock)
+        self._addresses = RateLimiter(per_address, clock=clock)
+
+    def check(self, sender: str, address: str, text: str) -> GateResult:
+        """None-problem result when the message may go on; else the status and the polite answer."""
+        if not text.strip():
+            return GateResult(400, "empty_message", self.EMPTY)
+        if len(text) > self.max_chars:
+            return GateResult(413, "message_too_long", self.TOO_LONG.format(length=len(text), limit=self.max_chars))
+        for limiter, key in ((self._addresses, address), (self._senders, sender)):
+            if key:
+                verdict = limiter.hit(key)
+                if not verdict.allowed:
+                    return GateResult(429, "rate_limited", self.SLOW_DOWN, retry_after_s=verdict.retry_after_s)
+        return GateResult(200, "", "")
+
+
+@dataclass(frozen=True)
+class GateResult:
+    status: int
+    error: str
+    reply: str
+    retry_after_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200
+
+    def headers(self) -> Dict[str, str]:
+        return {"Retry-After": str(max(1, round(self.retry_after_s + 0.5)))} if self.status == 429 else {}

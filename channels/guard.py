@@ -1,0 +1,41 @@
+"""What every channel shares: the message gate built from settings, and the caller's address."""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any, Optional
+
+from careline.ratelimit import Limit, MessageGate
+from careline.settings import Settings, load_settings
+
+#: Sender ids other channels own: a REST caller may not write into a web or Messenger conversation.
+RESERVED_PREFIXES = ("web-", "fb-")
+SENDER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    return load_settings()
+
+
+@lru_cache(maxsize=1)
+def gate() -> MessageGate:
+    """One gate per process, so a sender's limit holds across channels."""
+    current = settings()
+    return MessageGate(
+        max_chars=current.max_message_chars,
+        per_sender=Limit(current.sender_per_minute, burst=max(3, int(current.sender_per_minute // 2))),
+        per_address=Limit(current.address_per_minute, burst=max(5, int(current.address_per_minute // 2))),
+    )
+
+
+def sender_problem(sender: Any, reserved_ok: bool = False) -> Optional[str]:
+    """Why `sender` cannot name a conversation, or None when it can."""
+    if not isinstance(sender, str) or not sender:
+        return "a 'sender' string is required (there is no default conversation)"
+    if not SENDER_PATTERN.match(sender):
+        return "'sender' must be 1-128 letters, digits or . _ : @ - and start with a letter or digit"
+    if not reserved_ok and sender.startswith(RESERVED_PREFIXES):
+        return (f"'sender' may not start with {' or '.join(RESERVED_PREFIXES)} "
+                "(those conversations belong to other channels)")
+    return None

@@ -1,0 +1,75 @@
+"""The REST channel with honest status codes, limits and no shared "default" conversation.
+
+POST /webhooks/rest/webhook  {"sender": "...", "message": "...", "metadata": {...}}
+  200 [bot messages]    400 bad JSON, missing sender or text    413 message too long
+  415 not JSON          429 too many messages (Retry-After)      500 the bot failed (nothing half-done)
+Error bodies: {"error": code, "detail": why, "messages": [a polite answer to show the customer]}.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Awaitable, Callable, Dict, List, Optional
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from channels.guard import gate, sender_problem
+
+logger = logging.getLogger(__name__)
+
+SORRY = "Sorry, something went wrong on our side and I couldn't answer that. Please try again in a moment."
+
+
+def _error(status: int, code: str, detail: str, sender: Optional[str] = None, reply: str = "",
+           headers: Optional[Dict[str, str]] = None) -> HTTPResponse:
+    messages: List[Dict[str, Any]] = [{"recipient_id": sender, "text": reply}] if reply and sender else []
+    return response.json({"error": code, "detail": detail, "messages": messages}, status=status, headers=headers)
+
+
+class RestInput(InputChannel):
+    @classmethod
+    def name(cls) -> str:
+        return "rest"
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webhook = Blueprint("careline_rest_webhook", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            if (request.content_type or "").split(";")[0].strip().lower() != "application/json":
+                return _error(415, "unsupported_media_type", "send the message as application/json")
+            try:
+                body = json.loads((request.body or b"").decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                return _error(400, "malformed_json", "the body is not valid UTF-8 JSON")
+            if not isinstance(body, dict):
+                return _error(400, "malformed_json", "the body must be a JSON object")
+            sender, text, metadata = body.get("sender"), body.get("message"), body.get("metadata")
+            problem = sender_problem(sender)
+            if problem:
+                return _error(400, "bad_sender", problem)
+            if not isinstance(text, str):
+                return _error(400, "missing_message", "a 'message' string is required", sender)
+            if metadata is not None and not isinstance(metadata, dict):
+                return _error(400, "bad_metadata", "'metadata' must be a JSON object", sender)
+            verdict = gate().check(sender, request.ip or "unknown", text)
+            if not verdict.ok:
+                return _error(verdict.status, verdict.error, verdict.error.replace("_", " "), sender,
+                              verdict.reply, verdict.headers())
+            collector = CollectingOutputChannel()
+            try:
+                await on_new_message(UserMessage(text, collector, sender, input_channel=self.name(),
+                                                 metadata=metadata))
+            except Exception:  # noqa: BLE001 - the customer gets an answer and the caller a 500
+                logger.exception("rest: handling a message from %s failed", sender)
+                return _error(500, "internal_error", "the bot could not handle the message", sender, SORRY)
+            return response.json(collector.messages)
+
+        return webhook
