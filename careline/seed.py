@@ -13,15 +13,16 @@ import sys
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from careline.desk.auth import Accounts
 from careline.settings import load_settings
 from careline.migrate import UnversionedDatabase, migrate
-from careline.store import ORDER_STATUSES, Base, Charge, Customer, Order, OrderItem, make_engine
+from careline.store import ORDER_STATUSES, Agent, Base, Charge, Customer, Order, OrderItem, make_engine
 
 CUSTOMERS = 200
 ORDERS = 1000
@@ -220,14 +221,38 @@ def seed(engine: Engine, today: Optional[date] = None, reset: bool = False) -> i
         return session.execute(select(func.count(Order.id))).scalar_one()
 
 
+DEMO_DESK_ACCOUNTS = (
+    ("ana.rivera@harborpine.example", "Ana Rivera", "agent"),
+    ("sam.okafor@harborpine.example", "Sam Okafor", "supervisor"),
+)
+
+
+def seed_desk_accounts(engine: Engine, passwords: Dict[str, str]) -> List[str]:
+    """Create the demo desk accounts that are missing (password per role); return their emails."""
+    accounts = Accounts(engine)
+    created = []
+    with Session(engine) as session:
+        existing = set(session.execute(select(Agent.email)).scalars())
+    for email, name, role in DEMO_DESK_ACCOUNTS:
+        if email not in existing and passwords.get(role):
+            accounts.create(email, name, role, passwords[role])
+            created.append(email)
+    return created
+
+
 def main(argv: List[str]) -> int:
     settings = load_settings()
     settings.var_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.store_db_url)
     try:
-        added = seed(make_engine(settings.store_db_url), reset="--reset" in argv)
+        added = seed(engine, reset="--reset" in argv)
     except UnversionedDatabase as error:
         print(f"seed: {error}", file=sys.stderr)
         return 1
+    accounts = seed_desk_accounts(engine, {"agent": settings.desk_agent_password,
+                                           "supervisor": settings.desk_supervisor_password})
+    if accounts:
+        print(f"seed: created desk accounts {', '.join(accounts)} (passwords: CARELINE_DESK_*_PASSWORD in .env)")
     if added:
         print(f"seed: created {CUSTOMERS} customers and {added} orders ({', '.join(ORDER_STATUSES)})")
     else:

@@ -94,6 +94,14 @@ class Settings:
     fb_verify_token: str = ""
     fb_page_token: str = ""
     fb_graph_url: str = "https://graph.facebook.com/v19.0"
+    desk_port: int = 5080
+    desk_agent_password: str = ""
+    desk_supervisor_password: str = ""
+    desk_secure_cookies: bool = False
+
+    @property
+    def desk_url(self) -> str:
+        return f"http://{self.host}:{self.desk_port}"
 
     @property
     def web_url(self) -> str:
@@ -173,4 +181,8 @@ def load_settings(
         fb_verify_token=values.get("CARELINE_FB_VERIFY_TOKEN", "").strip(),
         fb_page_token=values.get("CARELINE_FB_PAGE_TOKEN", "").strip(),
         fb_graph_url=(values.get("CARELINE_FB_GRAPH_URL") or "https://graph.facebook.com/v19.0").rstrip("/"),
+        desk_port=_port(values, "CARELINE_DESK_PORT", 5080),
+        desk_agent_password=values.get("CARELINE_DESK_AGENT_PASSWORD", "").strip(),
+        desk_supervisor_password=values.get("CARELINE_DESK_SUPERVISOR_PASSWORD", "").strip(),
+        desk_secure_cookies=values.get("CARELINE_DESK_SECURE_COOKIES", "").strip().lower() in ("1", "true", "yes"),
     )

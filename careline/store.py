@@ -176,9 +176,75 @@ class Ticket(Base):
     decisions = sa.Column(sa.Text, nullable=False)
     created_at = sa.Column(sa.DateTime, nullable=False)
     closed_at = sa.Column(sa.DateTime)
+    assigned_agent_id = sa.Column(sa.Integer, sa.ForeignKey("agents.id", name="fk_tickets_assigned_agent_id_agents"),
+                                  index=True)
+    first_response_at = sa.Column(sa.DateTime)
+    resolved_at = sa.Column(sa.DateTime)
 
     __table_args__ = (
         sa.CheckConstraint("status IN ('open', 'assigned', 'resolved', 'closed')", name="ck_ticket_status"),
+    )
+
+
+class Agent(Base):
+    """A person who works in the agent desk."""
+
+    __tablename__ = "agents"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    email = sa.Column(sa.String(254), nullable=False, unique=True)
+    name = sa.Column(sa.String(120), nullable=False)
+    role = sa.Column(sa.String(20), nullable=False)
+    password_hash = sa.Column(sa.String(255), nullable=False)
+    active = sa.Column(sa.Boolean, nullable=False, default=True)
+    created_at = sa.Column(sa.DateTime, nullable=False)
+
+    __table_args__ = (sa.CheckConstraint("role IN ('agent', 'supervisor')", name="ck_agent_role"),)
+
+
+class DeskSession(Base):
+    """A signed-in browser: the cookie holds a secret whose hash is stored here."""
+
+    __tablename__ = "desk_sessions"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    token_hash = sa.Column(sa.String(64), nullable=False, unique=True)
+    agent_id = sa.Column(sa.Integer, sa.ForeignKey("agents.id"), nullable=False, index=True)
+    csrf_token = sa.Column(sa.String(64), nullable=False)
+    created_at = sa.Column(sa.DateTime, nullable=False)
+    expires_at = sa.Column(sa.DateTime, nullable=False)
+
+
+class TicketEvent(Base):
+    """Everything a person did with a ticket (the desk's audit trail)."""
+
+    __tablename__ = "ticket_events"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    ticket_id = sa.Column(sa.Integer, sa.ForeignKey("tickets.id"), nullable=False, index=True)
+    agent_id = sa.Column(sa.Integer, sa.ForeignKey("agents.id"), index=True)
+    kind = sa.Column(sa.String(20), nullable=False)
+    detail = sa.Column(sa.Text, nullable=False, default="")
+    created_at = sa.Column(sa.DateTime, nullable=False)
+
+
+class Feedback(Base):
+    """A customer's 1-5 rating (and comment) at the end of a conversation."""
+
+    __tablename__ = "feedback"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    conversation_id = sa.Column(sa.String(128), nullable=False, index=True)
+    idempotency_key = sa.Column(sa.String(160), nullable=False, unique=True)
+    ticket_id = sa.Column(sa.Integer, sa.ForeignKey("tickets.id"), index=True)
+    handled_by = sa.Column(sa.String(10), nullable=False)
+    rating = sa.Column(sa.Integer, nullable=False)
+    comment = sa.Column(sa.Text, nullable=False, default="")
+    created_at = sa.Column(sa.DateTime, nullable=False)
+
+    __table_args__ = (
+        sa.CheckConstraint("rating BETWEEN 1 AND 5", name="ck_feedback_rating"),
+        sa.CheckConstraint("handled_by IN ('bot', 'agent')", name="ck_feedback_handled_by"),
     )
 
 

@@ -90,6 +90,12 @@ def services(settings: Settings, model: Path) -> List[Service]:
             command=[sys.executable, "-m", "ops.web_server", "--port", str(settings.web_port)],
             probe=_http_probe(f"{settings.web_url}/health", lambda body: b"ok" in body),
         ),
+        Service(
+            name="desk",
+            port=settings.desk_port,
+            command=[sys.executable, "-m", "careline.desk", "--port", str(settings.desk_port)],
+            probe=_http_probe(f"{settings.desk_url}/health", lambda body: b"ok" in body),
+        ),
     ]
     if settings.helpdesk_url:
         result.append(Service(name="outbox", command=[sys.executable, "-m", "careline.tickets"],
@@ -97,7 +103,7 @@ def services(settings: Settings, model: Path) -> List[Service]:
     return result
 
 
-SERVICE_NAMES = ("outbox", "web", "rasa", "actions")  # stop order
+SERVICE_NAMES = ("outbox", "desk", "web", "rasa", "actions")  # stop order
 
 
 def _pid_file(settings: Settings, name: str) -> Path:
@@ -212,6 +218,7 @@ def _addresses(settings: Settings) -> str:
     return "\n".join([
         "Careline is running:",
         f"  Shop page + chat {settings.web_url}/  (open it in a browser)",
+        f"  Agent desk       {settings.desk_url}/  (accounts: README, passwords: CARELINE_DESK_*_PASSWORD in .env)",
         f"  REST webhook     {settings.rasa_url}/webhooks/rest/webhook",
         f"  Website socket   {settings.rasa_url}/socket.io  (socketio channel)",
         f"  Messenger hook   {settings.rasa_url}/webhooks/facebook/webhook  "

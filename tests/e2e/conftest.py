@@ -63,6 +63,7 @@ def system(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             CARELINE_RASA_PORT=str(free_port()),
             CARELINE_ACTIONS_PORT=str(free_port()),
             CARELINE_WEB_PORT=str(free_port()),
+            CARELINE_DESK_PORT=str(free_port()),
             CARELINE_HELPDESK_URL=helpdesk.url,
             CARELINE_RATE_PER_ADDRESS="100000",  # every test talks from 127.0.0.1
         )

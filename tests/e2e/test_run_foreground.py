@@ -15,10 +15,13 @@ from tests.e2e.conftest import free_port
 
 pytestmark = pytest.mark.e2e
 
+SERVICES = ("actions", "rasa", "web", "desk")
+
 
 def test_make_run_serves_until_ctrl_c_then_stops_everything(tmp_path):
     env = dict(os.environ, CARELINE_VAR_DIR=str(tmp_path), CARELINE_RASA_PORT=str(free_port()),
-               CARELINE_ACTIONS_PORT=str(free_port()))
+               CARELINE_ACTIONS_PORT=str(free_port()), CARELINE_WEB_PORT=str(free_port()),
+               CARELINE_DESK_PORT=str(free_port()))
     settings = load_settings(environ=env)
     process = subprocess.Popen(
         ["make", "--no-print-directory", "run"], cwd=PROJECT_ROOT, env=env, text=True,
@@ -35,11 +38,13 @@ def test_make_run_serves_until_ctrl_c_then_stops_everything(tmp_path):
         assert "Press Ctrl-C to stop." in printed, printed
         assert f"{settings.rasa_url}/webhooks/rest/webhook" in printed
         assert f"{settings.actions_url}/webhook" in printed
+        assert f"{settings.web_url}/" in printed
+        assert "careline-widget.js" in requests.get(f"{settings.web_url}/", timeout=10).text
         reply = requests.post(f"{settings.rasa_url}/webhooks/rest/webhook",
                               json={"sender": "run-test", "message": "hello"}, timeout=60)
         assert "Careline" in reply.text
         pids = [json.loads(path.read_text())["pid"] for path in (tmp_path / "run").glob("*.pid")]
-        assert len(pids) == 2
+        assert len(pids) == len(SERVICES)
 
         os.killpg(process.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
         rest, _ = process.communicate(timeout=60)

@@ -1,0 +1,129 @@
+"""Support figures for supervisors, computed from the real stores.
+
+The shop store gives tickets (handoffs, response and resolution times) and ratings; Rasa's SQL
+tracker store (its `events` table) gives conversations, intents, fallbacks and frustration.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Dict, List, Optional, Tuple
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from careline.store import Feedback, Ticket
+
+FRUSTRATION_BUCKETS = ((0.0, 0.2), (0.2, 0.4), (0.4, 0.6), (0.6, 0.8), (0.8, 1.01))
+FALLBACK_INTENT = "nlu_fallback"
+
+
+@dataclass
+class Report:
+    start: date
+    end: date
+    conversations: int = 0
+    customer_messages: int = 0
+    handoffs: int = 0
+    handoff_reasons: Dict[str, int] = field(default_factory=dict)
+    first_response_s: Optional[float] = None
+    resolution_s: Optional[float] = None
+    csat: Dict[str, Dict[str, float]] = field(default_factory=dict)
+    frustration: List[Tuple[str, int]] = field(default_factory=list)
+    top_intents: List[Tuple[str, int]] = field(default_factory=list)
+    fallbacks: int = 0
+
+    @property
+    def containment_rate(self) -> Optional[float]:
+        return None if not self.conversations else max(0, self.conversations - self.handoffs) / self.conversations
+
+    @property
+    def handoff_rate(self) -> Optional[float]:
+        return None if not self.conversations else min(1.0, self.handoffs / self.conversations)
+
+    @property
+    def fallback_rate(self) -> Optional[float]:
+        return None if not self.customer_messages else self.fallbacks / self.customer_messages
+
+    def rows(self) -> List[Tuple[str, str, str]]:
+        """(section, name, value) for the CSV export."""
+        def fmt(value: Optional[float], digits: int = 3) -> str:
+            return "" if value is None else f"{value:.{digits}f}"
+
+        rows = [("period", "start", self.start.isoformat()), ("period", "end", self.end.isoformat()),
+                ("volume", "conversations", str(self.conversations)),
+                ("volume", "customer_messages", str(self.customer_messages)),
+                ("rates", "containment_rate", fmt(self.containment_rate)),
+                ("rates", "handoff_rate", fmt(self.handoff_rate)),
+                ("rates", "fallback_rate", fmt(self.fallback_rate)),
+                ("times", "first_response_median_s", fmt(self.first_response_s, 1)),
+                ("times", "resolution_median_s", fmt(self.resolution_s, 1))]
+        rows += [("handoff_reasons", reason, str(n)) for reason, n in sorted(self.handoff_reasons.items())]
+        for who, figures in sorted(self.csat.items()):
+            rows += [(f"csat_{who}", "ratings", str(int(figures["count"]))),
+                     (f"csat_{who}", "average", fmt(figures["average"], 2))]
+        rows += [("frustration", label, str(n)) for label, n in self.frustration]
+        rows += [("top_intents", name, str(n)) for name, n in self.top_intents]
+        return rows
+
+
+def _bounds(start: date, end: date) -> Tuple[datetime, datetime]:
+    return datetime.combine(start, time.min), datetime.combine(end + timedelta(days=1), time.min)
+
+
+def _epoch(moment: datetime) -> float:
+    return moment.replace(tzinfo=timezone.utc).timestamp()
+
+
+def report(store: Engine, tracker: Engine, start: date, end: date) -> Report:
+    """Figures for the days `start`..`end` (inclusive, UTC)."""
+    if end < start:
+        raise ValueError("the end date is before the start date")
+    low, high = _bounds(start, end)
+    result = Report(start, end)
+    with store.connect() as db:
+        tickets = db.execute(sa.select(Ticket.reason, Ticket.created_at, Ticket.first_response_at,
+                                       Ticket.resolved_at, Ticket.conversation_id)
+                             .where(Ticket.created_at >= low, Ticket.created_at < high)).all()
+        ratings = db.execute(sa.select(Feedback.handled_by, Feedback.rating)
+                             .where(Feedback.created_at >= low, Feedback.created_at < high)).all()
+    result.handoffs = len({t.conversation_id for t in tickets})
+    result.handoff_reasons = dict(Counter(t.reason for t in tickets))
+    firsts = [(t.first_response_at - t.created_at).total_seconds() for t in tickets if t.first_response_at]
+    resolved = [(t.resolved_at - t.created_at).total_seconds() for t in tickets if t.resolved_at]
+    result.first_response_s = statistics.median(firsts) if firsts else None
+    result.resolution_s = statistics.median(resolved) if resolved else None
+    for who in ("bot", "agent"):
+        scores = [r.rating for r in ratings if r.handled_by == who]
+        result.csat[who] = {"count": len(scores), "average": statistics.mean(scores) if scores else None}
+    _conversation_figures(result, tracker, _epoch(low), _epoch(high))
+    return result
+
+
+def _conversation_figures(result: Report, tracker: Engine, low: float, high: float) -> None:
+    if "events" not in sa.inspect(tracker).get_table_names():
+        return
+    events = sa.table("events", sa.column("sender_id"), sa.column("type_name"), sa.column("timestamp"),
+                      sa.column("intent_name"), sa.column("data"))
+    with tracker.connect() as db:
+        rows = db.execute(sa.select(events.c.sender_id, events.c.intent_name, events.c.data)
+                          .where(events.c.type_name == "user", events.c.timestamp >= low,
+                                 events.c.timestamp < high)).all()
+    result.customer_messages = len(rows)
+    result.conversations = len({r.sender_id for r in rows})
+    intents = Counter(r.intent_name for r in rows if r.intent_name)
+    result.fallbacks = intents.get(FALLBACK_INTENT, 0)
+    result.top_intents = intents.most_common(10)
+    buckets = [0] * len(FRUSTRATION_BUCKETS)
+    for row in rows:
+        try:
+            score = float(json.loads(row.data or "{}").get("parse_data", {}).get("frustration", {}).get("score"))
+        except (TypeError, ValueError):
+            continue
+        for index, (lower, upper) in enumerate(FRUSTRATION_BUCKETS):
+            if lower <= score < upper:
+                buckets[index] += 1
+    result.frustration = [(f"{lo:.1f}-{min(hi, 1.0):.1f}", n) for (lo, hi), n in zip(FRUSTRATION_BUCKETS, buckets)]

@@ -1,0 +1,66 @@
+"""What the desk asks of the Rasa server, through its token-protected HTTP API.
+
+An agent's reply is a `bot` event appended with `execute_side_effects`, so Rasa sends it through
+the conversation's latest channel (the website socket, Messenger) and keeps it in the tracker.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Dict, List
+from urllib.parse import quote
+
+import requests
+
+TIMEOUT_S = 15
+
+
+class RasaUnavailable(RuntimeError):
+    """The Rasa server did not do what was asked; the message says what failed."""
+
+
+class RasaAPI:
+    def __init__(self, base_url: str, token: str, session: requests.Session = None) -> None:
+        self._base = base_url.rstrip("/")
+        self._token = token
+        self._http = session or requests.Session()
+
+    def _url(self, conversation_id: str, path: str) -> str:
+        return f"{self._base}/conversations/{quote(conversation_id, safe='')}/{path}"
+
+    def _post(self, url: str, body: Any, **params: str) -> Dict[str, Any]:
+        try:
+            answer = self._http.post(url, json=body, params={"token": self._token, **params}, timeout=TIMEOUT_S)
+        except requests.RequestException as error:
+            raise RasaUnavailable(f"the bot server could not be reached ({type(error).__name__})") from None
+        if answer.status_code >= 400:
+            raise RasaUnavailable(f"the bot server answered {answer.status_code}")
+        return answer.json()
+
+    def send_agent_message(self, conversation_id: str, text: str, agent_name: str) -> None:
+        event = {"event": "bot", "text": text, "timestamp": time.time(), "metadata": {"agent": agent_name}}
+        self._post(self._url(conversation_id, "tracker/events"), event,
+                   output_channel="latest", execute_side_effects="true")
+
+    def resume(self, conversation_id: str, greet: bool = True) -> None:
+        """Un-pause the bot; with `greet`, it welcomes the customer back (action_handback)."""
+        self._post(self._url(conversation_id, "tracker/events"), {"event": "resume", "timestamp": time.time()})
+        if greet:
+            self._post(self._url(conversation_id, "execute"), {"name": "action_handback"}, output_channel="latest")
+
+    def messages(self, conversation_id: str) -> List[Dict[str, Any]]:
+        """The conversation as it is now: customer, bot and agent messages."""
+        try:
+            answer = self._http.get(self._url(conversation_id, "tracker"), params={"token": self._token},
+                                    timeout=TIMEOUT_S)
+            answer.raise_for_status()
+        except requests.RequestException as error:
+            raise RasaUnavailable(f"the conversation could not be loaded ({type(error).__name__})") from None
+        lines = []
+        for event in answer.json().get("events", []):
+            if event.get("event") == "user":
+                lines.append({"role": "customer", "text": event.get("text") or "", "at": event.get("timestamp")})
+            elif event.get("event") == "bot" and event.get("text"):
+                agent = (event.get("metadata") or {}).get("agent")
+                lines.append({"role": "agent" if agent else "bot", "agent": agent, "text": event["text"],
+                              "at": event.get("timestamp")})
+        return lines

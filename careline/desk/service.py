@@ -1,0 +1,274 @@
+"""The desk's queue, a ticket's whole context, and every agent action (each one audited).
+
+Money goes through the same `ClaimService` as the bot's, with the agent's authority (higher
+limits in policy.yml); amounts and the customer come from the store, never from the form.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from careline.claims import ClaimService, from_cents
+from careline.desk.auth import DeskUser
+from careline.policy import Request
+from careline.store import Agent, Customer, DecisionRecord, Order, Ticket, TicketEvent
+
+ACTIVE = ("open", "assigned")
+MAX_TEXT = 2000
+
+
+class DeskError(ValueError):
+    """An action that cannot be done as asked; the message is shown to the agent."""
+
+
+class NotFound(DeskError):
+    pass
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    ticket_id: int
+    conversation_id: str
+    channel: str
+    status: str
+    reason: str
+    priority: int
+    customer: str
+    order_number: Optional[str]
+    summary: str
+    waiting_s: int
+    assigned_to: Optional[str]
+    frustration: Optional[float]
+
+    def as_dict(self) -> Dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class TicketView:
+    ticket: Dict[str, Any]
+    customer: Optional[Dict[str, Any]]
+    orders: List[Dict[str, Any]]
+    transcript: List[Dict[str, Any]]
+    frustration: List[float]
+    intents: List[str]
+    decisions: List[Dict[str, Any]]
+    events: List[Dict[str, Any]]
+    fees: List[Dict[str, Any]] = field(default_factory=list)
+
+
+def _clean_text(text: Any, what: str) -> str:
+    if not isinstance(text, str) or not text.strip():
+        raise DeskError(f"the {what} is empty")
+    if len(text) > MAX_TEXT:
+        raise DeskError(f"the {what} is too long ({len(text)} characters; the limit is {MAX_TEXT})")
+    return text.strip()
+
+
+def parse_amount(raw: Any) -> Optional[Decimal]:
+    """An optional amount typed by an agent: positive, at most two decimals."""
+    if raw in (None, ""):
+        return None
+    try:
+        amount = Decimal(str(raw).strip().lstrip("$"))
+    except InvalidOperation:
+        raise DeskError(f"{raw!r} is not an amount") from None
+    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.01")) or amount > 10**6:
+        raise DeskError("the amount must be a positive number of dollars and cents")
+    return amount
+
+
+class DeskService:
+    def __init__(self, engine: Engine, claims: ClaimService, now: Callable[[], datetime] = datetime.utcnow) -> None:
+        self._sessions = sessionmaker(bind=engine, future=True, expire_on_commit=False)
+        self._claims = claims
+        self._now = now
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    def queue(self) -> List[QueueItem]:
+        """Tickets waiting for or with a person: highest priority first, then longest waiting."""
+        now = self._now()
+        with self._sessions() as session:
+            rows = session.execute(
+                sa.select(Ticket, Customer.name, Order.number, Agent.name)
+                .outerjoin(Customer, Customer.id == Ticket.customer_id)
+                .outerjoin(Order, Order.id == Ticket.order_id)
+                .outerjoin(Agent, Agent.id == Ticket.assigned_agent_id)
+                .where(Ticket.status.in_(ACTIVE))
+                .order_by(Ticket.priority.desc(), Ticket.created_at, Ticket.id)
+            ).all()
+        items = []
+        for ticket, customer, order_number, agent in rows:
+            scores = json.loads(ticket.frustration or "[]")
+            items.append(QueueItem(
+                ticket.id, ticket.conversation_id, ticket.channel, ticket.status, ticket.reason, ticket.priority,
+                customer or "Unverified customer", order_number, ticket.summary,
+                max(0, int((now - ticket.created_at).total_seconds())), agent, scores[-1] if scores else None,
+            ))
+        return items
+
+    def queue_fingerprint(self) -> Tuple[int, int, int]:
+        """Changes whenever the queue does (a new ticket, a status change, an agent action)."""
+        with self._sessions() as session:
+            tickets = session.execute(sa.select(sa.func.count(Ticket.id), sa.func.max(Ticket.id))
+                                      .where(Ticket.status.in_(ACTIVE))).one()
+            last_event = session.execute(sa.select(sa.func.max(TicketEvent.id))).scalar_one()
+        return int(tickets[0] or 0), int(tickets[1] or 0), int(last_event or 0)
+
+    def _ticket(self, session: Session, ticket_id: int) -> Ticket:
+        ticket = session.get(Ticket, ticket_id)
+        if ticket is None:
+            raise NotFound(f"there is no ticket {ticket_id}")
+        return ticket
+
+    def view(self, ticket_id: int) -> TicketView:
+        with self._sessions() as session:
+            ticket = self._ticket(session, ticket_id)
+            customer = session.get(Customer, ticket.customer_id) if ticket.customer_id else None
+            orders = []
+            if customer:
+                for order in session.execute(sa.select(Order).where(Order.customer_id == customer.id)
+                                             .order_by(Order.placed_at.desc())).scalars():
+                    orders.append({"number": order.number, "status": order.status,
+                                   "placed": order.placed_at.date().isoformat(),
+                                   "total": f"${from_cents(order.total_cents):.2f}",
+                                   "this_ticket": order.id == ticket.order_id})
+            decisions = [
+                {"at": r.created_at.isoformat(timespec="seconds"), "authority": r.authority, "kind": r.kind,
+                 "outcome": r.outcome, "amount": f"${from_cents(r.amount_cents):.2f}", "rule": r.rule,
+                 "reference": r.reference}
+                for r in session.execute(sa.select(DecisionRecord)
+                                         .where(DecisionRecord.conversation_id == ticket.conversation_id)
+                                         .order_by(DecisionRecord.id)).scalars()
+            ]
+            events = [
+                {"at": e.created_at.isoformat(timespec="seconds"), "kind": e.kind, "detail": e.detail,
+                 "agent": name}
+                for e, name in session.execute(sa.select(TicketEvent, Agent.name)
+                                               .outerjoin(Agent, Agent.id == TicketEvent.agent_id)
+                                               .where(TicketEvent.ticket_id == ticket.id)
+                                               .order_by(TicketEvent.id)).all()
+            ]
+            assigned = session.get(Agent, ticket.assigned_agent_id) if ticket.assigned_agent_id else None
+            order = session.get(Order, ticket.order_id) if ticket.order_id else None
+            view = TicketView(
+                ticket={"id": ticket.id, "conversation_id": ticket.conversation_id, "channel": ticket.channel,
+                        "status": ticket.status, "reason": ticket.reason, "priority": ticket.priority,
+                        "summary": ticket.summary, "created_at": ticket.created_at.isoformat(timespec="seconds"),
+                        "assigned_to": assigned.name if assigned else None,
+                        "order_number": order.number if order else None},
+                customer={"name": customer.name, "email": customer.email, "phone": customer.phone,
+                          "tier": customer.tier, "since": customer.since.isoformat()} if customer else None,
+                orders=orders, transcript=json.loads(ticket.transcript), frustration=json.loads(ticket.frustration),
+                intents=json.loads(ticket.intents), decisions=decisions, events=events,
+            )
+            verified = (order.number, customer.email) if order and customer else None
+        if verified:  # after the session: the claim service opens its own
+            view.fees = [{"id": f.charge_id, "description": f.description, "amount": f"${f.amount:.2f}",
+                          "charged_on": f.charged_on.isoformat()} for f in self._claims.waivable_fees(*verified)]
+        return view
+
+    # --- acting ----------------------------------------------------------------------------------
+
+    def _audit(self, session: Session, ticket: Ticket, user: DeskUser, kind: str, detail: Any = "") -> None:
+        session.add(TicketEvent(ticket_id=ticket.id, agent_id=user.id, kind=kind, created_at=self._now(),
+                                detail=detail if isinstance(detail, str) else json.dumps(detail)))
+
+    def _active(self, session: Session, ticket_id: int) -> Ticket:
+        ticket = self._ticket(session, ticket_id)
+        if ticket.status not in ACTIVE:
+            raise DeskError(f"ticket {ticket_id} is {ticket.status}; reopen it from the helpdesk to act on it")
+        return ticket
+
+    def take(self, ticket_id: int, user: DeskUser) -> None:
+        with self._sessions() as session:
+            ticket = self._active(session, ticket_id)
+            if ticket.assigned_agent_id != user.id:
+                ticket.status, ticket.assigned_agent_id = "assigned", user.id
+                self._audit(session, ticket, user, "take")
+                session.commit()
+
+    def _active_conversation(self, ticket_id: int) -> str:
+        with self._sessions() as session:
+            return self._active(session, ticket_id).conversation_id
+
+    def reply(self, ticket_id: int, user: DeskUser, text: Any, send: Callable[[str, str], None]) -> None:
+        """Send `text` to the customer (through `send(conversation_id, text)`), then record it.
+
+        No database transaction is open while the bot server works (SQLite has one writer).
+        """
+        text = _clean_text(text, "reply")
+        send(self._active_conversation(ticket_id), text)
+        with self._sessions() as session:
+            ticket = self._ticket(session, ticket_id)
+            if ticket.assigned_agent_id is None:
+                ticket.status, ticket.assigned_agent_id = "assigned", user.id
+            ticket.first_response_at = ticket.first_response_at or self._now()
+            self._audit(session, ticket, user, "reply", text)
+            session.commit()
+
+    def note(self, ticket_id: int, user: DeskUser, text: Any) -> None:
+        text = _clean_text(text, "note")
+        with self._sessions() as session:
+            ticket = self._ticket(session, ticket_id)
+            self._audit(session, ticket, user, "note", text)
+            session.commit()
+
+    def _order_and_email(self, session: Session, ticket: Ticket) -> Tuple[str, str]:
+        if not ticket.order_id:
+            raise DeskError("this conversation has no verified order, so nothing can be refunded or waived here")
+        order = session.get(Order, ticket.order_id)
+        return order.number, session.get(Customer, order.customer_id).email
+
+    def claim(self, ticket_id: int, user: DeskUser, kind: str, form_key: str, amount: Any = None,
+              reason: Optional[str] = None, charge_id: Any = None) -> Dict[str, Any]:
+        """A refund, goodwill refund or fee waiver decided with the agent's authority, once per form key."""
+        if kind not in ("refund", "goodwill", "waiver"):
+            raise DeskError(f"unknown action {kind!r}")
+        if not form_key or len(form_key) > 64:
+            raise DeskError("the form is missing its key; reload the page")
+        with self._sessions() as session:
+            ticket = self._active(session, ticket_id)
+            number, email = self._order_and_email(session, ticket)
+        try:
+            charge = int(charge_id) if kind == "waiver" else None
+        except (TypeError, ValueError):
+            raise DeskError("choose the charge to waive") from None
+        request = Request(kind, reason=(reason or "other") if kind == "refund" else reason,
+                          amount=parse_amount(amount) if kind != "waiver" else None, charge_id=charge)
+        outcome = self._claims.decide_and_apply(
+            idempotency_key=f"desk:{ticket_id}:{form_key}", order_number=number, email=email, request=request,
+            authority=user.role, conversation_id=ticket.conversation_id,
+        )
+        decision = outcome.decision
+        result = {"kind": kind, "outcome": decision.outcome, "amount": f"{decision.amount:.2f}",
+                  "rule": decision.rule, "reference": outcome.reference, "explanation": decision.explanation}
+        if not outcome.replayed:
+            with self._sessions() as session:
+                self._audit(session, self._ticket(session, ticket_id), user, kind, result)
+                session.commit()
+        return result
+
+    def finish(self, ticket_id: int, user: DeskUser, status: str, resume: Callable[[str], None]) -> None:
+        """Resolve (the bot greets the customer again) or close a ticket; the bot is resumed either way."""
+        if status not in ("resolved", "closed"):
+            raise DeskError(f"unknown status {status!r}")
+        resume(self._active_conversation(ticket_id))
+        with self._sessions() as session:
+            ticket = self._ticket(session, ticket_id)
+            now = self._now()
+            ticket.status = status
+            ticket.resolved_at = ticket.resolved_at or now
+            if status == "closed":
+                ticket.closed_at = now
+            ticket.assigned_agent_id = ticket.assigned_agent_id or user.id
+            self._audit(session, ticket, user, "handback" if status == "resolved" else "close")
+            session.commit()
