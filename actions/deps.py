@@ -6,6 +6,7 @@ from functools import lru_cache
 from sqlalchemy.engine import Engine
 
 from careline.claims import ClaimService
+from careline.desk.feedback import FeedbackService
 from careline.frustration import Thresholds
 from careline.settings import PROJECT_ROOT
 from careline.tickets import TicketService
@@ -38,6 +39,12 @@ def ticket_service() -> TicketService:
 
 
 @lru_cache(maxsize=1)
+def feedback_service() -> FeedbackService:
+    """Customer ratings (CSAT), created on first use."""
+    return FeedbackService(store_engine())
+
+
+@lru_cache(maxsize=1)
 def frustration_thresholds() -> Thresholds:
     """The frustration levels of policy.yml."""
     import yaml
@@ -48,5 +55,6 @@ def frustration_thresholds() -> Thresholds:
 
 def reset() -> None:
     """Forget the cached engine and services (tests point them at another database)."""
-    for cached in (store_engine, order_repository, claim_service, ticket_service, frustration_thresholds):
+    for cached in (store_engine, order_repository, claim_service, ticket_service, feedback_service,
+                   frustration_thresholds):
         cached.cache_clear()

@@ -31,19 +31,38 @@ def parse_rating(text: Optional[str]) -> Optional[int]:
     return words[0] if len(words) == 1 else None
 
 
+NO_COMMENT_WORDS = {"no", "nope", "nah", "no comment", "no thanks", "no thank you", "nothing", "none",
+                    "that's all", "thats all", "no, that's all", "all good", "n/a", "-"}
+
+
+def no_comment(text: Optional[str]) -> bool:
+    """True when the customer declined to leave a comment."""
+    return (text or "").strip().lower().rstrip(".!") in NO_COMMENT_WORDS
+
+
 class FeedbackService:
     def __init__(self, engine: Engine, now: Callable[[], datetime] = datetime.utcnow) -> None:
         self._sessions = sessionmaker(bind=engine, future=True)
         self._now = now
 
-    def record(self, conversation_id: str, rating: int, comment: str, key: str) -> bool:
-        """Store a rating once per key; handled_by says whether a person took part. False if already stored."""
+    def _key(self, session, conversation_id: str) -> tuple[Optional[int], str]:
+        """One rating per conversation before any handoff, and one per ticket after."""
+        ticket_id = session.execute(sa.select(sa.func.max(Ticket.id))
+                                    .where(Ticket.conversation_id == conversation_id)).scalar_one()
+        return ticket_id, f"{conversation_id}:{ticket_id or 'bot'}"[:160]
+
+    def already_rated(self, conversation_id: str) -> bool:
+        with self._sessions() as session:
+            _, key = self._key(session, conversation_id)
+            return session.execute(sa.select(Feedback.id).where(Feedback.idempotency_key == key)).first() is not None
+
+    def record(self, conversation_id: str, rating: int, comment: str = "") -> bool:
+        """Store a rating; handled_by says whether a person took part. False if this one was stored already."""
         if not 1 <= int(rating) <= 5:
             raise ValueError("a rating is 1 to 5")
         with self._sessions() as session:
-            ticket_id = session.execute(sa.select(sa.func.max(Ticket.id))
-                                        .where(Ticket.conversation_id == conversation_id)).scalar_one()
-            session.add(Feedback(conversation_id=conversation_id, idempotency_key=key[:160], ticket_id=ticket_id,
+            ticket_id, key = self._key(session, conversation_id)
+            session.add(Feedback(conversation_id=conversation_id, idempotency_key=key, ticket_id=ticket_id,
                                  handled_by="agent" if ticket_id else "bot", rating=int(rating),
                                  comment=(comment or "").strip()[:MAX_COMMENT], created_at=self._now()))
             try:
