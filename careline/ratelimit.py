@@ -40,6 +40,13 @@ class RateLimiter:
         self._buckets: OrderedDict[str, Tuple[float, float]] = OrderedDict()
         self._lock = threading.Lock()
 
+    def blocked(self, key: str) -> bool:
+        """True while `key` has no token left (nothing is taken)."""
+        now = self._clock()
+        with self._lock:
+            tokens, seen = self._buckets.get(key, (float(self._limit.burst), now))
+        return min(float(self._limit.burst), tokens + (now - seen) * self._rate) < 1.0
+
     def hit(self, key: str) -> Verdict:
         """Take one token for `key` if there is one; otherwise say how long until there is."""
         now = self._clock()

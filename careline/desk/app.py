@@ -158,10 +158,12 @@ def create_app(desk: Desk, name: str = "careline_desk") -> Sanic:
         if not cookie or not hmac.compare_digest(cookie.encode(), given.encode()):
             return response.redirect("/login?err=" + quote("Your sign-in form expired. Please try again."))
         email = (form.get("email") or "").strip().lower()
-        if not desk.login_limiter.hit(f"{request.ip}|{email}").allowed:
-            return response.redirect("/login?err=" + quote("Too many attempts. Wait a minute and try again."))
+        key = f"{request.ip}|{email}"
+        if desk.login_limiter.blocked(key):
+            return response.redirect("/login?err=" + quote("Too many failed attempts. Wait a minute and try again."))
         user = await run(desk.accounts.authenticate, email, form.get("password") or "")
         if user is None:
+            desk.login_limiter.hit(key)  # only failures count
             return response.redirect("/login?err=" + quote("That email and password don't match an account."))
         token, _ = await run(desk.accounts.start_session, user)
         resp = response.redirect(_safe_next(form.get("next")))

@@ -27,7 +27,9 @@ def test_a_bucket_allows_its_burst_then_refills_at_its_rate():
     refused = limiter.hit("a")
     assert not refused.allowed and 9.0 < refused.retry_after_s <= 10.0
     assert limiter.hit("b").allowed, "keys are independent"
+    assert limiter.blocked("a") and not limiter.blocked("b")
     clock.now += 10
+    assert not limiter.blocked("a"), "looking does not take a token"
     assert limiter.hit("a").allowed and not limiter.hit("a").allowed
 
 
