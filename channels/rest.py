@@ -4,6 +4,10 @@ POST /webhooks/rest/webhook  {"sender": "...", "message": "...", "metadata": {..
   200 [bot messages]    400 bad JSON, missing sender or text    413 message too long
   415 not JSON          429 too many messages (Retry-After)      500 the bot failed (nothing half-done)
 Error bodies: {"error": code, "detail": why, "messages": [a polite answer to show the customer]}.
+
+GET /webhooks/rest/messages?sender=...&after=<unix time>
+  What the bot and agents said later than `after` (a REST client cannot be pushed to, so it asks:
+  this is how a person's replies from the agent desk reach a REST customer).
 """
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import logging
 from typing import Any, Awaitable, Callable, Dict, List, Optional
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.shared.core.events import BotUttered
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -20,6 +25,7 @@ from channels.guard import gate, sender_problem
 
 logger = logging.getLogger(__name__)
 
+MAX_MESSAGES = 100
 SORRY = "Sorry, something went wrong on our side and I couldn't answer that. Please try again in a moment."
 
 
@@ -40,6 +46,27 @@ class RestInput(InputChannel):
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
+
+        @webhook.route("/messages", methods=["GET"])
+        async def messages(request: Request) -> HTTPResponse:
+            sender = request.args.get("sender")
+            problem = sender_problem(sender)
+            if problem:
+                return _error(400, "bad_sender", problem)
+            try:
+                after = float(request.args.get("after") or 0)
+            except ValueError:
+                return _error(400, "bad_after", "'after' is a unix time in seconds")
+            agent = request.app.ctx.agent
+            tracker = await agent.tracker_store.retrieve(sender) if agent and agent.tracker_store else None
+            said = [event for event in (tracker.events if tracker else []) if isinstance(event, BotUttered)
+                    and (event.timestamp or 0) > after]
+            return response.json([
+                {"recipient_id": sender, "text": event.text, "timestamp": event.timestamp,
+                 **({"buttons": event.data["buttons"]} if (event.data or {}).get("buttons") else {}),
+                 **({"agent": event.metadata["agent"]} if (event.metadata or {}).get("agent") else {})}
+                for event in said[-MAX_MESSAGES:]
+            ])
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:

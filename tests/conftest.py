@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -38,3 +38,13 @@ def fresh_store_url(store_url: str, tmp_path: Path) -> str:
     target = tmp_path / "careline.db"
     shutil.copyfile(source, target)
     return f"sqlite:///{target}"
+
+
+class Clock:
+    """A settable clock for services that take `now`."""
+
+    def __init__(self, start: datetime = datetime(2026, 11, 23, 15, 0)) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now

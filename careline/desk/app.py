@@ -320,39 +320,40 @@ def create_app(desk: Desk, name: str = "careline_desk") -> Sanic:
             raise DeskError("the end date is before the start date")
         return start, end
 
+    async def _report(request: Request) -> analytics.Report:
+        start, end = _period(request)
+        return await run(analytics.report, desk.store_engine, desk.tracker_engine, start, end)
+
     @app.get("/analytics")
     @supervisor_only
     async def analytics_page(request: Request) -> HTTPResponse:
         try:
-            start, end = _period(request)
+            report = await _report(request)
         except DeskError as error:
             return page("error.html", request, status=400, title="Bad dates", detail=str(error))
-        report = await run(analytics.report, desk.store_engine, desk.tracker_engine, start, end)
         return page("analytics.html", request, report=report)
 
     @app.get("/analytics.csv")
     @supervisor_only
     async def analytics_csv(request: Request) -> HTTPResponse:
         try:
-            start, end = _period(request)
+            report = await _report(request)
         except DeskError as error:
             return _json_error(400, "bad_dates", str(error))
-        report = await run(analytics.report, desk.store_engine, desk.tracker_engine, start, end)
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(("section", "name", "value"))
         writer.writerows(report.rows())
         return response.text(buffer.getvalue(), content_type="text/csv; charset=utf-8", headers={
-            "Content-Disposition": f'attachment; filename="careline-analytics-{start}-{end}.csv"'})
+            "Content-Disposition": f'attachment; filename="careline-analytics-{report.start}-{report.end}.csv"'})
 
     @app.get("/api/analytics")
     @supervisor_only
     async def analytics_api(request: Request) -> HTTPResponse:
         try:
-            start, end = _period(request)
+            report = await _report(request)
         except DeskError as error:
             return _json_error(400, "bad_dates", str(error))
-        report = await run(analytics.report, desk.store_engine, desk.tracker_engine, start, end)
         body = {**report.__dict__, "containment_rate": report.containment_rate,
                 "handoff_rate": report.handoff_rate, "fallback_rate": report.fallback_rate}
         return response.json(body, dumps=functools.partial(json.dumps, default=str))

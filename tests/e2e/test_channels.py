@@ -200,6 +200,18 @@ def test_buttons_become_quick_replies_and_a_quick_reply_is_understood(system, gr
     assert _user_events(system, f"fb-{psid}")[-1]["parse_data"]["intent"]["name"] == "human_handoff"
 
 
+def test_a_persons_reply_reaches_a_messenger_customer(system, graph_api):
+    from careline.desk.rasa_api import RasaAPI
+
+    psid = _psid()
+    body = _delivery(psid, f"m-{uuid.uuid4().hex}", "I want to talk to a human")
+    _post_fb(system, body, {"X-Hub-Signature-256": "sha256=" + _signed(body)})
+    before = len(graph_api.wait_for(psid))
+    assert "bringing in a person" in graph_api.to(psid)[-1]["text"]
+    RasaAPI(system.rasa_url, system.token).send_agent_message(f"fb-{psid}", "Hi, I'm Ana from the team.", "Ana")
+    assert graph_api.wait_for(psid, before + 1)[before]["text"] == "Hi, I'm Ana from the team."
+
+
 def test_a_malformed_but_signed_delivery_is_a_400(system):
     body = b'{"object": "user"}'
     assert _post_fb(system, body, {"X-Hub-Signature-256": "sha256=" + _signed(body)}).status_code == 400

@@ -17,7 +17,7 @@ from careline.handoff import TicketFacts, build_ticket
 from careline.policy import load_policy
 from careline.store import Feedback, Refund, Ticket, TicketEvent, make_engine
 from careline.tickets import TicketService
-from tests.conftest import SEED_DAY
+from tests.conftest import SEED_DAY, Clock
 
 EVENTS = [
     {"event": "user", "text": "where is my order CL-100001", "timestamp": 1_700_000_000,
@@ -28,12 +28,6 @@ EVENTS = [
 ]
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 20, 10, 0)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -43,7 +37,7 @@ def engine(fresh_store_url):
 
 @pytest.fixture
 def clock():
-    return Clock()
+    return Clock(datetime(2026, 11, 20, 10, 0))
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import requests
@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from careline.handoff import TicketFacts, build_ticket
 from careline.store import OutboxMessage, Ticket, make_engine
 from careline.tickets import HelpdeskOutbox, TicketService
+from tests.conftest import Clock
 from tests.fakes.helpdesk import FakeHelpdesk
 
 EVENTS = [
@@ -21,12 +22,6 @@ EVENTS = [
 ]
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 23, 15, 0)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ import os
 import stat
 from pathlib import Path
 
-from ops.envfile import ensure_env_file
+from ops.envfile import GENERATED, ensure_env_file
 from ops.rasa_server import rasa_argv
 from ops.supervisor import services
 from ops.train import model_path, training_hash, training_inputs
@@ -46,15 +46,19 @@ def test_hash_changes_with_the_rasa_pin(tmp_path):
     assert training_hash(root) != before
 
 
-def test_env_file_gets_a_private_random_token_once(tmp_path, monkeypatch):
-    monkeypatch.delenv("RASA_AUTH_TOKEN", raising=False)
+def test_env_file_gets_private_random_secrets_once(tmp_path, monkeypatch):
+    for key in GENERATED:
+        monkeypatch.delenv(key, raising=False)
     path = tmp_path / ".env"
-    assert ensure_env_file(path) == ["RASA_AUTH_TOKEN"]
+    assert ensure_env_file(path) == ["RASA_AUTH_TOKEN", "CARELINE_DESK_AGENT_PASSWORD",
+                                     "CARELINE_DESK_SUPERVISOR_PASSWORD"]
     first = path.read_text()
     assert ensure_env_file(path) == []
     assert path.read_text() == first
-    token = first.split("RASA_AUTH_TOKEN=")[1].strip()
+    token = first.split("RASA_AUTH_TOKEN=")[1].split()[0]
     assert len(token) >= 32
+    passwords = [first.split(f"{key}=")[1].split()[0] for key in GENERATED if "PASSWORD" in key]
+    assert len(set(passwords)) == 2 and all(len(p) >= 16 for p in passwords)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
 
 
