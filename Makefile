@@ -42,10 +42,10 @@ $(VENV_STAMP): requirements.txt
 	rm -f $(VENV)/.installed-*; touch $@; \
 	echo "setup: dependencies installed ($$($(RASA) --version 2>/dev/null | grep -m1 'Rasa Version' | tr -s ' '))"
 
-env: $(VENV_STAMP) ## write .env with a generated API token if it is missing
+env: $(VENV_STAMP) ## write .env with generated secrets (API token, demo desk passwords) if missing
 	@$(PY) -m ops.envfile
 
-db: $(VENV_STAMP) ## migrate the shop database (Alembic) and seed it if it is empty
+db: $(VENV_STAMP) ## migrate the shop database (Alembic), seed it if empty, add the demo desk accounts
 	@$(PY) -m careline.seed
 
 migrate: $(VENV_STAMP) ## apply the Alembic migrations to the shop database
@@ -62,7 +62,7 @@ train: $(VENV_STAMP) ## train the model, only if data/config changed (content ha
 retrain: $(VENV_STAMP) ## train the model even if nothing changed
 	@$(PY) -m ops.train --force
 
-run: setup train ## set everything up and run it in the foreground (Ctrl-C stops it)
+run: setup train ## set up and run bot, actions, shop page and agent desk in the foreground (Ctrl-C stops)
 	@$(PY) -m ops.supervisor run
 
 up: setup train ## set everything up and start it in the background
@@ -125,7 +125,7 @@ CHROMIUM := $(or $(CARELINE_CHROMIUM),/usr/bin/chromium)
 
 browser: ## install Debian's chromium for the browser tests if it is missing (needs root or sudo)
 	@if [ -x "$(CHROMIUM)" ]; then exit 0; fi; \
-	echo "browser: installing Debian's chromium package for the browser tests ..."; \
+	echo "browser: installing Debian's chromium package for the browser tests ..."; mkdir -p $(VAR); \
 	SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	{ $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; } \
 	  > $(VAR)/apt-chromium.log 2>&1 || { tail -20 $(VAR)/apt-chromium.log; \
