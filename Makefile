@@ -115,8 +115,8 @@ test-dialogue: setup train ## test stories in tests/dialogue with rasa test core
 test-e2e: setup train browser ## end-to-end: real processes over HTTP, Messenger, the widget in Chromium
 	@$(PY) -m pytest $(PYTEST_ARGS) tests/e2e
 
-eval: $(VENV_STAMP) ## measure on held-out data (frustration P/R/F1) against the floors in quality.yml
-	@$(PY) -m ops.evaluate
+eval: setup train ## intents (held-out set + 5-fold CV) and frustration, reports/ and the quality.yml gate
+	@PYTHONPATH=. $(PY) -m ops.evaluate $(EVAL_ARGS)
 
 lint: $(VENV_STAMP) ## ruff over the Python code
 	@$(VENV)/bin/ruff check $(wildcard careline actions channels components ops tests) && echo "lint: OK"

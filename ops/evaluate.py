@@ -1,31 +1,38 @@
 """`make eval`: measure what the assistant understands on data it was not trained on.
 
-Today: the frustration scorer, trained on data/frustration/train.yml and measured on the
-held-out messages in tests/data/frustration_heldout.yml (precision, recall, F1 at the
-"medium" threshold of policy.yml). Results go to reports/frustration.json; the run fails
-when a figure falls below its floor in quality.yml.
+- Intents on the held-out set (tests/data/nlu_heldout.yml, never trained on) with the current model:
+  accuracy, out-of-scope recall, per-intent precision/recall/F1, a confusion matrix and a
+  confidence histogram.
+- Intents in 5-fold cross-validation over data/nlu (five NLU models trained here).
+- The frustration scorer on tests/data/frustration_heldout.yml (precision, recall, F1).
+Reports go to reports/; the run fails when a figure falls below its floor in quality.yml.
+
+    python -m ops.evaluate [--no-cv]
 """
 from __future__ import annotations
 
 import json
 import sys
 import time
-from typing import Dict, List
+from pathlib import Path
+from typing import Any, Dict, List, Sequence
 
 import yaml
 
-from careline import frustration
+from careline import frustration, nlu_metrics
+from careline.nlu_metrics import Prediction
 from careline.settings import PROJECT_ROOT
 
-HELDOUT = PROJECT_ROOT / "tests" / "data" / "frustration_heldout.yml"
-TRAIN = PROJECT_ROOT / "data" / "frustration" / "train.yml"
+REPORTS = PROJECT_ROOT / "reports"
+FRUSTRATION_HELDOUT = PROJECT_ROOT / "tests" / "data" / "frustration_heldout.yml"
+FRUSTRATION_TRAIN = PROJECT_ROOT / "data" / "frustration" / "train.yml"
 
 
 def frustration_report() -> Dict[str, object]:
     thresholds = frustration.Thresholds.from_mapping(
         yaml.safe_load((PROJECT_ROOT / "policy.yml").read_text()).get("frustration"))
-    model = frustration.train(*frustration.load_labelled(yaml.safe_load(TRAIN.read_text())))
-    frustrated, calm = frustration.load_labelled(yaml.safe_load(HELDOUT.read_text()))
+    model = frustration.train(*frustration.load_labelled(yaml.safe_load(FRUSTRATION_TRAIN.read_text())))
+    frustrated, calm = frustration.load_labelled(yaml.safe_load(FRUSTRATION_HELDOUT.read_text()))
     cut = thresholds.medium
     missed: List[str] = [t for t in frustrated if model.score(t) < cut]
     false_alarms: List[str] = [t for t in calm if model.score(t) >= cut]
@@ -40,24 +47,140 @@ def frustration_report() -> Dict[str, object]:
     }
 
 
-def main() -> int:
+def nlu_report(predictions: Sequence[Prediction]) -> Dict[str, Any]:
+    labels, matrix = nlu_metrics.confusion(predictions)
+    return {
+        "messages": len(predictions),
+        "accuracy": round(nlu_metrics.accuracy(predictions), 4),
+        "out_of_scope_recall": round(nlu_metrics.out_of_scope_recall(predictions), 4),
+        "per_intent": nlu_metrics.per_label(predictions, group_faq=True),
+        "per_faq_topic": {k: v for k, v in nlu_metrics.per_label(predictions).items() if k.startswith("faq/")},
+        "confusion": {"labels": labels, "matrix": matrix},
+        "confidence_histogram": nlu_metrics.confidence_histogram(predictions),
+        "errors": [{"text": p.text, "expected": p.expected, "predicted": p.predicted,
+                    "confidence": round(p.confidence, 3)} for p in predictions if not p.correct],
+    }
+
+
+def plot(report: Dict[str, Any], name: str) -> List[Path]:
+    """The confusion matrix and the confidence histogram as PNG files."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels, matrix = report["confusion"]["labels"], report["confusion"]["matrix"]
+    figure, axes = plt.subplots(figsize=(11, 9))
+    axes.imshow(matrix, cmap="Blues")
+    axes.set_xticks(range(len(labels)), labels, rotation=70, ha="right", fontsize=8)
+    axes.set_yticks(range(len(labels)), labels, fontsize=8)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("expected")
+    for row, values in enumerate(matrix):
+        for column, value in enumerate(values):
+            if value:
+                axes.text(column, row, str(value), ha="center", va="center", fontsize=7,
+                          color="white" if value > max(map(max, matrix)) / 2 else "black")
+    axes.set_title(f"Intent confusion ({name}): accuracy {report['accuracy']:.1%}")
+    figure.tight_layout()
+    confusion_png = REPORTS / f"confusion_{name}.png"
+    figure.savefig(confusion_png, dpi=110)
+    plt.close(figure)
+
+    histogram = report["confidence_histogram"]
+    bins = [f"{i / 10:.1f}" for i in range(len(histogram["right"]))]
+    figure, axes = plt.subplots(figsize=(8, 4))
+    axes.bar(bins, histogram["right"], label="right", color="#2b7a3d")
+    axes.bar(bins, histogram["wrong"], bottom=histogram["right"], label="wrong", color="#c0392b")
+    axes.set_xlabel("intent confidence (bin start)")
+    axes.set_ylabel("messages")
+    axes.set_title(f"Confidence of intent predictions ({name})")
+    axes.legend()
+    figure.tight_layout()
+    histogram_png = REPORTS / f"confidence_{name}.png"
+    figure.savefig(histogram_png, dpi=110)
+    plt.close(figure)
+    return [confusion_png, histogram_png]
+
+
+def markdown(heldout: Dict[str, Any], cv: Dict[str, Any], frustration_figures: Dict[str, Any]) -> str:
+    lines = ["# Careline evaluation", "",
+             f"Held-out set: {heldout['messages']} messages, accuracy **{heldout['accuracy']:.1%}**, "
+             f"out-of-scope recall **{heldout['out_of_scope_recall']:.1%}**", ""]
+    if cv:
+        lines += [f"5-fold cross-validation: {cv['messages']} messages, accuracy **{cv['accuracy']:.1%}**, "
+                  f"out-of-scope recall **{cv['out_of_scope_recall']:.1%}**", ""]
+    lines += [f"Frustration (held-out): precision {frustration_figures['precision']:.3f}, "
+              f"recall {frustration_figures['recall']:.3f}, F1 {frustration_figures['f1']:.3f}", "",
+              "| intent | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+    for name, figures in heldout["per_intent"].items():
+        lines.append(f"| {name} | {figures['precision']:.2f} | {figures['recall']:.2f} | {figures['f1']:.2f} | "
+                     f"{figures['support']} |")
+    lines += ["", "Errors on the held-out set:", ""]
+    lines += [f"- \"{e['text']}\": expected {e['expected']}, got {e['predicted']} ({e['confidence']:.2f})"
+              for e in heldout["errors"]]
+    return "\n".join(lines) + "\n"
+
+
+def gate(figures: Dict[str, float], floors: Dict[str, Dict[str, float]]) -> List[str]:
+    """Every figure below its floor, as a message; the floors' keys are 'section.figure'."""
+    failures = []
+    for section, section_floors in floors.items():
+        for name, floor in (section_floors or {}).items():
+            key = f"{section}.{name}"
+            if key not in figures:
+                continue
+            if figures[key] < float(floor):
+                failures.append(f"{key} {figures[key]:.3f} < {float(floor):.3f}")
+    return failures
+
+
+def main(argv: List[str]) -> int:
+    from ops import nlu_eval
+    from ops.train import model_path
+
     started = time.monotonic()
+    REPORTS.mkdir(exist_ok=True)
+    model = model_path(PROJECT_ROOT)
+    if not model.exists():
+        print(f"eval: no model for the current data ({model.name}); run `make train`", file=sys.stderr)
+        return 2
     print("eval: frustration scorer on held-out messages ...", flush=True)
-    report = frustration_report()
-    out = PROJECT_ROOT / "reports"
-    out.mkdir(exist_ok=True)
-    (out / "frustration.json").write_text(json.dumps(report, indent=2))
-    floors = yaml.safe_load((PROJECT_ROOT / "quality.yml").read_text())
-    print(f"  frustration: precision {report['precision']:.3f}  recall {report['recall']:.3f}  "
-          f"F1 {report['f1']:.3f} on {report['heldout_messages']} held-out messages")
-    failures = [f"frustration {name} {report[name]:.3f} < {floor}"
-                for name, floor in floors.get("frustration", {}).items() if report[name] < floor]
+    frustration_figures = frustration_report()
+    (REPORTS / "frustration.json").write_text(json.dumps(frustration_figures, indent=2))
+    print(f"  precision {frustration_figures['precision']:.3f}  recall {frustration_figures['recall']:.3f}  "
+          f"F1 {frustration_figures['f1']:.3f} on {frustration_figures['heldout_messages']} messages")
+
+    print(f"eval: intents on the held-out set with {model.name} ...", flush=True)
+    heldout = nlu_report(nlu_eval.predict(model, nlu_eval.heldout_messages()))
+    (REPORTS / "nlu_heldout.json").write_text(json.dumps(heldout, indent=2))
+    plot(heldout, "heldout")
+    print(f"  accuracy {heldout['accuracy']:.3f}  out-of-scope recall {heldout['out_of_scope_recall']:.3f} "
+          f"on {heldout['messages']} messages ({len(heldout['errors'])} errors)")
+
+    cv: Dict[str, Any] = {}
+    if "--no-cv" not in argv:
+        print("eval: 5-fold cross-validation over data/nlu (trains five NLU models) ...", flush=True)
+        cv = nlu_report(nlu_eval.cross_validate(progress=lambda line: print(line, flush=True)))
+        (REPORTS / "nlu_cv.json").write_text(json.dumps(cv, indent=2))
+        plot(cv, "cv")
+        print(f"  accuracy {cv['accuracy']:.3f}  out-of-scope recall {cv['out_of_scope_recall']:.3f} "
+              f"on {cv['messages']} messages")
+    (REPORTS / "evaluation.md").write_text(markdown(heldout, cv, frustration_figures))
+
+    figures = {"frustration.f1": frustration_figures["f1"], "frustration.precision": frustration_figures["precision"],
+               "frustration.recall": frustration_figures["recall"], "intents.heldout_accuracy": heldout["accuracy"],
+               "intents.heldout_out_of_scope_recall": heldout["out_of_scope_recall"]}
+    if cv:
+        figures.update({"intents.cv_accuracy": cv["accuracy"],
+                        "intents.cv_out_of_scope_recall": cv["out_of_scope_recall"]})
+    failures = gate(figures, yaml.safe_load((PROJECT_ROOT / "quality.yml").read_text()) or {})
     for failure in failures:
         print(f"  BELOW FLOOR: {failure}")
-    verdict = "FAILED" if failures else "OK"
-    print(f"eval: {verdict} in {time.monotonic() - started:.0f}s (details in reports/frustration.json)")
+    print(f"eval: {'FAILED' if failures else 'OK'} in {time.monotonic() - started:.0f}s "
+          "(reports/evaluation.md, reports/*.json, reports/*.png)")
     return 1 if failures else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
