@@ -76,11 +76,12 @@ restart: down up ## stop and start again
 status: ## show which processes are running and healthy
 	@$(PY) -m ops.supervisor status
 
-validate: $(VENV_STAMP) ## rasa data validate --fail-on-warnings
+validate: $(VENV_STAMP) ## rasa data validate --fail-on-warnings, then the project's own data checks
 	@echo "validate: checking domain, NLU data, stories and rules ..."; mkdir -p $(VAR)
 	@$(RASA) data validate --fail-on-warnings --quiet --data data/nlu data/stories data/rules > $(VAR)/validate.log 2>&1 \
 	  || { grep -v "^\s*$$" $(VAR)/validate.log | grep -iv "deprecat\|pkg_resources\|declare_namespace\|xla_computation" | tail -40; \
 	       echo "validate: FAILED"; exit 1; }
+	@$(PY) -m ops.check_data || { echo "validate: FAILED"; exit 1; }
 	@echo "validate: OK"
 
 test: setup train browser ## everything: lint, validation, dialogue stories, unit, action, end-to-end and browser tests

@@ -1,0 +1,152 @@
+"""The project's own checks of the training data, beyond `rasa data validate` (pure, no Rasa).
+
+Each problem names a file and line, so a trainer can jump straight to it:
+- every intent and FAQ topic has enough examples;
+- no example is in two intents (after lower-casing and dropping punctuation and entity markup);
+- every response in the domain is used by a rule, story, form or action, and every used one exists;
+- every FAQ topic has an answer, and every answer a topic;
+- no held-out example (tests/data/) is also a training example.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+ENTITY_MARKUP = re.compile(r"\[([^\]]+)\]\([^)]*\)|\[([^\]]+)\]\{[^}]*\}")
+INTENT_LINE = re.compile(r"^- intent:\s*(\S+)\s*$")
+EXAMPLE_LINE = re.compile(r"^\s+- (.+?)\s*$")
+RESPONSE_LINE = re.compile(r"^  (utter_[\w/]+):\s*$")
+USED_RESPONSE = re.compile(r"\b(utter_[a-z0-9_/]+)")
+
+
+@dataclass(frozen=True)
+class Example:
+    intent: str
+    text: str
+    path: str
+    line: int
+
+    @property
+    def key(self) -> str:
+        return normalize(self.text)
+
+
+def normalize(text: str) -> str:
+    text = ENTITY_MARKUP.sub(lambda m: m.group(1) or m.group(2), text)
+    return " ".join(re.sub(r"[^\w@ ]+", " ", text.lower()).split())
+
+
+def examples(path: Path, root: Path) -> List[Example]:
+    """The intent examples of one Rasa NLU YAML file, with their line numbers."""
+    found: List[Example] = []
+    intent: Optional[str] = None
+    in_examples = False
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        header = INTENT_LINE.match(line)
+        if header:
+            intent, in_examples = header.group(1), False
+            continue
+        if line.startswith("- "):
+            intent, in_examples = None, False
+        elif intent and line.strip().startswith("examples:"):
+            in_examples = True
+        elif intent and in_examples:
+            match = EXAMPLE_LINE.match(line)
+            if match:
+                found.append(Example(intent, match.group(1), str(path.relative_to(root)), number))
+    return found
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+def too_few(training: Sequence[Example], minimum: int, faq_minimum: int) -> List[Problem]:
+    counts: Dict[str, List[Example]] = {}
+    for example in training:
+        counts.setdefault(example.intent, []).append(example)
+    problems = []
+    for intent, found in sorted(counts.items()):
+        need = faq_minimum if "/" in intent else minimum
+        if len(found) < need:
+            problems.append(Problem(found[0].path, found[0].line - 2 if found[0].line > 2 else 1,
+                                    f"intent {intent} has {len(found)} examples; it needs at least {need}"))
+    return problems
+
+
+def in_two_intents(training: Sequence[Example]) -> List[Problem]:
+    first: Dict[str, Example] = {}
+    problems = []
+    for example in training:
+        earlier = first.setdefault(example.key, example)
+        if earlier is not example and earlier.intent != example.intent:
+            problems.append(Problem(example.path, example.line,
+                                    f"'{example.text}' ({example.intent}) is also an example of {earlier.intent} "
+                                    f"at {earlier.path}:{earlier.line}"))
+    return problems
+
+
+def leaked(training: Sequence[Example], heldout: Sequence[Example]) -> List[Problem]:
+    seen = {example.key: example for example in training}
+    return [Problem(example.path, example.line,
+                    f"held-out example '{example.text}' is also a training example at "
+                    f"{seen[example.key].path}:{seen[example.key].line}")
+            for example in heldout if example.key in seen]
+
+
+def domain_responses(domain: Path, root: Path) -> Dict[str, Tuple[str, int]]:
+    found = {}
+    for number, line in enumerate(domain.read_text(encoding="utf-8").splitlines(), start=1):
+        match = RESPONSE_LINE.match(line)
+        if match:
+            found[match.group(1)] = (str(domain.relative_to(root)), number)
+    return found
+
+
+def used_responses(files: Iterable[Path], root: Path) -> Dict[str, Tuple[str, int]]:
+    used: Dict[str, Tuple[str, int]] = {}
+    for path in files:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            for name in USED_RESPONSE.findall(line):
+                used.setdefault(name, (str(path.relative_to(root)), number))
+    return used
+
+
+def response_problems(responses: Dict[str, Tuple[str, int]], used: Dict[str, Tuple[str, int]],
+                      forms: Sequence[Tuple[str, Sequence[str]]], training: Sequence[Example]) -> List[Problem]:
+    """Unused responses, responses used but missing, FAQ topics without an answer and answers without a topic."""
+    asked = {f"utter_ask_{slot}" for _, slots in forms for slot in slots}
+    topics = {example.intent for example in training if example.intent.startswith("faq/")}
+    problems = []
+    for name, (path, line) in sorted(responses.items()):
+        if name.startswith("utter_faq/"):
+            if name[len("utter_"):] not in topics:
+                problems.append(Problem(path, line, f"{name} answers no FAQ topic: add examples of "
+                                                    f"intent {name[len('utter_'):]} to data/nlu/faq.yml"))
+        elif name not in used and name not in asked:
+            problems.append(Problem(path, line, f"response {name} is never used by a rule, story, form or action"))
+    for name, (path, line) in sorted(used.items()):
+        if name not in responses and not name.startswith("utter_faq") and name != "utter_message":
+            problems.append(Problem(path, line, f"{name} is used but the domain has no such response"))
+    for topic in sorted(topics):
+        if f"utter_{topic}" not in responses:
+            first = next(e for e in training if e.intent == topic)
+            problems.append(Problem(first.path, first.line, f"FAQ topic {topic} has no answer utter_{topic} "
+                                                            "in domain.yml"))
+    return problems
+
+
+def form_slots(domain: Path) -> List[Tuple[str, List[str]]]:
+    """(form, required slots) from the domain's forms section (plain YAML read)."""
+    import yaml
+
+    data = yaml.safe_load(domain.read_text(encoding="utf-8")) or {}
+    return [(name, list((spec or {}).get("required_slots") or [])) for name, spec in (data.get("forms") or {}).items()]
