@@ -15,7 +15,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup venv env db migrate seed reseed train retrain run up down restart status validate browser vendor \
+.PHONY: help setup venv env db migrate seed reseed train retrain run up down restart status validate browser vendor review label \
         test test-unit test-actions test-dialogue test-e2e eval lint freeze clean
 
 help: ## list the targets
@@ -118,6 +118,13 @@ test-e2e: setup train browser ## end-to-end: real processes over HTTP, Messenger
 
 eval: setup train ## intents (held-out set + 5-fold CV) and frustration, reports/ and the quality.yml gate
 	@PYTHONPATH=. $(PY) -m ops.evaluate $(EVAL_ARGS)
+
+review: $(VENV_STAMP) ## export unsure, fallback and handoff messages from the tracker store to review/ for labelling
+	@$(PY) -m ops.review export
+
+label: $(VENV_STAMP) ## merge a labelled review file into data/nlu/reviewed.yml and validate: make label FILE=review/x.yml
+	@if [ -z "$(FILE)" ]; then echo "label: say which file: make label FILE=review/review-....yml" >&2; exit 2; fi
+	@$(PY) -m ops.review label "$(FILE)"
 
 lint: $(VENV_STAMP) ## ruff over the Python code
 	@$(VENV)/bin/ruff check $(wildcard careline actions channels components ops tests) && echo "lint: OK"

@@ -1,6 +1,6 @@
 """`make validate`, part two: Careline's own checks of the training data (careline.datacheck).
 
-    python -m ops.check_data     exits 1 and lists file:line problems when a check fails
+    python -m ops.check_data [--root DIR]   exits 1 and lists file:line problems when a check fails
 """
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ def run(root: Path = PROJECT_ROOT) -> List[datacheck.Problem]:
                                           datacheck.form_slots(domain), training))
 
 
-def main() -> int:
-    problems = run()
+def main(argv: List[str]) -> int:
+    problems = run(Path(argv[argv.index("--root") + 1]).resolve() if "--root" in argv else PROJECT_ROOT)
     for problem in problems:
         print(f"  {problem}")
     print(f"check_data: {'FAILED, ' + str(len(problems)) + ' problem(s)' if problems else 'OK'} "
@@ -43,4 +43,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
