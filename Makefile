@@ -15,7 +15,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup venv env db migrate seed reseed train retrain run up down restart status validate browser vendor review label \
+.PHONY: help setup venv env db migrate seed reseed train retrain run up down restart status validate browser vendor review label reload \
         test test-unit test-actions test-dialogue test-e2e eval lint freeze clean
 
 help: ## list the targets
@@ -72,6 +72,9 @@ down: ## stop what `make up` started
 	@if [ -x $(PY) ]; then $(PY) -m ops.supervisor down; else echo "down: nothing was running"; fi
 
 restart: down up ## stop and start again
+
+reload: train ## train if the data changed, then the running server loads the new model without downtime
+	@$(PY) -m ops.supervisor reload
 
 status: ## show which processes are running and healthy
 	@$(PY) -m ops.supervisor status

@@ -4,6 +4,7 @@
     python -m ops.supervisor up      background; returns once everything is healthy
     python -m ops.supervisor down    stops what `up` started
     python -m ops.supervisor status  what is running
+    python -m ops.supervisor reload  the running Rasa server loads the current model (no restart)
 
 Processes bind to 127.0.0.1, log to var/log/ and keep their pid files in var/run/.
 The HTTP API token is handed over in the environment, never on a command line.
@@ -300,6 +301,37 @@ def status(settings: Settings) -> int:
     return code
 
 
+def _rasa_api(settings: Settings, method: str, path: str, body: Optional[dict] = None, timeout: float = 10) -> bytes:
+    request = urllib.request.Request(f"{settings.rasa_url}{path}?token={settings.auth_token}", method=method,
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return response.read()
+
+
+def reload(settings: Settings) -> int:
+    """Make the running Rasa server serve the model of the current data, without a restart."""
+    model = model_path(settings.root)
+    if not model.exists():
+        raise RuntimeError(f"no trained model for the current data ({model.name}): run `make train`")
+    try:
+        serving = json.loads(_rasa_api(settings, "GET", "/status") or b"{}").get("model_file", "")
+    except (urllib.error.URLError, OSError) as error:
+        raise RuntimeError(f"the Rasa server at {settings.rasa_url} is not answering ({error}); `make up` first") from None
+    if Path(serving).name == model.name:
+        print(f"reload: already serving {model.name}")
+        return 0
+    started = time.monotonic()
+    print(f"reload: loading {model.name} (was {Path(serving).name or 'none'}); the old model answers meanwhile ...",
+          flush=True)
+    _rasa_api(settings, "PUT", "/model", {"model_file": str(model)}, timeout=600)
+    now = json.loads(_rasa_api(settings, "GET", "/status") or b"{}").get("model_file", "")
+    if Path(now).name != model.name:
+        raise RuntimeError(f"the server still reports {now!r} after loading {model.name}")
+    print(f"reload: now serving {model.name} ({time.monotonic() - started:.0f}s, no restart)")
+    return 0
+
+
 def main(argv: List[str]) -> int:
     command = argv[0] if argv else "run"
     settings = load_settings()
@@ -314,10 +346,12 @@ def main(argv: List[str]) -> int:
             return down(settings)
         if command == "status":
             return status(settings)
+        if command == "reload":
+            return reload(settings)
     except RuntimeError as error:
         print(f"{command}: {error}", file=sys.stderr)
         return 1
-    print(f"unknown command {command!r}; use run, up, down or status", file=sys.stderr)
+    print(f"unknown command {command!r}; use run, up, down, status or reload", file=sys.stderr)
     return 2
 
 

@@ -1,0 +1,50 @@
+"""A new model is loaded into the running server while customers keep getting answers."""
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+import uuid
+
+import pytest
+import requests
+
+from careline.settings import PROJECT_ROOT
+from ops.train import model_path
+
+pytestmark = pytest.mark.e2e
+
+
+def _serving(system) -> str:
+    return requests.get(f"{system.rasa_url}/status", params={"token": system.token}, timeout=10).json()["model_file"]
+
+
+def test_make_reload_knows_when_the_current_model_is_served(system):
+    assert "already serving" in system.make("reload").stdout
+
+
+def test_a_model_swap_drops_no_message(system, tmp_path):
+    copy = tmp_path / f"careline-reload-{uuid.uuid4().hex[:8]}.tar.gz"
+    shutil.copy(model_path(PROJECT_ROOT), copy)
+    answers, stop = [], threading.Event()
+
+    def chat() -> None:
+        sender = f"e2e-{uuid.uuid4().hex}"
+        while not stop.is_set():
+            reply = requests.post(f"{system.rasa_url}/webhooks/rest/webhook", timeout=120,
+                                  json={"sender": sender, "message": "hello"})
+            answers.append((reply.status_code, bool(reply.json())))
+            time.sleep(0.2)
+
+    talker = threading.Thread(target=chat, daemon=True)
+    talker.start()
+    time.sleep(1)
+    loaded = requests.put(f"{system.rasa_url}/model", params={"token": system.token}, timeout=600,
+                          json={"model_file": str(copy)})
+    time.sleep(2)
+    stop.set()
+    talker.join(120)
+    assert loaded.status_code == 204
+    assert _serving(system).endswith(copy.name)
+    assert len(answers) >= 5 and all(answer == (200, True) for answer in answers), answers
+    assert requests.put(f"{system.rasa_url}/model", json={"model_file": str(copy)}, timeout=10).status_code == 401
