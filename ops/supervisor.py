@@ -317,7 +317,8 @@ def reload(settings: Settings) -> int:
     try:
         serving = json.loads(_rasa_api(settings, "GET", "/status") or b"{}").get("model_file", "")
     except (urllib.error.URLError, OSError) as error:
-        raise RuntimeError(f"the Rasa server at {settings.rasa_url} is not answering ({error}); `make up` first") from None
+        raise RuntimeError(f"the Rasa server at {settings.rasa_url} is not answering ({error}); "
+                           "`make up` first") from None
     if Path(serving).name == model.name:
         print(f"reload: already serving {model.name}")
         return 0
