@@ -1,8 +1,8 @@
 """`make eval`: measure what the assistant understands on data it was not trained on.
 
-- Intents on the held-out set (tests/data/nlu_heldout.yml, never trained on) with the current model:
-  accuracy, out-of-scope recall, per-intent precision/recall/F1, a confusion matrix and a
-  confidence histogram.
+- Intents on the two held-out sets (tests/data/nlu_heldout.yml and nlu_test.yml, never trained on)
+  with the current model: accuracy, out-of-scope recall, per-intent precision/recall/F1, a
+  confusion matrix and a confidence histogram.
 - Intents in 5-fold cross-validation over data/nlu (five NLU models trained here).
 - The frustration scorer on tests/data/frustration_heldout.yml (precision, recall, F1).
 Reports go to reports/; the run fails when a figure falls below its floor in quality.yml.
@@ -103,22 +103,25 @@ def plot(report: Dict[str, Any], name: str) -> List[Path]:
     return [confusion_png, histogram_png]
 
 
-def markdown(heldout: Dict[str, Any], cv: Dict[str, Any], frustration_figures: Dict[str, Any]) -> str:
-    lines = ["# Careline evaluation", "",
-             f"Held-out set: {heldout['messages']} messages, accuracy **{heldout['accuracy']:.1%}**, "
-             f"out-of-scope recall **{heldout['out_of_scope_recall']:.1%}**", ""]
+def markdown(sets: Dict[str, Dict[str, Any]], cv: Dict[str, Any], frustration_figures: Dict[str, Any]) -> str:
+    lines = ["# Careline evaluation", ""]
+    for name, report in sets.items():
+        lines.append(f"- held-out set `{name}`: {report['messages']} messages, accuracy **{report['accuracy']:.1%}**, "
+                     f"out-of-scope recall **{report['out_of_scope_recall']:.1%}**")
     if cv:
-        lines += [f"5-fold cross-validation: {cv['messages']} messages, accuracy **{cv['accuracy']:.1%}**, "
-                  f"out-of-scope recall **{cv['out_of_scope_recall']:.1%}**", ""]
-    lines += [f"Frustration (held-out): precision {frustration_figures['precision']:.3f}, "
-              f"recall {frustration_figures['recall']:.3f}, F1 {frustration_figures['f1']:.3f}", "",
-              "| intent | precision | recall | F1 | support |", "|---|---|---|---|---|"]
-    for name, figures in heldout["per_intent"].items():
-        lines.append(f"| {name} | {figures['precision']:.2f} | {figures['recall']:.2f} | {figures['f1']:.2f} | "
-                     f"{figures['support']} |")
-    lines += ["", "Errors on the held-out set:", ""]
-    lines += [f"- \"{e['text']}\": expected {e['expected']}, got {e['predicted']} ({e['confidence']:.2f})"
-              for e in heldout["errors"]]
+        lines.append(f"- 5-fold cross-validation: {cv['messages']} messages, accuracy **{cv['accuracy']:.1%}**, "
+                     f"out-of-scope recall **{cv['out_of_scope_recall']:.1%}**")
+    lines += [f"- frustration (held-out): precision {frustration_figures['precision']:.3f}, "
+              f"recall {frustration_figures['recall']:.3f}, F1 {frustration_figures['f1']:.3f}", ""]
+    for name, report in sets.items():
+        lines += [f"## Held-out set `{name}`", "", "| intent | precision | recall | F1 | support |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {intent} | {f['precision']:.2f} | {f['recall']:.2f} | {f['f1']:.2f} | {f['support']} |"
+                  for intent, f in report["per_intent"].items()]
+        lines += ["", "Errors:", ""]
+        lines += [f"- \"{e['text']}\": expected {e['expected']}, got {e['predicted']} ({e['confidence']:.2f})"
+                  for e in report["errors"]]
+        lines.append("")
     return "\n".join(lines) + "\n"
 
 
@@ -151,12 +154,15 @@ def main(argv: List[str]) -> int:
     print(f"  precision {frustration_figures['precision']:.3f}  recall {frustration_figures['recall']:.3f}  "
           f"F1 {frustration_figures['f1']:.3f} on {frustration_figures['heldout_messages']} messages")
 
-    print(f"eval: intents on the held-out set with {model.name} ...", flush=True)
-    heldout = nlu_report(nlu_eval.predict(model, nlu_eval.heldout_messages()))
-    (REPORTS / "nlu_heldout.json").write_text(json.dumps(heldout, indent=2))
-    plot(heldout, "heldout")
-    print(f"  accuracy {heldout['accuracy']:.3f}  out-of-scope recall {heldout['out_of_scope_recall']:.3f} "
-          f"on {heldout['messages']} messages ({len(heldout['errors'])} errors)")
+    sets: Dict[str, Dict[str, Any]] = {}
+    for name, path in nlu_eval.HELDOUT_SETS.items():
+        print(f"eval: intents on {path.relative_to(PROJECT_ROOT)} with {model.name} ...", flush=True)
+        sets[name] = nlu_report(nlu_eval.predict(model, nlu_eval.heldout_messages(path)))
+        (REPORTS / f"nlu_{name}.json").write_text(json.dumps(sets[name], indent=2))
+        plot(sets[name], name)
+        print(f"  accuracy {sets[name]['accuracy']:.3f}  out-of-scope recall "
+              f"{sets[name]['out_of_scope_recall']:.3f} on {sets[name]['messages']} messages "
+              f"({len(sets[name]['errors'])} errors)")
 
     cv: Dict[str, Any] = {}
     if "--no-cv" not in argv:
@@ -166,11 +172,13 @@ def main(argv: List[str]) -> int:
         plot(cv, "cv")
         print(f"  accuracy {cv['accuracy']:.3f}  out-of-scope recall {cv['out_of_scope_recall']:.3f} "
               f"on {cv['messages']} messages")
-    (REPORTS / "evaluation.md").write_text(markdown(heldout, cv, frustration_figures))
+    (REPORTS / "evaluation.md").write_text(markdown(sets, cv, frustration_figures))
 
     figures = {"frustration.f1": frustration_figures["f1"], "frustration.precision": frustration_figures["precision"],
-               "frustration.recall": frustration_figures["recall"], "intents.heldout_accuracy": heldout["accuracy"],
-               "intents.heldout_out_of_scope_recall": heldout["out_of_scope_recall"]}
+               "frustration.recall": frustration_figures["recall"]}
+    for name, report in sets.items():
+        figures.update({f"intents.{name}_accuracy": report["accuracy"],
+                        f"intents.{name}_out_of_scope_recall": report["out_of_scope_recall"]})
     if cv:
         figures.update({"intents.cv_accuracy": cv["accuracy"],
                         "intents.cv_out_of_scope_recall": cv["out_of_scope_recall"]})
