@@ -19,6 +19,8 @@ class Prediction:
     expected: str
     predicted: str
     confidence: float
+    raw_predicted: str = ""       # the best real intent, before the fallback threshold
+    raw_confidence: float = 0.0
 
     @property
     def correct(self) -> bool:
@@ -72,3 +74,26 @@ def confidence_histogram(predictions: Sequence[Prediction], bins: int = 10) -> D
         index = min(bins - 1, max(0, int(p.confidence * bins)))
         (right if p.correct else wrong)[index] += 1
     return {"right": right, "wrong": wrong}
+
+
+def with_threshold(predictions: Sequence[Prediction], threshold: float) -> List[Prediction]:
+    """The predictions as they would be with another fallback threshold (from the raw best intent)."""
+    result = []
+    for p in predictions:
+        raw, confidence = (p.raw_predicted or p.predicted), (p.raw_confidence or p.confidence)
+        label = FALLBACK if raw == FALLBACK or confidence < threshold else raw
+        result.append(Prediction(p.text, p.expected, label, confidence, raw, confidence))
+    return result
+
+
+SWEEP = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
+
+
+def threshold_sweep(predictions: Sequence[Prediction], thresholds: Sequence[float] = SWEEP) -> List[Dict[str, float]]:
+    """Accuracy and out-of-scope recall for each fallback threshold (choose it on cross-validation data)."""
+    rows = []
+    for threshold in thresholds:
+        moved = with_threshold(predictions, threshold)
+        rows.append({"threshold": threshold, "accuracy": round(accuracy(moved), 4),
+                     "out_of_scope_recall": round(out_of_scope_recall(moved), 4)})
+    return rows

@@ -167,7 +167,12 @@ def main(argv: List[str]) -> int:
     cv: Dict[str, Any] = {}
     if "--no-cv" not in argv:
         print("eval: 5-fold cross-validation over data/nlu (trains five NLU models) ...", flush=True)
-        cv = nlu_report(nlu_eval.cross_validate(progress=lambda line: print(line, flush=True)))
+        cv_predictions = nlu_eval.cross_validate(progress=lambda line: print(line, flush=True))
+        cv = nlu_report(cv_predictions)
+        cv["fallback_threshold_sweep"] = nlu_metrics.threshold_sweep(cv_predictions)
+        best = max(cv["fallback_threshold_sweep"], key=lambda row: (row["accuracy"], row["threshold"]))
+        print(f"  the fallback threshold that gives the best cross-validated accuracy: {best['threshold']} "
+              f"({best['accuracy']:.3f}; out-of-scope recall {best['out_of_scope_recall']:.3f})")
         (REPORTS / "nlu_cv.json").write_text(json.dumps(cv, indent=2))
         plot(cv, "cv")
         print(f"  accuracy {cv['accuracy']:.3f}  out-of-scope recall {cv['out_of_scope_recall']:.3f} "

@@ -60,8 +60,12 @@ def predict(model: Path, messages: Sequence[Any]) -> List[Prediction]:
         found = []
         for message in messages:
             parsed = await agent.parse_message(message.get("text"))
+            ranked = [r for r in parsed.get("intent_ranking") or [] if r.get("name") != "nlu_fallback"]
+            raw = ranked[0] if ranked else (parsed.get("intent") or {})
+            raw_label = label_of({"intent": raw, "response_selector": parsed.get("response_selector")})
             found.append(Prediction(message.get("text"), expected_of(message), label_of(parsed),
-                                    float((parsed.get("intent") or {}).get("confidence") or 0.0)))
+                                    float((parsed.get("intent") or {}).get("confidence") or 0.0),
+                                    raw_label, float(raw.get("confidence") or 0.0)))
         return found
 
     return asyncio.run(run())

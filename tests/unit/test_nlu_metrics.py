@@ -71,3 +71,15 @@ def test_the_faq_topic_comes_from_the_response_selector():
     parsed = {"intent": {"name": "faq"}, "response_selector": {"faq": {"response": {
         "intent_response_key": "faq/warranty"}}}}
     assert label_of(parsed) == "faq/warranty" and label_of({"intent": {"name": "greet"}}) == "greet"
+
+
+def test_a_threshold_sweep_replays_the_fallback_from_the_raw_intent():
+    from careline.nlu_metrics import threshold_sweep, with_threshold
+
+    raw = [Prediction("yo", "greet", "nlu_fallback", 0.4, "greet", 0.33),
+           Prediction("weather", "out_of_scope", "nlu_fallback", 0.4, "faq/warranty", 0.2),
+           Prediction("hi", "greet", "greet", 0.9, "greet", 0.9)]
+    assert [p.predicted for p in with_threshold(raw, 0.3)] == ["greet", "nlu_fallback", "greet"]
+    sweep = {row["threshold"]: row for row in threshold_sweep(raw, (0.1, 0.3, 0.5))}
+    assert sweep[0.3]["accuracy"] == 1.0 and sweep[0.1]["out_of_scope_recall"] == 0.0
+    assert sweep[0.5]["accuracy"] == 0.6667
