@@ -51,10 +51,11 @@ def candidates(rows: Iterable[Tuple[str, str, Optional[str], str]], low_confiden
     for sender, kind, action, data in rows:
         if kind == "user":
             try:
-                parsed = json.loads(data or "{}").get("parse_data") or {}
+                event = json.loads(data or "{}")
             except ValueError:
                 continue
-            text = (json.loads(data or "{}").get("text") or parsed.get("text") or "").strip()
+            parsed = event.get("parse_data") or {}
+            text = (event.get("text") or parsed.get("text") or "").strip()
             if not text or text.startswith("/"):
                 last_user.pop(sender, None)
                 continue

@@ -5,11 +5,12 @@ import re
 from functools import lru_cache
 from typing import Any, Optional
 
+from careline import messenger, webchat
 from careline.ratelimit import Limit, MessageGate
 from careline.settings import Settings, load_settings
 
 #: Sender ids other channels own: a REST caller may not write into a web or Messenger conversation.
-RESERVED_PREFIXES = ("web-", "fb-")
+RESERVED_PREFIXES = (webchat.SENDER_PREFIX, messenger.SENDER_PREFIX)
 SENDER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 
 
@@ -29,13 +30,13 @@ def gate() -> MessageGate:
     )
 
 
-def sender_problem(sender: Any, reserved_ok: bool = False) -> Optional[str]:
+def sender_problem(sender: Any) -> Optional[str]:
     """Why `sender` cannot name a conversation, or None when it can."""
     if not isinstance(sender, str) or not sender:
         return "a 'sender' string is required (there is no default conversation)"
     if not SENDER_PATTERN.match(sender):
         return "'sender' must be 1-128 letters, digits or . _ : @ - and start with a letter or digit"
-    if not reserved_ok and sender.startswith(RESERVED_PREFIXES):
+    if sender.startswith(RESERVED_PREFIXES):
         return (f"'sender' may not start with {' or '.join(RESERVED_PREFIXES)} "
                 "(those conversations belong to other channels)")
     return None

@@ -18,9 +18,7 @@ def main(argv: List[str]) -> int:
         print("desk: RASA_AUTH_TOKEN is not set (run `make env`)", file=sys.stderr)
         return 2
     app = create_app(Desk(settings))
-    app.run(host=settings.host, port=args.port, access_log=False, single_process=True) \
-        if "single_process" in app.run.__code__.co_varnames else \
-        app.run(host=settings.host, port=args.port, access_log=False, workers=1)
+    app.run(host=settings.host, port=args.port, access_log=False, workers=1)
     return 0
 
 
