@@ -134,7 +134,7 @@ def response_problems(responses: Dict[str, Tuple[str, int]], used: Dict[str, Tup
         elif name not in used and name not in asked:
             problems.append(Problem(path, line, f"response {name} is never used by a rule, story, form or action"))
     for name, (path, line) in sorted(used.items()):
-        if name not in responses and not name.startswith("utter_faq") and name != "utter_message":
+        if name not in responses and not name.startswith("utter_faq") and name not in ("utter_message", "utter_action"):
             problems.append(Problem(path, line, f"{name} is used but the domain has no such response"))
     for topic in sorted(topics):
         if f"utter_{topic}" not in responses:

@@ -1,0 +1,70 @@
+"""CarelineIntentClassifier as Rasa runs it: trained on intents and FAQ topics, persisted, loaded,
+writing `intent`, `intent_ranking` and the `response_selector` output that `utter_faq` reads."""
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from careline.settings import PROJECT_ROOT
+from components.intent_classifier import CarelineIntentClassifier, split_ranking
+
+EXAMPLES = {
+    "greet": ["hi", "hello", "hey there", "good morning", "hiya"],
+    "order_status": ["where is my order", "has my order shipped", "track my package", "when does my order come",
+                     "status of my order"],
+    "faq/opening_hours": ["when are you open", "what are your opening hours", "are you open on sunday",
+                          "opening times", "what time do you close"],
+    "faq/contact": ["what is your phone number", "how do i contact you", "can i call you", "your email address",
+                    "how can i reach you"],
+}
+RESPONSES = {"utter_faq/opening_hours": [{"text": "We answer 8am-8pm."}],
+             "utter_faq/contact": [{"text": "Call 555-0100."}]}
+
+
+def _training_data() -> TrainingData:
+    messages = []
+    for label, texts in EXAMPLES.items():
+        intent, _, topic = label.partition("/")
+        for text in texts:
+            data = {"text": text, "intent": intent}
+            if topic:
+                data["intent_response_key"] = label
+            messages.append(Message(data=data))
+    return TrainingData(training_examples=messages, responses=RESPONSES)
+
+
+def test_split_ranking_keeps_each_intent_at_its_best_label():
+    intents, topics = split_ranking([("faq/contact", 0.5), ("greet", 0.3), ("faq/opening_hours", 0.2)])
+    assert intents == [("faq", 0.5), ("greet", 0.3)]
+    assert topics == {"faq": [("faq/contact", 0.5), ("faq/opening_hours", 0.2)]}
+
+
+def test_train_persist_load_and_process(tmp_path, monkeypatch):
+    monkeypatch.chdir(PROJECT_ROOT)
+    storage = LocalModelStorage(tmp_path)
+    resource = Resource("intents")
+    context = ExecutionContext(GraphSchema({}), "test")
+    config = CarelineIntentClassifier.get_default_config()
+    CarelineIntentClassifier.create(config, storage, resource, context).train(_training_data())
+    loaded = CarelineIntentClassifier.load(config, storage, resource, context)
+
+    faq, order, empty = Message.build("what time do you open"), Message.build("where's my order"), Message.build("")
+    loaded.process([faq, order, empty])
+
+    assert faq.get("intent")["name"] == "faq"
+    selected = faq.get("response_selector")["faq"]["response"]
+    assert selected["intent_response_key"] == "faq/opening_hours"
+    assert selected["utter_action"] == "utter_faq/opening_hours"
+    assert selected["responses"] == RESPONSES["utter_faq/opening_hours"]
+    assert selected["confidence"] == faq.get("intent")["confidence"]
+    assert faq.get("response_selector")["all_retrieval_intents"] == ["faq"]
+
+    assert order.get("intent")["name"] == "order_status"
+    ranking = order.get("intent_ranking")
+    assert ranking[0]["name"] == "order_status"
+    assert sorted(r["name"] for r in ranking) == ["faq", "greet", "order_status"]   # each intent once
+    assert ranking == sorted(ranking, key=lambda r: -r["confidence"])
+    assert empty.get("intent") is None
+    output = order.as_dict(only_output_properties=True)
+    assert "intent" in output and "intent_ranking" in output and "response_selector" in output
