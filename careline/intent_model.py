@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -48,27 +49,38 @@ def words(text: str) -> List[str]:
     return WORD.findall(text)
 
 
-class Speller:
-    """Corrects words the training data never used to a known word one edit away (`adress` ->
-    `address`, `chnage` -> `change`), and squeezes stretched letters (`heyyy` -> `hey`).
+@lru_cache(maxsize=1)
+def _english():
+    """pyspellchecker's English word frequencies (a word list shipped in the package, no model)."""
+    from spellchecker import SpellChecker
 
-    Known words are those of the training examples and the lexicon; among several candidates the
-    most frequent wins. Short words (under 4 letters) are left alone: too many are one edit apart.
+    return SpellChecker(language="en", distance=2)
+
+
+class Speller:
+    """Corrects misspelt words before classification (`adress` -> `address`, `heyyy` -> `hey`).
+
+    A word is left alone when the training examples or the lexicon use it, or when it is an English
+    word (so `cancer` is not `cancel`). Otherwise it becomes the most frequent of our words one edit
+    away or with stretched letters squeezed; failing that, pyspellchecker's English correction within
+    two edits (`recieved` -> `received`). Words under 4 letters are left alone: too many are one
+    edit apart.
     """
 
     LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
-    def __init__(self, counts: Optional[Mapping[str, int]] = None) -> None:
+    def __init__(self, counts: Optional[Mapping[str, int]] = None, english: bool = True) -> None:
         self.counts: Dict[str, int] = dict(counts or {})
+        self._english = _english() if english else None
         self._cache: Dict[str, str] = {}
 
     @classmethod
-    def from_texts(cls, texts: Sequence[str], extra_words: Sequence[str] = ()) -> Speller:
+    def from_texts(cls, texts: Sequence[str], extra_words: Sequence[str] = (), english: bool = True) -> Speller:
         counts: Dict[str, int] = {}
         for text in [*texts, *extra_words]:
             for word in words(text):
                 counts[word] = counts.get(word, 0) + 1
-        return cls(counts)
+        return cls(counts, english)
 
     def _edits(self, word: str) -> set:
         splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
@@ -78,16 +90,24 @@ class Speller:
         inserts = [a + c + b for a, b in splits for c in self.LETTERS]
         return set(deletes + transposes + replaces + inserts)
 
+    def _is_english(self, word: str) -> bool:
+        return self._english is not None and word in self._english.word_frequency
+
     def correct_word(self, word: str) -> str:
-        if word in self.counts or not word.isalpha():
+        if word in self.counts or not word.isalpha() or self._is_english(word):
             return word
         if word in self._cache:
             return self._cache[word]
-        squeezed = re.sub(r"(.)\1{2,}", r"\1", word)
-        candidates = [w for w in {squeezed, re.sub(r"(.)\1+", r"\1", word)} if w in self.counts]
+        squeezed = {re.sub(r"(.)\1{2,}", r"\1", word), re.sub(r"(.)\1+", r"\1", word)}
+        candidates = [w for w in squeezed if w in self.counts]
         if not candidates and len(word) >= 4:
             candidates = [w for w in self._edits(word) if w in self.counts]
-        best = max(candidates, key=lambda w: (self.counts[w], w)) if candidates else word
+        if candidates:
+            best = max(candidates, key=lambda w: (self.counts[w], w))
+        elif self._english is not None and len(word) >= 4:
+            best = self._english.correction(word) or word
+        else:
+            best = word
         if len(self._cache) < 50_000:
             self._cache[word] = best
         return best

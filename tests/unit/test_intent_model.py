@@ -64,6 +64,14 @@ def test_speller_fixes_one_edit_and_stretched_letters_only():
     assert speller.correct_word("teh") == "teh"                  # short words are left alone
 
 
+def test_speller_leaves_english_words_alone_and_corrects_others_to_english():
+    speller = Speller.from_texts(["cancel my order", "i never got it"])
+    assert speller.correct("is this mole cancer") == "is this mole cancer"   # a word, not a typo of cancel
+    assert speller.correct("cancle my ordr") == "cancel my order"
+    assert speller.correct("i never recieved it") == "i never received it"  # English, beyond our words
+    assert Speller.from_texts(["cancel"], english=False).correct("cancer") == "cancel"
+
+
 def test_training_ranks_labels_and_generalises_through_the_lexicon():
     texts, labels = _data()
     lexicon = Lexicon({"money_back": ["refund*", "money back", "reimburse*"]})
