@@ -172,18 +172,46 @@ class Lexicon:
         return " ".join([normalised, *markers])
 
 
+PADDING_BEFORE = ("hi", "hello", "hey", "hi there,", "good morning,", "hello,", "ok so", "um")
+PADDING_AFTER = ("thanks", "thank you", "please", "pls", "thx", "asap", "?", "!", "cheers")
+# Social intents are the padding itself: "hi" + a greeting is still a greeting, "thanks" + a
+# thank-you still thanks; so only the other intents get padded copies.
+UNPADDED = frozenset({"greet", "thank", "goodbye", "affirm", "deny"})
+
+
+def padded_copies(texts: Sequence[str], labels: Sequence[str], seed: int = 7) -> Tuple[List[str], List[str]]:
+    """One copy of each example with a greeting in front or a thank-you/please after it, so the
+    classifier learns that the padding customers wrap a request in does not change the request."""
+    import random
+
+    rng = random.Random(seed)
+    extra_texts: List[str] = []
+    extra_labels: List[str] = []
+    for text, label in zip(texts, labels):
+        if label in UNPADDED or len(text.split()) < 2:
+            continue
+        if rng.random() < 0.5:
+            extra_texts.append(f"{rng.choice(PADDING_BEFORE)} {text}")
+        else:
+            extra_texts.append(f"{text} {rng.choice(PADDING_AFTER)}")
+        extra_labels.append(label)
+    return extra_texts, extra_labels
+
+
 @dataclass(frozen=True)
 class Settings:
     word_ngrams: Tuple[int, int] = (1, 2)
     char_ngrams: Tuple[int, int] = (1, 5)
-    c: float = 10.0
+    c: float = 20.0
     max_iter: int = 2000
+    padding: bool = True
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, object]) -> Settings:
         return cls(word_ngrams=tuple(data.get("word_ngrams", cls.word_ngrams)),
                    char_ngrams=tuple(data.get("char_ngrams", cls.char_ngrams)),
-                   c=float(data.get("C", cls.c)), max_iter=int(data.get("max_iter", cls.max_iter)))
+                   c=float(data.get("C", cls.c)), max_iter=int(data.get("max_iter", cls.max_iter)),
+                   padding=bool(data.get("padding", cls.padding)))
 
 
 class IntentModel:
@@ -286,6 +314,10 @@ def train(texts: Sequence[str], labels: Sequence[str], lexicon: Optional[Lexicon
     if len(set(labels)) < 2:
         raise ValueError("intent training needs examples of at least two labels")
     lexicon = lexicon or Lexicon()
+    texts, labels = list(texts), list(labels)
+    if settings.padding:
+        extra_texts, extra_labels = padded_copies(texts, labels)
+        texts, labels = texts + extra_texts, labels + extra_labels
     normalised = [normalise(t) for t in texts]
     word, char = _word_vectorizer(settings), _char_vectorizer(settings)
     features = hstack([word.fit_transform([lexicon.annotate(t) for t in normalised]),

@@ -56,7 +56,7 @@ def split_ranking(ranked: Ranked) -> Tuple[Ranked, Dict[str, Ranked]]:
 class CarelineIntentClassifier(GraphComponent):
     @staticmethod
     def get_default_config() -> Dict[str, Any]:
-        return {"lexicon": "data/lexicon.yml", "word_ngrams": [1, 2], "char_ngrams": [1, 5], "C": 10.0,
+        return {"lexicon": "data/lexicon.yml", "word_ngrams": [1, 2], "char_ngrams": [1, 5], "C": 20.0,
                 "max_iter": 2000}
 
     def __init__(self, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,

@@ -1,6 +1,7 @@
 """`make eval`: measure what the assistant understands on data it was not trained on.
 
-- Intents on the two held-out sets (tests/data/nlu_heldout.yml and nlu_test.yml, never trained on)
+- Intents on the held-out sets (tests/data/nlu_heldout.yml, nlu_heldout2.yml and nlu_test.yml, never
+  trained on; the first two are development sets, nlu_test.yml is never tuned on)
   with the current model: accuracy, out-of-scope recall, per-intent precision/recall/F1, a
   confusion matrix and a confidence histogram.
 - Intents in 5-fold cross-validation over data/nlu (five NLU models trained here).
