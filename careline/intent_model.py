@@ -54,7 +54,7 @@ def _english():
     """pyspellchecker's English word frequencies (a word list shipped in the package, no model)."""
     from spellchecker import SpellChecker
 
-    return SpellChecker(language="en", distance=2)
+    return SpellChecker(language="en", distance=1)
 
 
 class Speller:
@@ -62,10 +62,14 @@ class Speller:
 
     A word is left alone when the training examples or the lexicon use it, or when it is an English
     word (so `cancer` is not `cancel`). Otherwise it becomes the most frequent of our words one edit
-    away or with stretched letters squeezed; failing that, pyspellchecker's English correction within
-    two edits (`recieved` -> `received`). Words under 4 letters are left alone: too many are one
-    edit apart.
+    away or with stretched letters squeezed; failing that, pyspellchecker's English correction one
+    edit away (`recieved` -> `received`). Words under 4 letters are left alone (too many are one
+    edit apart), and so are words over 20 letters and everything after the first 20 unknown words
+    of a message: the cost of a message stays bounded (about 1 ms per corrected word).
     """
+
+    MAX_WORD = 20
+    MAX_UNKNOWN_PER_MESSAGE = 20
 
     LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
@@ -93,8 +97,11 @@ class Speller:
     def _is_english(self, word: str) -> bool:
         return self._english is not None and word in self._english.word_frequency
 
+    def _known(self, word: str) -> bool:
+        return word in self.counts or not word.isalpha() or len(word) > self.MAX_WORD or self._is_english(word)
+
     def correct_word(self, word: str) -> str:
-        if word in self.counts or not word.isalpha() or self._is_english(word):
+        if self._known(word):
             return word
         if word in self._cache:
             return self._cache[word]
@@ -115,7 +122,16 @@ class Speller:
     def correct(self, text: str) -> str:
         if not self.counts:
             return text
-        return WORD.sub(lambda match: self.correct_word(match.group(0)), text)
+        budget = [self.MAX_UNKNOWN_PER_MESSAGE]
+
+        def fix(match: re.Match) -> str:
+            word = match.group(0)
+            if self._known(word) or budget[0] <= 0:
+                return word
+            budget[0] -= 1
+            return self.correct_word(word)
+
+        return WORD.sub(fix, text)
 
 
 class Lexicon:

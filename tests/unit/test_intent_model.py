@@ -72,6 +72,19 @@ def test_speller_leaves_english_words_alone_and_corrects_others_to_english():
     assert Speller.from_texts(["cancel"], english=False).correct("cancer") == "cancel"
 
 
+def test_speller_cost_stays_bounded_on_junk():
+    import random
+    import string
+    import time
+
+    rng = random.Random(3)
+    junk = " ".join("".join(rng.choice(string.ascii_lowercase) for _ in range(19)) for _ in range(200))
+    speller = Speller.from_texts(["where is my order"])
+    started = time.monotonic()
+    assert speller.correct(junk) == junk
+    assert time.monotonic() - started < 1.0
+
+
 def test_training_ranks_labels_and_generalises_through_the_lexicon():
     texts, labels = _data()
     lexicon = Lexicon({"money_back": ["refund*", "money back", "reimburse*"]})
