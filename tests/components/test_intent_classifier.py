@@ -1,12 +1,8 @@
 """CarelineIntentClassifier as Rasa runs it: trained on intents and FAQ topics, persisted, loaded,
 writing `intent`, `intent_ranking` and the `response_selector` output that `utter_faq` reads."""
-from rasa.engine.graph import ExecutionContext, GraphSchema
-from rasa.engine.storage.local_model_storage import LocalModelStorage
-from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from careline.settings import PROJECT_ROOT
 from components.intent_classifier import CarelineIntentClassifier, split_ranking
 
 EXAMPLES = {
@@ -40,14 +36,8 @@ def test_split_ranking_keeps_each_intent_at_its_best_label():
     assert topics == {"faq": [("faq/contact", 0.5), ("faq/opening_hours", 0.2)]}
 
 
-def test_train_persist_load_and_process(tmp_path, monkeypatch):
-    monkeypatch.chdir(PROJECT_ROOT)
-    storage = LocalModelStorage(tmp_path)
-    resource = Resource("intents")
-    context = ExecutionContext(GraphSchema({}), "test")
-    config = CarelineIntentClassifier.get_default_config()
-    CarelineIntentClassifier.create(config, storage, resource, context).train(_training_data())
-    loaded = CarelineIntentClassifier.load(config, storage, resource, context)
+def test_train_persist_load_and_process(trained_and_loaded):
+    loaded = trained_and_loaded(CarelineIntentClassifier, _training_data())
 
     faq, order, empty = Message.build("what time do you open"), Message.build("where's my order"), Message.build("")
     loaded.process([faq, order, empty])
