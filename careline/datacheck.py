@@ -5,7 +5,9 @@ Each problem names a file and line, so a trainer can jump straight to it:
 - no example is in two intents (after lower-casing and dropping punctuation and entity markup);
 - every response in the domain is used by a rule, story, form or action, and every used one exists;
 - every FAQ topic has an answer, and every answer a topic;
-- no held-out example (tests/data/) is also a training example.
+- no held-out example (tests/data/) is also a training example;
+- the lexicon (data/lexicon.yml) has well-formed concepts: quoted entries, `*` only at the end,
+  no entry twice in a concept.
 """
 from __future__ import annotations
 
@@ -150,3 +152,42 @@ def form_slots(domain: Path) -> List[Tuple[str, List[str]]]:
 
     data = yaml.safe_load(domain.read_text(encoding="utf-8")) or {}
     return [(name, list((spec or {}).get("required_slots") or [])) for name, spec in (data.get("forms") or {}).items()]
+
+
+CONCEPT_LINE = re.compile(r"^  ([^\s#][^:]*):\s*(#.*)?$")
+ENTRY_LINE = re.compile(r"^    - (.*?)\s*(#.*)?$")
+CONCEPT_NAME = re.compile(r"[a-z][a-z0-9_]*")
+YAML_WORDS = {"yes", "no", "y", "n", "true", "false", "on", "off", "null", "~"}
+
+
+def lexicon_problems(path: Path, root: Path) -> List[Problem]:
+    """Problems in the lexicon file, each at its line."""
+    if not path.exists():
+        return []
+    where = str(path.relative_to(root))
+    problems: List[Problem] = []
+    concept: Optional[str] = None
+    seen: Dict[str, int] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        header, entry = CONCEPT_LINE.match(line), ENTRY_LINE.match(line)
+        if header:
+            concept, seen = header.group(1).strip().strip("'\""), {}
+            if not CONCEPT_NAME.fullmatch(concept) or concept in YAML_WORDS:
+                problems.append(Problem(where, number, f"concept name {concept!r}: use lower-case letters, digits "
+                                                       "and _ (YAML reads yes/no/on/off as true/false)"))
+        elif entry and concept:
+            raw = entry.group(1)
+            value = raw.strip("'\"")
+            if raw == value and value.lower() in YAML_WORDS:
+                problems.append(Problem(where, number, f"entry {value} must be quoted (\"{value}\"): YAML reads it "
+                                                       "as true/false"))
+            if not value.strip():
+                problems.append(Problem(where, number, f"empty entry in concept {concept}"))
+            elif "*" in value.rstrip("*") or value.endswith("**") or value.endswith(" *"):
+                problems.append(Problem(where, number, f"{value!r}: `*` works only once, at the end of a word"))
+            key = value.lower()
+            if key in seen:
+                problems.append(Problem(where, number, f"{value!r} is already in concept {concept} "
+                                                       f"(line {seen[key]})"))
+            seen.setdefault(key, number)
+    return problems

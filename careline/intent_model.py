@@ -135,21 +135,23 @@ class Speller:
 
 
 class Lexicon:
-    """Concepts, each a list of words and phrases; `refund*` matches every word starting `refund`."""
+    """Concepts, each a list of words and phrases. A trailing `*` makes the last word a prefix:
+    `refund*` matches refunds and refunded, `gift card*` matches gift cards."""
 
     def __init__(self, concepts: Optional[Mapping[str, Sequence[str]]] = None) -> None:
         self.concepts: Dict[str, List[str]] = {name: list(entries) for name, entries in (concepts or {}).items()}
         self._exact: Dict[Tuple[str, ...], set] = {}
-        self._prefixes: List[Tuple[str, str]] = []
+        self._prefixes: List[Tuple[Tuple[str, ...], str]] = []   # (words, the last one a prefix), concept
         self._longest = 1
         for name, entries in self.concepts.items():
             for entry in entries:
                 phrase = str(entry).strip().lower()
-                if phrase.endswith("*") and " " not in phrase:
-                    self._prefixes.append((phrase[:-1], name))
+                key = tuple(words(APOSTROPHES.sub("'", phrase.rstrip("*"))))
+                if not key:
                     continue
-                key = tuple(words(APOSTROPHES.sub("'", phrase)))
-                if key:
+                if phrase.endswith("*"):
+                    self._prefixes.append((key, name))
+                else:
                     self._exact.setdefault(key, set()).add(name)
                     self._longest = max(self._longest, len(key))
 
@@ -177,8 +179,10 @@ class Lexicon:
                 for name in self._exact.get(tuple(tokens[start:start + size]), ()):
                     if name not in found:
                         found.append(name)
-            for prefix, name in self._prefixes:
-                if tokens[start].startswith(prefix) and name not in found:
+            for key, name in self._prefixes:
+                end = start + len(key)
+                if (name not in found and end <= len(tokens) and tuple(tokens[start:end - 1]) == key[:-1]
+                        and tokens[end - 1].startswith(key[-1])):
                     found.append(name)
         return found
 

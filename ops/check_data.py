@@ -27,6 +27,7 @@ def run(root: Path = PROJECT_ROOT) -> List[datacheck.Problem]:
     return (datacheck.too_few(training, MIN_EXAMPLES, MIN_FAQ_EXAMPLES)
             + datacheck.in_two_intents(training)
             + datacheck.leaked(training, heldout)
+            + datacheck.lexicon_problems(root / "data" / "lexicon.yml", root)
             + datacheck.response_problems(datacheck.domain_responses(domain, root),
                                           datacheck.used_responses(code, root),
                                           datacheck.form_slots(domain), training))
@@ -38,7 +39,7 @@ def main(argv: List[str]) -> int:
         print(f"  {problem}")
     print(f"check_data: {'FAILED, ' + str(len(problems)) + ' problem(s)' if problems else 'OK'} "
           f"(examples per intent >= {MIN_EXAMPLES}, per FAQ topic >= {MIN_FAQ_EXAMPLES}; no example in two "
-          "intents; every response used; every FAQ topic answered; held-out data kept apart)")
+          "intents; every response used; every FAQ topic answered; held-out data kept apart; lexicon well-formed)")
     return 1 if problems else 0
 
 

@@ -79,3 +79,34 @@ def test_held_out_examples_must_not_be_training_examples(tmp_path):
     problems = [str(p) for p in run(_project(tmp_path, nlu, heldout=_intent("greet", ["HELLO number 7", "hey you"])))]
     assert problems == ["tests/data/nlu_heldout.yml:5: held-out example 'HELLO number 7' is also a training "
                         "example at data/nlu/basics.yml:12"]
+
+
+def test_lexicon_problems_point_at_their_lines(tmp_path):
+    from careline.datacheck import lexicon_problems
+
+    (tmp_path / "data").mkdir(exist_ok=True)
+    lexicon = tmp_path / "data" / "lexicon.yml"
+    lexicon.write_text("concepts:\n"
+                       "  yes:\n"
+                       "    - \"yeah\"\n"
+                       "  agreeing:\n"
+                       "    - no\n"
+                       "    - \"sure\"\n"
+                       "    - \"Sure\"\n"
+                       "    - \"ref*und\"\n"
+                       "    - \"gift card*\"\n")
+    assert [str(p) for p in lexicon_problems(lexicon, tmp_path)] == [
+        "data/lexicon.yml:2: concept name 'yes': use lower-case letters, digits and _ (YAML reads yes/no/on/off "
+        "as true/false)",
+        'data/lexicon.yml:5: entry no must be quoted ("no"): YAML reads it as true/false',
+        "data/lexicon.yml:7: 'Sure' is already in concept agreeing (line 6)",
+        "data/lexicon.yml:8: 'ref*und': `*` works only once, at the end of a word",
+    ]
+    assert lexicon_problems(tmp_path / "missing.yml", tmp_path) == []
+
+
+def test_the_project_lexicon_is_well_formed():
+    from careline.datacheck import lexicon_problems
+    from careline.settings import PROJECT_ROOT
+
+    assert lexicon_problems(PROJECT_ROOT / "data" / "lexicon.yml", PROJECT_ROOT) == []

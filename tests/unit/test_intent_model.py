@@ -33,6 +33,9 @@ def test_lexicon_marks_words_phrases_and_prefixes():
     assert lexicon.concepts_in(["refunded", "my", "parcel"]) == ["money_back", "order"]
     assert lexicon.concepts_in("i want my money back".split()) == ["money_back"]
     assert lexicon.concepts_in(["money"]) == []
+    cards = Lexicon({"gift_card": ["gift card*"]})
+    assert cards.concepts_in("my gift cards".split()) == ["gift_card"]
+    assert cards.concepts_in("a gift for my card".split()) == [] and cards.concepts_in(["gift"]) == []
     assert lexicon.annotate("my parcel") == "my parcel concept_order"
 
 
