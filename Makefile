@@ -119,7 +119,7 @@ test-dialogue: setup train ## test stories in tests/dialogue with rasa test core
 test-e2e: setup train browser ## end-to-end: real processes over HTTP, Messenger, the widget in Chromium
 	@$(PY) -m pytest $(PYTEST_ARGS) tests/e2e
 
-eval: setup train ## intents (held-out set + 5-fold CV) and frustration, reports/ and the quality.yml gate
+eval: setup train ## intents (held-out sets + 5-fold CV) and frustration, reports/ and the quality.yml gate
 	@PYTHONPATH=. PYTHONWARNINGS=ignore TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m ops.evaluate $(EVAL_ARGS)
 
 review: $(VENV_STAMP) ## export unsure, fallback and handoff messages from the tracker store to review/ for labelling

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
+from careline.intent_model import CONCEPT_NAME
+
 ENTITY_MARKUP = re.compile(r"\[([^\]]+)\]\([^)]*\)|\[([^\]]+)\]\{[^}]*\}")
 INTENT_LINE = re.compile(r"^- intent:\s*(\S+)\s*$")
 EXAMPLE_LINE = re.compile(r"^\s+- (.+?)\s*$")
@@ -156,7 +158,6 @@ def form_slots(domain: Path) -> List[Tuple[str, List[str]]]:
 
 CONCEPT_LINE = re.compile(r"^  ([^\s#][^:]*):\s*(#.*)?$")
 ENTRY_LINE = re.compile(r"^    - (.*?)\s*(#.*)?$")
-CONCEPT_NAME = re.compile(r"[a-z][a-z0-9_]*")
 YAML_WORDS = {"yes", "no", "y", "n", "true", "false", "on", "off", "null", "~"}
 
 

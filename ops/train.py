@@ -25,7 +25,6 @@ INPUT_GLOBS = ("config.yml", "domain.yml", "domain/**/*.yml", "data/**/*.yml", "
                "careline/intent_model.py", "careline/frustration.py")
 
 
-
 def training_inputs(root: Path) -> List[Path]:
     """Every file whose content shapes the trained model, in a stable order."""
     found = set()
@@ -64,7 +63,7 @@ def train(root: Path = PROJECT_ROOT, force: bool = False) -> Path:
     if target.exists() and not force:
         print(f"train: model is up to date ({target.relative_to(root)}), skipping")
         return target
-    print(f"train: inputs changed, training {target.name} (this takes a few minutes)", flush=True)
+    print(f"train: inputs changed, training {target.name} (about 20 seconds)", flush=True)
     started = time.monotonic()
     command = [
         sys.executable, "-m", "ops.rasa_cli", "train",   # Rasa's CLI, with our expected warnings quiet
