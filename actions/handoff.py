@@ -1,7 +1,6 @@
 """Handing a conversation to a person, and taking it back: thin adapters over careline.handoff."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import List
 
 from rasa_sdk import Action, Tracker
@@ -10,6 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.deps import frustration_thresholds, order_repository, ticket_service
+from careline.clock import utcnow
 from careline.conversation import is_locked
 from careline.fallback import consecutive_misses
 from careline.frustration import conversation, turns_from_events
@@ -45,7 +45,7 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, after_policy_of
     message_id = tracker.latest_message.get("message_id") or str(len(tracker.events))
     opened = service.open(draft, f"{tracker.sender_id}:{message_id}"[:160],
                           customer_id=order.customer_id if order else None)
-    wait = expectation(opened.queue_position, datetime.now(timezone.utc))
+    wait = expectation(opened.queue_position, utcnow())
     opening = f"{preface} {HANDOFF_OPENING}" if preface else HANDOFF_OPENING
     dispatcher.utter_message(text=f"{opening} {wait} {HANDOFF_ALTERNATIVE}")
     return [SlotSet("proposal", None), ActiveLoop(None), SlotSet("requested_slot", None), ConversationPaused()]

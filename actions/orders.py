@@ -17,6 +17,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.deps import claim_service, order_repository
 from actions.handoff import hand_off
+from careline.clock import utctoday
 from careline.conversation import (
     MAX_FAILED_VERIFICATIONS,
     REFUND_REASONS,
@@ -243,7 +244,7 @@ class ActionOrderRequest(Action):
                                                                                   *CLEARED)
         topic = order_topic(tracker.events)
         if topic == "order_status":
-            dispatcher.utter_message(text=order_reply(order, date.today()))
+            dispatcher.utter_message(text=order_reply(order, utctoday()))
             return _clear("proposal", *CLEARED)
         if topic == "payment_issue":
             return _offer_person(dispatcher, payment_reply(order), order.number)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Callable, List, Optional
 
@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from careline.clock import utcnow, utctoday
 from careline.policy import (
     APPROVE,
     CLAIM_KINDS,
@@ -67,7 +68,7 @@ class FeeView:
 
 
 class ClaimService:
-    def __init__(self, engine: Engine, policy: Policy, today: Callable[[], date] = date.today) -> None:
+    def __init__(self, engine: Engine, policy: Policy, today: Callable[[], date] = utctoday) -> None:
         self._sessions = sessionmaker(bind=engine, future=True, expire_on_commit=False)
         self._policy = policy
         self._today = today
@@ -169,7 +170,7 @@ class ClaimService:
             requested = request.amount
             sane = requested is not None and requested.is_finite() and abs(requested) < 10**9
             record = DecisionRecord(
-                created_at=datetime.now(), idempotency_key=idempotency_key, conversation_id=conversation_id,
+                created_at=utcnow(), idempotency_key=idempotency_key, conversation_id=conversation_id,
                 authority=authority, customer_id=customer.id if customer else None,
                 order_id=order.id if order else None, charge_id=charge.id if charge else None,
                 kind=request.kind, reason=request.reason, requested_cents=to_cents(requested) if sane else None,

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from careline.clock import utctoday
 from careline.desk.auth import Accounts
 from careline.settings import load_settings
 from careline.migrate import UnversionedDatabase, migrate
@@ -213,7 +214,7 @@ def seed(engine: Engine, today: Optional[date] = None, reset: bool = False) -> i
     with Session(engine) as session:
         if session.execute(select(func.count(Customer.id))).scalar_one():
             return 0
-        day = today or date.today()
+        day = today or utctoday()
         customers = build(day)
         session.add_all(customers)
         session.add_all(_charges(random.Random(11), customers, day))

@@ -13,7 +13,25 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import declarative_base, relationship, sessionmaker
 
+from careline.clock import as_utc
+
 Base = declarative_base()
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """A point in time stored as UTC and read back timezone-aware (UTC), in any database.
+
+    The column stays a plain DATETIME (no migration); a naive value handed in is taken as UTC.
+    """
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: Optional[datetime], dialect) -> Optional[datetime]:
+        return None if value is None else as_utc(value).replace(tzinfo=None)
+
+    def process_result_value(self, value: Optional[datetime], dialect) -> Optional[datetime]:
+        return None if value is None else as_utc(value)
 
 ORDER_STATUSES = (
     "processing",
@@ -47,7 +65,7 @@ class Order(Base):
     id = sa.Column(sa.Integer, primary_key=True)
     number = sa.Column(sa.String(16), nullable=False, unique=True, index=True)
     customer_id = sa.Column(sa.Integer, sa.ForeignKey("customers.id"), nullable=False, index=True)
-    placed_at = sa.Column(sa.DateTime, nullable=False)
+    placed_at = sa.Column(UTCDateTime, nullable=False)
     status = sa.Column(sa.String(20), nullable=False)
     total_cents = sa.Column(sa.Integer, nullable=False)
     currency = sa.Column(sa.String(3), nullable=False, default="USD")
@@ -92,7 +110,7 @@ class Charge(Base):
     order = relationship("Order")
     description = sa.Column(sa.String(200), nullable=False)
     amount_cents = sa.Column(sa.Integer, nullable=False)
-    charged_at = sa.Column(sa.DateTime, nullable=False)
+    charged_at = sa.Column(UTCDateTime, nullable=False)
     waivable = sa.Column(sa.Boolean, nullable=False, default=False)
 
     __table_args__ = (
@@ -107,7 +125,7 @@ class DecisionRecord(Base):
     __tablename__ = "decisions"
 
     id = sa.Column(sa.Integer, primary_key=True)
-    created_at = sa.Column(sa.DateTime, nullable=False)
+    created_at = sa.Column(UTCDateTime, nullable=False)
     idempotency_key = sa.Column(sa.String(128), nullable=False, unique=True)
     conversation_id = sa.Column(sa.String(128))
     authority = sa.Column(sa.String(20), nullable=False)
@@ -122,6 +140,7 @@ class DecisionRecord(Base):
     rule = sa.Column(sa.String(60), nullable=False)
     explanation = sa.Column(sa.Text, nullable=False)
     reference = sa.Column(sa.String(40))
+    ticket_id = sa.Column(sa.Integer, sa.ForeignKey("tickets.id", name="fk_decisions_ticket_id_tickets"), index=True)
 
     __table_args__ = (sa.CheckConstraint("amount_cents >= 0", name="ck_decision_amount"),)
 
@@ -137,7 +156,7 @@ class Refund(Base):
     customer_id = sa.Column(sa.Integer, sa.ForeignKey("customers.id"), nullable=False, index=True)
     kind = sa.Column(sa.String(20), nullable=False)
     amount_cents = sa.Column(sa.Integer, nullable=False)
-    created_at = sa.Column(sa.DateTime, nullable=False)
+    created_at = sa.Column(UTCDateTime, nullable=False)
 
     __table_args__ = (sa.CheckConstraint("amount_cents > 0", name="ck_refund_positive"),)
 
@@ -152,7 +171,7 @@ class Waiver(Base):
     charge_id = sa.Column(sa.Integer, sa.ForeignKey("charges.id"), nullable=False, unique=True)
     customer_id = sa.Column(sa.Integer, sa.ForeignKey("customers.id"), nullable=False, index=True)
     amount_cents = sa.Column(sa.Integer, nullable=False)
-    created_at = sa.Column(sa.DateTime, nullable=False)
+    created_at = sa.Column(UTCDateTime, nullable=False)
 
 
 class Ticket(Base):
@@ -174,12 +193,13 @@ class Ticket(Base):
     intents = sa.Column(sa.Text, nullable=False)
     frustration = sa.Column(sa.Text, nullable=False)
     decisions = sa.Column(sa.Text, nullable=False)
-    created_at = sa.Column(sa.DateTime, nullable=False)
-    closed_at = sa.Column(sa.DateTime)
+    created_at = sa.Column(UTCDateTime, nullable=False)
+    closed_at = sa.Column(UTCDateTime)
     assigned_agent_id = sa.Column(sa.Integer, sa.ForeignKey("agents.id", name="fk_tickets_assigned_agent_id_agents"),
                                   index=True)
-    first_response_at = sa.Column(sa.DateTime)
-    resolved_at = sa.Column(sa.DateTime)
+    first_response_at = sa.Column(UTCDateTime)
+    resolved_at = sa.Column(UTCDateTime)
+    client = sa.Column(sa.String(128), index=True)  # the network address (or sender) that opened it
 
     __table_args__ = (
         sa.CheckConstraint("status IN ('open', 'assigned', 'resolved', 'closed')", name="ck_ticket_status"),
@@ -197,7 +217,7 @@ class Agent(Base):
     role = sa.Column(sa.String(20), nullable=False)
     password_hash = sa.Column(sa.String(255), nullable=False)
     active = sa.Column(sa.Boolean, nullable=False, default=True)
-    created_at = sa.Column(sa.DateTime, nullable=False)
+    created_at = sa.Column(UTCDateTime, nullable=False)
 
     __table_args__ = (sa.CheckConstraint("role IN ('agent', 'supervisor')", name="ck_agent_role"),)
 
@@ -211,8 +231,8 @@ class DeskSession(Base):
     token_hash = sa.Column(sa.String(64), nullable=False, unique=True)
     agent_id = sa.Column(sa.Integer, sa.ForeignKey("agents.id"), nullable=False, index=True)
     csrf_token = sa.Column(sa.String(64), nullable=False)
-    created_at = sa.Column(sa.DateTime, nullable=False)
-    expires_at = sa.Column(sa.DateTime, nullable=False)
+    created_at = sa.Column(UTCDateTime, nullable=False)
+    expires_at = sa.Column(UTCDateTime, nullable=False)
 
 
 class TicketEvent(Base):
@@ -225,7 +245,7 @@ class TicketEvent(Base):
     agent_id = sa.Column(sa.Integer, sa.ForeignKey("agents.id"), index=True)
     kind = sa.Column(sa.String(20), nullable=False)
     detail = sa.Column(sa.Text, nullable=False, default="")
-    created_at = sa.Column(sa.DateTime, nullable=False)
+    created_at = sa.Column(UTCDateTime, nullable=False)
 
 
 class Feedback(Base):
@@ -240,7 +260,7 @@ class Feedback(Base):
     handled_by = sa.Column(sa.String(10), nullable=False)
     rating = sa.Column(sa.Integer, nullable=False)
     comment = sa.Column(sa.Text, nullable=False, default="")
-    created_at = sa.Column(sa.DateTime, nullable=False)
+    created_at = sa.Column(UTCDateTime, nullable=False)
 
     __table_args__ = (
         sa.CheckConstraint("rating BETWEEN 1 AND 5", name="ck_feedback_rating"),
@@ -259,9 +279,52 @@ class OutboxMessage(Base):
     idempotency_key = sa.Column(sa.String(160), nullable=False, unique=True)
     payload = sa.Column(sa.Text, nullable=False)
     attempts = sa.Column(sa.Integer, nullable=False, default=0)
-    next_attempt_at = sa.Column(sa.DateTime, nullable=False)
-    delivered_at = sa.Column(sa.DateTime, index=True)
+    next_attempt_at = sa.Column(UTCDateTime, nullable=False)
+    delivered_at = sa.Column(UTCDateTime, index=True)
     last_error = sa.Column(sa.Text)
+
+
+class VerificationAttempt(Base):
+    """One identity check (order number + email); failures are counted per order and per client
+    across conversations and channels, so a new conversation buys an attacker nothing."""
+
+    __tablename__ = "verification_attempts"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    order_number = sa.Column(sa.String(16), nullable=False, index=True)
+    client = sa.Column(sa.String(128), nullable=False, index=True)
+    conversation_id = sa.Column(sa.String(128))
+    channel = sa.Column(sa.String(40))
+    succeeded = sa.Column(sa.Boolean, nullable=False)
+    created_at = sa.Column(UTCDateTime, nullable=False, index=True)
+
+
+class WebSession(Base):
+    """A website chat session the server issued; the browser holds the token, we keep its hash."""
+
+    __tablename__ = "web_sessions"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    token_hash = sa.Column(sa.String(64), nullable=False, unique=True)
+    sender = sa.Column(sa.String(64), nullable=False, unique=True)
+    client = sa.Column(sa.String(128))
+    created_at = sa.Column(UTCDateTime, nullable=False)
+    last_seen_at = sa.Column(UTCDateTime, nullable=False)
+    expires_at = sa.Column(UTCDateTime, nullable=False)
+    revoked_at = sa.Column(UTCDateTime)
+
+
+class DeskFormKey(Base):
+    """An idempotency key the desk issued for one money form of one ticket and agent."""
+
+    __tablename__ = "desk_form_keys"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    key = sa.Column(sa.String(64), nullable=False, unique=True)
+    ticket_id = sa.Column(sa.Integer, sa.ForeignKey("tickets.id"), nullable=False, index=True)
+    agent_id = sa.Column(sa.Integer, sa.ForeignKey("agents.id"), nullable=False)
+    created_at = sa.Column(UTCDateTime, nullable=False)
+    used_at = sa.Column(UTCDateTime)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import requests
 import sqlalchemy as sa
+
+from careline.clock import utcnow
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -55,7 +57,7 @@ def ticket_payload(ticket: Ticket, draft: TicketDraft) -> Dict[str, Any]:
 
 
 class TicketService:
-    def __init__(self, engine: Engine, now: Callable[[], datetime] = datetime.now) -> None:
+    def __init__(self, engine: Engine, now: Callable[[], datetime] = utcnow) -> None:
         self._sessions = sessionmaker(bind=engine, future=True, expire_on_commit=False)
         self._now = now
 
@@ -116,7 +118,7 @@ class HelpdeskOutbox:
     """Delivers queued tickets to the helpdesk webhook, retrying with backoff until it answers."""
 
     def __init__(self, engine: Engine, url: str, timeout_s: float = 5.0, max_backoff_s: float = 300.0,
-                 http: Optional[requests.Session] = None, now: Callable[[], datetime] = datetime.now) -> None:
+                 http: Optional[requests.Session] = None, now: Callable[[], datetime] = utcnow) -> None:
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"helpdesk URL must be http(s), got {url!r}")
         self._sessions = sessionmaker(bind=engine, future=True)

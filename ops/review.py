@@ -12,13 +12,13 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import List, Set
 
 import sqlalchemy as sa
 import yaml
 
+from careline.clock import utcnow
 from careline import datacheck, review
 from careline.settings import PROJECT_ROOT, load_settings
 from careline.store import make_engine
@@ -45,7 +45,7 @@ def export(out: Path, min_confidence: float) -> int:
         rows = db.execute(sa.select(events.c.sender_id, events.c.type_name, events.c.action_name, events.c.data)
                           .where(events.c.type_name.in_(("user", "action"))).order_by(events.c.id))
         items = review.candidates(((r[0], r[1], r[2], r[3]) for r in rows), low_confidence=min_confidence)
-    document = review.review_document(items, known_intents(), datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    document = review.review_document(items, known_intents(), utcnow().isoformat(timespec="seconds"))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("# Careline review: label what customers said, then `make label FILE=" + str(out.relative_to(
         PROJECT_ROOT) if out.is_relative_to(PROJECT_ROOT) else out) + "`\n" + yaml.safe_dump(
@@ -92,7 +92,7 @@ def main(argv: List[str]) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     exporting = commands.add_parser("export")
     exporting.add_argument("--out", type=Path,
-                           default=REVIEW_DIR / f"review-{datetime.now().strftime('%Y%m%d-%H%M')}.yml")
+                           default=REVIEW_DIR / f"review-{utcnow().strftime('%Y%m%d-%H%M')}.yml")
     exporting.add_argument("--min-confidence", type=float, default=0.6)
     labelling = commands.add_parser("label")
     labelling.add_argument("file", type=Path)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -43,7 +43,7 @@ def fresh_store_url(store_url: str, tmp_path: Path) -> str:
 class Clock:
     """A settable clock for services that take `now`."""
 
-    def __init__(self, start: datetime = datetime(2026, 11, 23, 15, 0)) -> None:
+    def __init__(self, start: datetime = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)) -> None:
         self.now = start
 
     def __call__(self) -> datetime:

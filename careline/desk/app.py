@@ -23,6 +23,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from careline.clock import utctoday
 from careline.claims import ClaimService
 from careline.desk import analytics
 from careline.desk.auth import Accounts, DeskUser
@@ -310,7 +311,7 @@ def create_app(desk: Desk, name: str = "careline_desk") -> Sanic:
     # --- analytics -----------------------------------------------------------------------------
 
     def _period(request: Request) -> tuple:
-        today = date.today()
+        today = utctoday()
         try:
             start = date.fromisoformat(request.args.get("from") or (today - timedelta(days=29)).isoformat())
             end = date.fromisoformat(request.args.get("to") or today.isoformat())

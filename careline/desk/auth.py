@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 from typing import Callable, Optional, Tuple
 
 import sqlalchemy as sa
+
+from careline.clock import utcnow
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
@@ -63,7 +65,7 @@ class AccountError(ValueError):
 
 
 class Accounts:
-    def __init__(self, engine: Engine, now: Callable[[], datetime] = datetime.utcnow) -> None:
+    def __init__(self, engine: Engine, now: Callable[[], datetime] = utcnow) -> None:
         self._sessions = sessionmaker(bind=engine, future=True)
         self._now = now
 

@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import Callable, Optional
 
 import sqlalchemy as sa
+
+from careline.clock import utcnow
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
@@ -41,7 +43,7 @@ def no_comment(text: Optional[str]) -> bool:
 
 
 class FeedbackService:
-    def __init__(self, engine: Engine, now: Callable[[], datetime] = datetime.utcnow) -> None:
+    def __init__(self, engine: Engine, now: Callable[[], datetime] = utcnow) -> None:
         self._sessions = sessionmaker(bind=engine, future=True)
         self._now = now
 

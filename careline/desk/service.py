@@ -12,6 +12,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import sqlalchemy as sa
+
+from careline.clock import utcnow
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -86,7 +88,7 @@ def parse_amount(raw: Any) -> Optional[Decimal]:
 
 
 class DeskService:
-    def __init__(self, engine: Engine, claims: ClaimService, now: Callable[[], datetime] = datetime.utcnow) -> None:
+    def __init__(self, engine: Engine, claims: ClaimService, now: Callable[[], datetime] = utcnow) -> None:
         self._sessions = sessionmaker(bind=engine, future=True, expire_on_commit=False)
         self._claims = claims
         self._now = now

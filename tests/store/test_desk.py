@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -37,7 +37,7 @@ def engine(fresh_store_url):
 
 @pytest.fixture
 def clock():
-    return Clock(datetime(2026, 11, 20, 10, 0))
+    return Clock(datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc))
 
 
 @pytest.fixture
@@ -208,7 +208,7 @@ def test_analytics_from_the_real_stores(engine, desk, accounts, clock, tmp_path)
     with tracker.begin() as db:
         db.exec_driver_sql("CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id TEXT, type_name TEXT, "
                            "timestamp REAL, intent_name TEXT, action_name TEXT, data TEXT)")
-        at = datetime(2026, 11, 20, 9, 0).timestamp() + 0
+        at = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc).timestamp()
         rows = [("a", "greet", 0.1), ("a", "order_status", 0.2), ("b", "nlu_fallback", 0.5), ("b", "complain", 0.9),
                 ("c", "order_status", 0.7)]
         for sender, intent, score in rows:
