@@ -60,6 +60,7 @@ class Policy:
     days_late_for_remedy: int
     refund_reasons: Mapping[str, bool]
     next_steps: Mapping[str, str]
+    reason_requires: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,21 @@ def _int(data: Mapping, key: str, where: str) -> int:
     return value
 
 
+REQUIREMENTS = ("delivered", "overdue")
+
+
+def _reason_requires(reasons: Mapping) -> Dict[str, str]:
+    """When each refund reason can be paid: once `delivered`, or once `overdue`."""
+    requires = {}
+    for name, spec in reasons.items():
+        value = spec.get("requires")
+        if value not in REQUIREMENTS:
+            raise PolicyError(f"policy.yml: refund_reasons.{name}.requires must be one of "
+                              f"{', '.join(REQUIREMENTS)}, got {value!r}")
+        requires[name] = value
+    return requires
+
+
 def parse_policy(data: Mapping) -> Policy:
     """Build a Policy from the parsed YAML, with a clear error for anything missing."""
     if not isinstance(data, Mapping):
@@ -173,6 +189,7 @@ def parse_policy(data: Mapping) -> Policy:
             days_late_for_remedy=_int(data["late_delivery"], "days_late_for_remedy", "late_delivery"),
             refund_reasons={name: bool(spec.get("within_window")) for name, spec in data["refund_reasons"].items()},
             next_steps={key: str(text) for key, text in data["next_steps"].items()},
+            reason_requires=_reason_requires(data["refund_reasons"]),
         )
     except KeyError as error:
         raise PolicyError(f"policy.yml: missing key {error.args[0]!r}") from None
@@ -298,6 +315,12 @@ def _decide_refund(request: Request, customer: CustomerFacts, order: OrderFacts,
     if order.status == "processing":
         return _deny("not_shipped_yet", f"Order {order.number} hasn't shipped yet, so the simplest is to "
                      "cancel it: you'd get everything back.")
+    if order.status == "cancelled":
+        return _deny("order_cancelled", f"Order {order.number} was cancelled, so there's nothing I can "
+                     "refund on it from this chat.")
+    not_due = _not_due_yet(order, policy.reason_requires.get(reason, "delivered"), reason, policy, today)
+    if not_due:
+        return not_due
     amount, capped = _asked(request, remaining)
     signal = _fraud_signal(policy, limits, customer, history, amount, today)
     if signal:
@@ -317,6 +340,42 @@ def _decide_refund(request: Request, customer: CustomerFacts, order: OrderFacts,
         f"I've approved a refund of {_fmt(amount)} for order {order.number}.{note}",
         policy.next_steps["refund"],
     )
+
+
+def remedy_due_date(order: OrderFacts, policy: Policy) -> Optional[date]:
+    """The first day a late or missing order can be refunded: promised date + days_late_for_remedy."""
+    if order.promised_date is None:
+        return None
+    return order.promised_date + timedelta(days=policy.days_late_for_remedy)
+
+
+def _not_due_yet(order: OrderFacts, requires: str, reason: str, policy: Policy, today: date) -> Optional[Decision]:
+    """A denial when the reason cannot be paid yet (never a payout before it is due), else None."""
+    delivered = order.delivered_date is not None and order.status in ("delivered", "returned")
+    if requires == "delivered":
+        if delivered:
+            return None
+        when = f" It's due by {order.promised_date:%a %d %b}." if order.promised_date else ""
+        return Decision(DENY, Decimal("0.00"), "not_delivered_yet",
+                        f"Order {order.number} hasn't been delivered yet.{when} If anything is wrong with it "
+                        "when it arrives, tell me then and I'll put it right straight away.",
+                        offer_human=True, facts={"due": order.promised_date.isoformat()} if order.promised_date
+                        else {})
+    due = remedy_due_date(order, policy)
+    if due is None:
+        return _escalate("no_promised_date", Decimal("0.00"), f"I can't see a delivery date for order "
+                         f"{order.number}, so a colleague will look into it with you.")
+    if delivered and reason == "late":
+        if order.delivered_date >= due:
+            return None
+        return _deny("arrived_on_time", f"Order {order.number} arrived on {order.delivered_date:%a %d %b}, "
+                     f"in time for its promised date of {order.promised_date:%a %d %b}.")
+    if today >= due:
+        return None
+    return Decision(DENY, Decimal("0.00"), "not_due_yet",
+                    f"Order {order.number} is due by {order.promised_date:%a %d %b}, so it isn't late yet. "
+                    f"If it still hasn't arrived by {due:%a %d %b}, I can refund or replace it then.",
+                    offer_human=True, facts={"due": order.promised_date.isoformat(), "remedy_from": due.isoformat()})
 
 
 def _goodwill_or_deny(customer: CustomerFacts, order: OrderFacts, history: Sequence[PastClaim],

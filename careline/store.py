@@ -295,7 +295,7 @@ class VerificationAttempt(Base):
     client = sa.Column(sa.String(128), nullable=False, index=True)
     conversation_id = sa.Column(sa.String(128))
     channel = sa.Column(sa.String(40))
-    succeeded = sa.Column(sa.Boolean, nullable=False)
+    outcome = sa.Column(sa.String(10), nullable=False)  # verified, denied or locked (refused unchecked)
     created_at = sa.Column(UTCDateTime, nullable=False, index=True)
 
 

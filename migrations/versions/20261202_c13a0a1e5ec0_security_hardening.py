@@ -25,7 +25,7 @@ def upgrade() -> None:
     sa.Column('client', sa.String(length=128), nullable=False),
     sa.Column('conversation_id', sa.String(length=128), nullable=True),
     sa.Column('channel', sa.String(length=40), nullable=True),
-    sa.Column('succeeded', sa.Boolean(), nullable=False),
+    sa.Column('outcome', sa.String(length=10), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )

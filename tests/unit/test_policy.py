@@ -132,6 +132,62 @@ def test_policy_table(case, decision_args, outcome, rule, amount):
         assert decision.next_step, "an approved payment says what happens next"
 
 
+# Every order status x every refund reason (issue 13: a refund before it is due).
+ON_ITS_WAY = replace(SHIPPED, promised_date=TODAY + timedelta(days=2))
+OUT_TODAY = replace(SHIPPED, status="out_for_delivery", promised_date=TODAY)
+JUST_LATE = replace(SHIPPED, status="delayed", promised_date=TODAY - timedelta(days=1))
+ARRIVED_LATE = replace(DELIVERED, promised_date=TODAY - timedelta(days=15), delivered_date=TODAY - timedelta(days=10))
+RETURNED = replace(DELIVERED, status="returned")
+CANCELLED = replace(PROCESSING, status="cancelled", promised_date=None)
+REASONS = ("damaged", "wrong_item", "not_as_described", "changed_mind", "not_received", "late")
+ARRIVED = ("damaged", "wrong_item", "not_as_described", "changed_mind")
+PAID = (APPROVE, "refund_within_limit")
+
+
+def _row(order, expected):
+    return [(order.status, reason, order, expected[reason] if isinstance(expected, dict) else expected)
+            for reason in REASONS]
+
+
+STATUS_REASON_TABLE = (
+    _row(PROCESSING, (DENY, "not_shipped_yet"))
+    + _row(ON_ITS_WAY, {**{r: (DENY, "not_delivered_yet") for r in ARRIVED},
+                        "not_received": (DENY, "not_due_yet"), "late": (DENY, "not_due_yet")})
+    + _row(OUT_TODAY, {**{r: (DENY, "not_delivered_yet") for r in ARRIVED},
+                       "not_received": (DENY, "not_due_yet"), "late": (DENY, "not_due_yet")})
+    + _row(JUST_LATE, {**{r: (DENY, "not_delivered_yet") for r in ARRIVED},
+                       "not_received": (DENY, "not_due_yet"), "late": (DENY, "not_due_yet")})
+    + _row(LATE, {**{r: (DENY, "not_delivered_yet") for r in ARRIVED}, "not_received": PAID, "late": PAID})
+    + _row(DELIVERED, {**{r: PAID for r in ARRIVED}, "not_received": PAID, "late": (DENY, "arrived_on_time")})
+    + _row(ARRIVED_LATE, {**{r: PAID for r in ARRIVED}, "not_received": PAID, "late": PAID})
+    + _row(RETURNED, {**{r: PAID for r in ARRIVED}, "not_received": PAID, "late": (DENY, "arrived_on_time")})
+    + _row(CANCELLED, (DENY, "order_cancelled"))
+)
+
+
+@pytest.mark.parametrize("status, reason, order, expected", STATUS_REASON_TABLE,
+                         ids=[f"{row[2].status}-{row[2].promised_date}-{row[1]}" for row in STATUS_REASON_TABLE])
+def test_every_status_and_reason(status, reason, order, expected):
+    decision = _decide("refund", order=order, reason=reason, amount="40")
+    assert (decision.outcome, decision.rule) == expected
+    if decision.outcome == DENY:
+        assert decision.offer_human and decision.amount == 0
+
+
+def test_the_reported_early_refund_waits_for_its_due_date():
+    """CL-551843 on 2 Dec: shipped 1 Dec, promised 6 Dec, $79, 'it never arrived' -> nothing paid yet."""
+    today = date(2026, 12, 2)
+    order = OrderFacts("CL-551843", 1, "shipped", D("79.00"), placed=date(2026, 11, 30),
+                       promised_date=date(2026, 12, 6))
+    early = decide(Request("refund", reason="not_received"), MARIA, order, [], POLICY, today, verified=True)
+    assert (early.outcome, early.rule, early.amount) == (DENY, "not_due_yet", D("0.00"))
+    assert "Sun 06 Dec" in early.explanation and "Tue 08 Dec" in early.explanation
+    assert early.facts["remedy_from"] == "2026-12-08"
+    on_time = decide(Request("refund", reason="not_received"), MARIA, order, [], POLICY, date(2026, 12, 8),
+                     verified=True)
+    assert on_time.pays and on_time.amount == D("79.00")
+
+
 def test_policy_file_is_validated_with_clear_messages():
     data = yaml.safe_load((PROJECT_ROOT / "policy.yml").read_text())
     broken = dict(data, authorities={**data["authorities"], "bot": {**data["authorities"]["bot"],
@@ -158,7 +214,7 @@ def situations(draw):
     order = OrderFacts(
         number="CL-200000", customer_id=draw(st.sampled_from([1, 2])), status=draw(statuses),
         paid=paid, refunded=refunded,
-        promised_date=TODAY - timedelta(days=draw(days)),
+        promised_date=draw(st.one_of(st.none(), days.map(lambda d: TODAY - timedelta(days=d)))),
         delivered_date=draw(st.one_of(st.none(), days.map(lambda d: TODAY - timedelta(days=d)))),
     )
     history = [PastClaim(draw(st.sampled_from(["refund", "goodwill", "waiver"])), draw(money),
@@ -166,7 +222,8 @@ def situations(draw):
     charge = ChargeFacts(id=7, customer_id=draw(st.sampled_from([1, 2])), kind="service_fee",
                          amount=draw(money), waivable=draw(st.booleans()), waived=draw(st.booleans()))
     request = Request(kind=draw(st.sampled_from(KINDS)),
-                      reason=draw(st.sampled_from([None, "damaged", "changed_mind", "late", "other"])),
+                      reason=draw(st.sampled_from([None, "damaged", "changed_mind", "late", "other", "not_received",
+                                                   "wrong_item", "not_as_described"])),
                       amount=draw(asked), charge_id=draw(st.sampled_from([None, 7, 8])))
     customer = replace(MARIA, lifetime_paid=draw(money), lifetime_refunded=draw(money))
     return dict(request=request, customer=customer, order=order, history=history, charge=charge,
@@ -210,6 +267,24 @@ def test_the_same_facts_give_the_same_decision_and_amounts_stay_in_limits(s):
         assert first.amount <= max(limits.refund_limit, limits.waiver_limit, _remaining_for_cancel(s))
     if first.outcome in (DENY, ESCALATE):
         assert first.offer_human
+
+
+@settings(max_examples=600, deadline=None)
+@given(situations())
+def test_no_payout_on_an_order_that_is_not_yet_due(s):
+    """Arrival reasons wait for the promised date plus the grace days; the others for delivery."""
+    decision = _run(s)
+    request, order = s["request"], s["order"]
+    if request.kind != "refund" or not decision.pays:
+        return
+    requires = POLICY.reason_requires.get(request.reason or "other", "delivered")
+    delivered = order.delivered_date is not None and order.status in ("delivered", "returned")
+    if requires == "delivered":
+        assert delivered
+    else:
+        assert order.promised_date is not None
+        due = order.promised_date + timedelta(days=POLICY.days_late_for_remedy)
+        assert (order.delivered_date if delivered else TODAY) >= due
 
 
 def _remaining_for_cancel(s):
