@@ -72,6 +72,10 @@ EXTRA_SLOTS = {"request_refund": ["refund_reason"], "change_address": ["new_addr
 YES_NO = [{"title": "Yes, please", "payload": "/affirm"}, {"title": "No, thanks", "payload": "/deny"}]
 PERSON_OR_NOT = [{"title": "Talk to a person", "payload": "/human_handoff"},
                  {"title": "No, thanks", "payload": "/deny"}]
+CHECK_BACK = "Would you like me to check where it is right now, or talk to a person?"
+CHECK_OR_PERSON = [{"title": "Where is it now?", "payload": "/order_status"},
+                   {"title": "Talk to a person", "payload": "/human_handoff"}]
+NOT_DUE_RULES = ("not_due_yet", "not_delivered_yet")
 REASON_BUTTONS = [{"title": title, "payload": f'/inform{{"refund_reason":"{key}"}}'}
                   for key, title in REFUND_REASONS.items()]
 CLEARED = ("refund_reason", "new_address")
@@ -81,17 +85,24 @@ def _clear(*names: str) -> List[EventType]:
     return [SlotSet(name, None) for name in names]
 
 
-def _offer_person(dispatcher: CollectingDispatcher, text: str, order_number: str) -> List[EventType]:
+def _offer_person(dispatcher: CollectingDispatcher, text: str, order_number: str,
+                  buttons: Optional[List[Dict[str, str]]] = None) -> List[EventType]:
     """Say `text` with a "talk to a person" button; a plain "yes" then means a person too."""
-    dispatcher.utter_message(text=text, buttons=PERSON_OR_NOT)
+    dispatcher.utter_message(text=text, buttons=buttons or PERSON_OR_NOT)
     return [SlotSet("proposal", Proposal.new("handoff", order_number).to_slot())]
 
 
 def _escalate_or_offer(dispatcher: CollectingDispatcher, tracker: Tracker, explanation: str, outcome: str,
-                       order_number: str) -> List[EventType]:
-    """A request the policy escalates goes to a person at once; a denial offers one."""
+                       order_number: str, rule: str = "") -> List[EventType]:
+    """A request the policy escalates goes to a person at once; a denial offers one.
+
+    A claim that is not due yet (the order is still on its way) offers to check where it is now.
+    """
     if outcome == ESCALATE:
         return _clear(*CLEARED) + hand_off(dispatcher, tracker, after_policy_offer=True, preface=explanation)
+    if rule in NOT_DUE_RULES:
+        return _offer_person(dispatcher, f"{explanation} {CHECK_BACK}", order_number, CHECK_OR_PERSON) + \
+            _clear(*CLEARED)
     return _offer_person(dispatcher, explanation, order_number) + _clear(*CLEARED)
 
 
@@ -278,7 +289,7 @@ class ActionOrderRequest(Action):
         outcome = service.decide_and_apply(idempotency_key=_message_key(tracker, kind), order_number=order.number,
                                            email=email, request=request, conversation_id=tracker.sender_id)
         return _escalate_or_offer(dispatcher, tracker, outcome.decision.explanation, outcome.decision.outcome,
-                                  order.number)
+                                  order.number, outcome.decision.rule)
 
 
 class ActionApplyProposal(Action):
@@ -309,7 +320,8 @@ class ActionApplyProposal(Action):
             dispatcher.utter_message(text=done_text(proposal.kind, proposal.order_number, decision.amount,
                                                     outcome.reference, decision.next_step, proposal.detail or ""))
             return _clear("proposal", *CLEARED)
-        return _escalate_or_offer(dispatcher, tracker, decision.explanation, decision.outcome, proposal.order_number)
+        return _escalate_or_offer(dispatcher, tracker, decision.explanation, decision.outcome, proposal.order_number,
+                                  decision.rule)
 
 
 class ActionDropProposal(Action):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -19,6 +20,7 @@ from actions.orders import (
     ActionOrderRequest,
     ValidateOrderForm,
 )
+from careline.clock import utctoday
 from careline.replies import DENIAL, LOCKED
 from careline.store import DecisionRecord, Order, Refund, Ticket, Waiver
 from tests.actions.conftest import make_tracker, run_action, user_event
@@ -81,7 +83,16 @@ def _escalation_ticket():
         return ticket
 
 
+def _deliver(number: str, days_ago: int = 3) -> None:
+    """Mark an order delivered a few days ago (a damaged-item refund needs it to have arrived)."""
+    with Session(deps.store_engine()) as session:
+        order = session.execute(sa.select(Order).where(Order.number == number)).scalar_one()
+        order.status, order.delivered_date = "delivered", utctoday() - timedelta(days=days_ago)
+        session.commit()
+
+
 def test_a_refund_above_the_limit_is_escalated_audited_and_handed_to_a_person_at_once():
+    _deliver("CL-100001")
     slots = {"order_id": "CL-100001", "email": "maria.lopez@example.com", "refund_reason": "damaged"}
     messages, events = run_action(ActionOrderRequest(), make_tracker(started_by("request_refund"), slots=slots))
     assert messages[0]["text"].startswith("A refund of $") and "needs a colleague's approval. I'm bringing in a " \
@@ -232,3 +243,25 @@ def test_a_refund_instead_of_an_expensive_reshipment_goes_to_a_person():
     ticket = _escalation_ticket()
     assert (ticket.reason, ticket.order_number) == ("policy", "CL-100004")
     assert json.loads(ticket.decisions)[-1]["outcome"] == "escalate"
+
+
+def test_a_refund_for_an_order_still_on_its_way_waits_until_it_is_due():
+    """The reported attack: 'refund please, it never arrived' the day after shipping paid at once."""
+    with Session(deps.store_engine()) as session:
+        order = session.execute(sa.select(Order).where(Order.number == "CL-100001")).scalar_one()
+        order.status, order.promised_date = "shipped", utctoday() + timedelta(days=4)
+        session.commit()
+    slots = {**MARIA, "refund_reason": "not_received"}
+    messages, events = run_action(ActionOrderRequest(),
+                                  make_tracker(started_by("request_refund", "refund please, it never arrived"),
+                                               slots=slots))
+    due = utctoday() + timedelta(days=4)
+    text = messages[0]["text"]
+    assert f"is due by {due:%a %d %b}" in text and f"by {due + timedelta(days=2):%a %d %b}, I can refund" in text
+    assert [b["payload"] for b in messages[0]["buttons"]] == ["/order_status", "/human_handoff"]
+    assert _count(Refund) == 0
+    with Session(deps.store_engine()) as session:
+        record = session.execute(sa.select(DecisionRecord)).scalar_one()
+    assert (record.outcome, record.rule, record.amount_cents) == ("deny", "not_due_yet", 0)
+    assert all(not (e.get("event") == "slot" and e.get("name") == "proposal" and e.get("value") and
+                    '"kind": "refund"' in e["value"]) for e in events)
