@@ -67,6 +67,15 @@ def _number(values: Mapping[str, str], key: str, default: float, minimum: float)
     return value
 
 
+def _secret(values: Mapping[str, str], key: str, minimum: int) -> str:
+    """An optional secret: empty when unset, else at least `minimum` characters."""
+    raw = values.get(key, "").strip()
+    if raw and len(raw) < minimum:
+        raise SettingsError(f"{key} must be at least {minimum} characters (generate one with "
+                            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`)")
+    return raw
+
+
 def sqlite_url(path: Path) -> str:
     """SQLAlchemy URL of a SQLite file at an absolute path."""
     return f"sqlite:///{path.resolve()}"
@@ -98,6 +107,7 @@ class Settings:
     desk_agent_password: str = ""
     desk_supervisor_password: str = ""
     desk_secure_cookies: bool = False
+    rest_token: str = ""
 
     @property
     def desk_url(self) -> str:
@@ -185,4 +195,5 @@ def load_settings(
         desk_agent_password=values.get("CARELINE_DESK_AGENT_PASSWORD", "").strip(),
         desk_supervisor_password=values.get("CARELINE_DESK_SUPERVISOR_PASSWORD", "").strip(),
         desk_secure_cookies=values.get("CARELINE_DESK_SECURE_COOKIES", "").strip().lower() in ("1", "true", "yes"),
+        rest_token=_secret(values, "CARELINE_REST_TOKEN", minimum=16),
     )

@@ -6,7 +6,7 @@ from functools import lru_cache
 from typing import Any, Optional
 
 from careline import messenger, webchat
-from careline.ratelimit import Limit, MessageGate
+from careline.ratelimit import Limit, MessageGate, RateLimiter
 from careline.settings import Settings, load_settings
 
 #: Sender ids other channels own: a REST caller may not write into a web or Messenger conversation.
@@ -28,6 +28,13 @@ def gate() -> MessageGate:
         per_sender=Limit(current.sender_per_minute, burst=max(3, int(current.sender_per_minute // 2))),
         per_address=Limit(current.address_per_minute, burst=max(5, int(current.address_per_minute // 2))),
     )
+
+
+@lru_cache(maxsize=1)
+def reads() -> RateLimiter:
+    """Reads of stored conversations (REST's GET /messages), per client address, apart from messages."""
+    current = settings().address_per_minute
+    return RateLimiter(Limit(current, burst=max(5, int(current // 2))))
 
 
 def sender_problem(sender: Any) -> Optional[str]:

@@ -1,8 +1,13 @@
 """The REST channel with honest status codes, limits and no shared "default" conversation.
 
+REST is for trusted server-to-server integrations: both routes need
+`Authorization: Bearer <CARELINE_REST_TOKEN>` (checked first, in constant time); 401 with
+WWW-Authenticate without it, and 503 `rest_disabled` while no token is configured.
+
 POST /webhooks/rest/webhook  {"sender": "...", "message": "...", "metadata": {...}}
   200 [bot messages]    400 bad JSON, missing sender or text    413 message too long
   415 not JSON          429 too many messages (Retry-After)      500 the bot failed (nothing half-done)
+  401 no or wrong credential                                     503 the channel is not configured
 Error bodies: {"error": code, "detail": why, "messages": [a polite answer to show the customer]}.
 
 GET /webhooks/rest/messages?sender=...&after=<unix time>
@@ -21,7 +26,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from channels.guard import gate, sender_problem
+from careline.integration_auth import check_bearer
+from channels.guard import gate, reads, sender_problem, settings
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +39,12 @@ def _error(status: int, code: str, detail: str, sender: Optional[str] = None, re
            headers: Optional[Dict[str, str]] = None) -> HTTPResponse:
     messages: List[Dict[str, Any]] = [{"recipient_id": sender, "text": reply}] if reply and sender else []
     return response.json({"error": code, "detail": detail, "messages": messages}, status=status, headers=headers)
+
+
+def _refused(request: Request) -> Optional[HTTPResponse]:
+    """The answer to a caller without the integration credential, or None for a trusted caller."""
+    verdict = check_bearer(settings().rest_token, request.headers.get("Authorization"))
+    return None if verdict.ok else _error(verdict.status, verdict.error, verdict.detail, headers=verdict.headers)
 
 
 class RestInput(InputChannel):
@@ -49,6 +61,13 @@ class RestInput(InputChannel):
 
         @webhook.route("/messages", methods=["GET"])
         async def messages(request: Request) -> HTTPResponse:
+            refused = _refused(request)
+            if refused is not None:
+                return refused
+            verdict = reads().hit(request.ip or "unknown")
+            if not verdict.allowed:
+                return _error(429, "rate_limited", "too many requests",
+                              headers={"Retry-After": str(max(1, round(verdict.retry_after_s + 0.5)))})
             sender = request.args.get("sender")
             problem = sender_problem(sender)
             if problem:
@@ -70,6 +89,9 @@ class RestInput(InputChannel):
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
+            refused = _refused(request)
+            if refused is not None:
+                return refused
             if (request.content_type or "").split(";")[0].strip().lower() != "application/json":
                 return _error(415, "unsupported_media_type", "send the message as application/json")
             try:

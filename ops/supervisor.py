@@ -220,7 +220,8 @@ def _addresses(settings: Settings) -> str:
         "Careline is running:",
         f"  Shop page + chat {settings.web_url}/  (open it in a browser)",
         f"  Agent desk       {settings.desk_url}/  (accounts: README, passwords: CARELINE_DESK_*_PASSWORD in .env)",
-        f"  REST webhook     {settings.rasa_url}/webhooks/rest/webhook",
+        f"  REST webhook     {settings.rasa_url}/webhooks/rest/webhook  "
+        f"({'Bearer CARELINE_REST_TOKEN' if settings.rest_token else 'off: set CARELINE_REST_TOKEN to enable'})",
         f"  Website socket   {settings.rasa_url}/socket.io  (socketio channel)",
         f"  Messenger hook   {settings.rasa_url}/webhooks/facebook/webhook  "
         f"({'configured' if settings.messenger_configured else 'off: set CARELINE_FB_* to enable'})",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 from dataclasses import dataclass
@@ -30,6 +31,12 @@ class RunningSystem:
     rasa_url: str
     token: str
     helpdesk: FakeHelpdesk
+    rest_token: str = ""
+
+    @property
+    def rest_headers(self) -> Dict[str, str]:
+        """What a trusted integration sends to the REST channel (CARELINE_REST_TOKEN)."""
+        return {"Authorization": f"Bearer {self.rest_token}"}
 
     def make(self, *targets: str) -> subprocess.CompletedProcess:
         result = subprocess.run(
@@ -43,7 +50,7 @@ class RunningSystem:
         """Send one message over the REST channel; return the bot's texts."""
         response = requests.post(
             f"{self.rasa_url}/webhooks/rest/webhook",
-            json={"sender": sender, "message": text}, timeout=60,
+            json={"sender": sender, "message": text}, headers=self.rest_headers, timeout=60,
         )
         response.raise_for_status()
         return [message.get("text", "") for message in response.json()]
@@ -66,12 +73,14 @@ def system(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             CARELINE_DESK_PORT=str(free_port()),
             CARELINE_HELPDESK_URL=helpdesk.url,
             CARELINE_RATE_PER_ADDRESS="100000",  # every test talks from 127.0.0.1
+            CARELINE_REST_TOKEN=secrets.token_urlsafe(32),  # REST is for integrations holding this
         )
         env.update(getattr(request.module, "SYSTEM_ENV", {}))
         for key in ("CARELINE_TRACKER_DB_URL", "CARELINE_STORE_DB_URL"):
             env.pop(key, None)
         settings = load_settings(environ=env)
-        running = RunningSystem(env=env, var_dir=var_dir, rasa_url=settings.rasa_url, token="", helpdesk=helpdesk)
+        running = RunningSystem(env=env, var_dir=var_dir, rasa_url=settings.rasa_url, token="", helpdesk=helpdesk,
+                                rest_token=settings.rest_token)
         try:
             running.make("up")
             running.token = load_settings(environ=env).auth_token

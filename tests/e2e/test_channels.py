@@ -37,7 +37,7 @@ def graph_api():
 def _rest(system, body: Optional[bytes] = None, content_type: str = "application/json", **json_body):
     data = body if body is not None else json.dumps(json_body).encode()
     return requests.post(f"{system.rasa_url}/webhooks/rest/webhook", data=data,
-                         headers={"Content-Type": content_type}, timeout=60)
+                         headers={"Content-Type": content_type, **system.rest_headers}, timeout=60)
 
 
 def _sender() -> str:

@@ -131,12 +131,12 @@ def test_an_agent_takes_replies_refunds_and_hands_back(system):
                            params={"token": system.token}, timeout=10).json()
     agent_lines = [e for e in tracker["events"] if e["event"] == "bot" and (e.get("metadata") or {}).get("agent")]
     assert agent_lines[-1]["text"] == "Hi Maria, this is Ana." and agent_lines[-1]["metadata"]["agent"] == "Ana Rivera"
-    pulled = requests.get(f"{system.rasa_url}/webhooks/rest/messages", timeout=10,
+    pulled = requests.get(f"{system.rasa_url}/webhooks/rest/messages", timeout=10, headers=system.rest_headers,
                           params={"sender": sender, "after": agent_lines[-1]["timestamp"] - 0.001}).json()
     assert pulled == [{"recipient_id": sender, "text": "Hi Maria, this is Ana.", "agent": "Ana Rivera",
                        "timestamp": agent_lines[-1]["timestamp"]}], "a REST client fetches the person's reply"
     assert requests.get(f"{system.rasa_url}/webhooks/rest/messages", params={"sender": sender, "after": "x"},
-                        timeout=10).status_code == 400
+                        headers=system.rest_headers, timeout=10).status_code == 400
     refund = agent.post(f"/tickets/{ticket}/refund", {"form_key": "f1", "amount": "180.00", "reason": "damaged"})
     assert refund.json()["result"]["outcome"] == "approve", "above the bot's limit, within an agent's"
     again = agent.post(f"/tickets/{ticket}/refund", {"form_key": "f1", "amount": "180.00", "reason": "damaged"})

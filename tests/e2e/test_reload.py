@@ -31,6 +31,7 @@ def test_a_model_swap_drops_no_message(system, tmp_path):
     def chat() -> None:
         while not stop.is_set():   # a new customer each time: one customer this fast is rate limited
             reply = requests.post(f"{system.rasa_url}/webhooks/rest/webhook", timeout=120,
+                                  headers=system.rest_headers,
                                   json={"sender": f"e2e-{uuid.uuid4().hex}", "message": "hello"})
             answers.append((reply.status_code, bool(reply.json())))
             time.sleep(0.2)

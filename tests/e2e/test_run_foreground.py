@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import time
@@ -21,7 +22,7 @@ SERVICES = ("actions", "rasa", "web", "desk")
 def test_make_run_serves_until_ctrl_c_then_stops_everything(tmp_path):
     env = dict(os.environ, CARELINE_VAR_DIR=str(tmp_path), CARELINE_RASA_PORT=str(free_port()),
                CARELINE_ACTIONS_PORT=str(free_port()), CARELINE_WEB_PORT=str(free_port()),
-               CARELINE_DESK_PORT=str(free_port()))
+               CARELINE_DESK_PORT=str(free_port()), CARELINE_REST_TOKEN=secrets.token_urlsafe(32))
     settings = load_settings(environ=env)
     process = subprocess.Popen(
         ["make", "--no-print-directory", "run"], cwd=PROJECT_ROOT, env=env, text=True,
@@ -41,7 +42,8 @@ def test_make_run_serves_until_ctrl_c_then_stops_everything(tmp_path):
         assert f"{settings.web_url}/" in printed
         assert "careline-widget.js" in requests.get(f"{settings.web_url}/", timeout=10).text
         reply = requests.post(f"{settings.rasa_url}/webhooks/rest/webhook",
-                              json={"sender": "run-test", "message": "hello"}, timeout=60)
+                              json={"sender": "run-test", "message": "hello"}, timeout=60,
+                              headers={"Authorization": f"Bearer {settings.rest_token}"})
         assert "Careline" in reply.text
         pids = [json.loads(path.read_text())["pid"] for path in (tmp_path / "run").glob("*.pid")]
         assert len(pids) == len(SERVICES)
