@@ -15,7 +15,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup venv env db migrate seed reseed train retrain run up down restart status validate browser vendor review label reload \
+.PHONY: help setup venv env db migrate seed reseed train retrain run up down restart status validate browser postgres vendor review label reload \
         test test-unit test-actions test-dialogue test-e2e eval lint freeze clean
 
 help: ## list the targets
@@ -87,7 +87,7 @@ validate: $(VENV_STAMP) ## rasa data validate --fail-on-warnings, then the proje
 	@$(PY) -m ops.check_data || { echo "validate: FAILED"; exit 1; }
 	@echo "validate: OK"
 
-test: setup train browser ## everything: lint, validation, dialogue stories, unit, action, end-to-end and browser tests
+test: setup train browser postgres ## everything: lint, validation, dialogue stories, unit, action, end-to-end and browser tests
 	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory validate
 	@$(MAKE) --no-print-directory test-dialogue
@@ -142,6 +142,18 @@ browser: ## install Debian's chromium for the browser tests if it is missing (ne
 	  > $(VAR)/apt-chromium.log 2>&1 || { tail -20 $(VAR)/apt-chromium.log; \
 	  echo "browser: could not install chromium; install it yourself or set CARELINE_CHROMIUM" >&2; exit 1; }; \
 	echo "browser: $$($(CHROMIUM) --version 2>/dev/null)"
+
+PG_FOUND = $(or $(wildcard $(CARELINE_PG_BIN)/pg_ctl),$(wildcard /usr/lib/postgresql/*/bin/pg_ctl))
+
+postgres: ## install Debian's PostgreSQL server for the store tests if it is missing (needs root or sudo)
+	@if [ -n "$(PG_FOUND)" ]; then exit 0; fi; \
+	echo "postgres: installing Debian's postgresql package for the store tests ..."; mkdir -p -m 700 $(VAR); \
+	started=$$(date +%s); SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	{ $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql; } \
+	  > $(VAR)/apt-postgresql.log 2>&1 || { tail -20 $(VAR)/apt-postgresql.log; \
+	  echo "postgres: could not install postgresql; install it yourself or set CARELINE_PG_BIN" >&2; exit 1; }; \
+	server=$$(ls /usr/lib/postgresql/*/bin/postgres | sort -V | tail -1); \
+	echo "postgres: $$($$server --version) installed in $$(( $$(date +%s) - started ))s ($$server)"
 
 vendor: ## rebuild web/vendor/socket.io.min.js from the npm release pinned in web/package-lock.json
 	@cd web && { npm ci --no-audit --no-fund --ignore-scripts > npm.log 2>&1 || { tail -20 npm.log; exit 1; }; } && \
