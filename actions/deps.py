@@ -8,11 +8,14 @@ from sqlalchemy.engine import Engine
 from careline.claims import ClaimService
 from careline.desk.feedback import FeedbackService
 from careline.frustration import Thresholds
+from careline.handoff import HandoffLimits
 from careline.settings import PROJECT_ROOT
 from careline.tickets import TicketService
 from careline.policy import load_policy
 from careline.settings import load_settings
+from careline.signing import Signer
 from careline.store import OrderRepository, make_engine
+from careline.verification import IdentityGuard, IdentityTokens, load_identity_rules
 
 
 @lru_cache(maxsize=1)
@@ -45,6 +48,33 @@ def feedback_service() -> FeedbackService:
 
 
 @lru_cache(maxsize=1)
+def identity_guard() -> IdentityGuard:
+    """The order-number + email check, counted and locked across conversations in the store."""
+    return IdentityGuard(store_engine(), order_repository(), load_identity_rules())
+
+
+@lru_cache(maxsize=1)
+def identity_tokens() -> IdentityTokens:
+    """Signed, expiring proof that a conversation verified an order."""
+    return IdentityTokens(Signer(load_settings().signing_key, "identity"), load_identity_rules())
+
+
+@lru_cache(maxsize=1)
+def proposal_signer() -> Signer:
+    """Signs the proposals the bot makes, so that only the server's own are carried out."""
+    return Signer(load_settings().signing_key, "proposal")
+
+
+@lru_cache(maxsize=1)
+def handoff_limits() -> HandoffLimits:
+    """How many tickets one client may open (policy.yml `handoff:`)."""
+    import yaml
+
+    policy = yaml.safe_load((PROJECT_ROOT / "policy.yml").read_text()) or {}
+    return HandoffLimits.from_mapping(policy.get("handoff"))
+
+
+@lru_cache(maxsize=1)
 def frustration_thresholds() -> Thresholds:
     """The frustration levels of policy.yml."""
     import yaml
@@ -56,5 +86,5 @@ def frustration_thresholds() -> Thresholds:
 def reset() -> None:
     """Forget the cached engine and services (tests point them at another database)."""
     for cached in (store_engine, order_repository, claim_service, ticket_service, feedback_service,
-                   frustration_thresholds):
+                   frustration_thresholds, identity_guard, identity_tokens, proposal_signer, handoff_limits):
         cached.cache_clear()

@@ -8,13 +8,20 @@ from rasa_sdk.events import ActionExecuted, ActiveLoop, ConversationPaused, Even
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.deps import frustration_thresholds, order_repository, ticket_service
+from actions.deps import frustration_thresholds, handoff_limits, ticket_service
+from actions.identity import client_of, proven_order
 from careline.clock import utcnow
 from careline.conversation import is_locked
 from careline.fallback import consecutive_misses
 from careline.frustration import conversation, turns_from_events
-from careline.handoff import TicketFacts, build_ticket, expectation, handback_text, handoff_reason
-from careline.identity import verify
+from careline.handoff import (
+    TOO_MANY_TICKETS,
+    TicketFacts,
+    build_ticket,
+    expectation,
+    handback_text,
+    handoff_reason,
+)
 
 HANDOFF_OPENING = "I'm bringing in a person from our team."
 HANDOFF_ALTERNATIVE = "If you'd rather not wait, you can also call us on 0800 555 0199."
@@ -26,13 +33,17 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, after_policy_of
 
     `preface` is said first (the policy's explanation when it escalated the request).
     """
-    order = verify(order_repository(), tracker.get_slot("order_id"), tracker.get_slot("email"))
+    service = ticket_service()
+    client = client_of(tracker)
+    if not service.may_open(tracker.sender_id, client, handoff_limits()):
+        dispatcher.utter_message(text=TOO_MANY_TICKETS)
+        return [SlotSet("proposal", None)]
+    order, proof = proven_order(tracker)
     turns = turns_from_events(tracker.events)
     mood = conversation(turns, frustration_thresholds())
     reason = handoff_reason(turns[-1].intent if turns else None, after_policy_offer,
                             is_locked(tracker.get_slot("failed_verifications")),
                             consecutive_misses([t.intent or "" for t in turns]), mood.level)
-    service = ticket_service()
     facts = TicketFacts(
         customer_name=order.customer_name if order else None,
         customer_tier=order.customer_tier if order else None,
@@ -44,11 +55,12 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, after_policy_of
                          tracker.events, facts)
     message_id = tracker.latest_message.get("message_id") or str(len(tracker.events))
     opened = service.open(draft, f"{tracker.sender_id}:{message_id}"[:160],
-                          customer_id=order.customer_id if order else None)
+                          customer_id=order.customer_id if order else None, client=client)
     wait = expectation(opened.queue_position, utcnow())
     opening = f"{preface} {HANDOFF_OPENING}" if preface else HANDOFF_OPENING
     dispatcher.utter_message(text=f"{opening} {wait} {HANDOFF_ALTERNATIVE}")
-    return [SlotSet("proposal", None), ActiveLoop(None), SlotSet("requested_slot", None), ConversationPaused()]
+    return proof + [SlotSet("proposal", None), ActiveLoop(None), SlotSet("requested_slot", None),
+                    ConversationPaused()]
 
 
 class ActionHandoff(Action):
@@ -68,7 +80,7 @@ class ActionHandback(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
-        order = verify(order_repository(), tracker.get_slot("order_id"), tracker.get_slot("email"))
+        order, proof = proven_order(tracker)
         dispatcher.utter_message(text=handback_text(order.first_name if order else None))
         # Rasa's /execute runs only this action; log the listen so the next message follows the rules.
-        return [ActionExecuted("action_listen")]
+        return proof + [ActionExecuted("action_listen")]

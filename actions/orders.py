@@ -15,10 +15,12 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.deps import claim_service, order_repository
+from actions.deps import claim_service, identity_guard, identity_tokens
 from actions.handoff import hand_off
+from actions.identity import channel_of, client_of, pending_proposal, proven_order, seal
 from careline.clock import utctoday
 from careline.conversation import (
+    IDENTITY_FORM,
     MAX_FAILED_VERIFICATIONS,
     REFUND_REASONS,
     Proposal,
@@ -28,7 +30,8 @@ from careline.conversation import (
     normalize_reason,
     order_topic,
 )
-from careline.identity import find_email, find_order_number, normalize_email, normalize_order_number, verify
+from careline.identity import find_email, find_order_number, normalize_email, normalize_order_number
+from careline.verification import LOCKED as CHECK_LOCKED
 from careline.policy import APPROVE, ESCALATE, PARTIAL, Request
 from careline.replies import DENIAL, LOCKED, done_text, offer_text, order_reply, payment_reply
 
@@ -59,6 +62,8 @@ NO_FEES = (
 NOTHING_CHANGED = "Alright, I've left everything as it is. Is there anything else I can help with?"
 NOTHING_PENDING = "Great! What can I help you with?"
 REFUND_INSTEAD = "No problem. Would you rather have a refund of {amount} instead?"
+REVERIFY = ("For your security I need to confirm again that the order is yours. Please ask me again with "
+            "your order number and the email address on the order.")
 
 KIND_OF_TOPIC = {
     "cancel_order": "cancel",
@@ -85,11 +90,50 @@ def _clear(*names: str) -> List[EventType]:
     return [SlotSet(name, None) for name in names]
 
 
-def _offer_person(dispatcher: CollectingDispatcher, text: str, order_number: str,
+def _offer_person(dispatcher: CollectingDispatcher, tracker: Tracker, text: str, order_number: str,
                   buttons: Optional[List[Dict[str, str]]] = None) -> List[EventType]:
     """Say `text` with a "talk to a person" button; a plain "yes" then means a person too."""
     dispatcher.utter_message(text=text, buttons=buttons or PERSON_OR_NOT)
-    return [SlotSet("proposal", Proposal.new("handoff", order_number).to_slot())]
+    return [SlotSet("proposal", seal(Proposal.new("handoff", order_number), tracker))]
+
+
+def _given_in_this_check(tracker: Tracker, address: str) -> bool:
+    """Whether the customer typed `address` during the current identity check.
+
+    An email carried over from an earlier session, or left from an expired proof, is not
+    evidence of anything: it is asked for again, and no check is counted.
+    """
+    events = list(tracker.events)
+    start = 0
+    for index in range(len(events) - 1, -1, -1):
+        event = events[index]
+        if event.get("event") == "active_loop" and event.get("name") == IDENTITY_FORM:
+            start = next((i for i in range(index - 1, -1, -1) if events[i].get("event") == "user"), index)
+            break
+    texts = [e.get("text") or "" for e in events[start:] if e.get("event") == "user"]
+    texts.append(tracker.latest_message.get("text") or "")
+    return any(address in text.lower() for text in texts)
+
+
+def _prove(dispatcher: CollectingDispatcher, tracker: Tracker, number: str, address: str) -> Dict[str, Any]:
+    """Renew the conversation's proof, or check number + email once (counted and locked in the store)."""
+    token = identity_tokens().refresh(tracker.get_slot("verified"), tracker.sender_id, number, address)
+    if token:
+        return {"order_id": number, "email": address, "verified": token}
+    if not _given_in_this_check(tracker, address):
+        return {"email": None, "verified": None}
+    result = identity_guard().check(number, address, client=client_of(tracker), conversation_id=tracker.sender_id,
+                                    channel=channel_of(tracker))
+    if result.verified:
+        return {"order_id": number, "email": address,
+                "verified": identity_tokens().issue(tracker.sender_id, number, address)}
+    if result.status == CHECK_LOCKED:
+        return {"email": None, "order_id": None, "verified": None,
+                "failed_verifications": float(MAX_FAILED_VERIFICATIONS)}
+    failures = failed_verifications(tracker.get_slot("failed_verifications")) + 1
+    if failures < MAX_FAILED_VERIFICATIONS:
+        dispatcher.utter_message(text=DENIAL)
+    return {"email": None, "order_id": None, "verified": None, "failed_verifications": float(failures)}
 
 
 def _escalate_or_offer(dispatcher: CollectingDispatcher, tracker: Tracker, explanation: str, outcome: str,
@@ -101,9 +145,9 @@ def _escalate_or_offer(dispatcher: CollectingDispatcher, tracker: Tracker, expla
     if outcome == ESCALATE:
         return _clear(*CLEARED) + hand_off(dispatcher, tracker, after_policy_offer=True, preface=explanation)
     if rule in NOT_DUE_RULES:
-        return _offer_person(dispatcher, f"{explanation} {CHECK_BACK}", order_number, CHECK_OR_PERSON) + \
+        return _offer_person(dispatcher, tracker, f"{explanation} {CHECK_BACK}", order_number, CHECK_OR_PERSON) + \
             _clear(*CLEARED)
-    return _offer_person(dispatcher, explanation, order_number) + _clear(*CLEARED)
+    return _offer_person(dispatcher, tracker, explanation, order_number) + _clear(*CLEARED)
 
 
 class ValidateOrderForm(FormValidationAction):
@@ -152,6 +196,10 @@ class ValidateOrderForm(FormValidationAction):
         number = normalize_order_number(value)
         if number is None:
             dispatcher.utter_message(text=BAD_ORDER_NUMBER)
+            return {"order_id": None}
+        address = normalize_email(tracker.get_slot("email"))
+        if address and "email" not in tracker.slots_to_validate():  # the email came first: check both now
+            return {"order_id": number, **_prove(dispatcher, tracker, number, address)}
         return {"order_id": number}
 
     def validate_email(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -161,13 +209,10 @@ class ValidateOrderForm(FormValidationAction):
         if address is None:
             dispatcher.utter_message(text=BAD_EMAIL)
             return {"email": None}
-        number = tracker.get_slot("order_id")
-        if number is None or verify(order_repository(), number, address) is not None:
-            return {"email": address}
-        failures = failed_verifications(tracker.get_slot("failed_verifications")) + 1
-        if failures < MAX_FAILED_VERIFICATIONS:
-            dispatcher.utter_message(text=DENIAL)
-        return {"email": None, "order_id": None, "failed_verifications": float(failures)}
+        number = normalize_order_number(tracker.get_slot("order_id"))
+        if number is None:
+            return {"email": address}  # checked as soon as the order number comes
+        return _prove(dispatcher, tracker, number, address)
 
     def validate_refund_reason(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                domain: DomainDict) -> Dict[str, Any]:
@@ -246,20 +291,17 @@ class ActionOrderRequest(Action):
             dispatcher.utter_message(text=LOCKED, buttons=PERSON_OR_NOT)
             return _clear("order_id", "email", "proposal", *CLEARED)
         email = tracker.get_slot("email")
-        order = verify(order_repository(), tracker.get_slot("order_id"), email)
+        order, proof = proven_order(tracker)
         if order is None:
-            failures += 1
-            locked = failures >= MAX_FAILED_VERIFICATIONS
-            dispatcher.utter_message(text=LOCKED if locked else DENIAL, buttons=PERSON_OR_NOT if locked else [])
-            return [SlotSet("failed_verifications", float(failures))] + _clear("order_id", "email", "proposal",
-                                                                                  *CLEARED)
+            dispatcher.utter_message(text=REVERIFY)
+            return proof + _clear("order_id", "email", "verified", "proposal", *CLEARED)
         topic = order_topic(tracker.events)
         if topic == "order_status":
             dispatcher.utter_message(text=order_reply(order, utctoday()))
-            return _clear("proposal", *CLEARED)
+            return proof + _clear("proposal", *CLEARED)
         if topic == "payment_issue":
-            return _offer_person(dispatcher, payment_reply(order), order.number)
-        return self._propose(dispatcher, tracker, KIND_OF_TOPIC[topic], order, email)
+            return proof + _offer_person(dispatcher, tracker, payment_reply(order), order.number)
+        return proof + self._propose(dispatcher, tracker, KIND_OF_TOPIC[topic], order, email)
 
     @staticmethod
     def _propose(dispatcher: CollectingDispatcher, tracker: Tracker, kind: str, order, email: str):
@@ -268,7 +310,7 @@ class ActionOrderRequest(Action):
         if kind == "waiver":
             fees = service.waivable_fees(order.number, email)
             if not fees:
-                return _offer_person(dispatcher, NO_FEES, order.number)
+                return _offer_person(dispatcher, tracker, NO_FEES, order.number)
             fee = fees[0]
         request = Request(kind, reason=tracker.get_slot("refund_reason") if kind == "refund" else None,
                           charge_id=fee.charge_id if fee else None,
@@ -285,7 +327,7 @@ class ActionOrderRequest(Action):
                                 if "last_day" in decision.facts else None),
                 buttons=YES_NO,
             )
-            return [SlotSet("proposal", proposal.to_slot())]
+            return [SlotSet("proposal", seal(proposal, tracker))]
         outcome = service.decide_and_apply(idempotency_key=_message_key(tracker, kind), order_number=order.number,
                                            email=email, request=request, conversation_id=tracker.sender_id)
         return _escalate_or_offer(dispatcher, tracker, outcome.decision.explanation, outcome.decision.outcome,
@@ -300,16 +342,17 @@ class ActionApplyProposal(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
-        proposal = Proposal.from_slot(tracker.get_slot("proposal"))
-        if proposal is None:
+        proposal = pending_proposal(tracker)
+        if proposal is None:  # none pending, or not one this server made for this conversation
             dispatcher.utter_message(text=NOTHING_PENDING)
-            return []
+            return _clear("proposal") if tracker.get_slot("proposal") else []
         if proposal.kind == "handoff":
             return hand_off(dispatcher, tracker, after_policy_offer=True)
         email = tracker.get_slot("email")
-        if normalize_order_number(tracker.get_slot("order_id")) != proposal.order_number:
-            dispatcher.utter_message(text=DENIAL)
-            return _clear("proposal", *CLEARED)
+        order, proof = proven_order(tracker)
+        if order is None or order.number != proposal.order_number:
+            dispatcher.utter_message(text=REVERIFY)
+            return proof + _clear("order_id", "email", "verified", "proposal", *CLEARED)
         request = Request(proposal.kind, reason=proposal.reason, charge_id=proposal.charge_id, detail=proposal.detail)
         outcome = claim_service().decide_and_apply(
             idempotency_key=f"{tracker.sender_id}:{proposal.id}"[:128], order_number=proposal.order_number,
@@ -319,9 +362,9 @@ class ActionApplyProposal(Action):
         if decision.outcome in (APPROVE, PARTIAL):
             dispatcher.utter_message(text=done_text(proposal.kind, proposal.order_number, decision.amount,
                                                     outcome.reference, decision.next_step, proposal.detail or ""))
-            return _clear("proposal", *CLEARED)
-        return _escalate_or_offer(dispatcher, tracker, decision.explanation, decision.outcome, proposal.order_number,
-                                  decision.rule)
+            return proof + _clear("proposal", *CLEARED)
+        return proof + _escalate_or_offer(dispatcher, tracker, decision.explanation, decision.outcome,
+                                          proposal.order_number, decision.rule)
 
 
 class ActionDropProposal(Action):
@@ -332,22 +375,22 @@ class ActionDropProposal(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
-        proposal = Proposal.from_slot(tracker.get_slot("proposal"))
+        proposal = pending_proposal(tracker)
         email = tracker.get_slot("email")
-        if proposal and proposal.kind == "reship" and normalize_order_number(
-                tracker.get_slot("order_id")) == proposal.order_number:
+        order, proof = proven_order(tracker) if proposal and proposal.kind == "reship" else (None, [])
+        if proposal and order is not None and order.number == proposal.order_number:
             request = Request("refund", reason="not_received")
             decision = claim_service().preview(order_number=proposal.order_number, email=email, request=request)
             if decision.outcome in (APPROVE, PARTIAL):
                 alternative = Proposal.new("refund", proposal.order_number, reason="not_received")
                 dispatcher.utter_message(text=REFUND_INSTEAD.format(amount=f"${decision.amount:.2f}"),
                                          buttons=YES_NO)
-                return [SlotSet("proposal", alternative.to_slot())]
+                return proof + [SlotSet("proposal", seal(alternative, tracker))]
             if decision.outcome == ESCALATE:
                 claim_service().decide_and_apply(  # audited, so the ticket shows why it came to a person
                     idempotency_key=_message_key(tracker, "refund"), order_number=proposal.order_number,
                     email=email, request=request, conversation_id=tracker.sender_id)
-                return _escalate_or_offer(dispatcher, tracker, f"No problem. {decision.explanation}",
-                                          decision.outcome, proposal.order_number)
+                return proof + _escalate_or_offer(dispatcher, tracker, f"No problem. {decision.explanation}",
+                                                  decision.outcome, proposal.order_number)
         dispatcher.utter_message(text=NOTHING_CHANGED)
         return _clear("proposal", *CLEARED)

@@ -8,11 +8,13 @@
 """
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any, Dict, Iterable, List, Optional, Tuple
+
+from careline.signing import Signer
 
 ORDER_REQUESTS = (
     "order_status",
@@ -26,6 +28,7 @@ ORDER_REQUESTS = (
 )
 IDENTITY_FORM = "order_form"
 MAX_FAILED_VERIFICATIONS = 3
+PROPOSAL_MAX_AGE_S = 30 * 60  # a "yes" later than this answers nothing: the bot proposes again
 
 REFUND_REASONS: Dict[str, str] = {
     "damaged": "It arrived damaged or broken",
@@ -130,22 +133,40 @@ class Proposal:
     def new(kind: str, order_number: str, **extra: Any) -> Proposal:
         return Proposal(kind=kind, order_number=order_number, id=uuid.uuid4().hex, **extra)
 
-    def to_slot(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+    def seal(self, signer: Signer, conversation_id: str, now: datetime) -> str:
+        """The slot value: this proposal signed by the server and bound to one conversation."""
+        return signer.sign({"p": asdict(self), "c": conversation_id, "iat": int(now.timestamp())})
 
     @staticmethod
-    def from_slot(value: object) -> Optional[Proposal]:
-        """The proposal in a slot, or None when absent or malformed (slots are untrusted)."""
-        if not isinstance(value, str) or len(value) > 2000:
+    def unseal(value: object, signer: Signer, conversation_id: str, now: datetime,
+               max_age_s: int = PROPOSAL_MAX_AGE_S) -> Optional[Proposal]:
+        """The proposal this server issued to this conversation, if still fresh; None for anything else.
+
+        A forged, altered, foreign or stale slot is honoured as nothing at all.
+        """
+        sealed = signer.verify(value)
+        if sealed is None or sealed.get("c") != conversation_id:
             return None
         try:
-            data = json.loads(value)
+            age = int(now.timestamp()) - int(sealed["iat"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        if not -60 <= age <= max_age_s:
+            return None
+        return Proposal.from_dict(sealed.get("p"))
+
+    @staticmethod
+    def from_dict(data: object) -> Optional[Proposal]:
+        """A well-formed proposal from its fields, or None."""
+        if not isinstance(data, dict):
+            return None
+        try:
             proposal = Proposal(
                 kind=str(data["kind"]), order_number=str(data["order_number"]),
                 reason=data.get("reason"), charge_id=data.get("charge_id"), detail=data.get("detail"),
                 id=str(data["id"]),
             )
-        except (ValueError, KeyError, TypeError):
+        except (KeyError, TypeError):
             return None
         if not re.fullmatch(r"[0-9a-f]{32}", proposal.id):
             return None

@@ -16,6 +16,26 @@ from zoneinfo import ZoneInfo
 SUPPORT_TIMEZONE = ZoneInfo("America/New_York")
 BUSINESS_HOURS = {0: (8, 20), 1: (8, 20), 2: (8, 20), 3: (8, 20), 4: (8, 20), 5: (9, 17)}  # Sunday closed
 MINUTES_PER_WAITING_TICKET = 4
+TOO_MANY_TICKETS = ("Our team already has several conversations from your connection waiting for them, so I "
+                    "can't open another one just now. They'll answer those first; please try again a bit later.")
+
+
+@dataclass(frozen=True)
+class HandoffLimits:
+    """How many new tickets one client may open in a window (policy.yml `handoff:`)."""
+
+    max_tickets_per_client: int = 5
+    window_minutes: int = 60
+
+    @staticmethod
+    def from_mapping(data: Optional[Mapping[str, Any]]) -> HandoffLimits:
+        values = {}
+        for key in ("max_tickets_per_client", "window_minutes"):
+            raw = (data or {}).get(key, getattr(HandoffLimits, key))
+            if not isinstance(raw, int) or raw < 1:
+                raise ValueError(f"policy.yml: handoff.{key} must be a whole number >= 1, got {raw!r}")
+            values[key] = raw
+        return HandoffLimits(**values)
 
 REQUEST_LABELS = {
     "order_status": "to know where their order is",

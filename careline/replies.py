@@ -14,9 +14,11 @@ DENIAL = (
     "Please check both against your confirmation email and try again."
 )
 
+# The same words whenever a check is locked (too many failures in this chat, on this order or from
+# this connection), whoever asks and whether the email was right: a lock is never an oracle.
 LOCKED = (
-    "For your security I can't check any more order details in this chat, as the order number and "
-    "email didn't match several times. A person from our team can verify you another way."
+    "For your security I can't check these order details in chat right now. A person from our team "
+    "can verify you another way."
 )
 
 def format_day(day: date) -> str:

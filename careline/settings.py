@@ -108,6 +108,8 @@ class Settings:
     desk_supervisor_password: str = ""
     desk_secure_cookies: bool = False
     rest_token: str = ""
+    signing_key: str = ""       # signs verified identities and proposals (careline/signing.py)
+    actions_token: str = ""     # Rasa -> action server credential (endpoints.yml `token:`)
 
     @property
     def desk_url(self) -> str:
@@ -159,6 +161,7 @@ class Settings:
             "CARELINE_TRACKER_DB_URL": self.tracker_db_url,
             "CARELINE_STORE_DB_URL": self.store_db_url,
             "CARELINE_HELPDESK_URL": self.helpdesk_url,
+            "CARELINE_ACTIONS_TOKEN": self.actions_token,
             "RASA_TELEMETRY_ENABLED": "false",
         }
 
@@ -196,4 +199,6 @@ def load_settings(
         desk_supervisor_password=values.get("CARELINE_DESK_SUPERVISOR_PASSWORD", "").strip(),
         desk_secure_cookies=values.get("CARELINE_DESK_SECURE_COOKIES", "").strip().lower() in ("1", "true", "yes"),
         rest_token=_secret(values, "CARELINE_REST_TOKEN", minimum=16),
+        signing_key=_secret(values, "CARELINE_SIGNING_KEY", minimum=16),
+        actions_token=_secret(values, "CARELINE_ACTIONS_TOKEN", minimum=16),
     )

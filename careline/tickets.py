@@ -23,7 +23,7 @@ from careline.clock import utcnow
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from careline.handoff import TicketDraft
+from careline.handoff import HandoffLimits, TicketDraft
 from careline.store import DecisionRecord, Order, OutboxMessage, Ticket
 
 logger = logging.getLogger(__name__)
@@ -61,10 +61,12 @@ class TicketService:
         self._sessions = sessionmaker(bind=engine, future=True, expire_on_commit=False)
         self._now = now
 
-    def open(self, draft: TicketDraft, idempotency_key: str, customer_id: Optional[int] = None) -> OpenedTicket:
+    def open(self, draft: TicketDraft, idempotency_key: str, customer_id: Optional[int] = None,
+             client: Optional[str] = None) -> OpenedTicket:
         """Store the ticket and queue it for the helpdesk; the same key opens it only once.
 
-        The ticket links the verified order named in `draft.facts`, if any.
+        The ticket links the verified order named in `draft.facts`, if any, and remembers the
+        client (network address) that opened it, so that a flood of handoffs can be limited.
         """
         with self._sessions() as session:
             existing = session.execute(sa.select(Ticket).where(Ticket.idempotency_key == idempotency_key)
@@ -82,6 +84,7 @@ class TicketService:
                 transcript=json.dumps([asdict(line) for line in draft.transcript]),
                 intents=json.dumps(draft.intents), frustration=json.dumps(draft.frustration),
                 decisions=json.dumps([dict(d) for d in draft.facts.decisions]), created_at=self._now(),
+                client=(client or "")[:128] or None,
             )
             session.add(ticket)
             session.flush()
@@ -92,6 +95,18 @@ class TicketService:
             ))
             session.commit()
             return OpenedTicket(ticket.id, self._position(session, ticket), created=True)
+
+    def may_open(self, conversation_id: str, client: str, limits: HandoffLimits) -> bool:
+        """False when `client` opened too many tickets lately and this conversation has none open."""
+        since = self._now() - timedelta(minutes=limits.window_minutes)
+        with self._sessions() as session:
+            mine = session.execute(sa.select(sa.func.count(Ticket.id)).where(
+                Ticket.conversation_id == conversation_id, Ticket.status.in_(("open", "assigned")))).scalar_one()
+            if mine:
+                return True
+            recent = session.execute(sa.select(sa.func.count(Ticket.id)).where(
+                Ticket.client == client, Ticket.created_at > since)).scalar_one()
+        return recent < limits.max_tickets_per_client
 
     def decisions_for(self, conversation_id: str) -> List[Dict[str, Any]]:
         """The policy decisions made in a conversation, oldest first, for the ticket."""

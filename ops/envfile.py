@@ -14,6 +14,9 @@ from careline.settings import PROJECT_ROOT, load_env_file
 
 GENERATED = {
     "RASA_AUTH_TOKEN": lambda: secrets.token_urlsafe(32),
+    # Rasa -> action server credential, and the key that signs verified identities and proposals.
+    "CARELINE_ACTIONS_TOKEN": lambda: secrets.token_urlsafe(32),
+    "CARELINE_SIGNING_KEY": lambda: secrets.token_urlsafe(32),
     # Passwords of the demo desk accounts that `make seed` creates (README: "Agent desk").
     "CARELINE_DESK_AGENT_PASSWORD": lambda: secrets.token_urlsafe(12),
     "CARELINE_DESK_SUPERVISOR_PASSWORD": lambda: secrets.token_urlsafe(12),

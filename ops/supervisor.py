@@ -72,8 +72,7 @@ def services(settings: Settings, model: Path) -> List[Service]:
         Service(
             name="actions",
             port=settings.actions_port,
-            command=[sys.executable, "-m", "rasa_sdk", "--actions", "actions",
-                     "--port", str(settings.actions_port)],
+            command=[sys.executable, "-m", "ops.action_server", "--port", str(settings.actions_port)],
             probe=_http_probe(f"{settings.actions_url}/health",
                               lambda body: json.loads(body or b"{}").get("status") == "ok"),
         ),
@@ -226,7 +225,7 @@ def _addresses(settings: Settings) -> str:
         f"  Messenger hook   {settings.rasa_url}/webhooks/facebook/webhook  "
         f"({'configured' if settings.messenger_configured else 'off: set CARELINE_FB_* to enable'})",
         f"  Rasa HTTP API    {settings.rasa_url}  (token: RASA_AUTH_TOKEN in .env)",
-        f"  Action server    {settings.actions_url}/webhook",
+        f"  Action server    {settings.actions_url}/webhook  (token: CARELINE_ACTIONS_TOKEN in .env)",
         f"  Helpdesk outbox  {settings.helpdesk_url or 'off (set CARELINE_HELPDESK_URL to deliver tickets)'}",
         f"  Logs             {settings.log_dir}",
     ])
@@ -234,8 +233,10 @@ def _addresses(settings: Settings) -> str:
 
 def up(settings: Settings) -> Dict[str, subprocess.Popen]:
     """Start every service that is not already running and wait until all are healthy."""
-    if not settings.auth_token:
-        raise RuntimeError("RASA_AUTH_TOKEN is not set: run `make env` (it writes .env) or export it")
+    for key, value in (("RASA_AUTH_TOKEN", settings.auth_token), ("CARELINE_ACTIONS_TOKEN", settings.actions_token),
+                       ("CARELINE_SIGNING_KEY", settings.signing_key)):
+        if not value:
+            raise RuntimeError(f"{key} is not set: run `make env` (it writes .env) or export it")
     model = model_path(settings.root)
     if not model.exists():
         raise RuntimeError(f"no trained model for the current data ({model.name}): run `make train`")

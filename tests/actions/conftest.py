@@ -11,10 +11,15 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import deps
 
 
+SIGNING_KEY = "action-tests-signing-key-0123456789"
+CONVERSATION = "test-conversation"
+
+
 @pytest.fixture(autouse=True)
 def store_env(fresh_store_url: str, monkeypatch: pytest.MonkeyPatch):
-    """Point the actions at a private copy of the seeded test database."""
+    """Point the actions at a private copy of the seeded test database, with a signing key."""
     monkeypatch.setenv("CARELINE_STORE_DB_URL", fresh_store_url)
+    monkeypatch.setenv("CARELINE_SIGNING_KEY", SIGNING_KEY)
     deps.reset()
     yield
     deps.reset()
@@ -30,11 +35,22 @@ def user_event(intent: str, text: str = "", confidence: float = 0.95,
     }
 
 
+def proof(order_id: str, email: str, sender: str = CONVERSATION) -> str:
+    """The `verified` slot a conversation holds after proving order + email (a fresh, signed token)."""
+    return deps.identity_tokens().issue(sender, order_id, email)
+
+
 def make_tracker(events: List[Dict[str, Any]], slots: Optional[Dict[str, Any]] = None,
-                 active_loop: Optional[Dict[str, Any]] = None) -> Tracker:
+                 active_loop: Optional[Dict[str, Any]] = None, verified: bool = True,
+                 sender: str = CONVERSATION) -> Tracker:
+    """A tracker; with `order_id` and `email` slots it holds their proof too unless `verified=False`
+    (or a `verified` slot is given)."""
     latest = next((e["parse_data"] for e in reversed(events) if e.get("event") == "user"), {})
+    slots = dict(slots or {})
+    if verified and "verified" not in slots and slots.get("order_id") and slots.get("email"):
+        slots["verified"] = proof(slots["order_id"], slots["email"], sender)
     return Tracker(
-        sender_id="test-conversation", slots=dict(slots or {}), latest_message=latest,
+        sender_id=sender, slots=slots, latest_message=latest,
         events=events, paused=False, followup_action=None, active_loop=active_loop or {},
         latest_action_name="action_listen",
     )

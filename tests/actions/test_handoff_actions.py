@@ -78,7 +78,7 @@ def test_handback_greets_the_customer_by_name():
                            slots={"order_id": "CL-100001", "email": "maria.lopez@example.com"})
     messages, events = run_action(ActionHandback(), tracker)
     assert messages[0]["text"].startswith("Thanks for waiting, Maria.")
-    assert events == [ActionExecuted("action_listen")]
+    assert events[-1] == ActionExecuted("action_listen") and events[0]["name"] == "verified"
 
 
 def test_acknowledgement_steps_aside_so_the_usual_answer_follows():

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from actions import deps
 from actions.orders import (
     NO_FEES,
+    REVERIFY,
     NOTHING_CHANGED,
     NOTHING_PENDING,
     ActionApplyProposal,
@@ -20,9 +21,11 @@ from actions.orders import (
     ActionOrderRequest,
     ValidateOrderForm,
 )
-from careline.clock import utctoday
+from careline.clock import utcnow, utctoday
+from careline.conversation import Proposal
+from careline.signing import Signer
 from careline.replies import DENIAL, LOCKED
-from careline.store import DecisionRecord, Order, Refund, Ticket, Waiver
+from careline.store import DecisionRecord, Order, Refund, Ticket, VerificationAttempt, Waiver
 from tests.actions.conftest import make_tracker, run_action, user_event
 
 MARIA = {"order_id": "CL-100001", "email": "maria.lopez@example.com"}
@@ -163,21 +166,56 @@ def test_a_crafted_or_broken_proposal_does_nothing(proposal):
     assert _count(DecisionRecord) == 0
 
 
-def test_a_proposal_for_another_order_than_the_verified_one_is_refused():
-    forged = json.dumps({"kind": "refund", "order_number": "CL-100003", "id": "a" * 32, "reason": "damaged",
-                         "charge_id": None, "detail": None})
-    tracker = make_tracker([user_event("affirm", "yes")], slots={**MARIA, "proposal": forged})
+def test_a_proposal_the_server_did_not_issue_is_never_carried_out():
+    """A forged tracker's made-up proposal (issue 13: refund paid, order cancelled) does nothing."""
+    fields = {"kind": "cancel", "order_number": "CL-100002", "id": "a" * 32, "reason": None, "charge_id": None,
+              "detail": None}
+    other_key = Signer("an-attackers-own-signing-key", "proposal")
+    forged = [json.dumps(fields), other_key.sign({"p": fields, "c": "test-conversation", "iat": 1_800_000_000}),
+              Proposal(**fields).seal(deps.proposal_signer(), "another-conversation", utcnow())]
+    slots = {"order_id": "CL-100002", "email": "maria.lopez@example.com"}
+    for proposal in forged:
+        tracker = make_tracker([user_event("affirm", "yes")], slots={**slots, "proposal": proposal})
+        messages, _ = run_action(ActionApplyProposal(), tracker)
+        assert messages[0]["text"] == NOTHING_PENDING
+    stale = Proposal(**fields).seal(deps.proposal_signer(), "test-conversation", utcnow() - timedelta(hours=2))
+    messages, _ = run_action(ActionApplyProposal(), make_tracker([user_event("affirm", "yes")],
+                                                                 slots={**slots, "proposal": stale}))
+    assert messages[0]["text"] == NOTHING_PENDING
+    assert _count(DecisionRecord) == 0 and _count(Refund) == 0
+
+
+def test_a_genuine_proposal_for_another_order_than_the_verified_one_is_refused():
+    proposal = Proposal.new("refund", "CL-100003", reason="damaged").seal(deps.proposal_signer(),
+                                                                           "test-conversation", utcnow())
+    tracker = make_tracker([user_event("affirm", "yes")], slots={**MARIA, "proposal": proposal})
     messages, _ = run_action(ActionApplyProposal(), tracker)
-    assert messages[0]["text"] == DENIAL and _count(Refund) == 0
+    assert messages[0]["text"] == REVERIFY and _count(Refund) == 0
+
+
+def test_a_yes_without_a_live_proof_pays_nothing():
+    """The proposal is genuine but the conversation's proof expired (or was never there)."""
+    events = started_by("cancel_order")
+    slots = {"order_id": "CL-100002", "email": "maria.lopez@example.com"}
+    _, proposed = run_action(ActionOrderRequest(), make_tracker(events, slots=slots))
+    tracker = make_tracker(events + [user_event("affirm", "yes")], verified=False,
+                           slots={**slots, "proposal": _slot(proposed, "proposal")})
+    messages, _ = run_action(ActionApplyProposal(), tracker)
+    assert messages[0]["text"] == REVERIFY and _count(Refund) == 0
+
+
+def _typed(text: str):
+    return started_by("order_status")[:-1] + [user_event("inform", text)]
 
 
 def test_three_failed_checks_lock_the_conversation():
+    form = ValidateOrderForm()
     failures = 0.0
     for attempt in range(3):
-        slots = {"order_id": "CL-100001", "email": f"guess{attempt}@example.com", "failed_verifications": failures}
-        messages, events = run_action(ActionOrderRequest(), make_tracker(started_by("order_status"), slots=slots))
-        failures = _slot(events, "failed_verifications")
-    assert failures == 3.0 and messages[0]["text"] == LOCKED
+        email = f"guess{attempt}@example.com"
+        tracker = make_tracker(_typed(email), slots={"order_id": "CL-100001", "failed_verifications": failures})
+        failures = form.validate_email(email, CollectingDispatcher(), tracker, {})["failed_verifications"]
+    assert failures == 3.0
     right = {**MARIA, "failed_verifications": failures}
     messages, _ = run_action(ActionOrderRequest(), make_tracker(started_by("order_status"), slots=right))
     assert messages[0]["text"] == LOCKED, "even the right details are refused once locked"
@@ -197,14 +235,36 @@ def test_the_form_asks_for_a_reason_or_an_address_only_when_needed():
 def test_the_form_checks_the_email_against_the_order_at_once():
     form = ValidateOrderForm()
     dispatcher = CollectingDispatcher()
-    tracker = make_tracker(started_by("request_refund"), slots={"order_id": "CL-100001"})
-    assert form.validate_email("maria.lopez@example.com", dispatcher, tracker, {}) == {
-        "email": "maria.lopez@example.com"}
-    wrong = form.validate_email("jkim88@example.net", dispatcher, tracker, {})
-    assert wrong == {"email": None, "order_id": None, "failed_verifications": 1.0}
+    tracker = make_tracker(_typed("maria.lopez@example.com"), slots={"order_id": "CL-100001"})
+    right = form.validate_email("maria.lopez@example.com", dispatcher, tracker, {})
+    assert (right["order_id"], right["email"]) == ("CL-100001", "maria.lopez@example.com") and right["verified"]
+    wrong = form.validate_email("jkim88@example.net", dispatcher, make_tracker(_typed("jkim88@example.net"),
+                                                                              slots={"order_id": "CL-100001"}), {})
+    assert wrong == {"email": None, "order_id": None, "verified": None, "failed_verifications": 1.0}
     assert [m["text"] for m in dispatcher.messages] == [DENIAL]
-    third = make_tracker(started_by("request_refund"), slots={"order_id": "CL-100001", "failed_verifications": 2.0})
+    third = make_tracker(_typed("x@example.com"), slots={"order_id": "CL-100001", "failed_verifications": 2.0})
     assert form.validate_email("x@example.com", CollectingDispatcher(), third, {})["failed_verifications"] == 3.0
+
+
+def test_an_email_left_from_an_expired_proof_is_asked_for_again_and_not_counted():
+    form = ValidateOrderForm()
+    tracker = make_tracker(_typed("hello again"), slots={"order_id": "CL-100001"})
+    assert form.validate_email("maria.lopez@example.com", CollectingDispatcher(), tracker, {}) == {
+        "email": None, "verified": None}
+    with Session(deps.store_engine()) as session:
+        assert session.execute(sa.select(sa.func.count(VerificationAttempt.id))).scalar_one() == 0
+
+
+def test_order_number_and_email_in_one_message_are_checked_once():
+    form = ValidateOrderForm()
+    event = user_event("order_status", "where is CL-100001 maria.lopez@example.com")
+    tracker = make_tracker([event], slots={"order_id": "CL-100001", "email": "maria.lopez@example.com"},
+                           verified=False)
+    tracker.slots_to_validate = lambda: {"order_id": "CL-100001", "email": "maria.lopez@example.com"}
+    assert form.validate_order_id("CL-100001", CollectingDispatcher(), tracker, {}) == {"order_id": "CL-100001"}
+    assert form.validate_email("maria.lopez@example.com", CollectingDispatcher(), tracker, {})["verified"]
+    with Session(deps.store_engine()) as session:
+        assert session.execute(sa.select(VerificationAttempt.outcome)).scalars().all() == ["verified"]
 
 
 def _late_order(max_cents):
@@ -225,8 +285,8 @@ def test_a_declined_reshipment_turns_into_a_refund_offer():
     _, proposed = run_action(ActionOrderRequest(), make_tracker(started_by("delivery_problem"), slots=slots))
     messages, after = _decline(slots, proposed)
     assert messages[0]["text"] == f"No problem. Would you rather have a refund of ${cents / 100:.2f} instead?"
-    refund = json.loads(_slot(after, "proposal"))
-    assert (refund["kind"], refund["reason"]) == ("refund", "not_received")
+    refund = Proposal.unseal(_slot(after, "proposal"), deps.proposal_signer(), "test-conversation", utcnow())
+    assert (refund.kind, refund.reason) == ("refund", "not_received")
     done, _ = _decline(slots, after, intent="affirm", text="yes")
     assert done[0]["text"].startswith(f"Done: I've refunded ${cents / 100:.2f}")
     assert _count(Refund) == 1

@@ -9,11 +9,11 @@ from actions.orders import (
     BAD_ORDER_NUMBER,
     ActionAskEmail,
     ActionAskOrderId,
+    REVERIFY,
     ActionOrderRequest,
     ValidateOrderForm,
 )
-from careline.replies import DENIAL
-from tests.actions.conftest import make_tracker, run_action, user_event
+from tests.actions.conftest import make_tracker, proof, run_action, user_event
 
 
 def test_verified_customer_hears_about_their_order_by_name():
@@ -22,7 +22,9 @@ def test_verified_customer_hears_about_their_order_by_name():
         slots={"order_id": "CL-100001", "email": "maria.lopez@example.com"},
     )
     messages, events = run_action(ActionOrderRequest(), tracker)
-    assert all(event["value"] is None for event in events), "only leftovers are cleared"
+    assert all(event["value"] is None for event in events if event["name"] != "verified"), \
+        "only leftovers are cleared"
+    assert [e for e in events if e["name"] == "verified"][0]["value"], "the proof is renewed"
     text = messages[0]["text"]
     assert text.startswith("Thanks, Maria.") and "CL-100001" in text and "Brass table lamp" in text
 
@@ -34,12 +36,22 @@ def test_verified_customer_hears_about_their_order_by_name():
     ("CL-100001' OR 1=1 --", "maria.lopez@example.com"),
     ("CL-100001", None),
 ])
-def test_any_mismatch_gets_the_same_denial_and_clears_the_slots(order_id, email):
-    tracker = make_tracker([user_event("order_status")], slots={"order_id": order_id, "email": email})
+def test_slots_without_the_servers_proof_show_nothing(order_id, email):
+    """Slots a customer can set with /inform{...} prove nothing: no order detail, the slots cleared."""
+    tracker = make_tracker([user_event("order_status")], slots={"order_id": order_id, "email": email},
+                           verified=False)
     messages, events = run_action(ActionOrderRequest(), tracker)
-    assert [m["text"] for m in messages] == [DENIAL]
-    assert events[0] == SlotSet("failed_verifications", 1.0)
+    assert [m["text"] for m in messages] == [REVERIFY]
     assert SlotSet("order_id", None) in events and SlotSet("email", None) in events
+
+
+def test_a_proof_for_another_email_or_conversation_shows_nothing():
+    slots = {"order_id": "CL-100001", "email": "maria.lopez@example.com"}
+    for verified in (proof("CL-100001", "jkim88@example.net"), proof("CL-100001", slots["email"], "other-chat"),
+                     proof("CL-100003", slots["email"]), proof("CL-100001", slots["email"])[:-2] + "xx"):
+        tracker = make_tracker([user_event("order_status")], slots={**slots, "verified": verified})
+        messages, _ = run_action(ActionOrderRequest(), tracker)
+        assert [m["text"] for m in messages] == [REVERIFY]
 
 
 def _validate(slot_value, slot):
@@ -80,3 +92,15 @@ def test_ask_actions_explain_what_is_needed():
     assert "CL-123456" in messages[0]["text"]
     messages, _ = run_action(ActionAskEmail(), make_tracker([]))
     assert "email" in messages[0]["text"]
+
+
+def test_a_new_session_starts_without_any_proof_of_identity():
+    """carry_over_slots_to_new_session keeps the rest, never the verified order, email or proposal."""
+    from actions.session import ActionSessionStart
+
+    slots = {"order_id": "CL-100001", "email": "maria.lopez@example.com", "proposal": "x", "refund_reason": "late",
+             "feedback_rating": 5.0, "failed_verifications": 2.0}
+    _, events = run_action(ActionSessionStart(), make_tracker([], slots=slots))
+    assert events[0]["event"] == "session_started" and events[-1]["name"] == "action_listen"
+    carried = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+    assert carried == {"feedback_rating": 5.0}
