@@ -25,14 +25,17 @@ from careline.clock import utcnow, utctoday
 from careline.policy import (
     APPROVE,
     CLAIM_KINDS,
+    GOODWILL_RULES,
     PARTIAL,
     ChargeFacts,
     CustomerFacts,
     Decision,
+    EarlierPayout,
     OrderFacts,
     PastClaim,
     Policy,
     Request,
+    cap_totals,
     decide,
 )
 from careline.store import Charge, Customer, DecisionRecord, Order, Refund, Waiver
@@ -128,7 +131,8 @@ class ClaimService:
                 DecisionRecord.outcome.in_((APPROVE, PARTIAL)),
             )
         ).scalars()
-        history = [PastClaim(r.kind, from_cents(r.amount_cents), r.created_at.date()) for r in past]
+        history = [PastClaim("goodwill" if r.rule in GOODWILL_RULES else r.kind, from_cents(r.amount_cents),
+                             r.created_at.date()) for r in past]
         customer_facts = CustomerFacts(customer.id, customer.name, customer.tier,
                                        from_cents(lifetime_paid), from_cents(lifetime_refunded))
         order_facts = OrderFacts(
@@ -148,8 +152,21 @@ class ClaimService:
 
     # --- deciding and applying ---------------------------------------------------------------
 
+    @staticmethod
+    def _earlier_payouts(session: Session, order: Order, ticket_id: Optional[int]) -> List[EarlierPayout]:
+        """Approved payouts recorded on this order or this ticket (a person's limits are totals)."""
+        scope = DecisionRecord.order_id == order.id
+        if ticket_id is not None:
+            scope = sa.or_(scope, DecisionRecord.ticket_id == ticket_id)
+        rows = session.execute(sa.select(DecisionRecord).where(
+            scope, DecisionRecord.outcome.in_((APPROVE, PARTIAL)), DecisionRecord.amount_cents > 0)).scalars()
+        return [EarlierPayout(r.kind, r.rule, from_cents(r.amount_cents),
+                              on_ticket=ticket_id is not None and r.ticket_id == ticket_id,
+                              on_order=r.order_id == order.id)
+                for r in rows]
+
     def _decide(self, session: Session, order_number: str, email: str, request: Request,
-                authority: str) -> tuple:
+                authority: str, ticket_id: Optional[int] = None) -> tuple:
         found = self._verified_customer(session, order_number, email)
         if found is None:
             decision = decide(request, None, None, [], self._policy, self._today(), authority=authority)
@@ -158,6 +175,9 @@ class ClaimService:
         customer_facts, order_facts, history, charge = self._facts(session, customer, order, request.charge_id)
         decision = decide(request, customer_facts, order_facts, history, self._policy, self._today(),
                           authority=authority, verified=True, charge=charge)
+        limits = self._policy.authorities[authority]
+        if decision.pays and limits.totals_per:
+            decision = cap_totals(decision, request.kind, limits, self._earlier_payouts(session, order, ticket_id))
         return decision, customer, order, charge
 
     def preview(self, *, order_number: str, email: str, request: Request, authority: str = "bot") -> Decision:
@@ -169,16 +189,20 @@ class ClaimService:
 
     def decide_and_apply(
         self, *, idempotency_key: str, order_number: str, email: str, request: Request,
-        authority: str = "bot", conversation_id: Optional[str] = None,
+        authority: str = "bot", conversation_id: Optional[str] = None, ticket_id: Optional[int] = None,
     ) -> Outcome:
-        """Decide `request` for the customer who owns `order_number` and apply it exactly once."""
+        """Decide `request` for the customer who owns `order_number` and apply it exactly once.
+
+        `ticket_id`: the desk ticket a person decides on (recorded; their limits are totals per ticket).
+        """
         if not idempotency_key or len(idempotency_key) > 128:
             raise ValueError("an idempotency key of 1-128 characters is required")
         with self._sessions() as session:
             earlier = self._replay(session, idempotency_key)
             if earlier:
                 return earlier
-            decision, customer, order, charge = self._decide(session, order_number, email, request, authority)
+            decision, customer, order, charge = self._decide(session, order_number, email, request, authority,
+                                                             ticket_id)
             requested = request.amount
             sane = requested is not None and requested.is_finite() and abs(requested) < 10**9
             record = DecisionRecord(
@@ -187,7 +211,7 @@ class ClaimService:
                 order_id=order.id if order else None, charge_id=charge.id if charge else None,
                 kind=request.kind, reason=request.reason, requested_cents=to_cents(requested) if sane else None,
                 outcome=decision.outcome, amount_cents=to_cents(decision.amount), rule=decision.rule,
-                explanation=decision.explanation,
+                explanation=decision.explanation, ticket_id=ticket_id,
             )
             session.add(record)
             try:

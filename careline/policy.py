@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Dict, Mapping, Optional, Sequence
+from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import yaml
 
@@ -32,6 +32,10 @@ CLAIM_KINDS = ("refund", "goodwill", "waiver")
 AUTHORITIES = ("bot", "agent", "supervisor")
 SHIPPED = ("shipped", "out_for_delivery", "delivered", "delayed")
 CENT = Decimal("0.01")
+GOODWILL_CAP_MODES = ("binds", "may_override")  # authorities.<who>.goodwill_cap
+TOTAL_SCOPES = ("ticket", "order")  # authorities.<who>.totals_per
+GOODWILL_CAP_OVERRIDDEN = "goodwill_cap_overridden"
+GOODWILL_RULES = ("goodwill_within_limit", "goodwill_outside_window", GOODWILL_CAP_OVERRIDDEN)
 
 
 class PolicyError(ValueError):
@@ -44,6 +48,8 @@ class Limits:
     goodwill_limit: Decimal
     waiver_limit: Decimal
     frequency_rules: bool = True
+    goodwill_cap: str = "binds"  # "may_override": past the per-customer cap when asked (audited)
+    totals_per: Tuple[str, ...] = ()  # the limits cap the total paid on one ticket / order, not each request
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,7 @@ class Request:
     amount: Optional[Decimal] = None
     charge_id: Optional[int] = None
     detail: Optional[str] = None  # e.g. the new delivery address
+    override_cap: bool = False  # go past the goodwill cap; honoured only where goodwill_cap is may_override
 
 
 @dataclass(frozen=True)
@@ -162,17 +169,27 @@ def _reason_requires(reasons: Mapping) -> Dict[str, str]:
     return requires
 
 
+def _limits(name: str, values: Mapping) -> Limits:
+    cap = values.get("goodwill_cap", "binds")
+    if cap not in GOODWILL_CAP_MODES:
+        raise PolicyError(f"policy.yml: authorities.{name}.goodwill_cap must be one of "
+                          f"{', '.join(GOODWILL_CAP_MODES)}, got {cap!r}")
+    scopes = values.get("totals_per") or []
+    if not isinstance(scopes, list) or any(scope not in TOTAL_SCOPES for scope in scopes):
+        raise PolicyError(f"policy.yml: authorities.{name}.totals_per must be a list of "
+                          f"{', '.join(TOTAL_SCOPES)}, got {scopes!r}")
+    return Limits(**{key: _money(values[key], f"authorities.{name}.{key}")
+                     for key in ("refund_limit", "goodwill_limit", "waiver_limit")},
+                  frequency_rules=bool(values.get("frequency_rules", True)), goodwill_cap=cap,
+                  totals_per=tuple(scopes))
+
+
 def parse_policy(data: Mapping) -> Policy:
     """Build a Policy from the parsed YAML, with a clear error for anything missing."""
     if not isinstance(data, Mapping):
         raise PolicyError("policy.yml: the top level must be a mapping")
     try:
-        authorities = {
-            name: Limits(**{key: _money(values[key], f"authorities.{name}.{key}")
-                            for key in ("refund_limit", "goodwill_limit", "waiver_limit")},
-                         frequency_rules=bool(values.get("frequency_rules", True)))
-            for name, values in data["authorities"].items()
-        }
+        authorities = {name: _limits(name, values) for name, values in data["authorities"].items()}
         missing = [name for name in AUTHORITIES if name not in authorities]
         if missing:
             raise PolicyError(f"policy.yml: authorities is missing {', '.join(missing)}")
@@ -331,7 +348,7 @@ def _decide_refund(request: Request, customer: CustomerFacts, order: OrderFacts,
             return _deny("not_delivered_yet", f"Order {order.number} hasn't been delivered yet.")
         age = (today - order.delivered_date).days
         if age > policy.return_window_days:
-            return _goodwill_or_deny(customer, order, history, policy, today, limits, amount, age)
+            return _goodwill_or_deny(request, order, history, policy, today, limits, amount, age)
     if amount > limits.refund_limit:
         return _escalate("above_limit", amount, f"A refund of {_fmt(amount)} needs a colleague's approval.")
     note = " That's everything left to refund on this order." if capped else ""
@@ -378,13 +395,22 @@ def _not_due_yet(order: OrderFacts, requires: str, reason: str, policy: Policy, 
                     offer_human=True, facts={"due": order.promised_date.isoformat(), "remedy_from": due.isoformat()})
 
 
-def _goodwill_or_deny(customer: CustomerFacts, order: OrderFacts, history: Sequence[PastClaim],
+def _goodwill_used(history: Sequence[PastClaim], policy: Policy, today: date) -> int:
+    return len(_recent(history, ("goodwill",), policy.goodwill_period_days, today))
+
+
+def _overrides_cap(request: Request, limits: Limits) -> bool:
+    """A supervisor (an authority whose goodwill_cap is may_override) asked to go past the cap."""
+    return limits.goodwill_cap == "may_override" and request.override_cap
+
+
+def _goodwill_or_deny(request: Request, order: OrderFacts, history: Sequence[PastClaim],
                       policy: Policy, today: date, limits: Limits, amount: Decimal, age: int) -> Decision:
-    used = _recent(history, ("goodwill",), policy.goodwill_period_days, today)
-    if len(used) < policy.goodwill_max_per_customer and limits.goodwill_limit > 0:
+    within_cap = _goodwill_used(history, policy, today) < policy.goodwill_max_per_customer
+    if (within_cap or _overrides_cap(request, limits)) and limits.goodwill_limit > 0:
         gesture = min(amount, limits.goodwill_limit)
         return _paid_decision(
-            gesture, gesture < amount, "goodwill_outside_window",
+            gesture, gesture < amount, "goodwill_outside_window" if within_cap else GOODWILL_CAP_OVERRIDDEN,
             f"Order {order.number} was delivered {age} days ago, past our {policy.return_window_days}-day "
             f"window, but I don't want you to lose out: I've approved {_fmt(gesture)} as a goodwill refund.",
             policy.next_steps["goodwill"],
@@ -403,12 +429,17 @@ def _decide_goodwill(request: Request, customer: CustomerFacts, order: OrderFact
     signal = _fraud_signal(policy, limits, customer, history, amount, today)
     if signal:
         return signal
-    used = _recent(history, ("goodwill",), policy.goodwill_period_days, today)
-    if limits.frequency_rules and len(used) >= policy.goodwill_max_per_customer:
-        return _escalate("goodwill_cap_reached", amount, "I'd like a colleague to look at this personally; "
-                         "they can do more than I can.")
+    used = _goodwill_used(history, policy, today)
+    within_cap = used < policy.goodwill_max_per_customer
+    if not within_cap and not _overrides_cap(request, limits):
+        if limits.frequency_rules:  # the bot, speaking to the customer
+            return _escalate("goodwill_cap_reached", amount, "I'd like a colleague to look at this personally; "
+                             "they can do more than I can.")
+        return _escalate("goodwill_cap_reached", amount, f"This customer has had {used} goodwill refunds in the "
+                         f"last {policy.goodwill_period_days} days, the most the policy allows; only a supervisor "
+                         "can override that cap.")
     return _paid_decision(
-        amount, capped, "goodwill_within_limit",
+        amount, capped, "goodwill_within_limit" if within_cap else GOODWILL_CAP_OVERRIDDEN,
         f"I'm sorry for the trouble with order {order.number}. I've approved {_fmt(amount)} as a goodwill refund.",
         policy.next_steps["goodwill"],
     )
@@ -485,3 +516,48 @@ def _decide_reship(order: OrderFacts, policy: Policy, today: date) -> Decision:
         return _deny("not_late_yet", f"Order {order.number} is still on its way and due{when}.")
     return Decision(APPROVE, Decimal("0.00"), "reship_late_or_missing",
                     f"I'm sorry order {order.number} hasn't reached you. I'll send a replacement at no cost.")
+
+
+# --- totals across requests --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EarlierPayout:
+    """An approved payout recorded before, on the same order or ticket as the request."""
+
+    kind: str
+    rule: str
+    amount: Decimal
+    on_ticket: bool = False
+    on_order: bool = False
+
+
+def limit_class(kind: str, rule: str) -> Optional[str]:
+    """The limit a payout counts against: goodwill (asked for, or given for a refund past the return
+    window), refund or waiver; None for payouts no authority limit covers (a cancellation)."""
+    if kind == "goodwill" or rule in GOODWILL_RULES:
+        return "goodwill"
+    return kind if kind in ("refund", "waiver") else None
+
+
+def cap_totals(decision: Decision, kind: str, limits: Limits, earlier: Sequence[EarlierPayout]) -> Decision:
+    """`decision` if what it pays, added to the earlier payouts of the same class on the same ticket
+    and on the same order (`limits.totals_per`), stays within the authority's limit; else escalated.
+
+    A limit is a total, not a per-request allowance: four $75 goodwill refunds on one ticket are $300.
+    """
+    cls = limit_class(kind, decision.rule)
+    if not decision.pays or cls is None or not limits.totals_per:
+        return decision
+    limit = {"refund": limits.refund_limit, "goodwill": limits.goodwill_limit, "waiver": limits.waiver_limit}[cls]
+    for scope in limits.totals_per:
+        before = sum((p.amount for p in earlier
+                      if (p.on_ticket if scope == "ticket" else p.on_order) and limit_class(p.kind, p.rule) == cls),
+                     Decimal("0"))
+        if before + decision.amount > limit:
+            left = max(Decimal("0"), limit - before)
+            return _escalate(f"{scope}_total_limit", decision.amount,
+                             f"{_fmt(before)} has already been paid as {cls} on this {scope}; {_fmt(decision.amount)} "
+                             f"more would pass the {_fmt(limit)} limit ({_fmt(left)} left). Ask for less, or a "
+                             "colleague with a higher limit can approve it.")
+    return decision

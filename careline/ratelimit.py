@@ -61,6 +61,13 @@ class RateLimiter:
                 self._buckets.popitem(last=False)
         return Verdict(True) if allowed else Verdict(False, (1.0 - tokens) / self._rate)
 
+    def give_back(self, key: str) -> None:
+        """Return the token an allowed `hit` took (e.g. the attempt turned out to be a good one)."""
+        with self._lock:
+            if key in self._buckets:
+                tokens, seen = self._buckets[key]
+                self._buckets[key] = (min(float(self._limit.burst), tokens + 1.0), seen)
+
 
 class MessageGate:
     """The checks every channel applies to a customer message before the bot sees it."""

@@ -33,6 +33,18 @@ def test_a_bucket_allows_its_burst_then_refills_at_its_rate():
     assert limiter.hit("a").allowed and not limiter.hit("a").allowed
 
 
+def test_a_token_given_back_can_be_taken_again():
+    limiter = RateLimiter(Limit(per_minute=1, burst=2), clock=Clock())
+    assert limiter.hit("a").allowed and limiter.hit("a").allowed and not limiter.hit("a").allowed
+    limiter.give_back("a")
+    assert limiter.hit("a").allowed and not limiter.hit("a").allowed
+    for _ in range(5):
+        limiter.give_back("a")
+    assert [limiter.hit("a").allowed for _ in range(3)] == [True, True, False], "never more than the burst"
+    limiter.give_back("unknown")
+    assert limiter.hit("unknown").allowed
+
+
 def test_the_limiter_forgets_the_oldest_keys_beyond_its_size():
     limiter = RateLimiter(Limit(60, 1), max_keys=2, clock=Clock())
     for key in ("a", "b", "c"):

@@ -14,12 +14,16 @@ from careline.policy import (
     ESCALATE,
     KINDS,
     PARTIAL,
+    GOODWILL_CAP_OVERRIDDEN,
     ChargeFacts,
     CustomerFacts,
+    Decision,
+    EarlierPayout,
     OrderFacts,
     PastClaim,
     PolicyError,
     Request,
+    cap_totals,
     decide,
     load_policy,
     parse_policy,
@@ -81,8 +85,12 @@ def claims(kind, count, days_ago=5, amount="10.00"):
      history=claims("refund", 3)), ESCALATE, "repeated_claims", "20.00"),
     ("the agent the bot escalated to decides repeated claims", dict(kind="refund", reason="damaged",
      amount="20", history=claims("refund", 3), authority="agent"), APPROVE, "refund_within_limit", "20.00"),
-    ("an agent may give goodwill past the bot's cap", dict(kind="goodwill", amount="60", order=LATE,
-     history=claims("goodwill", 2), authority="agent"), APPROVE, "goodwill_within_limit", "60.00"),
+    ("the goodwill cap per customer binds an agent too", dict(kind="goodwill", amount="60", order=LATE,
+     history=claims("goodwill", 2), authority="agent"), ESCALATE, "goodwill_cap_reached", "60.00"),
+    ("and a supervisor who does not override it", dict(kind="goodwill", amount="60", order=LATE,
+     history=claims("goodwill", 2), authority="supervisor"), ESCALATE, "goodwill_cap_reached", "60.00"),
+    ("an agent gives goodwill within the cap", dict(kind="goodwill", amount="60", order=LATE,
+     history=claims("goodwill", 1), authority="agent"), APPROVE, "goodwill_within_limit", "60.00"),
     ("old claims do not count", dict(kind="refund", reason="damaged", amount="20",
      history=claims("refund", 3, days_ago=60)), APPROVE, "refund_within_limit", "20.00"),
     ("most of the spend refunded already", dict(kind="refund", reason="damaged", amount="100",
@@ -299,3 +307,100 @@ def test_asking_for_more_never_gets_more_than_asking_for_nothing(s, extra):
     greedy = _run(dict(s, request=replace(s["request"], amount=extra)))
     if greedy.pays and baseline.outcome in (APPROVE, PARTIAL):
         assert greedy.amount <= max(baseline.amount, D("0"))
+
+
+# --- the goodwill cap for people, and limits as totals (security issue, item 7) ----------
+
+
+def test_only_a_supervisor_may_override_the_goodwill_cap_and_the_rule_says_so():
+    capped = claims("goodwill", 2)
+
+    def asked(authority, order=LATE, kind="goodwill", reason=None, history=capped):
+        request = Request(kind, reason=reason, amount=D("60"), override_cap=True)
+        return decide(request, MARIA, order, history, POLICY, TODAY, authority=authority, verified=True)
+
+    overridden = asked("supervisor")
+    assert (overridden.outcome, overridden.rule, overridden.amount) == (APPROVE, GOODWILL_CAP_OVERRIDDEN, D("60.00"))
+    assert overridden.next_step
+    for authority in ("bot", "agent"):
+        assert asked(authority).rule == "goodwill_cap_reached", f"{authority} cannot override"
+    past_window = asked("supervisor", order=OLD, kind="refund", reason="changed_mind")
+    assert (past_window.outcome, past_window.rule) == (APPROVE, GOODWILL_CAP_OVERRIDDEN)
+    assert asked("agent", order=OLD, kind="refund", reason="changed_mind").outcome == DENY
+    within = asked("supervisor", history=())
+    assert within.rule == "goodwill_within_limit", "an override within the cap overrides nothing"
+
+
+AGENT, SUPERVISOR, BOT = (POLICY.authorities[name] for name in ("agent", "supervisor", "bot"))
+GOODWILL_75 = Decision(APPROVE, D("75.00"), "goodwill_within_limit", "ok")
+
+
+def paid(kind="goodwill", amount="75.00", times=1, rule="goodwill_within_limit", ticket=True, order=True):
+    return [EarlierPayout(kind, rule, D(amount), on_ticket=ticket, on_order=order) for _ in range(times)]
+
+
+@pytest.mark.parametrize("case, decision, kind, limits, earlier, outcome, rule", [
+    ("the first $75 goodwill on a ticket", GOODWILL_75, "goodwill", AGENT, [], APPROVE, "goodwill_within_limit"),
+    ("the reported attack: a fourth $75 goodwill on one ticket", GOODWILL_75, "goodwill", AGENT, paid(times=3),
+     ESCALATE, "ticket_total_limit"),
+    ("the second $75 already passes an agent's $75", GOODWILL_75, "goodwill", AGENT, paid(),
+     ESCALATE, "ticket_total_limit"),
+    ("what is left of the limit is fine", replace(GOODWILL_75, amount=D("25.00")), "goodwill", AGENT,
+     paid(amount="50.00"), APPROVE, "goodwill_within_limit"),
+    ("a supervisor's $250 is a total too", GOODWILL_75, "goodwill", SUPERVISOR, paid(times=3),
+     ESCALATE, "ticket_total_limit"),
+    ("a supervisor may add up to their limit", replace(GOODWILL_75, amount=D("25.00")), "goodwill", SUPERVISOR,
+     paid(times=3), APPROVE, "goodwill_within_limit"),
+    ("another ticket on the same order counts", GOODWILL_75, "goodwill", AGENT, paid(ticket=False),
+     ESCALATE, "order_total_limit"),
+    ("another order and another ticket do not", GOODWILL_75, "goodwill", AGENT, paid(ticket=False, order=False),
+     APPROVE, "goodwill_within_limit"),
+    ("goodwill given for a refund past the window is goodwill", GOODWILL_75, "goodwill", AGENT,
+     paid(kind="refund", rule="goodwill_outside_window"), ESCALATE, "ticket_total_limit"),
+    ("an override is goodwill too", replace(GOODWILL_75, rule=GOODWILL_CAP_OVERRIDDEN), "goodwill", SUPERVISOR,
+     paid(amount="200.00"), ESCALATE, "ticket_total_limit"),
+    ("refunds count against the refund limit only", GOODWILL_75, "goodwill", AGENT,
+     paid(kind="refund", rule="refund_within_limit", amount="900.00"), APPROVE, "goodwill_within_limit"),
+    ("two refunds past the agent's $1000", Decision(APPROVE, D("600.00"), "refund_within_limit", "ok"), "refund",
+     AGENT, paid(kind="refund", rule="refund_within_limit", amount="600.00"), ESCALATE, "ticket_total_limit"),
+    ("waivers add up as well", Decision(APPROVE, D("60.00"), "waiver_within_limit", "ok"), "waiver", AGENT,
+     paid(kind="waiver", rule="waiver_within_limit", amount="60.00"), ESCALATE, "ticket_total_limit"),
+    ("a cancellation has no authority limit", Decision(APPROVE, D("900.00"), "cancel_before_shipping", "ok"),
+     "cancel", AGENT, paid(kind="refund", rule="refund_within_limit", amount="900.00"), APPROVE,
+     "cancel_before_shipping"),
+    ("an escalation stays one", Decision(ESCALATE, D("75.00"), "above_limit", "no", offer_human=True), "goodwill",
+     AGENT, paid(times=3), ESCALATE, "above_limit"),
+    ("the bot's limits are per request (its frequency rules bind instead)", Decision(
+        APPROVE, D("25.00"), "goodwill_within_limit", "ok"), "goodwill", BOT, paid(amount="25.00"), APPROVE,
+     "goodwill_within_limit"),
+])
+def test_a_persons_limits_are_totals_per_ticket_and_per_order(case, decision, kind, limits, earlier, outcome, rule):
+    capped = cap_totals(decision, kind, limits, earlier)
+    assert (capped.outcome, capped.rule) == (outcome, rule), case
+    if capped.outcome == ESCALATE and decision.pays:
+        assert capped.offer_human and "left" in capped.explanation
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["refund", "goodwill", "waiver"]), money, st.booleans()), max_size=12),
+       st.sampled_from(["agent", "supervisor"]))
+def test_whatever_is_asked_one_after_another_the_total_stays_within_the_limit(asks, authority):
+    limits = POLICY.authorities[authority]
+    earlier: list = []
+    for kind, amount, same_ticket in asks:
+        rule = {"refund": "refund_within_limit", "goodwill": "goodwill_within_limit", "waiver": "waiver_within_limit"}
+        decision = cap_totals(Decision(APPROVE, amount, rule[kind], "ok"), kind, limits, earlier)
+        if decision.pays:
+            earlier.append(EarlierPayout(kind, decision.rule, decision.amount, on_ticket=same_ticket, on_order=True))
+    for kind, limit in (("refund", limits.refund_limit), ("goodwill", limits.goodwill_limit),
+                        ("waiver", limits.waiver_limit)):
+        assert sum((p.amount for p in earlier if p.kind == kind), D("0")) <= limit
+
+
+def test_goodwill_cap_and_totals_are_validated():
+    data = yaml.safe_load((PROJECT_ROOT / "policy.yml").read_text())
+    for key, value in (("goodwill_cap", "sometimes"), ("totals_per", ["customer"]), ("totals_per", "ticket")):
+        broken = dict(data, authorities={**data["authorities"], "agent": {**data["authorities"]["agent"],
+                                                                           key: value}})
+        with pytest.raises(PolicyError, match=f"authorities.agent.{key}"):
+            parse_policy(broken)
