@@ -129,6 +129,19 @@ class TicketService:
         return ahead + 1
 
 
+#: How long a claimed message is left alone beyond twice the HTTP timeout (then another try may claim it).
+CLAIM_MARGIN_S = 30.0
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    """An outbox message taken out of the store for one delivery attempt."""
+
+    id: int
+    payload: str
+    idempotency_key: str
+
+
 class HelpdeskOutbox:
     """Delivers queued tickets to the helpdesk webhook, retrying with backoff until it answers."""
 
@@ -147,29 +160,50 @@ class HelpdeskOutbox:
         return timedelta(seconds=min(self._max_backoff, 2 ** min(attempts, 16)))
 
     def deliver_due(self, limit: int = 20) -> Tuple[int, int]:
-        """Try every message that is due; return (delivered, failed)."""
+        """Try every message that is due; return (delivered, failed).
+
+        No transaction is open during an HTTP call (on SQLite a write transaction is the whole
+        store's write lock): each message is claimed in a short transaction, which moves its next
+        try past the call so that another worker leaves it alone, then sent, then its result is
+        recorded in another short transaction. A crash in between means one more try once the
+        claim runs out, with the same Idempotency-Key, so the helpdesk still keeps it once.
+        """
         delivered = failed = 0
-        with self._sessions() as session:
-            due = session.execute(
-                sa.select(OutboxMessage).where(OutboxMessage.delivered_at.is_(None),
-                                               OutboxMessage.next_attempt_at <= self._now())
-                .order_by(OutboxMessage.id).limit(limit)
-            ).scalars().all()
-            for message in due:
-                error = self._send(message)
-                message.attempts += 1
-                if error is None:
-                    message.delivered_at = self._now()
-                    message.last_error = None
-                    delivered += 1
-                else:
-                    message.next_attempt_at = self._now() + self.backoff(message.attempts)
-                    message.last_error = error[:1000]
-                    failed += 1
-                session.commit()
+        for _ in range(limit):
+            message = self._claim_next()
+            if message is None:
+                break
+            error = self._send(message)
+            self._record(message.id, error)
+            delivered, failed = (delivered + 1, failed) if error is None else (delivered, failed + 1)
         return delivered, failed
 
-    def _send(self, message: OutboxMessage) -> Optional[str]:
+    def _claim_next(self) -> Optional[_Claimed]:
+        with self._sessions() as session, session.begin():
+            message = session.execute(
+                sa.select(OutboxMessage).where(OutboxMessage.delivered_at.is_(None),
+                                               OutboxMessage.next_attempt_at <= self._now())
+                .order_by(OutboxMessage.id).limit(1).with_for_update(skip_locked=True)
+            ).scalar_one_or_none()
+            if message is None:
+                return None
+            message.next_attempt_at = self._now() + timedelta(seconds=2 * self._timeout + CLAIM_MARGIN_S)
+            return _Claimed(message.id, message.payload, message.idempotency_key)
+
+    def _record(self, message_id: int, error: Optional[str]) -> None:
+        with self._sessions() as session, session.begin():
+            message = session.get(OutboxMessage, message_id)
+            if message is None:
+                return
+            message.attempts += 1
+            if error is None:
+                message.delivered_at = message.delivered_at or self._now()
+                message.last_error = None
+            else:
+                message.next_attempt_at = self._now() + self.backoff(message.attempts)
+                message.last_error = error[:1000]
+
+    def _send(self, message: _Claimed) -> Optional[str]:
         try:
             response = self._http.post(
                 self._url, data=message.payload, timeout=self._timeout,

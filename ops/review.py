@@ -35,7 +35,7 @@ def known_intents(root: Path = PROJECT_ROOT) -> List[str]:
 
 
 def export(out: Path, min_confidence: float) -> int:
-    engine = make_engine(load_settings().tracker_db_url)
+    engine = make_engine(load_settings().tracker_db_url, read_only=True)
     if "events" not in sa.inspect(engine).get_table_names():
         print("review: the tracker store has no conversations yet", file=sys.stderr)
         return 1

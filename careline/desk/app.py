@@ -58,7 +58,7 @@ class Desk:
         engine = make_engine(settings.store_db_url)
         self.settings = settings
         self.store_engine = engine
-        self.tracker_engine = make_engine(settings.tracker_db_url)
+        self.tracker_engine = make_engine(settings.tracker_db_url, read_only=True)
         self.accounts = Accounts(engine)
         self.service = DeskService(engine, ClaimService(engine, load_policy()))
         self.rasa = rasa or RasaAPI(settings.rasa_url, settings.auth_token)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Dict, List
 
 from tests.fakes.server import FakeServer, JsonHandler
@@ -15,6 +16,7 @@ class FakeHelpdesk(FakeServer):
         self.requests: List[str] = []
         self.down = False
         self.fail_after_store = 0
+        self.delay_s = 0.0  # a slow helpdesk: wait this long before answering
         helpdesk = self
 
         class Handler(JsonHandler):
@@ -22,6 +24,7 @@ class FakeHelpdesk(FakeServer):
                 key = self.headers.get("Idempotency-Key", "")
                 body = self.body()
                 helpdesk.requests.append(key)
+                time.sleep(helpdesk.delay_s)
                 if helpdesk.down:
                     self.answer(503, {"error": "maintenance"})
                     return
