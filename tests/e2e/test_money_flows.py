@@ -38,6 +38,8 @@ def test_refund_in_the_customers_words_is_confirmed_paid_once_and_audited(system
 
 
 def test_a_refund_above_the_bots_limit_goes_straight_to_a_person_with_the_decision(system):
+    _shop(system, "UPDATE orders SET status = 'delivered', delivered_date = date('now', '-3 days') "
+                  "WHERE number = 'CL-100001'")  # a damaged-item refund needs the order to have arrived
     sender = f"e2e-{uuid.uuid4().hex}"
     system.say(sender, "I want my money back for CL-100001")
     system.say(sender, "maria.lopez@example.com")
@@ -105,3 +107,17 @@ def test_hostile_or_unusual_input_gets_an_answer_and_changes_nothing(system, mes
     assert "Maria" not in " ".join(replies)
     assert _shop(system, "SELECT COUNT(*), SUM(total_cents) FROM orders") == orders
     assert "Careline" in " ".join(system.say(sender, "hello"))
+
+
+def test_a_refund_for_an_order_on_its_way_is_not_paid_before_it_is_due(system):
+    """The reported attack: shipped yesterday, promised in four days, 'it never arrived' -> 'yes' paid at once."""
+    _shop(system, "UPDATE orders SET status = 'shipped', delivered_date = NULL, promised_date = date('now', '+4 days')"
+                  " WHERE number = 'CL-100004'")
+    sender = f"e2e-{uuid.uuid4().hex}"
+    system.say(sender, "refund please, it never arrived. CL-100004")
+    reply = " ".join(system.say(sender, "priya.shah@example.org"))
+    reply += " ".join(system.say(sender, "It never arrived"))
+    assert "isn't late yet" in reply and "I can refund or replace it then" in reply
+    after = " ".join(system.say(sender, "yes"))
+    assert "refunded" not in after
+    assert _refunded_cents(system, "CL-100004") == 0
