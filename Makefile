@@ -80,7 +80,7 @@ status: ## show which processes are running and healthy
 	@$(PY) -m ops.supervisor status
 
 validate: $(VENV_STAMP) ## rasa data validate --fail-on-warnings, then the project's own data checks
-	@echo "validate: checking domain, NLU data, stories and rules ..."; mkdir -p $(VAR)
+	@echo "validate: checking domain, NLU data, stories and rules ..."; mkdir -p -m 700 $(VAR)
 	@$(RASA) data validate --fail-on-warnings --quiet --data data/nlu data/stories data/rules > $(VAR)/validate.log 2>&1 \
 	  || { grep -v "^\s*$$" $(VAR)/validate.log | grep -iv "deprecat\|pkg_resources\|declare_namespace\|xla_computation" | tail -40; \
 	       echo "validate: FAILED"; exit 1; }
@@ -105,7 +105,7 @@ test-actions: setup ## custom actions against a real SQLite store
 
 test-dialogue: setup train ## test stories in tests/dialogue with rasa test core
 	@echo "test-dialogue: running the test stories in tests/dialogue ..."
-	@mkdir -p $(VAR)
+	@mkdir -p -m 700 $(VAR)
 	@$(RASA) test core --stories tests/dialogue --model $$($(PY) -m ops.train --print-path) \
 	  --fail-on-prediction-errors --out results/dialogue --quiet > $(VAR)/test-dialogue.log 2>&1; rc=$$?; \
 	if [ $$rc -ne 0 ]; then \
@@ -136,7 +136,7 @@ CHROMIUM := $(or $(CARELINE_CHROMIUM),/usr/bin/chromium)
 
 browser: ## install Debian's chromium for the browser tests if it is missing (needs root or sudo)
 	@if [ -x "$(CHROMIUM)" ]; then exit 0; fi; \
-	echo "browser: installing Debian's chromium package for the browser tests ..."; mkdir -p $(VAR); \
+	echo "browser: installing Debian's chromium package for the browser tests ..."; mkdir -p -m 700 $(VAR); \
 	SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	{ $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; } \
 	  > $(VAR)/apt-chromium.log 2>&1 || { tail -20 $(VAR)/apt-chromium.log; \

@@ -11,6 +11,7 @@ from alembic.config import Config
 from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 
+from careline.private_files import secure_var
 from careline.settings import PROJECT_ROOT, load_settings
 from careline.store import make_engine
 
@@ -39,7 +40,7 @@ def migrate(engine: Engine) -> None:
 
 def main() -> int:
     settings = load_settings()
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    secure_var(settings.var_dir, (settings.store_db_url, settings.tracker_db_url))
     try:
         migrate(make_engine(settings.store_db_url))
     except UnversionedDatabase as error:

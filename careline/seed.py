@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from careline.clock import utctoday
 from careline.desk.auth import Accounts
+from careline.private_files import secure_var
 from careline.settings import load_settings
 from careline.migrate import UnversionedDatabase, migrate
 from careline.store import ORDER_STATUSES, Agent, Base, Charge, Customer, Order, OrderItem, make_engine
@@ -243,7 +244,7 @@ def seed_desk_accounts(engine: Engine, passwords: Dict[str, str]) -> List[str]:
 
 def main(argv: List[str]) -> int:
     settings = load_settings()
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    secure_var(settings.var_dir, (settings.store_db_url, settings.tracker_db_url))
     engine = make_engine(settings.store_db_url)
     try:
         added = seed(engine, reset="--reset" in argv)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
+from careline.private_files import secure_var
 from careline.settings import Settings, load_settings
 from ops.train import model_path
 import contextlib
@@ -338,6 +339,7 @@ def reload(settings: Settings) -> int:
 def main(argv: List[str]) -> int:
     command = argv[0] if argv else "run"
     settings = load_settings()
+    secure_var(settings.var_dir, (settings.store_db_url, settings.tracker_db_url))  # every start fixes modes
     try:
         if command == "run":
             return run_foreground(settings)

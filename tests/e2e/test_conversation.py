@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sqlite3
+import stat
 import uuid
 
 import pytest
@@ -87,3 +88,14 @@ def test_parse_returns_the_frustration_score(system):
                          json={"text": "could you check my order please"}).json()
     assert angry["frustration"]["level"] == "high" and "repeated_punctuation" in angry["frustration"]["signals"]
     assert calm["frustration"]["level"] == "low" and calm["frustration"]["score"] < 0.5
+
+
+def test_databases_logs_and_pid_files_are_private(system):
+    """After `make up` (seed, Rasa, the supervisor's logs and pid files) only the owner can read var/."""
+    folders = [system.var_dir, system.var_dir / "run", system.var_dir / "log"]
+    assert {str(f): oct(stat.S_IMODE(f.stat().st_mode)) for f in folders} == {str(f): "0o700" for f in folders}
+    files = [path for folder in folders for path in folder.iterdir() if path.is_file()]
+    assert {"careline.db", "tracker.db", "rasa.log", "rasa.pid"} <= {path.name for path in files}
+    readable = {path.name: oct(stat.S_IMODE(path.stat().st_mode)) for path in files
+                if stat.S_IMODE(path.stat().st_mode) & 0o077}
+    assert readable == {}
