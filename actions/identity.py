@@ -1,8 +1,8 @@
 """What a conversation has proven: the adapters between slots and careline.verification.
 
 Slots are untrusted: an email in a slot proves nothing. A conversation has verified an order
-only while its `verified` slot holds a token this server signed for this conversation, order
-and email, still fresh (policy.yml `identity:`); every use renews it.
+only while its `verified` slot holds a token this server signed for this conversation and
+session, order and email, still fresh (policy.yml `identity:`); every use renews it.
 """
 from __future__ import annotations
 
@@ -33,9 +33,20 @@ def channel_of(tracker: Tracker) -> str:
     return tracker.get_latest_input_channel() or "unknown"
 
 
+def session_of(tracker: Tracker) -> str:
+    """This conversation's current session: its id and when the session started.
+
+    A proof is bound to it, so every new session (after `session_expiration_time`, or a
+    `/session_start`) must prove the order again, although Rasa carries the slots over.
+    """
+    started = next((event.get("timestamp") for event in reversed(tracker.events)
+                    if event.get("event") == "session_started"), None)
+    return f"{tracker.sender_id}@{started or 0}"
+
+
 def proven_order(tracker: Tracker) -> Tuple[Optional[OrderView], List[EventType]]:
     """The order this conversation has proven (and the renewed proof), or None and the proof dropped."""
-    token = identity_tokens().refresh(tracker.get_slot("verified"), tracker.sender_id,
+    token = identity_tokens().refresh(tracker.get_slot("verified"), session_of(tracker),
                                       tracker.get_slot("order_id"), tracker.get_slot("email"))
     order = verify(order_repository(), tracker.get_slot("order_id"), tracker.get_slot("email")) if token else None
     if order is None:

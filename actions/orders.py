@@ -17,7 +17,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.deps import claim_service, identity_guard, identity_tokens
 from actions.handoff import hand_off
-from actions.identity import channel_of, client_of, pending_proposal, proven_order, seal
+from actions.identity import channel_of, client_of, pending_proposal, proven_order, seal, session_of
 from careline.clock import utctoday
 from careline.conversation import (
     IDENTITY_FORM,
@@ -117,7 +117,7 @@ def _given_in_this_check(tracker: Tracker, address: str) -> bool:
 
 def _prove(dispatcher: CollectingDispatcher, tracker: Tracker, number: str, address: str) -> Dict[str, Any]:
     """Renew the conversation's proof, or check number + email once (counted and locked in the store)."""
-    token = identity_tokens().refresh(tracker.get_slot("verified"), tracker.sender_id, number, address)
+    token = identity_tokens().refresh(tracker.get_slot("verified"), session_of(tracker), number, address)
     if token:
         return {"order_id": number, "email": address, "verified": token}
     if not _given_in_this_check(tracker, address):
@@ -126,7 +126,7 @@ def _prove(dispatcher: CollectingDispatcher, tracker: Tracker, number: str, addr
                                     channel=channel_of(tracker))
     if result.verified:
         return {"order_id": number, "email": address,
-                "verified": identity_tokens().issue(tracker.sender_id, number, address)}
+                "verified": identity_tokens().issue(session_of(tracker), number, address)}
     if result.status == CHECK_LOCKED:
         return {"email": None, "order_id": None, "verified": None,
                 "failed_verifications": float(MAX_FAILED_VERIFICATIONS)}

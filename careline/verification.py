@@ -7,8 +7,8 @@ conversation nor `/restart` buys an attacker more guesses. Past the limits of po
 check is locked for a cool-off time, with the same answer for every caller, right email or not.
 
 `IdentityTokens` turns a successful check into a server-signed token bound to the conversation
-that proved it; it expires when idle, at a maximum age, and (see actions/session.py) at every
-new session. A slot that merely holds an email proves nothing.
+and session that proved it (actions/identity.py `session_of`); it expires when idle, at a
+maximum age, and at every new session. A slot that merely holds an email proves nothing.
 """
 from __future__ import annotations
 

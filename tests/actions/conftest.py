@@ -37,7 +37,7 @@ def user_event(intent: str, text: str = "", confidence: float = 0.95,
 
 def proof(order_id: str, email: str, sender: str = CONVERSATION) -> str:
     """The `verified` slot a conversation holds after proving order + email (a fresh, signed token)."""
-    return deps.identity_tokens().issue(sender, order_id, email)
+    return deps.identity_tokens().issue(f"{sender}@0", order_id, email)
 
 
 def make_tracker(events: List[Dict[str, Any]], slots: Optional[Dict[str, Any]] = None,

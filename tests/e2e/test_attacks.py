@@ -79,7 +79,8 @@ def test_a_new_session_asks_to_prove_the_order_again(system):
     assert "CL-100003" in first, "within the session the proof is renewed"
     system.say(sender, "/session_start")
     again = " ".join(system.say(sender, "where is my order"))
-    assert "order number" in again.lower() and "CL-100003" not in again
+    assert "which email address" in again.lower() and "CL-100003" not in again, "the proof ended with the session"
+    assert "CL-100003" in " ".join(system.say(sender, "jkim88@example.net"))
 
 
 def test_a_flood_of_handoffs_from_new_senders_is_limited_per_address(system):
