@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import shutil
 import threading
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -23,7 +23,13 @@ MARIA = ("CL-100001", "maria.lopez@example.com")
 
 @pytest.fixture
 def engine(fresh_store_url):
-    return make_engine(fresh_store_url)
+    """The seeded shop, with Maria's CL-100001 delivered three days ago (refunds for damage need that)."""
+    engine = make_engine(fresh_store_url)
+    with Session(engine) as session:
+        order = session.execute(sa.select(Order).where(Order.number == "CL-100001")).scalar_one()
+        order.status, order.delivered_date = "delivered", SEED_DAY - timedelta(days=3)
+        session.commit()
+    return engine
 
 
 @pytest.fixture

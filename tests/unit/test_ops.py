@@ -50,8 +50,8 @@ def test_env_file_gets_private_random_secrets_once(tmp_path, monkeypatch):
     for key in GENERATED:
         monkeypatch.delenv(key, raising=False)
     path = tmp_path / ".env"
-    assert ensure_env_file(path) == ["RASA_AUTH_TOKEN", "CARELINE_DESK_AGENT_PASSWORD",
-                                     "CARELINE_DESK_SUPERVISOR_PASSWORD"]
+    assert ensure_env_file(path) == ["RASA_AUTH_TOKEN", "CARELINE_ACTIONS_TOKEN", "CARELINE_SIGNING_KEY",
+                                     "CARELINE_DESK_AGENT_PASSWORD", "CARELINE_DESK_SUPERVISOR_PASSWORD"]
     first = path.read_text()
     assert ensure_env_file(path) == []
     assert path.read_text() == first
