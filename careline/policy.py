@@ -20,6 +20,7 @@ from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import yaml
 
+from careline.conversation import normalize_address
 from careline.settings import PROJECT_ROOT
 
 APPROVE = "approve"
@@ -296,7 +297,7 @@ def decide(
     if request.kind == "cancel":
         return _decide_cancel(order, policy)
     if request.kind == "address":
-        return _decide_address(order)
+        return _decide_address(order, request.detail)
     if request.kind == "return":
         return _decide_return(order, policy, today)
     if request.kind == "reship":
@@ -483,7 +484,9 @@ def _decide_cancel(order: OrderFacts, policy: Policy) -> Decision:
                     next_step=policy.next_steps["refund"])
 
 
-def _decide_address(order: OrderFacts) -> Decision:
+def _decide_address(order: OrderFacts, detail: Optional[str]) -> Decision:
+    if detail is not None and normalize_address(detail) != detail:
+        return _deny("invalid_address", "That doesn't look like a full delivery address.")
     if order.status != "processing":
         return _deny("already_shipped", f"Order {order.number} has already left our warehouse, so I can't "
                      "change where it goes any more.")

@@ -404,3 +404,14 @@ def test_goodwill_cap_and_totals_are_validated():
                                                                            key: value}})
         with pytest.raises(PolicyError, match=f"authorities.agent.{key}"):
             parse_policy(broken)
+
+
+@pytest.mark.parametrize("detail", ["66 Attacker Road<script>", "x", "   12 Elm Street, Portland  ", "A" * 400])
+def test_an_address_change_takes_only_a_clean_address(detail):
+    """A forged proposal once stored an unvalidated address; the policy itself now refuses one."""
+    decision = decide(
+        Request("address", detail=detail), MARIA, PROCESSING, [], POLICY, TODAY, verified=True)
+    assert (decision.outcome, decision.rule) == (DENY, "invalid_address")
+    clean = decide(Request("address", detail="12 Elm Street, Portland, OR 97205"), MARIA, PROCESSING, [], POLICY,
+                   TODAY, verified=True)
+    assert clean.outcome == APPROVE
