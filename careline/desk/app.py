@@ -29,7 +29,7 @@ from careline.desk import analytics
 from careline.desk.auth import Accounts, DeskUser
 from careline.desk.charts import bar_chart, sparkline
 from careline.desk.rasa_api import RasaAPI, RasaUnavailable
-from careline.desk.service import DeskError, DeskService, NotFound
+from careline.desk.service import ACTIVE, DeskError, DeskService, Forbidden, NotFound, redact_lines
 from careline.policy import load_policy
 from careline.ratelimit import Limit, RateLimiter
 from careline.settings import Settings
@@ -49,6 +49,10 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 PUBLIC = ("/login", "/health", "/static/")
+#: Failed sign-ins one address may make across all accounts (password spraying), checked before
+#: any database or password-hashing work; a successful sign-in gives its token back.
+LOGIN_PER_ADDRESS = Limit(per_minute=10, burst=20)
+TOO_MANY_LOGINS = "Too many failed attempts. Wait a minute and try again."
 
 
 class Desk:
@@ -62,7 +66,8 @@ class Desk:
         self.accounts = Accounts(engine)
         self.service = DeskService(engine, ClaimService(engine, load_policy()))
         self.rasa = rasa or RasaAPI(settings.rasa_url, settings.auth_token)
-        self.login_limiter = RateLimiter(Limit(per_minute=10, burst=5))
+        self.login_limiter = RateLimiter(Limit(per_minute=10, burst=5))  # failures per address and account
+        self.login_addresses = RateLimiter(LOGIN_PER_ADDRESS)  # failures per address, across accounts
         self.templates = Environment(loader=FileSystemLoader(str(HERE / "templates")),
                                      autoescape=select_autoescape(["html"]))
         self.templates.globals.update(sparkline=sparkline, bar_chart=bar_chart)
@@ -154,18 +159,24 @@ def create_app(desk: Desk, name: str = "careline_desk") -> Sanic:
 
     @app.post("/login")
     async def login(request: Request) -> HTTPResponse:
+        address = request.ip or "unknown"
+        # First, in memory: every attempt takes a token of its address (so concurrent attempts cannot
+        # slip past the check); only a successful sign-in gives it back.
+        if not desk.login_addresses.hit(address).allowed:
+            return response.redirect("/login?err=" + quote(TOO_MANY_LOGINS))
         form = request.form or {}
         cookie, given = request.cookies.get(LOGIN_COOKIE, ""), form.get("csrf", "")
         if not cookie or not hmac.compare_digest(cookie.encode(), given.encode()):
             return response.redirect("/login?err=" + quote("Your sign-in form expired. Please try again."))
         email = (form.get("email") or "").strip().lower()
-        key = f"{request.ip}|{email}"
+        key = f"{address}|{email}"
         if desk.login_limiter.blocked(key):
-            return response.redirect("/login?err=" + quote("Too many failed attempts. Wait a minute and try again."))
+            return response.redirect("/login?err=" + quote(TOO_MANY_LOGINS))
         user = await run(desk.accounts.authenticate, email, form.get("password") or "")
         if user is None:
             desk.login_limiter.hit(key)  # only failures count
             return response.redirect("/login?err=" + quote("That email and password don't match an account."))
+        desk.login_addresses.give_back(address)
         token, _ = await run(desk.accounts.start_session, user)
         resp = response.redirect(_safe_next(form.get("next")))
         set_cookie(resp, COOKIE, token, 12 * 3600)
@@ -216,7 +227,7 @@ def create_app(desk: Desk, name: str = "careline_desk") -> Sanic:
     async def _view(ticket_id: int) -> Dict[str, Any]:
         view = await run(desk.service.view, ticket_id)
         try:
-            live = await run(desk.rasa.messages, view.ticket["conversation_id"])
+            live = redact_lines(await run(desk.rasa.messages, view.ticket["conversation_id"]))
         except RasaUnavailable:
             live = None
         return {"view": view, "live": live}
@@ -227,7 +238,14 @@ def create_app(desk: Desk, name: str = "careline_desk") -> Sanic:
             context = await _view(ticket_id)
         except NotFound as error:
             return page("error.html", request, status=404, title="No such ticket", detail=str(error))
-        return page("ticket.html", request, form_key=secrets.token_urlsafe(16), **context)
+        view, form_keys, may_act = context["view"], {}, True
+        if view.ticket["status"] in ACTIVE:
+            forms = ["refund", *(f"waiver-{fee['id']}" for fee in view.fees)] if view.ticket["order_number"] else []
+            try:
+                form_keys = await run(desk.service.issue_form_keys, ticket_id, request.ctx.user, forms)
+            except Forbidden:
+                may_act = False
+        return page("ticket.html", request, form_keys=form_keys, may_act=may_act, **context)
 
     @app.get("/api/tickets/<ticket_id:int>")
     async def ticket_api(_: Request, ticket_id: int) -> HTTPResponse:
@@ -249,6 +267,10 @@ def create_app(desk: Desk, name: str = "careline_desk") -> Sanic:
             result = await run(action, form, request.ctx.user)
         except NotFound as error:
             return _json_error(404, "not_found", str(error))
+        except Forbidden as error:
+            if _wants_json(request):
+                return _json_error(403, "not_your_ticket", str(error))
+            return page("error.html", request, status=403, title="Not your conversation", detail=str(error))
         except DeskError as error:
             if _wants_json(request):
                 return _json_error(400, "not_done", str(error))
@@ -285,11 +307,18 @@ def create_app(desk: Desk, name: str = "careline_desk") -> Sanic:
         return await act(request, ticket_id, lambda form, user: desk.service.note(ticket_id, user, form.get("text")),
                          "Note added.")
 
+    @app.post("/tickets/<ticket_id:int>/form-key")
+    async def form_key(request: Request, ticket_id: int) -> HTTPResponse:
+        """A key for one money form (API clients; the ticket page has its own)."""
+        return await act(request, ticket_id, lambda form, user: {
+            "form_key": desk.service.issue_form_keys(ticket_id, user, ["form"])["form"]}, "Here is a form key.")
+
     @app.post("/tickets/<ticket_id:int>/refund")
     async def refund(request: Request, ticket_id: int) -> HTTPResponse:
         return await act(request, ticket_id, lambda form, user: desk.service.claim(
             ticket_id, user, "goodwill" if form.get("goodwill") else "refund", form.get("form_key"),
-            amount=form.get("amount"), reason=form.get("reason")), _claim_message)
+            amount=form.get("amount"), reason=form.get("reason"),
+            override_cap=form.get("override_cap") in ("1", "on", "true", True)), _claim_message)
 
     @app.post("/tickets/<ticket_id:int>/waiver")
     async def waiver(request: Request, ticket_id: int) -> HTTPResponse:

@@ -1,15 +1,20 @@
 """The desk's queue, a ticket's whole context, and every agent action (each one audited).
 
 Money goes through the same `ClaimService` as the bot's, with the agent's authority (higher
-limits in policy.yml); amounts and the customer come from the store, never from the form.
+limits in policy.yml, totals per ticket and per order); amounts and the customer come from the
+store, never from the form, and a money form counts only with a key this desk issued for that
+ticket and agent (`issue_form_keys`). Once a ticket is assigned, only its agent or a supervisor
+replies, pays, resolves or closes it. Everything shown to an agent is redacted (`redact`), except
+the verified customer's own contact details in the customer panel.
 """
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import sqlalchemy as sa
 
@@ -19,11 +24,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from careline.claims import ClaimService, from_cents
 from careline.desk.auth import DeskUser
-from careline.policy import Request
-from careline.store import Agent, Customer, DecisionRecord, Order, Ticket, TicketEvent
+from careline.handoff import redact
+from careline.policy import GOODWILL_CAP_OVERRIDDEN, Request
+from careline.store import Agent, Customer, DecisionRecord, DeskFormKey, Order, Ticket, TicketEvent
 
 ACTIVE = ("open", "assigned")
 MAX_TEXT = 2000
+FORM_KEY_HOURS = 12  # an unused money-form key lasts as long as a desk session
 
 
 class DeskError(ValueError):
@@ -32,6 +39,15 @@ class DeskError(ValueError):
 
 class NotFound(DeskError):
     pass
+
+
+class Forbidden(DeskError):
+    """The ticket is another agent's: only they or a supervisor may do this (a 403)."""
+
+
+def redact_lines(lines: Iterable[Mapping[str, Any]]) -> List[Dict[str, Any]]:
+    """Conversation lines as an agent sees them: card numbers, emails and phone numbers redacted."""
+    return [{**line, "text": redact(str(line.get("text") or ""))} for line in lines]
 
 
 @dataclass(frozen=True)
@@ -112,7 +128,7 @@ class DeskService:
             scores = json.loads(ticket.frustration or "[]")
             items.append(QueueItem(
                 ticket.id, ticket.conversation_id, ticket.channel, ticket.status, ticket.reason, ticket.priority,
-                customer or "Unverified customer", order_number, ticket.summary,
+                customer or "Unverified customer", order_number, redact(ticket.summary),
                 max(0, int((now - ticket.created_at).total_seconds())), agent, scores[-1] if scores else None,
             ))
         return items
@@ -152,7 +168,7 @@ class DeskService:
                                          .order_by(DecisionRecord.id)).scalars()
             ]
             events = [
-                {"at": e.created_at.isoformat(timespec="seconds"), "kind": e.kind, "detail": e.detail,
+                {"at": e.created_at.isoformat(timespec="seconds"), "kind": e.kind, "detail": redact(e.detail),
                  "agent": name}
                 for e, name in session.execute(sa.select(TicketEvent, Agent.name)
                                                .outerjoin(Agent, Agent.id == TicketEvent.agent_id)
@@ -164,13 +180,15 @@ class DeskService:
             view = TicketView(
                 ticket={"id": ticket.id, "conversation_id": ticket.conversation_id, "channel": ticket.channel,
                         "status": ticket.status, "reason": ticket.reason, "priority": ticket.priority,
-                        "summary": ticket.summary, "created_at": ticket.created_at.isoformat(timespec="seconds"),
+                        "summary": redact(ticket.summary),
+                        "created_at": ticket.created_at.isoformat(timespec="seconds"),
                         "assigned_to": assigned.name if assigned else None,
                         "order_number": order.number if order else None},
                 customer={"name": customer.name, "email": customer.email, "phone": customer.phone,
                           "tier": customer.tier, "since": customer.since.isoformat()} if customer else None,
-                orders=orders, transcript=json.loads(ticket.transcript), frustration=json.loads(ticket.frustration),
-                intents=json.loads(ticket.intents), decisions=decisions, events=events,
+                orders=orders, transcript=redact_lines(json.loads(ticket.transcript)),
+                frustration=json.loads(ticket.frustration), intents=json.loads(ticket.intents),
+                decisions=decisions, events=events,
             )
             verified = (order.number, customer.email) if order and customer else None
         if verified:  # after the session: the claim service opens its own
@@ -190,17 +208,57 @@ class DeskService:
             raise DeskError(f"ticket {ticket_id} is {ticket.status}; reopen it from the helpdesk to act on it")
         return ticket
 
+    def _may_act(self, session: Session, ticket: Ticket, user: DeskUser) -> None:
+        """Anyone may act on an unassigned ticket; on an assigned one, its agent or a supervisor."""
+        if ticket.assigned_agent_id in (None, user.id) or user.is_supervisor:
+            return
+        owner = session.get(Agent, ticket.assigned_agent_id)
+        raise Forbidden(f"ticket {ticket.id} is assigned to {owner.name if owner else 'another agent'}: only they "
+                        "or a supervisor can reply, refund, waive, resolve or close it. You can add a note.")
+
+    def issue_form_keys(self, ticket_id: int, user: DeskUser, forms: Sequence[str]) -> Dict[str, str]:
+        """A new key for each money form (e.g. "refund", "waiver-7") of this ticket, good for this agent only.
+
+        Raises Forbidden when the agent may not act on the ticket (so the page offers no money forms).
+        """
+        now = self._now()
+        with self._sessions() as session:
+            ticket = self._active(session, ticket_id)
+            self._may_act(session, ticket, user)
+            session.execute(sa.delete(DeskFormKey).where(
+                DeskFormKey.used_at.is_(None), DeskFormKey.created_at < now - timedelta(hours=FORM_KEY_HOURS)))
+            keys = {form: secrets.token_urlsafe(24) for form in forms}
+            session.add_all([DeskFormKey(key=key, ticket_id=ticket.id, agent_id=user.id, created_at=now)
+                             for key in keys.values()])
+            session.commit()
+        return keys
+
+    def _issued_key(self, session: Session, form_key: Any, ticket: Ticket, user: DeskUser) -> str:
+        """`form_key` if this desk issued it for this ticket and agent (used keys replay their first result)."""
+        if not isinstance(form_key, str) or not form_key or len(form_key) > 64:
+            raise DeskError("the form is missing its key; reload the page")
+        row = session.execute(sa.select(DeskFormKey).where(DeskFormKey.key == form_key)).scalar_one_or_none()
+        if row is None or row.ticket_id != ticket.id or row.agent_id != user.id:
+            raise DeskError("this form was not issued to you for this ticket, or it expired; reload the page "
+                            "and try again")
+        if row.used_at is None and row.created_at < self._now() - timedelta(hours=FORM_KEY_HOURS):
+            raise DeskError("this form expired; reload the page and try again")
+        return form_key
+
     def take(self, ticket_id: int, user: DeskUser) -> None:
         with self._sessions() as session:
             ticket = self._active(session, ticket_id)
+            self._may_act(session, ticket, user)  # a supervisor may take a ticket over, another agent may not
             if ticket.assigned_agent_id != user.id:
                 ticket.status, ticket.assigned_agent_id = "assigned", user.id
                 self._audit(session, ticket, user, "take")
                 session.commit()
 
-    def _active_conversation(self, ticket_id: int) -> str:
+    def _active_conversation(self, ticket_id: int, user: DeskUser) -> str:
         with self._sessions() as session:
-            return self._active(session, ticket_id).conversation_id
+            ticket = self._active(session, ticket_id)
+            self._may_act(session, ticket, user)
+            return ticket.conversation_id
 
     def reply(self, ticket_id: int, user: DeskUser, text: Any, send: Callable[[str, str], None]) -> None:
         """Send `text` to the customer (through `send(conversation_id, text)`), then record it.
@@ -208,7 +266,7 @@ class DeskService:
         No database transaction is open while the bot server works (SQLite has one writer).
         """
         text = _clean_text(text, "reply")
-        send(self._active_conversation(ticket_id), text)
+        send(self._active_conversation(ticket_id, user), text)
         with self._sessions() as session:
             ticket = self._ticket(session, ticket_id)
             if ticket.assigned_agent_id is None:
@@ -230,40 +288,51 @@ class DeskService:
         order = session.get(Order, ticket.order_id)
         return order.number, session.get(Customer, order.customer_id).email
 
-    def claim(self, ticket_id: int, user: DeskUser, kind: str, form_key: str, amount: Any = None,
-              reason: Optional[str] = None, charge_id: Any = None) -> Dict[str, Any]:
-        """A refund, goodwill refund or fee waiver decided with the agent's authority, once per form key."""
+    def claim(self, ticket_id: int, user: DeskUser, kind: str, form_key: Any, amount: Any = None,
+              reason: Optional[str] = None, charge_id: Any = None, override_cap: bool = False) -> Dict[str, Any]:
+        """A refund, goodwill refund or fee waiver decided with the agent's authority, once per issued form key.
+
+        `override_cap`: a supervisor goes past the goodwill cap per customer (recorded and audited).
+        """
         if kind not in ("refund", "goodwill", "waiver"):
             raise DeskError(f"unknown action {kind!r}")
-        if not form_key or len(form_key) > 64:
-            raise DeskError("the form is missing its key; reload the page")
         with self._sessions() as session:
             ticket = self._active(session, ticket_id)
+            self._may_act(session, ticket, user)
             number, email = self._order_and_email(session, ticket)
+            form_key = self._issued_key(session, form_key, ticket, user)
         try:
             charge = int(charge_id) if kind == "waiver" else None
         except (TypeError, ValueError):
             raise DeskError("choose the charge to waive") from None
         request = Request(kind, reason=(reason or "other") if kind == "refund" else reason,
-                          amount=parse_amount(amount) if kind != "waiver" else None, charge_id=charge)
+                          amount=parse_amount(amount) if kind != "waiver" else None, charge_id=charge,
+                          override_cap=bool(override_cap) and kind != "waiver")
         outcome = self._claims.decide_and_apply(
             idempotency_key=f"desk:{ticket_id}:{form_key}", order_number=number, email=email, request=request,
-            authority=user.role, conversation_id=ticket.conversation_id,
+            authority=user.role, conversation_id=ticket.conversation_id, ticket_id=ticket_id,
         )
         decision = outcome.decision
         result = {"kind": kind, "outcome": decision.outcome, "amount": f"{decision.amount:.2f}",
                   "rule": decision.rule, "reference": outcome.reference, "explanation": decision.explanation}
-        if not outcome.replayed:
-            with self._sessions() as session:
-                self._audit(session, self._ticket(session, ticket_id), user, kind, result)
-                session.commit()
+        with self._sessions() as session:
+            session.execute(sa.update(DeskFormKey).where(DeskFormKey.key == form_key, DeskFormKey.used_at.is_(None))
+                            .values(used_at=self._now()))
+            if not outcome.replayed:
+                ticket = self._ticket(session, ticket_id)
+                self._audit(session, ticket, user, kind, result)
+                if decision.rule == GOODWILL_CAP_OVERRIDDEN:
+                    self._audit(session, ticket, user, "cap_override",
+                                f"{user.name} went past the goodwill cap per customer: {kind} of "
+                                f"${decision.amount:.2f} ({outcome.reference})")
+            session.commit()
         return result
 
     def finish(self, ticket_id: int, user: DeskUser, status: str, resume: Callable[[str], None]) -> None:
         """Resolve (the bot greets the customer again) or close a ticket; the bot is resumed either way."""
         if status not in ("resolved", "closed"):
             raise DeskError(f"unknown status {status!r}")
-        resume(self._active_conversation(ticket_id))
+        resume(self._active_conversation(ticket_id, user))
         with self._sessions() as session:
             ticket = self._ticket(session, ticket_id)
             now = self._now()

@@ -5,17 +5,32 @@ import re
 from typing import Any, Dict, List, Optional
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from careline.settings import load_settings
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
+class SourceAddress(HTTPAdapter):
+    """Connect from another loopback address (e.g. 127.0.0.2): the desk sees another client."""
+
+    def __init__(self, address: str) -> None:
+        self._address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["source_address"] = (self._address, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
 class DeskClient:
-    def __init__(self, system, role: str = "agent") -> None:
+    def __init__(self, system, role: Optional[str] = "agent", source: Optional[str] = None) -> None:
         settings = load_settings(environ=system.env)
         self.url = settings.desk_url
         self.http = requests.Session()
+        if source:
+            self.http.mount("http://", SourceAddress(source))
         self.csrf = ""
         if role:
             email = {"agent": "ana.rivera@harborpine.example", "supervisor": "sam.okafor@harborpine.example"}[role]
@@ -43,6 +58,12 @@ class DeskClient:
 
     def queue(self) -> List[Dict[str, Any]]:
         return self.get("/api/queue").json()
+
+    def form_key(self, ticket: int) -> str:
+        """A money-form key the desk issues for this ticket and this signed-in agent."""
+        answer = self.post(f"/tickets/{ticket}/form-key")
+        assert answer.status_code == 200, answer.text
+        return answer.json()["result"]["form_key"]
 
     def ticket_of(self, conversation_id: str) -> int:
         return next(item["ticket_id"] for item in self.queue() if item["conversation_id"] == conversation_id)

@@ -2,14 +2,20 @@
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 import time
 import uuid
+from urllib.parse import unquote
 
 import pytest
 import requests
+import sqlalchemy as sa
 
-from tests.e2e.desk_client import DeskClient
+from careline.desk.auth import Accounts
+from careline.settings import load_settings
+from careline.store import make_engine
+from tests.e2e.desk_client import DeskClient, SourceAddress
 
 pytestmark = pytest.mark.e2e
 
@@ -18,11 +24,23 @@ APIS = ["/api/queue", "/api/queue/stream", "/api/tickets/1", "/api/analytics"]
 ACTIONS = ["take", "reply", "note", "refund", "waiver", "resolve", "close"]
 
 
-def _handoff(system, words="I want to talk to a human now!") -> str:
+def _handoff(system, words="I want to talk to a human now!", order="CL-100001",
+             email="maria.lopez@example.com") -> str:
+    """A customer who verifies and asks for a person, from a loopback address of their own: each
+    customer is a client of their own (one client may open only a few tickets an hour)."""
     sender = f"e2e-{uuid.uuid4().hex}"
-    system.say(sender, "where is my order CL-100001")
-    system.say(sender, "maria.lopez@example.com")
-    assert "bringing in a person" in " ".join(system.say(sender, words))
+    http = requests.Session()
+    http.mount("http://", SourceAddress(f"127.0.{secrets.randbelow(250) + 1}.{secrets.randbelow(250) + 2}"))
+
+    def say(text: str) -> str:
+        answer = http.post(f"{system.rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": text},
+                           headers=system.rest_headers, timeout=60)
+        answer.raise_for_status()
+        return " ".join(message.get("text", "") for message in answer.json())
+
+    say(f"where is my order {order}")
+    say(email)
+    assert "bringing in a person" in say(words)
     return sender
 
 
@@ -137,21 +155,24 @@ def test_an_agent_takes_replies_refunds_and_hands_back(system):
                        "timestamp": agent_lines[-1]["timestamp"]}], "a REST client fetches the person's reply"
     assert requests.get(f"{system.rasa_url}/webhooks/rest/messages", params={"sender": sender, "after": "x"},
                         headers=system.rest_headers, timeout=10).status_code == 400
-    refund = agent.post(f"/tickets/{ticket}/refund", {"form_key": "f1", "amount": "180.00", "reason": "damaged"})
-    assert refund.json()["result"]["outcome"] == "approve", "above the bot's limit, within an agent's"
-    again = agent.post(f"/tickets/{ticket}/refund", {"form_key": "f1", "amount": "180.00", "reason": "damaged"})
+    form = {"form_key": agent.form_key(ticket), "amount": "60.00", "goodwill": "1"}
+    refund = agent.post(f"/tickets/{ticket}/refund", form)
+    assert refund.json()["result"]["outcome"] == "approve", "above the bot's goodwill limit, within an agent's"
+    again = agent.post(f"/tickets/{ticket}/refund", form)
     assert again.json()["result"]["reference"] == refund.json()["result"]["reference"]
     fees = agent.get(f"/api/tickets/{ticket}").json()["fees"]
-    waiver = agent.post(f"/tickets/{ticket}/waiver", {"form_key": "w1", "charge_id": str(fees[0]["id"])})
+    waiver = agent.post(f"/tickets/{ticket}/waiver", {"form_key": agent.form_key(ticket),
+                                                      "charge_id": str(fees[0]["id"])})
     assert waiver.json()["result"]["outcome"] == "approve"
-    assert agent.post(f"/tickets/{ticket}/refund", {"form_key": "f2", "amount": "abc"}).status_code == 400
+    assert agent.post(f"/tickets/{ticket}/refund", {"form_key": agent.form_key(ticket), "amount": "abc"}
+                      ).status_code == 400
     assert agent.post("/tickets/999999/note", {"text": "x"}).status_code == 404
     assert agent.get("/api/tickets/999999").status_code == 404
     assert agent.post(f"/tickets/{ticket}/resolve").json()["ok"]
     assert agent.post(f"/tickets/{ticket}/note", {"text": "after"}).json()["ok"], "notes stay possible"
     assert agent.post(f"/tickets/{ticket}/reply", {"text": "late"}).status_code == 400
     events = [e["kind"] for e in agent.get(f"/api/tickets/{ticket}").json()["events"]]
-    assert events == ["take", "reply", "refund", "waiver", "handback", "note"]
+    assert events == ["take", "reply", "goodwill", "waiver", "handback", "note"]
     after = " ".join(system.say(sender, "thank you")).lower()
     assert "welcome" in after or "happy to help" in after, "the bot answers again (either utter_you_are_welcome)"
 
@@ -170,3 +191,122 @@ def test_logout_ends_the_session(system):
     assert agent.get("/queue").status_code == 200
     assert agent.post("/logout", {}).status_code == 302
     assert agent.get("/api/queue").status_code == 401
+
+
+# --- security issue: redaction (6), money limits (7), password spraying (11), assigned tickets (13)
+
+CARD, PHONE, EMAIL = "4111 1111 1111 1111", "+1 415 555 0134", "maria.lopez@example.com"
+
+
+def test_the_desk_redacts_card_numbers_phones_and_emails_wherever_an_agent_looks(system):
+    sender = _handoff(system)
+    system.say(sender, f"my card {CARD} was charged twice, call me on {PHONE}")  # the bot is paused: kept only
+    agent = DeskClient(system, "agent")
+    ticket = agent.ticket_of(sender)
+    assert agent.post(f"/tickets/{ticket}/note", {"text": f"She asked for a call on {PHONE}"}).json()["ok"]
+    view = agent.get(f"/api/tickets/{ticket}").json()
+    assert view["live"], "the live conversation from Rasa's tracker"
+    assert view["customer"]["email"] == EMAIL, "the verified customer's own address stays in the customer panel"
+    shown = json.dumps({key: value for key, value in view.items() if key != "customer"}) + json.dumps(agent.queue())
+    for secret in (CARD, CARD.replace(" ", ""), PHONE, "555 0134", EMAIL):
+        assert secret not in shown, secret
+    live = " ".join(line["text"] for line in view["live"])
+    assert "[card number]" in live and "[phone number]" in live and "[email]" in live
+    assert any("[phone number]" in event["detail"] for event in view["events"])
+    page = agent.get(f"/tickets/{ticket}").text
+    assert CARD not in page and PHONE not in page and page.count(EMAIL) == 1, "only the customer panel"
+
+
+def _big_order(system) -> tuple:
+    """A seeded delivered order over $400 whose customer had no money decision yet: (number, email)."""
+    engine = make_engine(load_settings(environ=system.env).store_db_url)
+    try:
+        with engine.connect() as db:
+            return tuple(db.execute(sa.text(
+                "SELECT o.number, c.email FROM orders o JOIN customers c ON c.id = o.customer_id "
+                "WHERE o.total_cents > 40000 AND o.status = 'delivered' AND c.id NOT IN "
+                "(SELECT customer_id FROM decisions WHERE customer_id IS NOT NULL) ORDER BY o.number")).first())
+    finally:
+        engine.dispose()
+
+
+def _goodwill(client, ticket, amount, key=None, **extra):
+    form = {"form_key": key or client.form_key(ticket), "amount": amount, "goodwill": "1", **extra}
+    return client.post(f"/tickets/{ticket}/refund", form)
+
+
+def test_money_forms_need_server_issued_keys_and_a_persons_limits_are_totals(system):
+    number, email = _big_order(system)
+    sender = _handoff(system, order=number, email=email)
+    agent, supervisor = DeskClient(system, "agent"), DeskClient(system, "supervisor")
+    ticket = agent.ticket_of(sender)
+    assert agent.post(f"/tickets/{ticket}/take").json()["ok"]
+    for made_up in ("f1", "f2", "f3", "f4"):  # the reported attack used keys the client chose
+        answer = _goodwill(agent, ticket, "75", key=made_up)
+        assert answer.status_code == 400 and "not issued" in answer.json()["detail"], answer.text
+    keys = [agent.form_key(ticket) for _ in range(4)]
+    results = [_goodwill(agent, ticket, "75", key=key).json()["result"] for key in keys]
+    assert [r["outcome"] for r in results] == ["approve", "escalate", "escalate", "escalate"], results
+    assert {r["rule"] for r in results[1:]} == {"ticket_total_limit"}
+    assert _goodwill(agent, ticket, "5", key=keys[0]).json()["result"] == results[0], "a used key replays"
+    assert _goodwill(supervisor, ticket, "75", key=keys[1]).status_code == 400, "the key was the agent's"
+    assert _goodwill(supervisor, ticket, "50").json()["result"]["outcome"] == "approve"  # 2nd goodwill: the cap
+    assert _goodwill(agent, ticket, "5", override_cap="1").json()["result"]["rule"] == "goodwill_cap_reached"
+    assert _goodwill(supervisor, ticket, "50").json()["result"]["rule"] == "goodwill_cap_reached"
+    overridden = _goodwill(supervisor, ticket, "50", override_cap="1").json()["result"]
+    assert (overridden["outcome"], overridden["rule"]) == ("approve", "goodwill_cap_overridden")
+    over = _goodwill(supervisor, ticket, "100", override_cap="1").json()["result"]
+    assert (over["outcome"], over["rule"]) == ("escalate", "ticket_total_limit"), "175 + 100 > the $250 limit"
+    view = agent.get(f"/api/tickets/{ticket}").json()
+    paid = sum(float(d["amount"].lstrip("$")) for d in view["decisions"] if d["outcome"] in ("approve", "partial"))
+    assert paid == 175.0
+    assert [e["agent"] for e in view["events"] if e["kind"] == "cap_override"] == ["Sam Okafor"]
+    assert [d["authority"] for d in view["decisions"] if d["rule"] == "goodwill_cap_overridden"] == ["supervisor"]
+
+
+def test_password_spraying_from_one_address_is_throttled_across_accounts(system):
+    sprayer = DeskClient(system, role=None, source="127.0.0.2")  # another client than the other tests
+    answers = [unquote(sprayer.login(f"spray{i}@harborpine.example", "Winter2026!").headers["location"])
+               for i in range(25)]
+    assert all("don't match" in answer for answer in answers[:10]), answers[:10]
+    assert "Too many failed attempts" in answers[-1], "one try per account, yet the address is throttled"
+    right = sprayer.login("ana.rivera@harborpine.example", load_settings(environ=system.env).desk_agent_password)
+    assert "Too many failed attempts" in unquote(right.headers["location"]), "the same answer, even for a right one"
+    assert "careline_desk=" not in right.headers.get("set-cookie", "")
+    assert DeskClient(system, "agent").get("/api/queue").status_code == 200, "other addresses sign in as usual"
+
+
+def test_only_the_assigned_agent_or_a_supervisor_acts_on_a_taken_ticket(system):
+    email, password = f"ben.{uuid.uuid4().hex[:8]}@harborpine.example", secrets.token_urlsafe(16)
+    engine = make_engine(load_settings(environ=system.env).store_db_url)
+    try:
+        Accounts(engine).create(email, "Ben Second", "agent", password)
+    finally:
+        engine.dispose()
+    ben = DeskClient(system, role=None)
+    assert ben.login(email, password).headers["location"] == "/queue" and ben.csrf
+    sender = _handoff(system)
+    ana, sam = DeskClient(system, "agent"), DeskClient(system, "supervisor")
+    ticket = ana.ticket_of(sender)
+    assert ben.post(f"/tickets/{ticket}/note", {"text": "before anyone took it"}).json()["ok"]
+    assert ana.post(f"/tickets/{ticket}/take").json()["ok"]
+    for action, form in (("take", {}), ("reply", {"text": "Hi, Ben here."}), ("form-key", {}),
+                         ("refund", {"form_key": "x", "amount": "10", "goodwill": "1"}),
+                         ("waiver", {"form_key": "x", "charge_id": "1"}), ("resolve", {}), ("close", {})):
+        answer = ben.post(f"/tickets/{ticket}/{action}", form)
+        assert answer.status_code == 403 and answer.json()["error"] == "not_your_ticket", (action, answer.text)
+        assert "assigned to Ana Rivera" in answer.json()["detail"]
+    html = ben.http.post(f"{ben.url}/tickets/{ticket}/reply", data={"csrf": ben.csrf, "text": "Ben again"},
+                         allow_redirects=False, timeout=30)
+    assert html.status_code == 403 and "Not your conversation" in html.text
+    tracker = requests.get(f"{system.rasa_url}/conversations/{sender}/tracker", params={"token": system.token},
+                           timeout=10).json()
+    assert not any("Ben" in (e.get("text") or "") for e in tracker["events"]), "nothing reached the customer"
+    assert not system.say(sender, "hello?"), "the bot is still paused for Ana"
+    page = ben.get(f"/tickets/{ticket}").text
+    assert 'id="not-yours"' in page and f'action="/tickets/{ticket}/reply"' not in page
+    assert ben.post(f"/tickets/{ticket}/note", {"text": "I know this customer"}).json()["ok"], "notes stay open"
+    assert sam.post(f"/tickets/{ticket}/reply", {"text": "Sam here, I'm supervising."}).json()["ok"]
+    view = ana.get(f"/api/tickets/{ticket}").json()
+    assert view["ticket"]["status"] == "assigned" and view["ticket"]["assigned_to"] == "Ana Rivera"
+    assert ana.post(f"/tickets/{ticket}/resolve").json()["ok"]

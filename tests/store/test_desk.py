@@ -12,10 +12,10 @@ from careline.claims import ClaimService
 from careline.desk import analytics
 from careline.desk.auth import AccountError, Accounts, check_password, hash_password
 from careline.desk.feedback import FeedbackService, no_comment, parse_rating
-from careline.desk.service import DeskError, DeskService, NotFound, parse_amount
+from careline.desk.service import DeskError, DeskService, Forbidden, NotFound, parse_amount, redact_lines
 from careline.handoff import TicketFacts, build_ticket
 from careline.policy import load_policy
-from careline.store import Feedback, Refund, Ticket, TicketEvent, make_engine
+from careline.store import DecisionRecord, DeskFormKey, Feedback, Refund, Ticket, TicketEvent, make_engine
 from careline.tickets import TicketService
 from tests.conftest import SEED_DAY, Clock
 
@@ -117,14 +117,15 @@ def test_agent_actions_are_audited_and_money_uses_the_agents_authority(engine, d
     with pytest.raises(DeskError):
         desk.reply(ticket_id, user, "   ", lambda *_: None)
     desk.note(ticket_id, user, "Customer was polite after the apology.")
-    refund = desk.claim(ticket_id, user, "refund", "form-1", amount="200.00", reason="damaged")
-    assert refund["outcome"] == "approve" and refund["amount"] == "200.00", "above the bot's $150, within the agent's"
-    again = desk.claim(ticket_id, user, "refund", "form-1", amount="200.00", reason="damaged")
+    keys = desk.issue_form_keys(ticket_id, user, ["refund", "other"])
+    refund = desk.claim(ticket_id, user, "goodwill", keys["refund"], amount="60.00")
+    assert refund["outcome"] == "approve" and refund["amount"] == "60.00", "above the bot's $25, within the agent's"
+    again = desk.claim(ticket_id, user, "goodwill", keys["refund"], amount="60.00")
     assert again["reference"] == refund["reference"], "a resubmitted form pays once"
     with pytest.raises(DeskError):
-        desk.claim(ticket_id, user, "refund", "form-2", amount="-5")
+        desk.claim(ticket_id, user, "refund", keys["other"], amount="-5")
     with pytest.raises(DeskError):
-        desk.claim(ticket_id, user, "teleport", "form-3")
+        desk.claim(ticket_id, user, "teleport", keys["other"])
     view = desk.view(ticket_id)
     assert view.customer["email"] == "maria.lopez@example.com" and any(o["this_ticket"] for o in view.orders)
     assert view.frustration == [0.3, 0.9] and view.intents == ["order_status", "human_handoff"]
@@ -141,7 +142,7 @@ def test_agent_actions_are_audited_and_money_uses_the_agents_authority(engine, d
         kinds = list(session.execute(sa.select(TicketEvent.kind).order_by(TicketEvent.id)).scalars())
         ticket = session.get(Ticket, ticket_id)
         refunds = session.execute(sa.select(sa.func.count(Refund.id))).scalar_one()
-    assert kinds == ["take", "reply", "note", "refund", "handback"]
+    assert kinds == ["take", "reply", "note", "goodwill", "handback"]
     assert ticket.status == "resolved" and ticket.first_response_at and ticket.resolved_at and refunds == 1
 
 
@@ -236,3 +237,165 @@ def test_analytics_from_the_real_stores(engine, desk, accounts, clock, tmp_path)
     assert empty.conversations == 0 and empty.containment_rate is None
     with pytest.raises(ValueError):
         analytics.report(engine, tracker, date(2026, 1, 2), date(2026, 1, 1))
+
+
+# --- security issue: redaction (6), money limits (7), assigned tickets (13) ----------------
+
+CARD, PHONE, EMAIL = "4111 1111 1111 1111", "+1 415 555 0134", "maria.lopez@example.com"
+
+
+def _raw(*texts):
+    return [{"role": "customer", "text": text, "at": "2026-11-20T10:00:00"} for text in texts]
+
+
+def test_the_desk_shows_no_card_numbers_phones_or_emails_except_the_customer_panel(engine, desk, accounts):
+    user = _user(accounts)
+    ticket_id = _ticket(engine)
+    with Session(engine) as session:  # a ticket stored unredacted (an older version, an import)
+        ticket = session.get(Ticket, ticket_id)
+        ticket.transcript = json.dumps(_raw(f"my card is {CARD}", f"call me on {PHONE} or mail {EMAIL}"))
+        ticket.summary = f"Maria ({EMAIL}, {PHONE}) wants a refund."
+        session.commit()
+    desk.note(ticket_id, user, f"She asked us to call {PHONE}; card {CARD}")
+    desk.reply(ticket_id, user, f"We'll write to {EMAIL}.", lambda *_: None)
+    view = desk.view(ticket_id)
+    shown = json.dumps({key: value for key, value in view.__dict__.items() if key != "customer"}, default=str)
+    shown += json.dumps([item.as_dict() for item in desk.queue()])
+    for secret in (CARD, "4111", PHONE, "555 0134", EMAIL):
+        assert secret not in shown, secret
+    assert "[card number]" in shown and "[phone number]" in shown and "[email]" in shown
+    assert view.customer["email"] == EMAIL, "the verified customer's own address stays in the customer panel"
+    live = redact_lines([{"role": "customer", "text": f"{CARD} / {PHONE} / {EMAIL}", "at": 1.0},
+                         {"role": "agent", "agent": "Ana", "text": None}])
+    assert live == [{"role": "customer", "text": "[card number] / [phone number] / [email]", "at": 1.0},
+                    {"role": "agent", "agent": "Ana", "text": ""}]
+
+
+def test_money_forms_count_only_with_a_key_the_desk_issued_for_this_ticket_and_agent(engine, desk, accounts,
+                                                                                      clock):
+    ana, ben = _user(accounts), _user(accounts, email="ben@example.test")
+    ticket_id, other_ticket = _ticket(engine), _ticket(engine, "conv-2")
+    for made_up in ("f1", "desk-1-refund", "x" * 64):
+        with pytest.raises(DeskError, match="not issued"):
+            desk.claim(ticket_id, ana, "goodwill", made_up, amount="10")
+    with pytest.raises(DeskError, match="missing its key"):
+        desk.claim(ticket_id, ana, "goodwill", None, amount="10")
+    elsewhere = desk.issue_form_keys(other_ticket, ana, ["refund"])["refund"]
+    with pytest.raises(DeskError, match="not issued"):
+        desk.claim(ticket_id, ana, "goodwill", elsewhere, amount="10")
+    bens = desk.issue_form_keys(ticket_id, ben, ["refund"])["refund"]
+    with pytest.raises(DeskError, match="not issued"):
+        desk.claim(ticket_id, ana, "goodwill", bens, amount="10")
+    key = desk.issue_form_keys(ticket_id, ana, ["refund"])["refund"]
+    first = desk.claim(ticket_id, ana, "goodwill", key, amount="10")
+    replay = desk.claim(ticket_id, ana, "goodwill", key, amount="70")
+    assert first["outcome"] == "approve" and replay == first, "a used key replays the first result"
+    stale = desk.issue_form_keys(ticket_id, ana, ["refund"])["refund"]
+    clock.now += timedelta(hours=13)
+    with pytest.raises(DeskError, match="expired"):
+        desk.claim(ticket_id, ana, "goodwill", stale, amount="10")
+    assert desk.claim(ticket_id, ana, "goodwill", key, amount="10") == first, "a used key still replays"
+    with Session(engine) as session:
+        assert session.execute(sa.select(sa.func.count(Refund.id))).scalar_one() == 1
+        used = session.execute(sa.select(DeskFormKey).where(DeskFormKey.key == key)).scalar_one()
+        assert used.used_at is not None and (used.ticket_id, used.agent_id) == (ticket_id, ana.id)
+        assert session.execute(sa.select(DecisionRecord.ticket_id)).scalars().all() == [ticket_id]
+
+
+def _goodwill_paid(engine):
+    with Session(engine) as session:
+        return session.execute(sa.select(sa.func.coalesce(sa.func.sum(Refund.amount_cents), 0))
+                               .where(Refund.kind == "goodwill")).scalar_one()
+
+
+def _big_order(engine):
+    """A seeded order worth more than $400 (room for more than a supervisor's $250 of goodwill)."""
+    with Session(engine) as session:
+        return session.execute(sa.text("SELECT number FROM orders WHERE total_cents > 40000 ORDER BY number")
+                               ).first()[0]
+
+
+def test_four_75_goodwill_refunds_on_one_ticket_pay_75_not_300(engine, desk, accounts):
+    """The reported attack: four $75 goodwill refunds, each with its own key, on one ticket."""
+    ana = _user(accounts)
+    order = _big_order(engine)
+    ticket_id = _ticket(engine, order=order)
+    keys = desk.issue_form_keys(ticket_id, ana, ["a", "b", "c", "d"])
+    results = [desk.claim(ticket_id, ana, "goodwill", keys[k], amount="75") for k in "abcd"]
+    assert [r["outcome"] for r in results] == ["approve", "escalate", "escalate", "escalate"]
+    assert {r["rule"] for r in results[1:]} == {"ticket_total_limit"}
+    assert _goodwill_paid(engine) == 7500
+    second = _ticket(engine, "conv-2", order=order)  # another ticket on the same order
+    key = desk.issue_form_keys(second, ana, ["refund"])["refund"]
+    assert desk.claim(second, ana, "goodwill", key, amount="20")["rule"] == "order_total_limit"
+    assert _goodwill_paid(engine) == 7500
+
+
+def test_a_supervisors_total_is_capped_too_and_an_override_of_the_goodwill_cap_is_audited(engine, desk, accounts):
+    ana, sam = _user(accounts), _user(accounts, role="supervisor", email="sam@example.test")
+    ticket_id = _ticket(engine, order=_big_order(engine))
+
+    def goodwill(user, amount, override=False):
+        key = desk.issue_form_keys(ticket_id, user, ["refund"])["refund"]
+        return desk.claim(ticket_id, user, "goodwill", key, amount=amount, override_cap=override)
+
+    assert goodwill(ana, "20")["outcome"] == "approve" and goodwill(ana, "20")["outcome"] == "approve"
+    capped = goodwill(ana, "20", override=True)
+    assert (capped["outcome"], capped["rule"]) == ("escalate", "goodwill_cap_reached"), "an agent cannot override"
+    assert "supervisor" in capped["explanation"]
+    assert goodwill(sam, "20")["rule"] == "goodwill_cap_reached", "a supervisor overrides only when asking to"
+    overridden = goodwill(sam, "150", override=True)
+    assert (overridden["outcome"], overridden["rule"]) == ("approve", "goodwill_cap_overridden")
+    over_total = goodwill(sam, "75", override=True)
+    assert (over_total["outcome"], over_total["rule"]) == ("escalate", "ticket_total_limit"), "190 + 75 > 250"
+    assert _goodwill_paid(engine) == 19000
+    with Session(engine) as session:
+        record = session.execute(sa.select(DecisionRecord).where(DecisionRecord.reference == overridden["reference"])
+                                 ).scalar_one()
+        events = session.execute(sa.select(TicketEvent).where(TicketEvent.kind == "cap_override")).scalars().all()
+    assert (record.authority, record.rule, record.ticket_id) == ("supervisor", "goodwill_cap_overridden", ticket_id)
+    assert len(events) == 1 and events[0].agent_id == sam.id and overridden["reference"] in events[0].detail
+
+
+def test_only_the_assigned_agent_or_a_supervisor_acts_on_an_assigned_ticket(engine, desk, accounts):
+    ana, ben = _user(accounts), _user(accounts, email="ben@example.test")
+    sam = _user(accounts, role="supervisor", email="sam@example.test")
+    ticket_id = _ticket(engine)
+    ana_key = desk.issue_form_keys(ticket_id, ana, ["refund"])["refund"]
+    desk.take(ticket_id, ana)
+    sent, resumed = [], []
+    refused = [
+        lambda: desk.take(ticket_id, ben),
+        lambda: desk.reply(ticket_id, ben, "Hi, Ben here", lambda *call: sent.append(call)),
+        lambda: desk.finish(ticket_id, ben, "resolved", resumed.append),
+        lambda: desk.finish(ticket_id, ben, "closed", resumed.append),
+        lambda: desk.issue_form_keys(ticket_id, ben, ["refund"]),
+        lambda: desk.claim(ticket_id, ben, "goodwill", ana_key, amount="10"),
+    ]
+    for action in refused:
+        with pytest.raises(Forbidden, match="assigned to Ana Agent"):
+            action()
+    assert sent == [] and resumed == [], "nothing reaches the customer or the bot"
+    desk.note(ticket_id, ben, "Ben: I know this customer, ask me.")
+    desk.reply(ticket_id, ana, "Ana here.", lambda *call: sent.append(call))
+    desk.reply(ticket_id, sam, "Sam, the supervisor, here.", lambda *call: sent.append(call))
+    assert desk.claim(ticket_id, sam, "goodwill", desk.issue_form_keys(ticket_id, sam, ["r"])["r"],
+                      amount="10")["outcome"] == "approve"
+    desk.take(ticket_id, sam)
+    with pytest.raises(Forbidden, match="assigned to Ana Agent"):
+        desk.take(_ticket_taken_by(engine, desk, ana), ben)
+    free = _ticket(engine, "conv-free")
+    desk.take(free, ben)
+    with Session(engine) as session:
+        owners = {t.id: t.assigned_agent_id for t in session.execute(sa.select(Ticket)).scalars()}
+        kinds = [e.kind for e in session.execute(sa.select(TicketEvent).where(TicketEvent.ticket_id == ticket_id)
+                                                 .order_by(TicketEvent.id)).scalars()]
+    assert owners[ticket_id] == sam.id and owners[free] == ben.id
+    assert kinds == ["take", "note", "reply", "reply", "goodwill", "take"]
+    assert [text for _, text in sent] == ["Ana here.", "Sam, the supervisor, here."]
+
+
+def _ticket_taken_by(engine, desk, user):
+    ticket_id = _ticket(engine, "conv-taken")
+    desk.take(ticket_id, user)
+    return ticket_id
