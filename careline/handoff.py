@@ -13,6 +13,8 @@ from datetime import datetime, time, timedelta
 from typing import Any, Iterable, List, Mapping, Optional, Sequence
 from zoneinfo import ZoneInfo
 
+from careline.policy import whole_numbers
+
 SUPPORT_TIMEZONE = ZoneInfo("America/New_York")
 BUSINESS_HOURS = {0: (8, 20), 1: (8, 20), 2: (8, 20), 3: (8, 20), 4: (8, 20), 5: (9, 17)}  # Sunday closed
 MINUTES_PER_WAITING_TICKET = 4
@@ -29,13 +31,7 @@ class HandoffLimits:
 
     @staticmethod
     def from_mapping(data: Optional[Mapping[str, Any]]) -> HandoffLimits:
-        values = {}
-        for key in ("max_tickets_per_client", "window_minutes"):
-            raw = (data or {}).get(key, getattr(HandoffLimits, key))
-            if not isinstance(raw, int) or raw < 1:
-                raise ValueError(f"policy.yml: handoff.{key} must be a whole number >= 1, got {raw!r}")
-            values[key] = raw
-        return HandoffLimits(**values)
+        return HandoffLimits(**whole_numbers(data, HandoffLimits, "handoff"))
 
 REQUEST_LABELS = {
     "order_status": "to know where their order is",

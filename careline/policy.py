@@ -155,6 +155,17 @@ def _int(data: Mapping, key: str, where: str) -> int:
     return value
 
 
+def whole_numbers(data: Optional[Mapping], defaults: object, section: str) -> Dict[str, int]:
+    """The whole-number settings of a policy.yml section, each >= 1, defaulting to `defaults`' fields."""
+    values = {}
+    for key in defaults.__dataclass_fields__:  # type: ignore[attr-defined]
+        raw = (data or {}).get(key, getattr(defaults, key))
+        if not isinstance(raw, int) or isinstance(raw, bool) or raw < 1:
+            raise PolicyError(f"policy.yml: {section}.{key} must be a whole number >= 1, got {raw!r}")
+        values[key] = raw
+    return values
+
+
 REQUIREMENTS = ("delivered", "overdue")
 
 

@@ -26,6 +26,7 @@ from sqlalchemy.orm import sessionmaker
 
 from careline.clock import as_utc, utcnow
 from careline.identity import OrderLookup, normalize_email, normalize_order_number
+from careline.policy import whole_numbers
 from careline.settings import PROJECT_ROOT
 from careline.signing import Signer, digest
 from careline.store import OrderView, VerificationAttempt
@@ -49,13 +50,7 @@ class IdentityRules:
 
     @staticmethod
     def from_mapping(data: Optional[Mapping]) -> IdentityRules:
-        values = {}
-        for key in IdentityRules.__dataclass_fields__:
-            raw = (data or {}).get(key, getattr(IdentityRules, key))
-            if not isinstance(raw, int) or raw < 1:
-                raise ValueError(f"policy.yml: identity.{key} must be a whole number >= 1, got {raw!r}")
-            values[key] = raw
-        return IdentityRules(**values)
+        return IdentityRules(**whole_numbers(data, IdentityRules, "identity"))
 
 
 def load_identity_rules(path: Path = PROJECT_ROOT / "policy.yml") -> IdentityRules:
