@@ -32,7 +32,10 @@ def gate() -> MessageGate:
 
 @lru_cache(maxsize=1)
 def reads() -> RateLimiter:
-    """Reads of stored conversations (REST's GET /messages), per client address, apart from messages."""
+    """Reads of stored conversations (REST's GET /messages, web session requests), per client address.
+
+    A budget apart from the message gate's.
+    """
     current = settings().address_per_minute
     return RateLimiter(Limit(current, burst=max(5, int(current // 2))))
 

@@ -8,7 +8,6 @@ messages are stored, so a crash means a redelivery, never a lost message.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections import OrderedDict
 from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional
@@ -20,7 +19,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from careline import messenger
+from careline import channel_metadata, messenger, safe_json
 from channels.guard import gate, settings
 
 logger = logging.getLogger(__name__)
@@ -132,8 +131,10 @@ class MessengerInput(InputChannel):
             if not verdict.ok:
                 await output.send_text_message(incoming.sender_id, verdict.reply)
                 return
+            client = channel_metadata.client_name("messenger", incoming.psid)  # deliveries come from Facebook
             await on_new_message(UserMessage(incoming.text, output, incoming.sender_id,
-                                             input_channel=self.name(), message_id=incoming.message_id))
+                                             input_channel=self.name(), message_id=incoming.message_id,
+                                             metadata=channel_metadata.with_client(None, client)))
         except Exception:
             self._recent.discard(incoming.message_id)  # let Facebook's redelivery try again
             raise
@@ -164,8 +165,8 @@ class MessengerInput(InputChannel):
                                               request.headers.get("X-Hub-Signature-256")):
                 return response.json({"error": "invalid_signature"}, status=403)
             try:
-                incoming = messenger.incoming_messages(json.loads((request.body or b"").decode("utf-8")))
-            except (UnicodeDecodeError, ValueError) as error:
+                incoming = messenger.incoming_messages(safe_json.loads(request.body or b""))
+            except (ValueError, AttributeError, TypeError) as error:  # JSONRejected and MalformedDelivery too
                 return response.json({"error": "malformed_delivery", "detail": str(error)[:200]}, status=400)
             output = MessengerOutput(current.fb_graph_url, current.fb_page_token)
             try:

@@ -5,10 +5,11 @@ REST is for trusted server-to-server integrations: both routes need
 WWW-Authenticate without it, and 503 `rest_disabled` while no token is configured.
 
 POST /webhooks/rest/webhook  {"sender": "...", "message": "...", "metadata": {...}}
-  200 [bot messages]    400 bad JSON, missing sender or text    413 message too long
+  200 [bot messages]    400 bad JSON, missing sender or text    413 message too long (or metadata over 4 KB)
   415 not JSON          429 too many messages (Retry-After)      500 the bot failed (nothing half-done)
   401 no or wrong credential                                     503 the channel is not configured
 Error bodies: {"error": code, "detail": why, "messages": [a polite answer to show the customer]}.
+`metadata` is bounded (careline.channel_metadata) and gets `careline_client: "rest:<address>"`.
 
 GET /webhooks/rest/messages?sender=...&after=<unix time>
   What the bot and agents said later than `after` (a REST client cannot be pushed to, so it asks:
@@ -16,7 +17,6 @@ GET /webhooks/rest/messages?sender=...&after=<unix time>
 """
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any, Awaitable, Callable, Dict, List, Optional
 
@@ -26,6 +26,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from careline import channel_metadata, safe_json
 from careline.integration_auth import check_bearer
 from channels.guard import gate, reads, sender_problem, settings
 
@@ -95,9 +96,9 @@ class RestInput(InputChannel):
             if (request.content_type or "").split(";")[0].strip().lower() != "application/json":
                 return _error(415, "unsupported_media_type", "send the message as application/json")
             try:
-                body = json.loads((request.body or b"").decode("utf-8"))
-            except (UnicodeDecodeError, ValueError):
-                return _error(400, "malformed_json", "the body is not valid UTF-8 JSON")
+                body = safe_json.loads(request.body or b"")
+            except safe_json.JSONRejected as error:
+                return _error(400, error.code, error.detail)
             if not isinstance(body, dict):
                 return _error(400, "malformed_json", "the body must be a JSON object")
             sender, text, metadata = body.get("sender"), body.get("message"), body.get("metadata")
@@ -106,16 +107,18 @@ class RestInput(InputChannel):
                 return _error(400, "bad_sender", problem)
             if not isinstance(text, str):
                 return _error(400, "missing_message", "a 'message' string is required", sender)
-            if metadata is not None and not isinstance(metadata, dict):
-                return _error(400, "bad_metadata", "'metadata' must be a JSON object", sender)
+            bad = channel_metadata.metadata_problem(metadata)
+            if bad:
+                return _error(bad.status, bad.error, bad.detail, sender)
             verdict = gate().check(sender, request.ip or "unknown", text)
             if not verdict.ok:
                 return _error(verdict.status, verdict.error, verdict.error.replace("_", " "), sender,
                               verdict.reply, verdict.headers())
+            client = channel_metadata.client_name("rest", request.ip)
             collector = CollectingOutputChannel()
             try:
                 await on_new_message(UserMessage(text, collector, sender, input_channel=self.name(),
-                                                 metadata=metadata))
+                                                 metadata=channel_metadata.with_client(metadata, client)))
             except Exception:  # noqa: BLE001 - the customer gets an answer and the caller a 500
                 logger.exception("rest: handling a message from %s failed", sender)
                 return _error(500, "internal_error", "the bot could not handle the message", sender, SORRY)

@@ -1,18 +1,28 @@
 """The website chat socket: Rasa's socket.io channel with server-issued, unguessable sessions.
 
+Sessions are issued and remembered by the server (careline.web_sessions, the `web_sessions` table):
+a token we did not issue, or one revoked or expired, gets a fresh token and a new conversation.
+
 Protocol (socket.io events):
   client -> session_request {"session_id": <token or null>}
-  server -> session_confirm <token>     (a fresh token if the one sent was not valid)
+  server -> session_confirm <token>     (a fresh token unless the one sent is a live session we issued)
   server -> history [{"role", "text", "buttons"?, "image"?}, ...]
   client -> user_uttered {"message": str, "metadata": {"display": str}?}
   server -> bot_uttered {"text", "quick_replies"?, "attachment"?}  to every tab of the session
-  server -> session_required {}           a message came before session_request
+  server -> session_required {}           a message came before session_request, or the session ended
+  client -> session_end {}                 the customer ends the chat: the session is revoked
+  server -> session_ended {}
 Messages are checked by the shared gate (length, per-sender and per-address rates); a refused
-message gets a polite bot_uttered with "error" set and never reaches the bot.
+message gets a polite bot_uttered with "error" set and never reaches the bot. Packets are parsed
+with careline.safe_json (deep nesting and lone surrogates are dropped).
 """
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+import types
+from functools import lru_cache
 from typing import Any, Awaitable, Callable, Dict, Optional
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
@@ -22,10 +32,24 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
-from careline import webchat
-from channels.guard import gate, settings
+from careline import channel_metadata, safe_json, webchat
+from careline.ratelimit import MessageGate
+from careline.store import make_engine
+from careline.web_sessions import WebSessions
+from channels.guard import gate, reads, settings
 
 logger = logging.getLogger(__name__)
+
+#: What python-socketio and python-engineio parse packets with.
+SAFE_JSON = types.SimpleNamespace(loads=safe_json.loads, dumps=json.dumps)
+ENDED = "Your chat session has ended. Please send your message again to start a new one."
+UNAVAILABLE = "Sorry, I can't reach our systems right now. Please try again in a moment."
+
+
+@lru_cache(maxsize=1)
+def sessions() -> WebSessions:
+    """The store of issued sessions (opened on first use, never at import)."""
+    return WebSessions(make_engine(settings().store_db_url))
 
 
 class _Blueprint(SocketBlueprint):
@@ -72,7 +96,8 @@ class WebChatInput(InputChannel):
         return webchat.history(e.as_dict() for e in tracker.events) if tracker else []
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> SocketBlueprint:
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=list(settings().allowed_web_origins))
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=list(settings().allowed_web_origins),
+                          json=SAFE_JSON)
         self.sio = sio
         blueprint = _Blueprint(self, sio, self.socketio_path, "careline_socketio", __name__)
 
@@ -83,21 +108,38 @@ class WebChatInput(InputChannel):
         @sio.on("connect")
         async def connect(sid: str, environ: Dict[str, Any], auth: Any = None) -> bool:
             request = environ.get("sanic.request")
-            await sio.save_session(sid, {"address": getattr(request, "ip", None) or "unknown"})
+            address = getattr(request, "ip", None) or "unknown"
+            await sio.save_session(sid, {"address": address,
+                                         "client": channel_metadata.client_name("web", address)})
             return True
+
+        async def _leave_conversation(sid: str) -> Dict[str, Any]:
+            session = await sio.get_session(sid)
+            for room in sio.rooms(sid):
+                if room != sid:
+                    await sio.leave_room(sid, room)
+            session = {key: value for key, value in session.items() if key != "sender"}
+            await sio.save_session(sid, session)
+            return session
 
         @sio.on("session_request")
         async def session_request(sid: str, data: Any) -> None:
-            token = webchat.valid_token((data or {}).get("session_id") if isinstance(data, dict) else None)
-            token = token or webchat.new_token()
-            sender = webchat.sender_for(token)
-            session = await sio.get_session(sid)
-            for room in sio.rooms(sid):
-                if room not in (sid, sender):
-                    await sio.leave_room(sid, room)
+            token = (data or {}).get("session_id") if isinstance(data, dict) else None
+            session = await _leave_conversation(sid)
+            if not reads().hit(session.get("address", "unknown")).allowed:  # each request costs a store query
+                await sio.emit(self.bot_message_evt, {"text": MessageGate.SLOW_DOWN, "error": "rate_limited"},
+                               room=sid)
+                return
+            try:
+                opened = await asyncio.to_thread(sessions().open, token, session.get("client", "web:unknown"))
+            except Exception:  # noqa: BLE001 - no session without the store
+                logger.exception("webchat: the session store failed")
+                await sio.emit(self.bot_message_evt, {"text": UNAVAILABLE, "error": "internal_error"}, room=sid)
+                return
+            sender = opened.sender
             await sio.save_session(sid, {**session, "sender": sender})
             await sio.enter_room(sid, sender)
-            await sio.emit("session_confirm", token, room=sid)
+            await sio.emit("session_confirm", opened.token, room=sid)
             await sio.emit("history", await self._history(sender), room=sid)
 
         @sio.on(self.user_message_evt)
@@ -113,7 +155,19 @@ class WebChatInput(InputChannel):
             if not verdict.ok:
                 await sio.emit(self.bot_message_evt, {"text": verdict.reply, "error": verdict.error}, room=sid)
                 return
-            metadata = webchat.display_metadata(data.get("metadata"))
+            try:
+                live = await asyncio.to_thread(sessions().touch, sender)
+            except Exception:  # noqa: BLE001 - without the store the session cannot be checked
+                logger.exception("webchat: the session store failed")
+                await sio.emit(self.bot_message_evt, {"text": UNAVAILABLE, "error": "internal_error"}, room=sid)
+                return
+            if not live:  # revoked or expired since the session was confirmed
+                await _leave_conversation(sid)
+                await sio.emit(self.bot_message_evt, {"text": ENDED, "error": "session_ended"}, room=sid)
+                await sio.emit("session_required", {}, room=sid)
+                return
+            metadata = channel_metadata.with_client(webchat.display_metadata(data.get("metadata")),
+                                                    session.get("client", "web:unknown"))
             output = SocketIOOutput(sio, self.bot_message_evt)
             try:
                 await on_new_message(UserMessage(text, output, sender, input_channel=self.name(),
@@ -123,5 +177,15 @@ class WebChatInput(InputChannel):
                 await sio.emit(self.bot_message_evt, {"text": "Sorry, something went wrong on our side. "
                                                       "Please try again in a moment.", "error": "internal_error"},
                                room=sid)
+
+        @sio.on("session_end")
+        async def session_end(sid: str, _: Any = None) -> None:
+            session = await sio.get_session(sid)
+            sender = session.get("sender")
+            if sender:
+                await asyncio.to_thread(sessions().revoke, sender)
+                await sio.emit("session_ended", {}, room=sender)
+                await sio.close_room(sender)  # other tabs learn it with their next message
+                await _leave_conversation(sid)
 
         return blueprint

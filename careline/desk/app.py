@@ -23,6 +23,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from careline import safe_json
 from careline.clock import utctoday
 from careline.claims import ClaimService
 from careline.desk import analytics
@@ -259,7 +260,8 @@ def create_app(desk: Desk, name: str = "careline_desk") -> Sanic:
 
     async def act(request: Request, ticket_id: int, action: Callable[[Dict[str, Any], DeskUser], Any],
                   done: str) -> HTTPResponse:
-        form = request.json if request.headers.get("content-type", "").startswith("application/json") \
+        form = safe_json.loads_or_none(request.body) if request.headers.get("content-type", "").startswith(
+            "application/json") \
             else {k: request.form.get(k) for k in (request.form or {})}
         if not isinstance(form, dict):
             return _json_error(400, "bad_request", "send a form or a JSON object")
