@@ -11,8 +11,8 @@ from typing import Optional, Protocol
 
 from careline.store import OrderView
 
-ORDER_NUMBER_PATTERN = re.compile(r"\b(?:CL[\s-]?)?(\d{6})\b", re.IGNORECASE)
-WHOLE_ORDER_NUMBER = re.compile(r"#?\s*(?:CL[\s-]?)?(\d{6})", re.IGNORECASE)
+ORDER_NUMBER_PATTERN = re.compile(r"\b(?:CL[\s-]?)?([0-9]{6})\b", re.IGNORECASE)
+WHOLE_ORDER_NUMBER = re.compile(r"#?\s*(?:CL[\s-]?)?([0-9]{6})", re.IGNORECASE)
 EMAIL_PATTERN = re.compile(r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}$")
 EMAIL_IN_TEXT = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}")
 MAX_INPUT_LENGTH = 320
