@@ -312,7 +312,8 @@ class ActionOrderRequest(Action):
             if not fees:
                 return _offer_person(dispatcher, tracker, NO_FEES, order.number)
             fee = fees[0]
-        request = Request(kind, reason=tracker.get_slot("refund_reason") if kind == "refund" else None,
+        reason = normalize_reason(tracker.get_slot("refund_reason")) if kind == "refund" else None  # untrusted
+        request = Request(kind, reason=reason,
                           charge_id=fee.charge_id if fee else None,
                           detail=tracker.get_slot("new_address") if kind == "address" else None)
         decision = service.preview(order_number=order.number, email=email, request=request)

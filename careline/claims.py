@@ -140,6 +140,9 @@ class ClaimService:
             paid=from_cents(order.total_cents), refunded=from_cents(refunded),
             placed=order.placed_at.date(), promised_date=order.promised_date,
             delivered_date=order.delivered_date,
+            reshipped=session.execute(sa.select(DecisionRecord.id).where(
+                DecisionRecord.order_id == order.id, DecisionRecord.kind == "reship",
+                DecisionRecord.outcome.in_((APPROVE, PARTIAL)))).first() is not None,
         )
         charge_facts = None
         if charge_id is not None:

@@ -89,6 +89,7 @@ class OrderFacts:
     placed: Optional[date] = None
     promised_date: Optional[date] = None
     delivered_date: Optional[date] = None
+    reshipped: bool = False  # a replacement was approved for this order before
 
 
 @dataclass(frozen=True)
@@ -347,6 +348,10 @@ def _decide_refund(request: Request, customer: CustomerFacts, order: OrderFacts,
     if order.status == "cancelled":
         return _deny("order_cancelled", f"Order {order.number} was cancelled, so there's nothing I can "
                      "refund on it from this chat.")
+    if limits.frequency_rules:  # the bot's bounds; the person it escalates to decides
+        bound = _bot_refund_bounds(order, reason, remaining, policy, today)
+        if bound:
+            return bound
     not_due = _not_due_yet(order, policy.reason_requires.get(reason, "delivered"), reason, policy, today)
     if not_due:
         return not_due
@@ -369,6 +374,29 @@ def _decide_refund(request: Request, customer: CustomerFacts, order: OrderFacts,
         f"I've approved a refund of {_fmt(amount)} for order {order.number}.{note}",
         policy.next_steps["refund"],
     )
+
+
+def _reported_too_late(order: OrderFacts, policy: Policy, today: date) -> Optional[Decision]:
+    """A delivered order reported missing only within the return window after its delivery."""
+    if order.delivered_date is None or (today - order.delivered_date).days <= policy.return_window_days:
+        return None
+    return _deny("reported_too_late", f"Order {order.number} was marked delivered on "
+                 f"{order.delivered_date:%d %b}, more than {policy.return_window_days} days ago, so I can't "
+                 "treat it as missing myself.")
+
+
+def _bot_refund_bounds(order: OrderFacts, reason: str, remaining: Decimal, policy: Policy,
+                       today: date) -> Optional[Decision]:
+    """Cases the bot never pays on its own: goods already back with us, a second remedy, a late report."""
+    if order.status == "returned":
+        return _escalate("returned_order", remaining, f"Order {order.number} has come back to us, so a "
+                         "colleague will check its refund with you.")
+    if order.reshipped and reason in ("not_received", "late"):
+        return _escalate("already_reshipped", remaining, f"We've already sent a replacement for order "
+                         f"{order.number}, so a colleague will look into this with you.")
+    if reason == "not_received" and order.status == "delivered":
+        return _reported_too_late(order, policy, today)
+    return None
 
 
 def remedy_due_date(order: OrderFacts, policy: Policy) -> Optional[date]:
@@ -524,6 +552,14 @@ def _decide_return(order: OrderFacts, policy: Policy, today: date) -> Decision:
 def _decide_reship(order: OrderFacts, policy: Policy, today: date) -> Decision:
     if order.status not in SHIPPED:
         return _deny("not_shipped_yet", f"Order {order.number} hasn't shipped yet.")
+    if order.reshipped or order.refunded > 0:
+        done = "sent a replacement for" if order.reshipped else "refunded"
+        return _escalate("already_remedied", Decimal("0.00"), f"We've already {done} order {order.number}, "
+                         "so a colleague will look into this with you.")
+    if order.status == "delivered":
+        too_late = _reported_too_late(order, policy, today)
+        if too_late:
+            return too_late
     due = order.promised_date
     if order.status != "delivered" and (due is None or (today - due).days < policy.days_late_for_remedy):
         when = f" by {due:%a %d %b}" if due else " soon"

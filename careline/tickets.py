@@ -73,6 +73,11 @@ class TicketService:
                                        ).scalar_one_or_none()
             if existing:
                 return OpenedTicket(existing.id, self._position(session, existing), created=False)
+            active = session.execute(sa.select(Ticket).where(
+                Ticket.conversation_id == draft.conversation_id, Ticket.status.in_(("open", "assigned")))
+                .order_by(Ticket.id)).scalars().first()
+            if active:  # one conversation waits in the queue once (a /restart and a new handoff too)
+                return OpenedTicket(active.id, self._position(session, active), created=False)
             order_id = None
             if draft.facts.order_number:
                 order_id = session.execute(sa.select(Order.id).where(Order.number == draft.facts.order_number)

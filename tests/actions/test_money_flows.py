@@ -325,3 +325,12 @@ def test_a_refund_for_an_order_still_on_its_way_waits_until_it_is_due():
     assert (record.outcome, record.rule, record.amount_cents) == ("deny", "not_due_yet", 0)
     assert all(not (e.get("event") == "slot" and e.get("name") == "proposal" and e.get("value") and
                     '"kind": "refund"' in e["value"]) for e in events)
+
+
+@pytest.mark.parametrize("reason", [{"k": 1}, ["damaged"], 42, "free money"])
+def test_a_refund_reason_slot_set_before_the_form_is_validated_too(reason):
+    """The attack review: /greet{"refund_reason":{"k":1}} crashed the action (500, an empty reply)."""
+    _deliver("CL-100003")
+    slots = {"order_id": "CL-100003", "email": "jkim88@example.net", "refund_reason": reason}
+    messages, _ = run_action(ActionOrderRequest(), make_tracker(started_by("request_refund"), slots=slots))
+    assert messages and _count(Refund) == 0

@@ -47,6 +47,24 @@ def test_opening_is_idempotent_and_queues_one_message(engine):
     assert "4111" not in message.payload and payload["frustration"] == [0.9]
 
 
+def test_a_conversation_waits_in_the_queue_once_and_a_flood_per_client_is_refused(engine):
+    """The attack review: /human_handoff and /restart in turn opened a new ticket every time."""
+    from careline.handoff import HandoffLimits
+
+    service = TicketService(engine)
+    first = service.open(_draft("flood"), "flood:m1", client="rest:198.51.100.7")
+    for message in range(2, 9):
+        again = service.open(_draft("flood"), f"flood:m{message}", client="rest:198.51.100.7")
+        assert (again.id, again.created) == (first.id, False)
+    limits = HandoffLimits(max_tickets_per_client=3, window_minutes=60)
+    for number in range(2, 4):
+        assert service.may_open(f"new-{number}", "rest:198.51.100.7", limits)
+        service.open(_draft(f"new-{number}"), f"new-{number}:m1", client="rest:198.51.100.7")
+    assert not service.may_open("new-4", "rest:198.51.100.7", limits)
+    assert service.may_open("new-2", "rest:198.51.100.7", limits), "a conversation with a ticket keeps it"
+    assert service.may_open("other", "web:203.0.113.1", limits)
+
+
 def test_queue_position_follows_priority_then_age(engine):
     service = TicketService(engine)
     low = service.open(_draft("a", "customer_request"), "a")

@@ -168,7 +168,7 @@ STATUS_REASON_TABLE = (
     + _row(LATE, {**{r: (DENY, "not_delivered_yet") for r in ARRIVED}, "not_received": PAID, "late": PAID})
     + _row(DELIVERED, {**{r: PAID for r in ARRIVED}, "not_received": PAID, "late": (DENY, "arrived_on_time")})
     + _row(ARRIVED_LATE, {**{r: PAID for r in ARRIVED}, "not_received": PAID, "late": PAID})
-    + _row(RETURNED, {**{r: PAID for r in ARRIVED}, "not_received": PAID, "late": (DENY, "arrived_on_time")})
+    + _row(RETURNED, (ESCALATE, "returned_order"))
     + _row(CANCELLED, (DENY, "order_cancelled"))
 )
 
@@ -180,6 +180,31 @@ def test_every_status_and_reason(status, reason, order, expected):
     assert (decision.outcome, decision.rule) == expected
     if decision.outcome == DENY:
         assert decision.offer_human and decision.amount == 0
+
+
+@pytest.mark.parametrize("case, decision_args, outcome, rule", [
+    ("a returned order's refund goes to a person", dict(kind="refund", reason="damaged", order=RETURNED),
+     ESCALATE, "returned_order"),
+    ("an agent may refund a returned order", dict(kind="refund", reason="damaged", order=RETURNED,
+     authority="agent", amount="40"), APPROVE, "refund_within_limit"),
+    ("missing after a replacement went out: a person", dict(kind="refund", reason="not_received",
+     order=replace(LATE, reshipped=True)), ESCALATE, "already_reshipped"),
+    ("delivered long ago, reported missing now", dict(kind="refund", reason="not_received", order=OLD),
+     DENY, "reported_too_late"),
+    ("a second replacement", dict(kind="reship", order=replace(LATE, reshipped=True)), ESCALATE,
+     "already_remedied"),
+    ("a replacement after a refund", dict(kind="reship", order=replace(LATE, refunded=D("10"))), ESCALATE,
+     "already_remedied"),
+    ("a replacement for a delivery months ago", dict(kind="reship", order=OLD), DENY, "reported_too_late"),
+    ("a replacement for a recent delivery", dict(kind="reship", order=DELIVERED), APPROVE,
+     "reship_late_or_missing"),
+])
+def test_one_remedy_per_order_and_goods_back_go_to_a_person(case, decision_args, outcome, rule):
+    """The attack review: free replacements again and again, and full refunds for returned goods."""
+    decision = _decide(**decision_args)
+    assert (decision.outcome, decision.rule) == (outcome, rule), case
+    if outcome != APPROVE:
+        assert decision.offer_human and not decision.pays
 
 
 def test_the_reported_early_refund_waits_for_its_due_date():
