@@ -26,7 +26,7 @@ def rasa_argv(model: str, interface: str, port: int, token: str) -> List[str]:
         "--interface", interface,
         "--port", str(port),
         "--enable-api",
-        "--auth-token", token,
+        f"--auth-token={token}",  # one word: a generated token may start with "-"
     ]
 
 

@@ -68,5 +68,17 @@ def test_token_reaches_rasa_in_process_and_never_on_a_command_line(tmp_path):
         assert "s3cret-token-value-1234" not in " ".join(service.command)
         assert "0.0.0.0" not in service.command
     argv = rasa_argv("m.tar.gz", "127.0.0.1", 5005, "s3cret-token-value-1234")
-    assert argv[argv.index("--auth-token") + 1] == "s3cret-token-value-1234"
+    assert "--auth-token=s3cret-token-value-1234" in argv
     assert "--enable-api" in argv and argv[argv.index("--interface") + 1] == "127.0.0.1"
+
+
+def test_a_token_that_starts_with_a_dash_reaches_rasa():
+    """token_urlsafe may start with '-': as a separate word argparse took it for an option (make up failed)."""
+    from rasa.cli.arguments.run import add_server_arguments
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    add_server_arguments(parser)
+    argv = rasa_argv("m.tar.gz", "127.0.0.1", 5005, "-pYLdashed-token-value-123")
+    known, _ = parser.parse_known_args(argv[2:])
+    assert known.auth_token == "-pYLdashed-token-value-123"
