@@ -526,6 +526,9 @@ def _decide_cancel(order: OrderFacts, policy: Policy) -> Decision:
 def _decide_address(order: OrderFacts, detail: Optional[str]) -> Decision:
     if detail is not None and normalize_address(detail) != detail:
         return _deny("invalid_address", "That doesn't look like a full delivery address.")
+    if order.status in ("cancelled", "returned"):
+        return _deny("not_changeable", f"Order {order.number} is {order.status}, so there's no delivery "
+                     "address to change.")
     if order.status != "processing":
         return _deny("already_shipped", f"Order {order.number} has already left our warehouse, so I can't "
                      "change where it goes any more.")

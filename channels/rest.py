@@ -9,7 +9,10 @@ POST /webhooks/rest/webhook  {"sender": "...", "message": "...", "metadata": {..
   415 not JSON          429 too many messages (Retry-After)      500 the bot failed (nothing half-done)
   401 no or wrong credential                                     503 the channel is not configured
 Error bodies: {"error": code, "detail": why, "messages": [a polite answer to show the customer]}.
-`metadata` is bounded (careline.channel_metadata) and gets `careline_client: "rest:<address>"`.
+`metadata` is bounded (careline.channel_metadata) and gets `careline_client: "rest:<address>"`,
+where the address is the integration's own unless it names its customer's in `X-Careline-Client`
+(failed identity checks and handoffs are counted per client, so an integration serving many
+customers should send it: otherwise one careless customer locks the checks for all of them).
 
 GET /webhooks/rest/messages?sender=...&after=<unix time>
   What the bot and agents said later than `after` (a REST client cannot be pushed to, so it asks:
@@ -33,6 +36,7 @@ from channels.guard import gate, reads, sender_problem, settings
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGES = 100
+CLIENT_HEADER = "X-Careline-Client"  # the integration's own customer's address (it is trusted)
 SORRY = "Sorry, something went wrong on our side and I couldn't answer that. Please try again in a moment."
 
 
@@ -114,7 +118,7 @@ class RestInput(InputChannel):
             if not verdict.ok:
                 return _error(verdict.status, verdict.error, verdict.error.replace("_", " "), sender,
                               verdict.reply, verdict.headers())
-            client = channel_metadata.client_name("rest", request.ip)
+            client = channel_metadata.client_name("rest", request.headers.get(CLIENT_HEADER) or request.ip)
             collector = CollectingOutputChannel()
             try:
                 await on_new_message(UserMessage(text, collector, sender, input_channel=self.name(),

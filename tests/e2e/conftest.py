@@ -46,11 +46,15 @@ class RunningSystem:
         assert result.returncode == 0, f"make {' '.join(targets)} failed:\n{result.stdout}\n{result.stderr}"
         return result
 
-    def say(self, sender: str, text: str) -> List[str]:
-        """Send one message over the REST channel; return the bot's texts."""
+    def say(self, sender: str, text: str, client: str = "") -> List[str]:
+        """Send one message over the REST channel; return the bot's texts.
+
+        `client` is the end customer's address an integration may name (X-Careline-Client).
+        """
+        headers = {**self.rest_headers, **({"X-Careline-Client": client} if client else {})}
         response = requests.post(
             f"{self.rasa_url}/webhooks/rest/webhook",
-            json={"sender": sender, "message": text}, headers=self.rest_headers, timeout=60,
+            json={"sender": sender, "message": text}, headers=headers, timeout=60,
         )
         response.raise_for_status()
         return [message.get("text", "") for message in response.json()]

@@ -91,3 +91,17 @@ def test_a_flood_of_handoffs_from_new_senders_is_limited_per_address(system):
     replies = [" ".join(system.say(f"flood-{uuid.uuid4().hex}", "I want to talk to a human")) for _ in range(7)]
     opened = _shop(system, "SELECT COUNT(*) FROM tickets")[0][0] - before
     assert opened == 5 - before and all(TOO_MANY_TICKETS in reply for reply in replies[opened:]), replies
+
+
+def test_an_integration_names_its_customers_so_one_cannot_lock_out_the_rest(system):
+    """Every REST customer shared the integration's address: ten failed checks locked everyone out."""
+    for attempt in range(10):
+        reply = " ".join(system.say(f"careless-{uuid.uuid4().hex}", f"where is CL-3{attempt:05d} x{attempt}@y.com",
+                                    client="198.51.100.23"))
+        assert DENIAL in reply or LOCKED in reply
+    locked = " ".join(system.say(f"careless-{uuid.uuid4().hex}", "where is CL-100003 jkim88@example.net",
+                                 client="198.51.100.23"))
+    assert LOCKED in locked, "that customer's address is locked"
+    james = " ".join(system.say(f"james-{uuid.uuid4().hex}", "where is CL-100003 jkim88@example.net",
+                                client="203.0.113.77"))
+    assert "CL-100003" in james and LOCKED not in james, "another customer of the same integration is not"

@@ -198,6 +198,7 @@ def test_every_status_and_reason(status, reason, order, expected):
     ("a replacement for a delivery months ago", dict(kind="reship", order=OLD), DENY, "reported_too_late"),
     ("a replacement for a recent delivery", dict(kind="reship", order=DELIVERED), APPROVE,
      "reship_late_or_missing"),
+    ("no address to change on a cancelled order", dict(kind="address", order=CANCELLED), DENY, "not_changeable"),
 ])
 def test_one_remedy_per_order_and_goods_back_go_to_a_person(case, decision_args, outcome, rule):
     """The attack review: free replacements again and again, and full refunds for returned goods."""
