@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any, Dict
 
+import yaml
 from sqlalchemy.engine import Engine
 
 from careline.claims import ClaimService
@@ -15,7 +17,7 @@ from careline.policy import load_policy
 from careline.settings import load_settings
 from careline.signing import Signer
 from careline.store import OrderRepository, make_engine
-from careline.verification import IdentityGuard, IdentityTokens, load_identity_rules
+from careline.verification import IdentityGuard, IdentityRules, IdentityTokens
 
 
 @lru_cache(maxsize=1)
@@ -48,15 +50,27 @@ def feedback_service() -> FeedbackService:
 
 
 @lru_cache(maxsize=1)
+def policy_data() -> Dict[str, Any]:
+    """policy.yml as parsed YAML, read once; each section below takes its part."""
+    return yaml.safe_load((PROJECT_ROOT / "policy.yml").read_text(encoding="utf-8")) or {}
+
+
+@lru_cache(maxsize=1)
+def identity_rules() -> IdentityRules:
+    """Limits and lifetimes of the identity check (policy.yml `identity:`)."""
+    return IdentityRules.from_mapping(policy_data().get("identity"))
+
+
+@lru_cache(maxsize=1)
 def identity_guard() -> IdentityGuard:
     """The order-number + email check, counted and locked across conversations in the store."""
-    return IdentityGuard(store_engine(), order_repository(), load_identity_rules())
+    return IdentityGuard(store_engine(), order_repository(), identity_rules())
 
 
 @lru_cache(maxsize=1)
 def identity_tokens() -> IdentityTokens:
     """Signed, expiring proof that a conversation verified an order."""
-    return IdentityTokens(Signer(load_settings().signing_key, "identity"), load_identity_rules())
+    return IdentityTokens(Signer(load_settings().signing_key, "identity"), identity_rules())
 
 
 @lru_cache(maxsize=1)
@@ -68,23 +82,18 @@ def proposal_signer() -> Signer:
 @lru_cache(maxsize=1)
 def handoff_limits() -> HandoffLimits:
     """How many tickets one client may open (policy.yml `handoff:`)."""
-    import yaml
-
-    policy = yaml.safe_load((PROJECT_ROOT / "policy.yml").read_text()) or {}
-    return HandoffLimits.from_mapping(policy.get("handoff"))
+    return HandoffLimits.from_mapping(policy_data().get("handoff"))
 
 
 @lru_cache(maxsize=1)
 def frustration_thresholds() -> Thresholds:
     """The frustration levels of policy.yml."""
-    import yaml
-
-    policy = yaml.safe_load((PROJECT_ROOT / "policy.yml").read_text()) or {}
-    return Thresholds.from_mapping(policy.get("frustration"))
+    return Thresholds.from_mapping(policy_data().get("frustration"))
 
 
 def reset() -> None:
     """Forget the cached engine and services (tests point them at another database)."""
     for cached in (store_engine, order_repository, claim_service, ticket_service, feedback_service,
-                   frustration_thresholds, identity_guard, identity_tokens, proposal_signer, handoff_limits):
+                   frustration_thresholds, identity_guard, identity_tokens, proposal_signer, handoff_limits,
+                   policy_data, identity_rules):
         cached.cache_clear()

@@ -12,21 +12,19 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 
 from actions.deps import identity_tokens, order_repository, proposal_signer
+from careline.channel_metadata import CLIENT_KEY, MAX_CLIENT_CHARS
 from careline.clock import utcnow
 from careline.conversation import Proposal
 from careline.identity import verify
 from careline.store import OrderView
-
-CLIENT_KEY = "careline_client"
-
 
 def client_of(tracker: Tracker) -> str:
     """Who is on the other end: the channel's network client, else the conversation itself."""
     metadata = tracker.latest_message.get("metadata") or {}
     client = metadata.get(CLIENT_KEY) if isinstance(metadata, dict) else None
     if isinstance(client, str) and client.strip():
-        return client.strip()[:128]
-    return f"conversation:{tracker.sender_id}"[:128]
+        return client.strip()[:MAX_CLIENT_CHARS]
+    return f"conversation:{tracker.sender_id}"[:MAX_CLIENT_CHARS]
 
 
 def channel_of(tracker: Tracker) -> str:

@@ -563,9 +563,9 @@ def _decide_reship(order: OrderFacts, policy: Policy, today: date) -> Decision:
         too_late = _reported_too_late(order, policy, today)
         if too_late:
             return too_late
-    due = order.promised_date
-    if order.status != "delivered" and (due is None or (today - due).days < policy.days_late_for_remedy):
-        when = f" by {due:%a %d %b}" if due else " soon"
+    due = remedy_due_date(order, policy)
+    if order.status != "delivered" and (due is None or today < due):
+        when = f" by {order.promised_date:%a %d %b}" if order.promised_date else " soon"
         return _deny("not_late_yet", f"Order {order.number} is still on its way and due{when}.")
     return Decision(APPROVE, Decimal("0.00"), "reship_late_or_missing",
                     f"I'm sorry order {order.number} hasn't reached you. I'll send a replacement at no cost.")

@@ -18,11 +18,10 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import requests
 import sqlalchemy as sa
-
-from careline.clock import utcnow
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from careline.clock import utcnow
 from careline.handoff import HandoffLimits, TicketDraft
 from careline.store import DecisionRecord, Order, OutboxMessage, Ticket
 

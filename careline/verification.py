@@ -16,18 +16,15 @@ import hmac
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Callable, Mapping, Optional
 
 import sqlalchemy as sa
-import yaml
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
-from careline.clock import as_utc, utcnow
+from careline.clock import utcnow
 from careline.identity import OrderLookup, normalize_email, normalize_order_number
 from careline.policy import whole_numbers
-from careline.settings import PROJECT_ROOT
 from careline.signing import Signer, digest
 from careline.store import OrderView, VerificationAttempt
 
@@ -51,10 +48,6 @@ class IdentityRules:
     @staticmethod
     def from_mapping(data: Optional[Mapping]) -> IdentityRules:
         return IdentityRules(**whole_numbers(data, IdentityRules, "identity"))
-
-
-def load_identity_rules(path: Path = PROJECT_ROOT / "policy.yml") -> IdentityRules:
-    return IdentityRules.from_mapping((yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("identity"))
 
 
 @dataclass(frozen=True)
@@ -85,8 +78,7 @@ class IdentityGuard:
         ).one()
         if count < limit or latest is None:
             return False
-        latest = latest if isinstance(latest, datetime) else datetime.fromisoformat(str(latest))
-        return now < as_utc(latest) + timedelta(minutes=self._rules.cool_off_minutes)
+        return now < latest + timedelta(minutes=self._rules.cool_off_minutes)  # UTCDateTime: aware UTC
 
     def is_locked(self, order_number: str, client: str) -> bool:
         """True while either the order's or the client's failures lock the check."""
