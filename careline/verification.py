@@ -12,7 +12,6 @@ maximum age, and at every new session. A slot that merely holds an email proves 
 """
 from __future__ import annotations
 
-import hmac
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,7 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
 from careline.clock import utcnow
-from careline.identity import OrderLookup, normalize_email, normalize_order_number
+from careline.identity import OrderLookup, normalize_email, normalize_order_number, verify
 from careline.policy import whole_numbers
 from careline.signing import Signer, digest
 from careline.store import OrderView, VerificationAttempt
@@ -104,15 +103,13 @@ class IdentityGuard:
             self._record(key, client, conversation_id, channel, LOCKED)
             logger.warning("identity check locked: order %s client %s", key, client)
             return CheckResult(LOCKED)
-        order = self._lookup.find_by_number(number) if number and address else None
-        expected = order.customer_email.lower() if order else "\0invalid\0"
-        matches = hmac.compare_digest(expected.encode(), (address or "").encode())
-        outcome = VERIFIED if order is not None and matches else DENIED
+        order = verify(self._lookup, number, address)  # the one comparison (constant time)
+        outcome = VERIFIED if order is not None else DENIED
         self._record(key, client, conversation_id, channel, outcome)
         if outcome == DENIED and self.is_locked(key, client):
             logger.warning("identity check now locked: order %s client %s", key, client)
             return CheckResult(LOCKED)
-        return CheckResult(outcome, order if outcome == VERIFIED else None)
+        return CheckResult(outcome, order)
 
     def _record(self, number: str, client: str, conversation_id: str, channel: str, outcome: str) -> None:
         with self._sessions() as session:
