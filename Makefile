@@ -15,7 +15,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup venv env db migrate seed reseed train retrain run up down restart status validate browser postgres vendor review label reload \
+.PHONY: help setup venv env db migrate seed reseed data train retrain run up down restart status validate browser postgres vendor review label reload \
         test test-unit test-actions test-dialogue test-e2e eval lint freeze clean
 
 help: ## list the targets
@@ -55,6 +55,9 @@ seed: db ## same as db
 
 reseed: $(VENV_STAMP) ## drop and re-create the shop database with fresh demo data
 	@$(PY) -m careline.seed --reset
+
+data: $(VENV_STAMP) ## regenerate the real-phrasing data (data/nlu/realdata.yml, tests/data/realdata_*.yml) from ../shared/realdata
+	@$(PY) -m ops.realdata
 
 train: $(VENV_STAMP) ## train the model, only if data/config changed (content hash)
 	@$(PY) -m ops.train

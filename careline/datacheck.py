@@ -5,7 +5,8 @@ Each problem names a file and line, so a trainer can jump straight to it:
 - no example is in two intents (after lower-casing and dropping punctuation and entity markup);
 - every response in the domain is used by a rule, story, form or action, and every used one exists;
 - every FAQ topic has an answer, and every answer a topic;
-- no held-out example (tests/data/) is also a training example;
+- no held-out example (tests/data/) is also a training example, or nearly one (`NearDuplicates`:
+  the same words after the model's own normalisation, or 80% of the words shared);
 - the lexicon (data/lexicon.yml) has well-formed concepts: quoted entries, `*` only at the end,
   no entry twice in a concept.
 """
@@ -104,6 +105,63 @@ def leaked(training: Sequence[Example], heldout: Sequence[Example]) -> List[Prob
                     f"held-out example '{example.text}' is also a training example at "
                     f"{seen[example.key].path}:{seen[example.key].line}")
             for example in heldout if example.key in seen]
+
+
+def words_of(text: str) -> Tuple[str, ...]:
+    """The words a message is compared by: the model's own normalisation (lower case, order numbers,
+    emails, amounts and numbers as placeholders), entity markup and punctuation dropped."""
+    from careline.intent_model import normalise, words
+
+    return tuple(words(normalise(ENTITY_MARKUP.sub(lambda m: m.group(1) or m.group(2), text))))
+
+
+class NearDuplicates:
+    """Finds training texts equal or nearly equal to a given text.
+
+    Equal: the same words in the same order after `words_of`. Nearly equal: both have at least
+    `MIN_WORDS` distinct words and share at least `OVERLAP` of the larger set (word order and
+    repeats ignored; the rule the shared realdata README uses to keep the sealed set unseen).
+    """
+
+    OVERLAP = 0.8
+    MIN_WORDS = 4
+
+    def __init__(self, texts: Iterable[str] = ()) -> None:
+        self._exact: Dict[Tuple[str, ...], int] = {}
+        self._sets: List[frozenset] = []
+        self._by_word: Dict[str, List[int]] = {}
+        for text in texts:
+            self.add(text)
+
+    def add(self, text: str) -> int:
+        index = len(self._sets)
+        key = words_of(text)
+        self._exact.setdefault(key, index)
+        distinct = frozenset(key)
+        self._sets.append(distinct)
+        if len(distinct) >= self.MIN_WORDS:
+            for word in distinct:
+                self._by_word.setdefault(word, []).append(index)
+        return index
+
+    def match(self, text: str) -> Optional[Tuple[int, str]]:
+        """(index of the training text, "equals" or "nearly equals"), or None."""
+        key = words_of(text)
+        if key in self._exact:
+            return self._exact[key], "equals"
+        distinct = frozenset(key)
+        if len(distinct) < self.MIN_WORDS:
+            return None
+        shared: Dict[int, int] = {}
+        for word in distinct:
+            for index in self._by_word.get(word, ()):
+                shared[index] = shared.get(index, 0) + 1
+        best: Optional[Tuple[float, int]] = None
+        for index, count in shared.items():
+            overlap = count / max(len(distinct), len(self._sets[index]))
+            if overlap >= self.OVERLAP and (best is None or (-overlap, index) < (-best[0], best[1])):
+                best = (overlap, index)
+        return (best[1], "nearly equals") if best else None
 
 
 def domain_responses(domain: Path, root: Path) -> Dict[str, Tuple[str, int]]:

@@ -1,0 +1,214 @@
+"""`make data`: training, development and test data from the public corpora of real customer phrasings.
+
+Reads the mapping in data/realdata/mapping.yml and the corpora in ../shared/realdata/ (or the
+folder in $CARELINE_REALDATA), then writes, the same on every machine:
+
+- data/nlu/realdata.yml        training examples, at most `train_per_label_and_source` per
+                               (Careline label, source), spread evenly over the source labels mapped
+                               to it, so no source drowns an intent;
+- tests/data/realdata_dev.yml  development rows (errors may be looked at and data added);
+- tests/data/realdata_test.yml test rows (never tuned on).
+
+Rows are ordered by a hash of the seed and the text, not by position, so a corpus update moves few
+rows. A training candidate that equals or nearly equals one of our test or development messages, or
+one of our own training examples under another label, is skipped; a development or test row that
+nearly equals any training example is dropped, so `make validate` holds. Long digit strings
+(the corpus's templated order numbers) become order numbers of our form (CL-123456).
+
+    python -m ops.realdata [--source DIR] [--check]   --check: exit 1 if the committed files are stale
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import re
+import sys
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Iterable, List, Mapping, Sequence, Tuple
+
+import yaml
+
+from careline.datacheck import NearDuplicates, examples
+from careline.settings import PROJECT_ROOT
+
+MAPPING = PROJECT_ROOT / "data" / "realdata" / "mapping.yml"
+TRAIN_FILE = PROJECT_ROOT / "data" / "nlu" / "realdata.yml"
+DEV_FILE = PROJECT_ROOT / "tests" / "data" / "realdata_dev.yml"
+TEST_FILE = PROJECT_ROOT / "tests" / "data" / "realdata_test.yml"
+DEFAULT_SOURCE = PROJECT_ROOT.parent / "shared" / "realdata"
+OUT_OF_SCOPE = "out_of_scope"
+LONG_NUMBER = re.compile(r"\b\d{7,}\b")
+MARKUP = re.compile(r"[\[\]{}]")
+
+
+@dataclass(frozen=True)
+class Row:
+    text: str
+    label: str          # ours
+    source: str         # bitext, banking77
+    source_label: str
+
+
+def clean(text: str) -> str:
+    """One line, no entity-markup characters, templated long numbers as our order numbers."""
+    text = MARKUP.sub(" ", " ".join(str(text).split()))
+    return LONG_NUMBER.sub(lambda m: f"CL-{m.group(0)[-6:]}", text).strip()
+
+
+def order_key(seed: str, text: str) -> str:
+    return hashlib.sha1(f"{seed}\0{text.lower()}".encode()).hexdigest()
+
+
+def read_rows(source_dir: Path, mapping: Mapping[str, object]) -> Dict[str, List[Row]]:
+    """Every mapped or out-of-scope row, grouped by `source/source_label`, in hash order."""
+    seed = str(mapping["balance"]["seed"])
+    groups: Dict[str, List[Row]] = defaultdict(list)
+    for source, spec in mapping["sources"].items():
+        path = source_dir / spec["file"]
+        if not path.exists():
+            raise FileNotFoundError(f"{path} is missing: point --source or $CARELINE_REALDATA at the corpora")
+        labels = dict(spec.get("map") or {})
+        labels.update({name: OUT_OF_SCOPE for name in spec.get("out_of_scope") or []})
+        seen = set()
+        with open(path, newline="", encoding="utf-8") as handle:
+            for record in csv.DictReader(handle):
+                ours = labels.get(record["source_intent"])
+                text = clean(record["text"])
+                if ours is None or not text or text.lower() in seen:
+                    continue
+                seen.add(text.lower())
+                groups[f"{source}/{record['source_intent']}"].append(Row(text, ours, source, record["source_intent"]))
+    for rows in groups.values():
+        rows.sort(key=lambda row: order_key(seed, row.text))
+    return dict(sorted(groups.items()))
+
+
+def _ours(root: Path) -> Tuple[List[Tuple[str, str]], List[str]]:
+    """Our own training examples (text, label) and every test/development message text."""
+    training = [(e.text, e.intent) for path in sorted((root / "data" / "nlu").glob("*.yml"))
+                if path.name != TRAIN_FILE.name for e in examples(path, root)]
+    held = [e.text for path in sorted((root / "tests" / "data").glob("nlu_*.yml")) for e in examples(path, root)]
+    return training, held
+
+
+def split(groups: Mapping[str, List[Row]], mapping: Mapping[str, object],
+          own_training: Sequence[Tuple[str, str]], own_heldout: Sequence[str]) -> Dict[str, List[Row]]:
+    """{"train": [...], "dev": [...], "test": [...]} by the balance rules of the mapping."""
+    balance = mapping["balance"]
+    per_label = int(balance["train_per_label_and_source"])
+    per_faq = int(balance["train_per_faq_topic_and_source"])
+    per_oos = int(balance["out_of_scope_per_label"])
+    heldout_index = NearDuplicates(own_heldout)
+    own_index = NearDuplicates(text for text, _ in own_training)
+
+    def trainable(row: Row) -> bool:
+        if heldout_index.match(row.text):
+            return False
+        return own_index.match(row.text) is None  # equal to ours: nothing new; near ours: maybe a clash
+
+    # Training: per (our label, source), rows round-robin over the source labels mapped to it, up to
+    # the quota; each bank-only (out_of_scope) label gives a few rows of its own.
+    by_target: Dict[Tuple[str, str], List[str]] = defaultdict(list)
+    for key, rows in groups.items():
+        by_target[(rows[0].label, rows[0].source)].append(key)
+    train: List[Row] = []
+    for (label, _source), keys in sorted(by_target.items()):
+        queues = [[row for row in groups[key] if trainable(row)] for key in keys]
+        if label == OUT_OF_SCOPE:
+            train += [row for queue in queues for row in queue[:per_oos]]
+            continue
+        quota = per_faq if label.startswith("faq/") else per_label
+        taken: List[Row] = []
+        while len(taken) < quota and any(queues):
+            for queue in queues:
+                if queue and len(taken) < quota:
+                    taken.append(queue.pop(0))
+        train += taken
+    used = set(train)
+    train_index = NearDuplicates([text for text, _ in own_training] + [row.text for row in train])
+    result: Dict[str, List[Row]] = {"train": train, "dev": [], "test": []}
+    kept = NearDuplicates()
+    for key, rows in groups.items():
+        oos = rows[0].label == OUT_OF_SCOPE
+        limits = {"dev": int(balance["heldout_out_of_scope_per_label" if oos else "dev_per_source_label"]),
+                  "test": int(balance["heldout_out_of_scope_per_label" if oos else "test_per_source_label"])}
+        count = {"dev": 0, "test": 0}
+        for row in rows:
+            if row in used or train_index.match(row.text) or heldout_index.match(row.text) or kept.match(row.text):
+                continue
+            part = "test" if count["test"] < count["dev"] else "dev"
+            if count[part] >= limits[part]:
+                part = "dev" if part == "test" else "test"
+                if count[part] >= limits[part]:
+                    break
+            result[part].append(row)
+            kept.add(row.text)
+            count[part] += 1
+    return result
+
+
+def render(rows: Iterable[Row], header: Sequence[str]) -> str:
+    """Rasa NLU YAML: one block per label (sorted), the rows in hash order within it."""
+    by_label: Dict[str, List[Row]] = defaultdict(list)
+    for row in rows:
+        by_label[row.label].append(row)
+    lines = [f"# {line}" if line else "#" for line in header]
+    lines += ['version: "3.1"', "nlu:"]
+    for label in sorted(by_label):
+        sources = Counter(f"{r.source}/{r.source_label}" for r in by_label[label])
+        lines.append(f"# {label}: " + ", ".join(f"{k} {v}" for k, v in sorted(sources.items())))
+        lines += [f"- intent: {label}", "  examples: |"]
+        lines += [f"    - {row.text}" for row in by_label[label]]
+    return "\n".join(lines) + "\n"
+
+
+HEADER = [
+    "GENERATED by `make data` (ops/realdata.py) from data/realdata/mapping.yml: do not edit by hand.",
+    "Real customer phrasings from two public corpora, relabelled to Careline's intents:",
+    "- Bitext customer-support sample (2023-08-18), (c) Bitext Innovations, CDLA-Sharing-1.0;",
+    "- Banking77 (Casanueva et al., 2020, PolyAI), CC BY 4.0.",
+    "Attribution, licences and what was changed: data/realdata/README.md.",
+]
+
+
+def generate(source_dir: Path, root: Path = PROJECT_ROOT) -> Dict[str, str]:
+    """The three files' contents, by path relative to the project."""
+    mapping = yaml.safe_load((root / "data" / "realdata" / "mapping.yml").read_text(encoding="utf-8"))
+    own_training, own_heldout = _ours(root)
+    parts = split(read_rows(source_dir, mapping), mapping, own_training, own_heldout)
+    purpose = {"train": "Training split.", "dev": "Development split: look at its errors, add data for them.",
+               "test": "Test split: nobody looks at its errors or tunes on it; `make eval` reports it."}
+    files = {"train": TRAIN_FILE, "dev": DEV_FILE, "test": TEST_FILE}
+    return {str(files[part].relative_to(PROJECT_ROOT)): render(rows, [*HEADER, purpose[part], f"{len(rows)} rows."])
+            for part, rows in parts.items()}
+
+
+def main(argv: List[str]) -> int:
+    source = Path(argv[argv.index("--source") + 1]) if "--source" in argv else \
+        Path(os.environ.get("CARELINE_REALDATA") or DEFAULT_SOURCE)
+    if not source.is_dir():
+        print(f"data: the corpora are not at {source}; set CARELINE_REALDATA or pass --source DIR "
+              "(the generated files in data/nlu and tests/data are committed and stay as they are)", file=sys.stderr)
+        return 2
+    try:
+        files = generate(source)
+    except (FileNotFoundError, KeyError, ValueError, yaml.YAMLError) as problem:
+        print(f"data: {problem}", file=sys.stderr)
+        return 2
+    stale = [name for name, text in files.items()
+             if not (PROJECT_ROOT / name).exists() or (PROJECT_ROOT / name).read_text(encoding="utf-8") != text]
+    if "--check" in argv:
+        for name in stale:
+            print(f"data: {name} is not what `make data` generates from {source}", file=sys.stderr)
+        return 1 if stale else 0
+    for name, text in files.items():
+        (PROJECT_ROOT / name).write_text(text, encoding="utf-8")
+        print(f"data: wrote {name} ({text.count(chr(10) + '    - ')} rows){' (changed)' if name in stale else ''}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
