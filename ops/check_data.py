@@ -1,32 +1,137 @@
 """`make validate`, part two: Careline's own checks of the training data (careline.datacheck).
 
+Besides the checks of careline.datacheck, two that keep the evaluation honest:
+- No test or development message (every tests/data/nlu_*.yml and tests/data/realdata_*.yml; for the
+  frustration scorer tests/data/frustration_*.yml) equals or nearly equals a training example
+  (data/nlu/*.yml; data/frustration/*.yml) after normalisation (`datacheck.NearDuplicates`). The fix
+  is to drop or rewrite the training example, never to edit a test set.
+- The frozen test sets (tests/data/*_frozen.yml) are unchanged since a model first ran on them: each is
+  listed in tests/data/FROZEN.sha256 (`sha256sum` format, so `sha256sum -c tests/data/FROZEN.sha256`
+  checks it too) and its hash must match.
+
     python -m ops.check_data [--root DIR]   exits 1 and lists file:line problems when a check fails
 """
 from __future__ import annotations
 
+import hashlib
+import re
 import sys
 from pathlib import Path
-from typing import List
+from typing import List, Optional, Sequence
 
 from careline import datacheck
 from careline.settings import PROJECT_ROOT
 
 MIN_EXAMPLES = 20         # per intent
 MIN_FAQ_EXAMPLES = 10     # per FAQ topic
+TEST_SETS = ("nlu_*.yml", "realdata_*.yml")            # intent test and development sets in tests/data
+FRUSTRATION_TEST_SETS = ("frustration_*.yml",)         # frustration test and development sets in tests/data
+FROZEN_MANIFEST = "tests/data/FROZEN.sha256"
+FROZEN_PATTERN = "*_frozen.yml"
+
+LIST_KEY = re.compile(r"^([A-Za-z_][\w-]*):\s*(#.*)?$")
+LIST_ITEM = re.compile(r"^\s+- (.+?)\s*$")
+MANIFEST_LINE = re.compile(r"^([0-9a-f]{64}) [ *](.+)$")
+
+
+def read(root: Path, folder: str, patterns: Sequence[str]) -> List[datacheck.Example]:
+    paths = sorted({path for pattern in patterns for path in (root / folder).glob(pattern)})
+    return [example for path in paths for example in datacheck.examples(path, root)]
+
+
+def labelled_lists(path: Path, root: Path) -> List[datacheck.Example]:
+    """The messages of a frustration file (top-level lists such as `frustrated:` and `calm:`), each with
+    its list's name as the label and its line."""
+    import yaml
+
+    found: List[datacheck.Example] = []
+    key: Optional[str] = None
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        header = LIST_KEY.match(line)
+        if header:
+            key = header.group(1)
+            continue
+        item = LIST_ITEM.match(line) if key else None
+        if item:
+            try:
+                text = yaml.safe_load(item.group(1))
+            except yaml.YAMLError:
+                text = item.group(1)
+            found.append(datacheck.Example(key, str(text), str(path.relative_to(root)), number))
+    return found
+
+
+def read_lists(root: Path, folder: str, patterns: Sequence[str]) -> List[datacheck.Example]:
+    paths = sorted({path for pattern in patterns for path in (root / folder).glob(pattern)})
+    return [example for path in paths for example in labelled_lists(path, root)]
+
+
+def near_duplicates(training: Sequence[datacheck.Example],
+                    tests: Sequence[datacheck.Example]) -> List[datacheck.Problem]:
+    """Every test message equal or nearly equal to a training example, at the test message's line."""
+    index = datacheck.NearDuplicates(example.text for example in training)
+    problems = []
+    for example in tests:
+        found = index.match(example.text)
+        if found:
+            position, how = found
+            twin = training[position]
+            problems.append(datacheck.Problem(example.path, example.line,
+                                              f"test message '{example.text}' {how} training example at "
+                                              f"{twin.path}:{twin.line} ('{twin.text}')"))
+    return problems
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def frozen_problems(root: Path, manifest: str = FROZEN_MANIFEST,
+                    pattern: str = FROZEN_PATTERN) -> List[datacheck.Problem]:
+    """A frozen test set whose hash differs from the manifest's, that is listed but gone, or that is
+    not listed at all."""
+    where = root / manifest
+    listed = {}
+    problems = []
+    if where.exists():
+        for number, line in enumerate(where.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            match = MANIFEST_LINE.match(line.strip())
+            if not match:
+                problems.append(datacheck.Problem(manifest, number, "not a `sha256  path` line"))
+                continue
+            listed[match.group(2)] = (match.group(1), number)
+    for name, (expected, number) in sorted(listed.items()):
+        path = root / name
+        if not path.exists():
+            problems.append(datacheck.Problem(manifest, number, f"frozen test set {name} is gone: never delete a "
+                                                                "test set a model has run on"))
+        elif sha256(path) != expected:
+            problems.append(datacheck.Problem(name, 1, f"frozen test set changed: {name} no longer has the hash "
+                                                       f"in {manifest}:{number}; never edit a test set after a "
+                                                       "model has run on it; write a new one"))
+    for path in sorted((root / "tests" / "data").glob(pattern)):
+        name = str(path.relative_to(root))
+        if name not in listed:
+            problems.append(datacheck.Problem(name, 1, f"frozen test set {name} has no hash in {manifest}: once it "
+                                                       f"is committed, run `sha256sum {name} >> {manifest}`"))
+    return problems
 
 
 def run(root: Path = PROJECT_ROOT) -> List[datacheck.Problem]:
-    def read(folder: Path, pattern: str) -> List[datacheck.Example]:
-        return [e for path in sorted(folder.glob(pattern)) for e in datacheck.examples(path, root)]
-
-    training = read(root / "data" / "nlu", "*.yml")
-    heldout = read(root / "tests" / "data", "nlu_*.yml")
+    training = read(root, "data/nlu", ("*.yml",))
+    tests = read(root, "tests/data", TEST_SETS)
+    frustration_training = read_lists(root, "data/frustration", ("*.yml",))
+    frustration_tests = read_lists(root, "tests/data", FRUSTRATION_TEST_SETS)
     domain = root / "domain.yml"
     code = [*sorted((root / "data").rglob("*.yml")), *sorted((root / "actions").glob("*.py")),
             *sorted((root / "components").glob("*.py"))]
     return (datacheck.too_few(training, MIN_EXAMPLES, MIN_FAQ_EXAMPLES)
             + datacheck.in_two_intents(training)
-            + datacheck.leaked(training, heldout)
+            + near_duplicates(training, tests)
+            + near_duplicates(frustration_training, frustration_tests)
+            + frozen_problems(root)
             + datacheck.lexicon_problems(root / "data" / "lexicon.yml", root)
             + datacheck.response_problems(datacheck.domain_responses(domain, root),
                                           datacheck.used_responses(code, root),
@@ -39,7 +144,8 @@ def main(argv: List[str]) -> int:
         print(f"  {problem}")
     print(f"check_data: {'FAILED, ' + str(len(problems)) + ' problem(s)' if problems else 'OK'} "
           f"(examples per intent >= {MIN_EXAMPLES}, per FAQ topic >= {MIN_FAQ_EXAMPLES}; no example in two "
-          "intents; every response used; every FAQ topic answered; held-out data kept apart; lexicon well-formed)")
+          "intents; every response used; every FAQ topic answered; no test message equal or nearly equal to a "
+          "training example; frozen test sets unchanged; lexicon well-formed)")
     return 1 if problems else 0
 
 

@@ -1,0 +1,131 @@
+"""make validate keeps test data honest: no test or development message equals or nearly equals a
+training example, and a frozen test set never changes."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from careline.datacheck import Example
+from ops.check_data import frozen_problems, labelled_lists, near_duplicates, run
+
+DOMAIN = """version: "3.1"
+intents:
+  - greet
+responses:
+  utter_greet:
+    - text: "hi"
+"""
+GREETS = [f"hello there friend {word}" for word in (
+    "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa "
+    "quebec romeo sierra tango").split()]
+
+
+def _intent(name: str, texts) -> str:
+    return f"- intent: {name}\n  examples: |\n" + "".join(f"    - {t}\n" for t in texts)
+
+
+def _project(tmp_path: Path, tests: dict) -> Path:
+    for folder in ("data/nlu", "data/rules", "tests/data", "actions", "components"):
+        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+    (tmp_path / "domain.yml").write_text(DOMAIN)
+    (tmp_path / "data/nlu/basics.yml").write_text('version: "3.1"\nnlu:\n' + _intent("greet", GREETS))
+    (tmp_path / "data/rules/basics.yml").write_text(
+        'version: "3.1"\nrules:\n- rule: hi\n  steps:\n  - intent: greet\n  - action: utter_greet\n')
+    for name, text in tests.items():
+        (tmp_path / "tests/data" / name).write_text(text)
+    return tmp_path
+
+
+def test_equal_and_nearly_equal_test_messages_are_reported_at_both_lines():
+    training = [Example("greet", "thanks so much for your help", "data/nlu/basics.yml", 7),
+                Example("greet", "where is my order [CL-100001](order_id)", "data/nlu/orders.yml", 12)]
+    tests = [Example("greet", "Thanks so much for your help!", "tests/data/nlu_frozen.yml", 3),
+             Example("greet", "ok thanks so much for your help", "tests/data/realdata_dev.yml", 40),
+             Example("greet", "where is my order CL-999999", "tests/data/nlu_heldout.yml", 9),
+             Example("greet", "something else entirely, about lamps", "tests/data/nlu_heldout.yml", 10)]
+    assert [str(p) for p in near_duplicates(training, tests)] == [
+        "tests/data/nlu_frozen.yml:3: test message 'Thanks so much for your help!' equals training example at "
+        "data/nlu/basics.yml:7 ('thanks so much for your help')",
+        "tests/data/realdata_dev.yml:40: test message 'ok thanks so much for your help' nearly equals training "
+        "example at data/nlu/basics.yml:7 ('thanks so much for your help')",
+        "tests/data/nlu_heldout.yml:9: test message 'where is my order CL-999999' equals training example at "
+        "data/nlu/orders.yml:12 ('where is my order [CL-100001](order_id)')",
+    ]
+
+
+def test_validate_checks_every_nlu_and_realdata_set(tmp_path):
+    root = _project(tmp_path, {
+        "nlu_heldout.yml": 'version: "3.1"\nnlu:\n' + _intent("greet", ["good morning to you"]),
+        "nlu_frozen.yml": 'version: "3.1"\nnlu:\n' + _intent("greet", ["hello there friend alpha!"]),
+        "realdata_test.yml": 'version: "3.1"\nnlu:\n' + _intent("greet", ["why hello there friend tango"]),
+        "other.yml": 'version: "3.1"\nnlu:\n' + _intent("greet", ["hello there friend alpha"]),
+    })
+    (root / "tests/data/FROZEN.sha256").write_text(
+        f"{hashlib.sha256((root / 'tests/data/nlu_frozen.yml').read_bytes()).hexdigest()}  tests/data/nlu_frozen.yml\n")
+    problems = [str(p) for p in run(root)]
+    assert problems == [
+        "tests/data/nlu_frozen.yml:5: test message 'hello there friend alpha!' equals training example at "
+        "data/nlu/basics.yml:5 ('hello there friend alpha')",
+        "tests/data/realdata_test.yml:5: test message 'why hello there friend tango' nearly equals training "
+        "example at data/nlu/basics.yml:24 ('hello there friend tango')",
+    ], "other.yml is no test set; the frozen set's hash matches"
+
+
+def test_frustration_test_sets_are_checked_against_frustration_training(tmp_path):
+    root = _project(tmp_path, {"frustration_frozen.yml": 'frustrated:\n  - "this is the worst shop, really"\n'
+                                                         'calm:\n  - where is my lamp\n'})
+    (root / "data/frustration").mkdir(parents=True)
+    (root / "data/frustration/train.yml").write_text("# labelled\nfrustrated:\n  - this is the worst shop really\n"
+                                                     "calm:\n  - hello\n")
+    (root / "tests/data/FROZEN.sha256").write_text(
+        f"{hashlib.sha256((root / 'tests/data/frustration_frozen.yml').read_bytes()).hexdigest()}  "
+        "tests/data/frustration_frozen.yml\n")
+    assert [str(p) for p in run(root)] == [
+        "tests/data/frustration_frozen.yml:2: test message 'this is the worst shop, really' equals training "
+        "example at data/frustration/train.yml:3 ('this is the worst shop really')"]
+    found = labelled_lists(root / "tests/data/frustration_frozen.yml", root)
+    assert [(e.intent, e.text, e.line) for e in found] == [("frustrated", "this is the worst shop, really", 2),
+                                                          ("calm", "where is my lamp", 4)]
+
+
+def _frozen(tmp_path: Path) -> Path:
+    (tmp_path / "tests/data").mkdir(parents=True)
+    frozen = tmp_path / "tests/data/nlu_frozen.yml"
+    frozen.write_text('version: "3.1"\nnlu:\n' + _intent("greet", ["hi there"]))
+    digest = hashlib.sha256(frozen.read_bytes()).hexdigest()
+    (tmp_path / "tests/data/FROZEN.sha256").write_text(f"{digest}  tests/data/nlu_frozen.yml\n")
+    return frozen
+
+
+def test_an_unchanged_frozen_set_passes(tmp_path):
+    _frozen(tmp_path)
+    assert frozen_problems(tmp_path) == []
+
+
+def test_an_edited_frozen_set_fails(tmp_path):
+    frozen = _frozen(tmp_path)
+    frozen.write_text(frozen.read_text().replace("hi there", "hi there!"))
+    problems = [str(p) for p in frozen_problems(tmp_path)]
+    assert len(problems) == 1 and problems[0].startswith(
+        "tests/data/nlu_frozen.yml:1: frozen test set changed: tests/data/nlu_frozen.yml")
+    assert "never edit a test set after a model has run on it; write a new one" in problems[0]
+
+
+def test_a_deleted_or_unlisted_frozen_set_fails_and_a_bad_line_is_named(tmp_path):
+    frozen = _frozen(tmp_path)
+    frozen.unlink()
+    (tmp_path / "tests/data/frustration_frozen.yml").write_text("frustrated: []\ncalm: []\n")
+    manifest = tmp_path / "tests/data/FROZEN.sha256"
+    manifest.write_text(manifest.read_text() + "not a hash  somewhere.yml\n")
+    problems = [str(p) for p in frozen_problems(tmp_path)]
+    assert problems[0] == "tests/data/FROZEN.sha256:2: not a `sha256  path` line"
+    assert problems[1].startswith("tests/data/FROZEN.sha256:1: frozen test set tests/data/nlu_frozen.yml is gone")
+    assert problems[2].startswith("tests/data/frustration_frozen.yml:1: frozen test set "
+                                  "tests/data/frustration_frozen.yml has no hash in tests/data/FROZEN.sha256")
+
+
+def test_the_manifest_reads_sha256sum_output(tmp_path):
+    frozen = _frozen(tmp_path)
+    digest = hashlib.sha256(frozen.read_bytes()).hexdigest()
+    (tmp_path / "tests/data/FROZEN.sha256").write_text(f"# written by sha256sum\n{digest} *tests/data/nlu_frozen.yml\n")
+    assert frozen_problems(tmp_path) == []
