@@ -2,6 +2,16 @@
 
 Out-of-scope detection counts a message as caught when the model says `out_of_scope` or falls
 back (`nlu_fallback`): either way the customer hears what the bot can do instead of a wrong answer.
+
+Calibration and "ask, don't guess" look at the classifier itself, before the FallbackClassifier:
+its best label (`raw_predicted`) at its confidence, and the runner-up intent.
+- Calibration: predictions binned by confidence; in each bin the share that is right should equal
+  the mean confidence. ECE (expected calibration error) is the gap averaged over the bins, each
+  weighted by its share of the messages: 0 is perfectly calibrated.
+- Ask rates, as the pipeline's FallbackClassifier decides: a message *falls back* when the best
+  confidence is below `threshold`; otherwise the customer is *asked* to choose when the best two
+  intents are less than `ambiguity_threshold` apart; the rest are *answered*, and the accuracy
+  that matters is the accuracy on those.
 """
 from __future__ import annotations
 
@@ -21,10 +31,24 @@ class Prediction:
     confidence: float
     raw_predicted: str = ""       # the best real intent, before the fallback threshold
     raw_confidence: float = 0.0
+    second_predicted: str = ""    # the runner-up intent (FAQ: its best topic), "" when there is none
+    second_confidence: float = 0.0
 
     @property
     def correct(self) -> bool:
         return self.predicted == self.expected or (self.expected == OUT_OF_SCOPE and self.predicted == FALLBACK)
+
+    @property
+    def best(self) -> Tuple[str, float]:
+        """The classifier's own best label and confidence (before any fallback)."""
+        if self.raw_predicted:
+            return self.raw_predicted, self.raw_confidence
+        return self.predicted, self.confidence
+
+    @property
+    def best_correct(self) -> bool:
+        """Whether the classifier's own best label is the expected one."""
+        return self.best[0] == self.expected
 
 
 def accuracy(predictions: Sequence[Prediction]) -> float:
@@ -34,6 +58,19 @@ def accuracy(predictions: Sequence[Prediction]) -> float:
 def out_of_scope_recall(predictions: Sequence[Prediction]) -> float:
     oos = [p for p in predictions if p.expected == OUT_OF_SCOPE]
     return sum(p.correct for p in oos) / len(oos) if oos else 0.0
+
+
+def in_scope_accuracy(predictions: Sequence[Prediction]) -> float:
+    """Accuracy on the messages whose expected label is not out_of_scope."""
+    return accuracy([p for p in predictions if p.expected != OUT_OF_SCOPE])
+
+
+def has_out_of_scope(predictions: Sequence[Prediction]) -> bool:
+    return any(p.expected == OUT_OF_SCOPE for p in predictions)
+
+
+def has_in_scope(predictions: Sequence[Prediction]) -> bool:
+    return any(p.expected != OUT_OF_SCOPE for p in predictions)
 
 
 def per_label(predictions: Sequence[Prediction], group_faq: bool = False) -> Dict[str, Dict[str, float]]:
@@ -76,13 +113,72 @@ def confidence_histogram(predictions: Sequence[Prediction], bins: int = 10) -> D
     return {"right": right, "wrong": wrong}
 
 
+def _by_confidence(predictions: Sequence[Prediction], bins: int) -> List[List[Prediction]]:
+    grouped: List[List[Prediction]] = [[] for _ in range(bins)]
+    for p in predictions:
+        grouped[min(bins - 1, max(0, int(p.best[1] * bins)))].append(p)
+    return grouped
+
+
+def reliability(predictions: Sequence[Prediction], bins: int = 10) -> List[Dict[str, float]]:
+    """Per confidence bin ([0, 0.1), ..., [0.9, 1.0]): messages, mean confidence and accuracy of the
+    classifier's own best label (empty bins have count 0 and no confidence or accuracy)."""
+    grouped = _by_confidence(predictions, bins)
+    rows = []
+    for index, members in enumerate(grouped):
+        row: Dict[str, float] = {"lower": round(index / bins, 4), "upper": round((index + 1) / bins, 4),
+                                 "count": len(members)}
+        if members:
+            row["confidence"] = round(sum(p.best[1] for p in members) / len(members), 4)
+            row["accuracy"] = round(sum(p.best_correct for p in members) / len(members), 4)
+        rows.append(row)
+    return rows
+
+
+def expected_calibration_error(predictions: Sequence[Prediction], bins: int = 10) -> float:
+    """ECE: sum over the confidence bins of (share of messages) x |accuracy - mean confidence|."""
+    grouped = _by_confidence(predictions, bins)
+    total = len(predictions)
+    if not total:
+        return 0.0
+    return sum(abs(sum(p.best_correct for p in members) - sum(p.best[1] for p in members)) / total
+               for members in grouped if members)
+
+
+def decision(p: Prediction, threshold: float, ambiguity_threshold: float) -> str:
+    """What the FallbackClassifier does with the message: "fallback", "ask" or "answer"."""
+    label, confidence = p.best
+    if label == FALLBACK or confidence < threshold:
+        return "fallback"
+    if p.second_predicted and confidence - p.second_confidence < ambiguity_threshold:
+        return "ask"
+    return "answer"
+
+
+def ask_rates(predictions: Sequence[Prediction], threshold: float, ambiguity_threshold: float) -> Dict[str, float]:
+    """Shares of the messages that fall back, that are asked to choose between the top two, that are
+    answered; the accuracy on the answered ones and the share answered wrongly (a guess that missed)."""
+    decided = [(p, decision(p, threshold, ambiguity_threshold)) for p in predictions]
+    answered = [p for p, d in decided if d == "answer"]
+    total = len(predictions) or 1
+    right = sum(p.best_correct for p in answered)
+    return {
+        "fallback_rate": round(sum(d == "fallback" for _, d in decided) / total, 4),
+        "ask_rate": round(sum(d == "ask" for _, d in decided) / total, 4),
+        "answered_rate": round(len(answered) / total, 4),
+        "answered_accuracy": round(right / len(answered), 4) if answered else 0.0,
+        "wrong_answer_rate": round((len(answered) - right) / total, 4),
+    }
+
+
 def with_threshold(predictions: Sequence[Prediction], threshold: float) -> List[Prediction]:
     """The predictions as they would be with another fallback threshold (from the raw best intent)."""
     result = []
     for p in predictions:
         raw, confidence = (p.raw_predicted or p.predicted), (p.raw_confidence or p.confidence)
         label = FALLBACK if raw == FALLBACK or confidence < threshold else raw
-        result.append(Prediction(p.text, p.expected, label, confidence, raw, confidence))
+        result.append(Prediction(p.text, p.expected, label, confidence, raw, confidence,
+                                 p.second_predicted, p.second_confidence))
     return result
 
 

@@ -51,7 +51,7 @@ def test_confidence_histogram_splits_right_and_wrong():
 
 def test_gate_lists_every_figure_below_its_floor():
     floors = {"intents": {"heldout_accuracy": 0.95, "cv_accuracy": 0.8}, "frustration": {"f1": 0.9}}
-    figures = {"intents.heldout_accuracy": 0.917, "frustration.f1": 0.95}
+    figures = {"intents.heldout_accuracy": 0.917, "frustration.f1": 0.95, "intents.cv_accuracy": 0.85}
     assert gate(figures, floors) == ["intents.heldout_accuracy 0.917 < 0.950"]
 
 
