@@ -12,7 +12,10 @@ Features, all learned from our own data (no pretrained weights):
 - concept words from the lexicon (`data/lexicon.yml`): every word or phrase of a concept adds
   the concept's marker, so a synonym the examples never used (`parcel` where they say `package`)
   still points the same way.
-TF-IDF with sublinear counts, then a class-balanced logistic regression.
+TF-IDF with sublinear counts, then a class-balanced logistic regression. Beside them, when given,
+the message's sentence embedding from the pretrained encoder (careline/encoder.py, through the
+CarelineSentenceEncoder featurizer), scaled by `dense_weight`: it carries meaning across words the
+examples never used ("how are you doing" near "hello"), which n-grams cannot.
 """
 from __future__ import annotations
 
@@ -207,15 +210,18 @@ PADDING_AFTER = ("thanks", "thank you", "please", "pls", "thx", "asap", "?", "!"
 UNPADDED = frozenset({"greet", "thank", "goodbye", "affirm", "deny"})
 
 
-def padded_copies(texts: Sequence[str], labels: Sequence[str], seed: int = 7) -> Tuple[List[str], List[str]]:
+def padded_copies(texts: Sequence[str], labels: Sequence[str],
+                  seed: int = 7) -> Tuple[List[str], List[str], List[int]]:
     """One copy of each example with a greeting in front or a thank-you/please after it, so the
-    classifier learns that the padding customers wrap a request in does not change the request."""
+    classifier learns that the padding customers wrap a request in does not change the request.
+    Returns the copies, their labels and the index of the example each was made from."""
     import random
 
     rng = random.Random(seed)
     extra_texts: List[str] = []
     extra_labels: List[str] = []
-    for text, label in zip(texts, labels):
+    origins: List[int] = []
+    for index, (text, label) in enumerate(zip(texts, labels)):
         if label in UNPADDED or len(text.split()) < 2:
             continue
         if rng.random() < 0.5:
@@ -223,7 +229,8 @@ def padded_copies(texts: Sequence[str], labels: Sequence[str], seed: int = 7) ->
         else:
             extra_texts.append(f"{text} {rng.choice(PADDING_AFTER)}")
         extra_labels.append(label)
-    return extra_texts, extra_labels
+        origins.append(index)
+    return extra_texts, extra_labels, origins
 
 
 @dataclass(frozen=True)
@@ -233,48 +240,70 @@ class Settings:
     c: float = 20.0
     max_iter: int = 2000
     padding: bool = True
+    dense_weight: float = 1.0     # scale of the sentence embedding beside the TF-IDF features
 
     def as_config(self) -> Dict[str, object]:
         """The component's config keys (config.yml) with these values."""
         return {"word_ngrams": list(self.word_ngrams), "char_ngrams": list(self.char_ngrams), "C": self.c,
-                "max_iter": self.max_iter, "padding": self.padding}
+                "max_iter": self.max_iter, "padding": self.padding, "dense_weight": self.dense_weight}
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, object]) -> Settings:
         return cls(word_ngrams=tuple(data.get("word_ngrams", cls.word_ngrams)),
                    char_ngrams=tuple(data.get("char_ngrams", cls.char_ngrams)),
                    c=float(data.get("C", cls.c)), max_iter=int(data.get("max_iter", cls.max_iter)),
-                   padding=bool(data.get("padding", cls.padding)))
+                   padding=bool(data.get("padding", cls.padding)),
+                   dense_weight=float(data.get("dense_weight", cls.dense_weight)))
+
+
+Dense = Optional[np.ndarray]
+
+
+def _with_dense(sparse, dense: Dense, dims: int, weight: float):
+    """The sparse features with the scaled sentence embeddings beside them (when the model has them)."""
+    from scipy.sparse import csr_matrix, hstack
+
+    if not dims:
+        return sparse
+    if dense is None or dense.shape != (sparse.shape[0], dims):
+        raise ValueError(f"this intent model needs the {dims}-dimensional sentence embedding of every text "
+                         "(the CarelineSentenceEncoder featurizer must run before the classifier)")
+    return hstack([sparse, csr_matrix(np.asarray(dense, dtype=np.float64) * weight)]).tocsr()
 
 
 class IntentModel:
     """A trained classifier: `rank(text)` gives (label, probability) pairs, best first."""
 
-    def __init__(self, lexicon: Lexicon, speller: Speller, word_vectorizer, char_vectorizer, classifier) -> None:
+    def __init__(self, lexicon: Lexicon, speller: Speller, word_vectorizer, char_vectorizer, classifier,
+                 dense_dims: int = 0, dense_weight: float = 0.0) -> None:
         self.lexicon = lexicon
         self.speller = speller
         self._word = word_vectorizer
         self._char = char_vectorizer
         self._classifier = classifier
+        self.dense_dims = int(dense_dims)
+        self.dense_weight = float(dense_weight)
         self.labels: List[str] = [str(label) for label in classifier.classes_]
 
-    def _features(self, texts: Sequence[str]):
+    def _features(self, texts: Sequence[str], dense: Dense = None):
         from scipy.sparse import hstack
 
         normalised = [self.speller.correct(normalise(t)) for t in texts]
         annotated = [self.lexicon.annotate(t) for t in normalised]
-        return hstack([self._word.transform(annotated), self._char.transform(normalised)]).tocsr()
+        sparse = hstack([self._word.transform(annotated), self._char.transform(normalised)]).tocsr()
+        return _with_dense(sparse, dense, self.dense_dims, self.dense_weight)
 
-    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        return self._classifier.predict_proba(self._features(texts))
+    def probabilities(self, texts: Sequence[str], dense: Dense = None) -> np.ndarray:
+        """One row per text; `dense` holds the texts' sentence embeddings when the model uses them."""
+        return self._classifier.predict_proba(self._features(texts, dense))
 
-    def rank(self, text: str) -> List[Tuple[str, float]]:
-        row = self.probabilities([text])[0]
+    def rank(self, text: str, dense: Dense = None) -> List[Tuple[str, float]]:
+        row = self.probabilities([text], None if dense is None else np.asarray(dense).reshape(1, -1))[0]
         order = np.argsort(-row, kind="stable")
         return [(self.labels[i], float(row[i])) for i in order]
 
-    def predict(self, texts: Sequence[str]) -> List[str]:
-        return [self.labels[int(i)] for i in np.argmax(self.probabilities(texts), axis=1)]
+    def predict(self, texts: Sequence[str], dense: Dense = None) -> List[str]:
+        return [self.labels[int(i)] for i in np.argmax(self.probabilities(texts, dense), axis=1)]
 
     # Saved as plain data: vocabularies and IDF weights as JSON, coefficients as .npy (no pickle).
     def save(self, directory: Path) -> None:
@@ -285,6 +314,8 @@ class IntentModel:
             "speller": self.speller.counts,
             "word": _vectorizer_state(self._word),
             "char": _vectorizer_state(self._char),
+            "dense_dims": self.dense_dims,
+            "dense_weight": self.dense_weight,
         }
         (directory / "intent_model.json").write_text(json.dumps(meta), encoding="utf-8")
         np.save(directory / "intent_coef.npy", self._classifier.coef_, allow_pickle=False)
@@ -301,7 +332,8 @@ class IntentModel:
         classifier.coef_ = np.load(directory / "intent_coef.npy", allow_pickle=False)
         classifier.intercept_ = np.load(directory / "intent_intercept.npy", allow_pickle=False)
         return cls(Lexicon(meta["lexicon"]), Speller(meta["speller"]), _vectorizer_from_state(meta["word"]),
-                   _vectorizer_from_state(meta["char"]), classifier)
+                   _vectorizer_from_state(meta["char"]), classifier, int(meta.get("dense_dims", 0)),
+                   float(meta.get("dense_weight", 0.0)))
 
 
 def _word_vectorizer(settings: Settings):
@@ -335,8 +367,9 @@ def _vectorizer_from_state(state: Mapping[str, object]):
 
 
 def train(texts: Sequence[str], labels: Sequence[str], lexicon: Optional[Lexicon] = None,
-          settings: Settings = Settings()) -> IntentModel:
-    """Fit the vectorisers and the classifier on labelled examples."""
+          settings: Settings = Settings(), dense: Dense = None) -> IntentModel:
+    """Fit the vectorisers and the classifier on labelled examples (and, when `dense` is given, their
+    sentence embeddings, one row per text: the model then needs them for every text it ranks)."""
     from scipy.sparse import hstack
     from sklearn.linear_model import LogisticRegression
 
@@ -344,15 +377,23 @@ def train(texts: Sequence[str], labels: Sequence[str], lexicon: Optional[Lexicon
         raise ValueError("intent training needs examples of at least two labels")
     lexicon = lexicon or Lexicon()
     texts, labels = list(texts), list(labels)
+    if dense is not None:
+        dense = np.asarray(dense, dtype=np.float32)
+        if dense.ndim != 2 or dense.shape[0] != len(texts):
+            raise ValueError("dense needs one sentence embedding per training text")
     if settings.padding:
-        extra_texts, extra_labels = padded_copies(texts, labels)
+        extra_texts, extra_labels, origins = padded_copies(texts, labels)
         texts, labels = texts + extra_texts, labels + extra_labels
+        if dense is not None:   # "hi" or "thanks" around a request barely moves its embedding
+            dense = np.vstack([dense, dense[origins]]) if origins else dense
     normalised = [normalise(t) for t in texts]
     word, char = _word_vectorizer(settings), _char_vectorizer(settings)
     features = hstack([word.fit_transform([lexicon.annotate(t) for t in normalised]),
                        char.fit_transform(normalised)]).tocsr()
+    dims = 0 if dense is None else int(dense.shape[1])
+    features = _with_dense(features, dense, dims, settings.dense_weight)
     classifier = LogisticRegression(C=settings.c, class_weight="balanced", max_iter=settings.max_iter,
                                     random_state=42)
     classifier.fit(features, list(labels))
     speller = Speller.from_texts(normalised, [entry for entries in lexicon.concepts.values() for entry in entries])
-    return IntentModel(lexicon, speller, word, char, classifier)
+    return IntentModel(lexicon, speller, word, char, classifier, dims, settings.dense_weight if dims else 0.0)

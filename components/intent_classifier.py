@@ -17,6 +17,8 @@ import json
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+import numpy as np
+
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -26,6 +28,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from careline.intent_model import IntentModel, Lexicon, Settings, example_label, train
+from components.sentence_encoder import sentence_vector
 
 RESPONSES_FILE = "responses.json"
 RANKING_LENGTH = 10
@@ -70,8 +73,14 @@ class CarelineIntentClassifier(GraphComponent):
         examples = [e for e in training_data.intent_examples if e.get(TEXT) and example_label(e)]
         lexicon_path = Path(self._config["lexicon"])
         lexicon = Lexicon.load(lexicon_path) if lexicon_path.exists() else Lexicon()
+        vectors = [sentence_vector(e) for e in examples]
+        dense = None
+        if any(v is not None for v in vectors):
+            if any(v is None for v in vectors):
+                raise ValueError("CarelineIntentClassifier: some examples have no sentence embedding")
+            dense = np.stack(vectors)
         self._model = train([e.get(TEXT) for e in examples], [example_label(e) for e in examples], lexicon,
-                            Settings.from_mapping(self._config))
+                            Settings.from_mapping(self._config), dense)
         self._responses = {name: value for name, value in training_data.responses.items() if "/" in name}
         with self._model_storage.write_to(self._resource) as directory:
             self._model.save(directory)
@@ -90,7 +99,7 @@ class CarelineIntentClassifier(GraphComponent):
         for message in messages:
             if self._model is None or not (message.get(TEXT) or "").strip():
                 continue
-            intents, topics = split_ranking(self._model.rank(message.get(TEXT)))
+            intents, topics = split_ranking(self._model.rank(message.get(TEXT), sentence_vector(message)))
             name, confidence = intents[0]
             message.set(INTENT, {"name": name, "confidence": confidence}, add_to_output=True)
             message.set(INTENT_RANKING_KEY, [{"name": n, "confidence": c} for n, c in intents[:RANKING_LENGTH]],

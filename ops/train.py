@@ -22,7 +22,9 @@ MODEL_PREFIX = "careline-"
 RASA_DATA = ("data/nlu", "data/stories", "data/rules")  # data/frustration is read by the scorer itself
 INPUT_GLOBS = ("config.yml", "domain.yml", "domain/**/*.yml", "data/**/*.yml", "components/**/*.py",
                # the business logic the custom components train with
-               "careline/intent_model.py", "careline/frustration.py")
+               "careline/intent_model.py", "careline/frustration.py", "careline/encoder.py",
+               # the pretrained encoder's pin (its weights are checked by hash when installed)
+               "requirements-encoder.txt")
 
 
 def training_inputs(root: Path) -> List[Path]:

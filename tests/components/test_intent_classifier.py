@@ -1,9 +1,12 @@
 """CarelineIntentClassifier as Rasa runs it: trained on intents and FAQ topics, persisted, loaded,
 writing `intent`, `intent_ranking` and the `response_selector` output that `utter_faq` reads."""
+import pytest
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from careline.encoder import shared
 from components.intent_classifier import CarelineIntentClassifier, split_ranking
+from components.sentence_encoder import CarelineSentenceEncoder, sentence_vector
 
 EXAMPLES = {
     "greet": ["hi", "hello", "hey there", "good morning", "hiya"],
@@ -58,3 +61,22 @@ def test_train_persist_load_and_process(trained_and_loaded):
     assert empty.get("intent") is None
     output = order.as_dict(only_output_properties=True)
     assert "intent" in output and "intent_ranking" in output and "response_selector" in output
+
+
+def test_sentence_embeddings_are_features_beside_the_sparse_ones(trained_and_loaded):
+    featurizer = CarelineSentenceEncoder(CarelineSentenceEncoder.get_default_config(), shared())
+    data = featurizer.process_training_data(_training_data())
+    assert all(sentence_vector(m) is not None and sentence_vector(m).shape == (384,)
+               for m in data.training_examples)
+    loaded = trained_and_loaded(CarelineIntentClassifier, data)
+    assert loaded._model.dense_dims == 384
+    sparse_only = trained_and_loaded(CarelineIntentClassifier, _training_data())
+    assert sparse_only._model.dense_dims == 0
+    # no word shared with a greeting example: the embedding is what knows it is one
+    message = featurizer.process([Message(data={"text": "how are you doing today"})])[0]
+    greet = dict(loaded._model.rank(message.get("text"), sentence_vector(message)))["greet"]
+    assert greet > dict(sparse_only._model.rank(message.get("text")))["greet"] + 0.1
+    loaded.process([message])
+    assert message.get("intent_ranking")
+    with pytest.raises(ValueError, match="sentence embedding"):
+        loaded.process([Message(data={"text": "how are you doing today"})])
