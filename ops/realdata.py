@@ -131,7 +131,7 @@ def split(groups: Mapping[str, List[Row]], mapping: Mapping[str, object],
     train_index = NearDuplicates([text for text, _ in own_training] + [row.text for row in train])
     result: Dict[str, List[Row]] = {"train": train, "dev": [], "test": []}
     kept = NearDuplicates()
-    for key, rows in groups.items():
+    for rows in groups.values():
         oos = rows[0].label == OUT_OF_SCOPE
         limits = {"dev": int(balance["heldout_out_of_scope_per_label" if oos else "dev_per_source_label"]),
                   "test": int(balance["heldout_out_of_scope_per_label" if oos else "test_per_source_label"])}
