@@ -119,11 +119,13 @@ class NearDuplicates:
     """Finds training texts equal or nearly equal to a given text.
 
     Equal: the same words in the same order after `words_of`. Nearly equal: both have at least
-    `MIN_WORDS` distinct words and share at least `OVERLAP` of the larger set (word order and
-    repeats ignored; the rule the shared realdata README uses to keep the sealed set unseen).
+    `MIN_WORDS` distinct words and their word sets overlap by at least `OVERLAP` (Jaccard: shared
+    words over all words; order and repeats ignored). "hi, where is my order" nearly equals "where
+    is my order"; "can I pay with klarna" does not nearly equal "can I pay with paypal" (one word in
+    five is the whole question).
     """
 
-    OVERLAP = 0.8
+    OVERLAP = 0.75
     MIN_WORDS = 4
 
     def __init__(self, texts: Iterable[str] = ()) -> None:
@@ -158,7 +160,7 @@ class NearDuplicates:
                 shared[index] = shared.get(index, 0) + 1
         best: Optional[Tuple[float, int]] = None
         for index, count in shared.items():
-            overlap = count / max(len(distinct), len(self._sets[index]))
+            overlap = count / (len(distinct) + len(self._sets[index]) - count)
             if overlap >= self.OVERLAP and (best is None or (-overlap, index) < (-best[0], best[1])):
                 best = (overlap, index)
         return (best[1], "nearly equals") if best else None
