@@ -136,8 +136,8 @@ def plot(report: Dict[str, Any], name: str) -> List[Path]:
     filled = [(c, row) for c, row in zip(centres, rows) if row["count"]]
     upper.bar([c for c, _ in filled], [row["accuracy"] for _, row in filled], width=width * 0.9,
               color="#2b6ca3", edgecolor="black", label="accuracy in the bin")
-    upper.scatter([row["confidence"] for _, row in filled], [row["accuracy"] for _, row in filled],
-                  color="#c0392b", zorder=3, s=18, label="mean confidence in the bin")
+    upper.scatter([c for c, _ in filled], [row["confidence"] for _, row in filled], marker="_", s=400,
+                  linewidths=2, color="#c0392b", zorder=3, label="mean confidence in the bin")
     upper.set_xlim(0, 1)
     upper.set_ylim(0, 1)
     upper.set_ylabel("accuracy of the best intent")
@@ -189,7 +189,8 @@ def markdown(sets: Mapping[str, Dict[str, Any]], frustration_sets: Mapping[str, 
     day = when.split(" ")[0]
     for name, r in ordered:
         lines.append(
-            f"| `{name}` | **{r['kind']}** | {KIND_NOTE.get(r['kind'], '')} | {r['messages']} "
+            f"| `{name}` | **{r['kind']}** | {KIND_NOTE.get(r['kind'], '')}"
+            f"{', ' + str(r['folds']) + ' folds' if r.get('folds') else ''} | {r['messages']} "
             f"| {percent(r['accuracy'])} | {percent(r['in_scope_accuracy'])} | {percent(r['out_of_scope_recall'])} "
             f"| {r['ece']:.3f} "
             f"| {percent(r['fallback_rate'])} | {percent(r['ask_rate'])} | {percent(r['answered_rate'])} "
