@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any, Dict
+from typing import Any, Dict, Tuple
 
 import yaml
 from sqlalchemy.engine import Engine
@@ -53,6 +53,16 @@ def feedback_service() -> FeedbackService:
 def policy_data() -> Dict[str, Any]:
     """policy.yml as parsed YAML, read once; each section below takes its part."""
     return yaml.safe_load((PROJECT_ROOT / "policy.yml").read_text(encoding="utf-8")) or {}
+
+
+@lru_cache(maxsize=1)
+def fallback_thresholds() -> Tuple[float, float]:
+    """The FallbackClassifier's `threshold` and `ambiguity_threshold` from config.yml (one home)."""
+    config = yaml.safe_load((PROJECT_ROOT / "config.yml").read_text(encoding="utf-8")) or {}
+    for component in config.get("pipeline") or []:
+        if component.get("name") == "FallbackClassifier":
+            return float(component.get("threshold", 0.3)), float(component.get("ambiguity_threshold", 0.1))
+    return 0.3, 0.1
 
 
 @lru_cache(maxsize=1)

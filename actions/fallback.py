@@ -1,4 +1,5 @@
-"""The bot did not understand: rephrase with suggestions, then offer a person."""
+"""The bot did not understand: ask which of two close requests was meant, or to rephrase with
+suggestions, then offer a person (careline/fallback.py decides which)."""
 from __future__ import annotations
 
 from typing import List
@@ -8,7 +9,8 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from careline.fallback import consecutive_misses, fallback_reply
+from actions.deps import fallback_thresholds
+from careline.fallback import clarification, consecutive_misses, fallback_reply
 
 
 class ActionFallback(Action):
@@ -27,7 +29,12 @@ class ActionFallback(Action):
             (entry.get("name", ""), float(entry.get("confidence") or 0.0))
             for entry in tracker.latest_message.get("intent_ranking") or []
         ]
-        reply = fallback_reply(consecutive_misses(intents), ranking)
+        latest = tracker.latest_message or {}
+        topic = (((latest.get("response_selector") or {}).get("faq") or {}).get("response") or {}).get(
+            "intent_response_key")
+        threshold, ambiguity = fallback_thresholds()
+        reply = clarification(ranking, topic, threshold, ambiguity) or fallback_reply(consecutive_misses(intents),
+                                                                                     ranking)
         dispatcher.utter_message(
             text=reply.text,
             buttons=[{"title": title, "payload": payload} for title, payload in reply.buttons],

@@ -21,3 +21,16 @@ def test_second_miss_in_a_row_offers_a_person():
     messages, _ = run_action(ActionFallback(), tracker)
     assert "talk to a person" in messages[0]["text"]
     assert [b["payload"] for b in messages[0]["buttons"]] == ["/human_handoff", "/deny"]
+
+
+def test_two_close_requests_get_a_question_instead_of_a_guess():
+    from actions.deps import fallback_thresholds
+
+    threshold, ambiguity = fallback_thresholds()
+    best = threshold + 0.1
+    ranking = [{"name": "nlu_fallback", "confidence": threshold}, {"name": "cancel_order", "confidence": best},
+               {"name": "change_address", "confidence": best - ambiguity / 2}]
+    tracker = make_tracker([user_event("nlu_fallback", "i need to sort out my order", threshold, ranking)])
+    messages, _ = run_action(ActionFallback(), tracker)
+    assert "which of these do you mean" in messages[0]["text"]
+    assert [b["payload"] for b in messages[0]["buttons"]] == ["/cancel_order", "/change_address", "/human_handoff"]
