@@ -4,7 +4,8 @@
   message: hand over to a person (`action_handoff`) whatever the customer said.
 - Rising, medium frustration: acknowledge it first (`action_acknowledge_frustration`, which
   reverts itself so that the rules then answer the message as usual), at most once per turn
-  and not again within the next two turns.
+  and not again within the next two turns, and never when the customer asked for a person:
+  that request is honoured at once, without an apology in front of it.
 Its priority is above RulePolicy's, so on equal confidence it goes first.
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from careline.frustration import Thresholds, conversation, turns_from_events
 
 HANDOFF = "action_handoff"
+ASKED_FOR_A_PERSON = "human_handoff"
 ACKNOWLEDGE = "action_acknowledge_frustration"
 
 
@@ -68,6 +70,6 @@ class FrustrationPolicy(Policy):
         if mood.level == "high" and len(turns) >= 2 and HANDOFF in domain.action_names_or_texts:
             result[domain.index_for_action(HANDOFF)] = 1.0
         elif mood.level in ("medium", "high") and ACKNOWLEDGE in domain.action_names_or_texts \
-                and not _acknowledged_recently(tracker):
+                and turns[-1].intent != ASKED_FOR_A_PERSON and not _acknowledged_recently(tracker):
             result[domain.index_for_action(ACKNOWLEDGE)] = 1.0
         return self._prediction(result)

@@ -68,3 +68,9 @@ def test_nothing_while_paused_or_mid_turn(policy, domain):
     tracker.update(ActionExecuted("utter_empathy"))
     prediction = policy.predict_action_probabilities(tracker, domain)
     assert max(prediction.probabilities) == 0
+
+
+def test_a_request_for_a_person_is_not_prefaced_with_an_apology(policy, domain):
+    """Angry or not, "get me a human" goes straight to the handoff rule: no acknowledgement first."""
+    assert predicted(policy, domain, said("I want to speak to a human NOW", "human_handoff", 0.7)) is None
+    assert predicted(policy, domain, said("this is taking forever", "order_status", 0.7)) == ACKNOWLEDGE
