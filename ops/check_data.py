@@ -30,7 +30,7 @@ FROZEN_MANIFEST = "tests/data/FROZEN.sha256"
 FROZEN_PATTERN = "*_frozen.yml"
 
 LIST_KEY = re.compile(r"^([A-Za-z_][\w-]*):\s*(#.*)?$")
-LIST_ITEM = re.compile(r"^\s+- (.+?)\s*$")
+LIST_ITEM = re.compile(r"^\s*- (.+?)\s*$")
 MANIFEST_LINE = re.compile(r"^([0-9a-f]{64}) [ *](.+)$")
 
 
@@ -40,8 +40,8 @@ def read(root: Path, folder: str, patterns: Sequence[str]) -> List[datacheck.Exa
 
 
 def labelled_lists(path: Path, root: Path) -> List[datacheck.Example]:
-    """The messages of a frustration file (top-level lists such as `frustrated:` and `calm:`), each with
-    its list's name as the label and its line."""
+    """The messages of a frustration file (lists such as `frustrated:` and `calm:`, also nested under
+    other keys), each with its top-level key as the label and its line."""
     import yaml
 
     found: List[datacheck.Example] = []

@@ -12,6 +12,9 @@ floor in quality.yml, or a floor's figure was not measured (unless its set's fil
 Test sets' individual errors are not written anywhere: nobody may look at them.
 
     python -m ops.evaluate [--no-cv] [--cv-folds N] [--model PATH]
+
+--no-cv is for a quick look: the CV's floors then fail as not measured. --model evaluates another
+model than the one for the current data (the CV always trains on the current data and config).
 """
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ from careline.settings import PROJECT_ROOT
 
 REPORTS = PROJECT_ROOT / "reports"
 FRUSTRATION_TRAIN = PROJECT_ROOT / "data" / "frustration" / "train.yml"
+FRUSTRATION_REAL = PROJECT_ROOT / "data" / "frustration" / "real.yml"
 CV = "cv"
 CV_FOLDS = 5
 # The figures of an intent set that quality.yml can name as intents.<set>_<figure>.
@@ -44,8 +48,12 @@ KIND_NOTE = {"test": "no: never tuned on", "dev": "yes: errors looked at", CV: "
 
 def train_frustration() -> frustration.FrustrationModel:
     """The frustration scorer as the pipeline trains it: the one place to adapt when
-    careline.frustration.train gains arguments."""
-    return frustration.train(*frustration.load_labelled(yaml.safe_load(FRUSTRATION_TRAIN.read_text())))
+    careline.frustration's training changes (train_from adds the real data of `make data`)."""
+    own = yaml.safe_load(FRUSTRATION_TRAIN.read_text())
+    if hasattr(frustration, "train_from"):
+        real = yaml.safe_load(FRUSTRATION_REAL.read_text()) if FRUSTRATION_REAL.exists() else None
+        return frustration.train_from(own, real, frustration.TrainingSettings())
+    return frustration.train(*frustration.load_labelled(own))
 
 
 def frustration_report(model: frustration.FrustrationModel, path: Path, kind: str) -> Dict[str, Any]:

@@ -129,3 +129,11 @@ def test_the_manifest_reads_sha256sum_output(tmp_path):
     digest = hashlib.sha256(frozen.read_bytes()).hexdigest()
     (tmp_path / "tests/data/FROZEN.sha256").write_text(f"# written by sha256sum\n{digest} *tests/data/nlu_frozen.yml\n")
     assert frozen_problems(tmp_path) == []
+
+
+def test_frustration_lists_may_be_nested_or_unindented(tmp_path):
+    path = tmp_path / "real.yml"
+    path.write_text("# generated\nsources:\n  corpus:\n    frustrated:\n    - 'so angry: again'\n    calm:\n"
+                    "    - fine thanks\nfrustrated:\n- top level item\n")
+    assert [(e.intent, e.text, e.line) for e in labelled_lists(path, tmp_path)] == [
+        ("sources", "so angry: again", 5), ("sources", "fine thanks", 7), ("frustrated", "top level item", 9)]
