@@ -1,8 +1,10 @@
 """FrustrationScorer: adds `frustration` (score, level, signals) to every parsed message.
 
-Trained during `rasa train` from the labelled messages in `data/frustration/train.yml`
-(see careline/frustration.py for the model); thresholds are read from policy.yml when the
-model loads, so they can change without retraining. `POST /model/parse` returns it too.
+Trained during `rasa train` from our labelled messages (`data/frustration/train.yml`) and the real
+ones `make data` generated (`data/frustration/real.yml`), see careline/frustration.py for the
+model. It reads the sentence embedding CarelineSentenceEncoder put on the message. Thresholds are
+read from policy.yml when the model loads, so they can change without retraining.
+`POST /model/parse` returns it too.
 """
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from careline.frustration import FrustrationModel, Thresholds, assess, load_labelled, train
+from careline.frustration import FrustrationModel, Thresholds, TrainingSettings, assess, train_from
+from components.sentence_encoder import sentence_vector
 
 MODEL_FILE = "frustration_model.json"
 
@@ -35,7 +38,10 @@ def _thresholds(policy_file: str) -> Thresholds:
 class FrustrationScorer(GraphComponent):
     @staticmethod
     def get_default_config() -> Dict[str, Any]:
-        return {"labelled_data": "data/frustration/train.yml", "policy_file": "policy.yml"}
+        defaults = TrainingSettings()
+        return {"labelled_data": "data/frustration/train.yml", "real_data": "data/frustration/real.yml",
+                "policy_file": "policy.yml", "C": defaults.c, "real_weight": defaults.real_weight,
+                "dense_weight": defaults.dense_weight}
 
     def __init__(self, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
                  model: Optional[FrustrationModel] = None) -> None:
@@ -54,7 +60,11 @@ class FrustrationScorer(GraphComponent):
         path = Path(self._config["labelled_data"])
         if not path.exists():
             raise FileNotFoundError(f"FrustrationScorer: labelled data {path} not found")
-        self._model = train(*load_labelled(yaml.safe_load(path.read_text())))
+        real_path = Path(self._config["real_data"]) if self._config.get("real_data") else None
+        real = yaml.safe_load(real_path.read_text()) if real_path and real_path.exists() else None
+        settings = TrainingSettings(float(self._config["C"]), float(self._config["real_weight"]),
+                                    float(self._config["dense_weight"]))
+        self._model = train_from(yaml.safe_load(path.read_text()), real, settings)
         with self._model_storage.write_to(self._resource) as directory:
             (directory / MODEL_FILE).write_text(json.dumps(self._model.to_dict()))
         return self._resource
@@ -69,8 +79,8 @@ class FrustrationScorer(GraphComponent):
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             if self._model is not None:
-                message.set("frustration", assess(self._model, message.get(TEXT) or "", self._thresholds),
-                            add_to_output=True)
+                message.set("frustration", assess(self._model, message.get(TEXT) or "", self._thresholds,
+                                                  sentence_vector(message)), add_to_output=True)
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:

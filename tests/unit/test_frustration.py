@@ -117,3 +117,48 @@ def test_turns_from_events_attach_the_bots_replies_so_a_repetitive_bot_counts():
     assert turns[0].bot_reply == turns[1].bot_reply and turns[2].bot_reply is None
     assert turns[1].fallback
     assert "the bot repeated itself" in f.conversation(turns).reasons
+
+
+# --- real data, sentiment and the sentence embedding ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def production_model():
+    """The scorer as `rasa train` builds it: our messages, the real corpora, VADER and the encoder."""
+    own = yaml.safe_load((PROJECT_ROOT / "data/frustration/train.yml").read_text())
+    real = yaml.safe_load((PROJECT_ROOT / "data/frustration/real.yml").read_text())
+    return f.train_from(own, real)
+
+
+def test_vader_scores_and_tweet_noise():
+    negative, neutral, positive, compound = f.sentiment("this is awful and I hate it")
+    assert negative > positive and compound < -0.5 and 0 <= neutral <= 1
+    assert f.tokens("@shop hi https://x.example/a b") == ["hi", "b"]
+    assert "all_caps" not in f.signals("@SHOPNAME where is it")
+
+
+@pytest.mark.parametrize("text", ["I want a refund for it", "I want to speak to a human now",
+                                  "the lamp doesn't work, can I get a replacement?", "where is my order",
+                                  "thanks!"])
+def test_calm_requests_with_a_problem_are_not_frustration(production_model, text):
+    assert production_model.score(text) < 0.5
+
+
+@pytest.mark.parametrize("text", ["oh great, another week of waiting. love that for me",
+                                  "if this isn't fixed today I'm filing a chargeback",
+                                  "@shop my package is 2 weeks late and nobody answers my emails",
+                                  "THIS IS A JOKE"])
+def test_sarcasm_threats_and_public_complaints_are(production_model, text):
+    assert production_model.score(text) >= 0.5
+
+
+def test_the_real_data_model_uses_every_kind_of_feature_and_round_trips(production_model):
+    assert len(production_model.sentiment_weights) == 4 and len(production_model.dense_weights) == 384
+    copy = f.FrustrationModel.from_dict(production_model.to_dict())
+    text = "you people are useless"
+    assert copy.score(text) == pytest.approx(production_model.score(text))
+
+
+def test_malformed_real_data_is_refused_clearly():
+    with pytest.raises(ValueError, match="needs 'frustrated' and 'calm'"):
+        f.load_training({"frustrated": ["a"] * 10, "calm": ["b"] * 10}, {"sources": {"x": {"calm": []}}}, 0.5)
