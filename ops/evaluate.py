@@ -21,13 +21,13 @@ from __future__ import annotations
 import json
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import yaml
 
 from careline import frustration, nlu_metrics
+from careline.clock import utcnow
 from careline.nlu_metrics import Prediction
 from careline.settings import PROJECT_ROOT
 
@@ -278,7 +278,7 @@ def main(argv: List[str]) -> int:
     from ops.train import model_path
 
     started = time.monotonic()
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = utcnow().strftime("%Y-%m-%d %H:%M UTC")
     REPORTS.mkdir(exist_ok=True)
     model = Path(option(argv, "--model") or model_path(PROJECT_ROOT))
     folds = int(option(argv, "--cv-folds") or CV_FOLDS)
