@@ -37,6 +37,8 @@ EVAL_SETS: Dict[str, Tuple[str, Path]] = {
     "heldout2": (DEV, TEST_DATA / "nlu_heldout2.yml"),             # the first test set, used to find gaps
     "nlu_test": (DEV, TEST_DATA / "nlu_test.yml"),                 # the second test set: it leaked, so demoted
     "realdata_dev": (DEV, TEST_DATA / "realdata_dev.yml"),         # real phrasings, development split
+    "fresh_dev": (DEV, TEST_DATA / "nlu_fresh_dev.yml"),           # written by a second person in many channel
+                                                                   # styles: the unseen-writer development set
 }
 FRUSTRATION_SETS: Dict[str, Tuple[str, Path]] = {                  # the same for the frustration scorer
     "heldout": (DEV, TEST_DATA / "frustration_heldout.yml"),
