@@ -16,7 +16,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help setup venv env db migrate seed reseed data train retrain run up down restart status validate browser postgres vendor review label reload \
-        test test-unit test-actions test-dialogue test-e2e eval lint freeze clean
+        test test-unit test-actions test-dialogue test-e2e eval budget lint freeze clean
 
 help: ## list the targets
 	@echo "Careline make targets:"
@@ -130,6 +130,9 @@ test-e2e: setup train browser ## end-to-end: real processes over HTTP, Messenger
 eval: setup train ## intents on test and dev sets + 5-fold CV (calibration, ask rates), frustration; reports/, quality.yml gate
 	@PYTHONPATH=. PYTHONWARNINGS=ignore TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m ops.evaluate $(EVAL_ARGS)
 
+budget: setup train ## time full training, server start and per-message parse against the NLU budgets (180 s, 15 s, p95 25 ms)
+	@PYTHONWARNINGS=ignore $(PY) -m bench.nlu_budget $(BUDGET_ARGS)
+
 review: $(VENV_STAMP) ## export unsure, fallback and handoff messages from the tracker store to review/ for labelling
 	@$(PY) -m ops.review export
 
@@ -138,7 +141,7 @@ label: $(VENV_STAMP) ## merge a labelled review file into data/nlu/reviewed.yml 
 	@$(PY) -m ops.review label "$(FILE)"
 
 lint: $(VENV_STAMP) ## ruff over the Python code
-	@$(VENV)/bin/ruff check $(wildcard careline actions channels components ops tests) && echo "lint: OK"
+	@$(VENV)/bin/ruff check $(wildcard careline actions channels components ops bench tests) && echo "lint: OK"
 
 CHROMIUM := $(or $(CARELINE_CHROMIUM),/usr/bin/chromium)
 

@@ -74,6 +74,8 @@ class FrustrationScorer(GraphComponent):
              execution_context: ExecutionContext, **kwargs: Any) -> FrustrationScorer:
         with model_storage.read_from(resource) as directory:
             model = FrustrationModel.from_dict(json.loads((directory / MODEL_FILE).read_text()))
+        model.score("warm up: load the tokenizer and the sentiment lexicon now, not on a customer's message",
+                    [0.0] * len(model.dense_weights) if model.dense_weights else None)
         return cls(config, model_storage, resource, model)
 
     def process(self, messages: List[Message]) -> List[Message]:

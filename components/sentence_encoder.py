@@ -53,7 +53,9 @@ class CarelineSentenceEncoder(GraphComponent):
     @classmethod
     def load(cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
              execution_context: ExecutionContext, **kwargs: Any) -> CarelineSentenceEncoder:
-        return cls.create(config, model_storage, resource, execution_context)
+        component = cls.create(config, model_storage, resource, execution_context)
+        component._encoder._encode_uncached(["warm up the first forward pass"], 1)
+        return component
 
     @classmethod
     def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
