@@ -75,6 +75,49 @@ def order_key(seed: str, text: str) -> str:
     return hashlib.sha1(f"{seed}\0{text.lower()}".encode()).hexdigest()
 
 
+def _line_of(mapping_text: str, label: str) -> int:
+    for number, line in enumerate(mapping_text.splitlines(), start=1):
+        if re.search(rf"(^|[\s\[,]){re.escape(label)}(:|,|\]|$)", line):
+            return number
+    return 1
+
+
+def mapping_problems(mapping: Mapping[str, object], source_dir: Path, root: Path = PROJECT_ROOT) -> List[str]:
+    """What is wrong with mapping.yml, as `data/realdata/mapping.yml:<line>: ...` lines: a label in two
+    lists, a label the corpus does not have, a corpus label nobody decided on, a target that is neither
+    one of our intents nor an answered FAQ topic."""
+    where = "data/realdata/mapping.yml"
+    text = (root / where).read_text(encoding="utf-8")
+    domain = yaml.safe_load((root / "domain.yml").read_text(encoding="utf-8")) or {}
+    intents = set(domain.get("intents") or [])
+    topics = {name[len("utter_"):] for name in (domain.get("responses") or {}) if name.startswith("utter_faq/")}
+    problems: List[str] = []
+    for source, spec in mapping["sources"].items():
+        lists = {"map": set(spec.get("map") or {}), "left_out": set(spec.get("left_out") or {}),
+                 "out_of_scope": set(spec.get("out_of_scope") or [])}
+        for first, second in (("map", "left_out"), ("map", "out_of_scope"), ("left_out", "out_of_scope")):
+            for label in sorted(lists[first] & lists[second]):
+                problems.append(f"{where}:{_line_of(text, label)}: {source} label {label} is in both `{first}` and "
+                                f"`{second}`: keep it in one (moving a label to `map:` means taking it out of "
+                                "`left_out:`)")
+        for label, ours in (spec.get("map") or {}).items():
+            if ours not in intents and ours not in topics:
+                problems.append(f"{where}:{_line_of(text, label)}: {label} maps to {ours}, which is neither an intent "
+                                "in domain.yml nor an FAQ topic with an utter_faq/... answer")
+        path = source_dir / spec["file"]
+        if path.exists():
+            with open(path, newline="", encoding="utf-8") as handle:
+                present = {record["source_intent"] for record in csv.DictReader(handle)}
+            decided = set().union(*lists.values())
+            for label in sorted(decided - present):
+                problems.append(f"{where}:{_line_of(text, label)}: {spec['file']} has no label {label} "
+                                "(misspelt?)")
+            for label in sorted(present - decided):
+                problems.append(f"{where}:1: {source} label {label} is not decided: map it, leave it out with a "
+                                "reason, or list it under out_of_scope")
+    return problems
+
+
 def read_rows(source_dir: Path, mapping: Mapping[str, object]) -> Dict[str, List[Row]]:
     """Every mapped or out-of-scope row, grouped by `source/source_label`, in hash order."""
     seed = str(mapping["balance"]["seed"])
@@ -233,6 +276,9 @@ def render_frustration(sources: Mapping[str, Mapping[str, List[str]]]) -> str:
 def generate(source_dir: Path, root: Path = PROJECT_ROOT) -> Dict[str, str]:
     """The three files' contents, by path relative to the project."""
     mapping = yaml.safe_load((root / "data" / "realdata" / "mapping.yml").read_text(encoding="utf-8"))
+    problems = mapping_problems(mapping, source_dir, root)
+    if problems:
+        raise ValueError("the mapping has problems, nothing was written:\n  " + "\n  ".join(problems))
     own_training, own_heldout = _ours(root)
     parts = split(read_rows(source_dir, mapping), mapping, own_training, own_heldout)
     purpose = {"train": "Training split.", "dev": "Development split: look at its errors, add data for them.",

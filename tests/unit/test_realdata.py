@@ -5,6 +5,7 @@ import csv
 import shutil
 from pathlib import Path
 
+import pytest
 import yaml
 
 from careline.datacheck import NearDuplicates, examples
@@ -20,9 +21,22 @@ BANKING = [("My card has not arrived yet", "card_arrival"), ("still waiting on m
            ("I was charged twice for one purchase", "transaction_charged_twice")]
 
 
+MAPPING = yaml.safe_load((PROJECT_ROOT / "data/realdata/mapping.yml").read_text())
+
+
+def _every_label(source: str, taken: set) -> list:
+    """One row for each label the mapping decides on and the rows above lack (the corpus has them all)."""
+    spec = MAPPING["sources"][source]
+    labels = set(spec["map"]) | set(spec["left_out"]) | set(spec.get("out_of_scope") or [])
+    return [(f"a question about {label.replace('_', ' ')} that stands for it here", label)
+            for label in sorted(labels - taken)]
+
+
 def _corpus(folder: Path, extra_tracking: int = 0) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     rows = BITEXT + [(f"where is my parcel number {i} now please", "track_order") for i in range(extra_tracking)]
+    rows += _every_label("bitext", {label for _, label in BITEXT})
+    banking = BANKING + _every_label("banking77", {label for _, label in BANKING})
     with open(folder / "bitext_customer_support.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["text", "source_intent", "category", "tags"])
@@ -30,7 +44,7 @@ def _corpus(folder: Path, extra_tracking: int = 0) -> Path:
     with open(folder / "banking77_train.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["text", "source_intent"])
-        writer.writerows(BANKING)
+        writer.writerows(banking)
     return folder
 
 
@@ -39,6 +53,7 @@ def _project(tmp_path: Path) -> Path:
     root = tmp_path / "project"
     for part in ("data/nlu", "data/realdata", "data/frustration/raw", "tests/data"):
         shutil.copytree(PROJECT_ROOT / part, root / part)
+    shutil.copy(PROJECT_ROOT / "domain.yml", root / "domain.yml")
     return root
 
 
@@ -93,3 +108,23 @@ def test_the_committed_files_are_what_the_mapping_generates_from_the_shared_corp
     generated = realdata.generate(source)
     for name, text in generated.items():
         assert (PROJECT_ROOT / name).read_text(encoding="utf-8") == text, f"{name} is stale: run make data"
+
+
+def test_mapping_mistakes_are_refused_with_the_line_to_fix(tmp_path):
+    root = _project(tmp_path)
+    corpus = _corpus(tmp_path / "corpus")
+    path = root / "data/realdata/mapping.yml"
+    original = path.read_text()
+    cases = {
+        "      track_order: order_status\n": ("      track_ordr: order_status\n", "has no label track_ordr"),
+        "      complaint: complain\n": ("      complaint: complaints\n", "neither an intent"),
+        "      review: ": ("      track_refund: x\n      review: ", "is in both"),
+    }
+    for old, (new, expected) in cases.items():
+        path.write_text(original.replace(old, new, 1))
+        with pytest.raises(ValueError, match=expected) as raised:
+            realdata.generate(corpus, root)
+        assert "data/realdata/mapping.yml:" in str(raised.value)
+    path.write_text(original.replace("      review: ", "      # review: ", 1))
+    with pytest.raises(ValueError, match="label review is not decided"):
+        realdata.generate(corpus, root)
