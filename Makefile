@@ -57,7 +57,7 @@ seed: db ## same as db
 reseed: $(VENV_STAMP) ## drop and re-create the shop database with fresh demo data
 	@$(PY) -m careline.seed --reset
 
-data: $(VENV_STAMP) ## regenerate the real-phrasing data (data/nlu/realdata.yml, tests/data/realdata_*.yml) from ../shared/realdata
+data: $(VENV_STAMP) ## regenerate data/nlu/realdata.yml, tests/data/realdata_*.yml, data/frustration/real.yml from ../shared/realdata ($$CARELINE_REALDATA)
 	@$(PY) -m ops.realdata
 
 train: $(VENV_STAMP) ## train the model, only if data/config changed (content hash)
@@ -127,10 +127,10 @@ test-dialogue: setup train ## test stories in tests/dialogue with rasa test core
 test-e2e: setup train browser ## end-to-end: real processes over HTTP, Messenger, the widget in Chromium
 	@$(PY) -m pytest $(PYTEST_ARGS) tests/e2e
 
-eval: setup train ## intents on test and dev sets + 5-fold CV (calibration, ask rates), frustration; reports/, quality.yml gate
+eval: setup train ## intents on test and dev sets + 5-fold CV, frustration; reports/, quality.yml gate (EVAL_ARGS=--cv-folds 3)
 	@PYTHONPATH=. PYTHONWARNINGS=ignore TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m ops.evaluate $(EVAL_ARGS)
 
-budget: setup train ## time full training, server start and per-message parse against the NLU budgets (180 s, 15 s, p95 25 ms)
+budget: setup train ## time a full training, server start, per-message parse vs the budgets 180 s, 15 s, p95 25 ms (BUDGET_ARGS=--no-train)
 	@PYTHONWARNINGS=ignore $(PY) -m bench.nlu_budget $(BUDGET_ARGS)
 
 review: $(VENV_STAMP) ## export unsure, fallback and handoff messages from the tracker store to review/ for labelling

@@ -68,7 +68,8 @@ def read_lists(root: Path, folder: str, patterns: Sequence[str]) -> List[datache
 
 def near_duplicates(training: Sequence[datacheck.Example],
                     tests: Sequence[datacheck.Example]) -> List[datacheck.Problem]:
-    """Every test message equal or nearly equal to a training example, at the test message's line."""
+    """Every test message equal or nearly equal to a training example, reported at the training
+    example's line: that is the one to change (a test or development message is never edited)."""
     index = datacheck.NearDuplicates(example.text for example in training)
     problems = []
     for example in tests:
@@ -76,9 +77,10 @@ def near_duplicates(training: Sequence[datacheck.Example],
         if found:
             position, how = found
             twin = training[position]
-            problems.append(datacheck.Problem(example.path, example.line,
-                                              f"test message '{example.text}' {how} training example at "
-                                              f"{twin.path}:{twin.line} ('{twin.text}')"))
+            problems.append(datacheck.Problem(twin.path, twin.line,
+                                              f"training example '{twin.text}' {how} the test message at "
+                                              f"{example.path}:{example.line} ('{example.text}'): drop it or "
+                                              "say the need in other words"))
     return problems
 
 
@@ -142,10 +144,13 @@ def main(argv: List[str]) -> int:
     problems = run(Path(argv[argv.index("--root") + 1]).resolve() if "--root" in argv else PROJECT_ROOT)
     for problem in problems:
         print(f"  {problem}")
-    print(f"check_data: {'FAILED, ' + str(len(problems)) + ' problem(s)' if problems else 'OK'} "
-          f"(examples per intent >= {MIN_EXAMPLES}, per FAQ topic >= {MIN_FAQ_EXAMPLES}; no example in two "
-          "intents; every response used; every FAQ topic answered; no test message equal or nearly equal to a "
-          "training example; frozen test sets unchanged; lexicon well-formed)")
+    checks = (f"examples per intent >= {MIN_EXAMPLES}, per FAQ topic >= {MIN_FAQ_EXAMPLES}; no example in two "
+              "intents; every response used; every FAQ topic answered; no test message equal or nearly equal to a "
+              "training example; frozen test sets unchanged; lexicon well-formed")
+    if problems:
+        print(f"check_data: FAILED, {len(problems)} problem(s) listed above (the checks: {checks})")
+    else:
+        print(f"check_data: OK ({checks})")
     return 1 if problems else 0
 
 

@@ -65,7 +65,7 @@ def train(root: Path = PROJECT_ROOT, force: bool = False) -> Path:
     if target.exists() and not force:
         print(f"train: model is up to date ({target.relative_to(root)}), skipping")
         return target
-    print(f"train: inputs changed, training {target.name} (about 20 seconds)", flush=True)
+    print(f"train: inputs changed, training {target.name} (about a minute)", flush=True)
     started = time.monotonic()
     command = [
         sys.executable, "-m", "ops.rasa_cli", "train",   # Rasa's CLI, with our expected warnings quiet

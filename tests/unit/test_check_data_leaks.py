@@ -44,12 +44,12 @@ def test_equal_and_nearly_equal_test_messages_are_reported_at_both_lines():
              Example("greet", "where is my order CL-999999", "tests/data/nlu_heldout.yml", 9),
              Example("greet", "something else entirely, about lamps", "tests/data/nlu_heldout.yml", 10)]
     assert [str(p) for p in near_duplicates(training, tests)] == [
-        "tests/data/nlu_frozen.yml:3: test message 'Thanks so much for your help!' equals training example at "
-        "data/nlu/basics.yml:7 ('thanks so much for your help')",
-        "tests/data/realdata_dev.yml:40: test message 'ok thanks so much for your help' nearly equals training "
-        "example at data/nlu/basics.yml:7 ('thanks so much for your help')",
-        "tests/data/nlu_heldout.yml:9: test message 'where is my order CL-999999' equals training example at "
-        "data/nlu/orders.yml:12 ('where is my order [CL-100001](order_id)')",
+        "data/nlu/basics.yml:7: training example 'thanks so much for your help' equals the test message at "
+        "tests/data/nlu_frozen.yml:3 ('Thanks so much for your help!'): drop it or say the need in other words",
+        "data/nlu/basics.yml:7: training example 'thanks so much for your help' nearly equals the test message at "
+        "tests/data/realdata_dev.yml:40 ('ok thanks so much for your help'): drop it or say the need in other words",
+        "data/nlu/orders.yml:12: training example 'where is my order [CL-100001](order_id)' equals the test message at "
+        "tests/data/nlu_heldout.yml:9 ('where is my order CL-999999'): drop it or say the need in other words",
     ]
 
 
@@ -64,10 +64,10 @@ def test_validate_checks_every_nlu_and_realdata_set(tmp_path):
         f"{hashlib.sha256((root / 'tests/data/nlu_frozen.yml').read_bytes()).hexdigest()}  tests/data/nlu_frozen.yml\n")
     problems = [str(p) for p in run(root)]
     assert problems == [
-        "tests/data/nlu_frozen.yml:5: test message 'hello there friend alpha!' equals training example at "
-        "data/nlu/basics.yml:5 ('hello there friend alpha')",
-        "tests/data/realdata_test.yml:5: test message 'why hello there friend tango' nearly equals training "
-        "example at data/nlu/basics.yml:24 ('hello there friend tango')",
+        "data/nlu/basics.yml:5: training example 'hello there friend alpha' equals the test message at "
+        "tests/data/nlu_frozen.yml:5 ('hello there friend alpha!'): drop it or say the need in other words",
+        "data/nlu/basics.yml:24: training example 'hello there friend tango' nearly equals the test message at "
+        "tests/data/realdata_test.yml:5 ('why hello there friend tango'): drop it or say the need in other words",
     ], "other.yml is no test set; the frozen set's hash matches"
 
 
@@ -81,8 +81,9 @@ def test_frustration_test_sets_are_checked_against_frustration_training(tmp_path
         f"{hashlib.sha256((root / 'tests/data/frustration_frozen.yml').read_bytes()).hexdigest()}  "
         "tests/data/frustration_frozen.yml\n")
     assert [str(p) for p in run(root)] == [
-        "tests/data/frustration_frozen.yml:2: test message 'this is the worst shop, really' equals training "
-        "example at data/frustration/train.yml:3 ('this is the worst shop really')"]
+        "data/frustration/train.yml:3: training example 'this is the worst shop really' equals the test message at "
+        "tests/data/frustration_frozen.yml:2 ('this is the worst shop, really'): drop it or say the need in other "
+        "words"]
     found = labelled_lists(root / "tests/data/frustration_frozen.yml", root)
     assert [(e.intent, e.text, e.line) for e in found] == [("frustrated", "this is the worst shop, really", 2),
                                                           ("calm", "where is my lamp", 4)]
