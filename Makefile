@@ -57,7 +57,7 @@ seed: db ## same as db
 reseed: $(VENV_STAMP) ## drop and re-create the shop database with fresh demo data
 	@$(PY) -m careline.seed --reset
 
-data: $(VENV_STAMP) ## regenerate data/nlu/realdata.yml, tests/data/realdata_*.yml, data/frustration/real.yml from ../shared/realdata ($$CARELINE_REALDATA)
+data: $(VENV_STAMP) ## regenerate data/nlu/realdata.yml, tests/data/realdata_*.yml, data/frustration/real.yml from ../shared/realdata or CARELINE_REALDATA
 	@$(PY) -m ops.realdata
 
 train: $(VENV_STAMP) ## train the model, only if data/config changed (content hash)
