@@ -143,7 +143,8 @@ class SentenceEncoder:
 
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Unit-length embeddings of `texts`, one row each, in order."""
-        texts = [str(t or "")[:2000] for t in texts]
+        # at most 2000 characters (the model reads 128 tokens); lone surrogates become "?"
+        texts = [str(t or "")[:2000].encode("utf-8", "replace").decode("utf-8") for t in texts]
         result = np.zeros((len(texts), self.hidden), dtype=np.float32)
         missing: Dict[str, List[int]] = {}
         with self._lock:

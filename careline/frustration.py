@@ -68,6 +68,35 @@ happy calm fine thanks thank appreciate appreciated lovely pleased love glad kin
 great perfect wonderful brilliant cheers nice
 """.split())
 _CAPS_WORD = re.compile(r"\b[A-Z]{3,}\b")
+_REPEATS = re.compile(r"(.)\1{3,}", re.DOTALL)
+MAX_CHARS = 1000            # what the channels let through; the rest of a message is not scored
+SENTIMENT_CHARS = 300       # VADER's cost grows with the square of a message's words (emoji become words)
+SENTIMENT_SYMBOLS = 12      # ... so a message of emoji is cut to a few of them before VADER reads it
+MAX_SYMBOLS = 40            # spaCy's tokenizer is slow on long runs of emoji without spaces
+
+
+def bounded(text: str) -> str:
+    """The part of a message the scorer reads: at most MAX_CHARS, runs of one character squeezed to
+    three ("!!!!!!!!" -> "!!!", a thousand of one emoji -> three), at most MAX_SYMBOLS emoji and
+    other symbols, links and @mentions dropped. Its cost stays bounded whatever a customer sends."""
+    text = text[:MAX_CHARS * 2].encode("utf-8", "replace").decode("utf-8")    # lone surrogates become "?"
+    squeezed = _REPEATS.sub(r"\1\1\1", text)[:MAX_CHARS]
+    return _MENTION_OR_LINK.sub(" ", _few_symbols(squeezed, MAX_SYMBOLS))
+
+
+def _few_symbols(text: str, limit: int = SENTIMENT_SYMBOLS) -> str:
+    import unicodedata
+
+    kept, symbols = [], 0
+    for char in text:
+        if ord(char) > 0x2000 and unicodedata.category(char) in ("So", "Sk", "Cs", "Co"):
+            symbols += 1
+            if symbols > limit:
+                continue
+        kept.append(char)
+    return "".join(kept)
+
+
 _MENTION_OR_LINK = re.compile(r"(?:^|\s)@\w+|https?://\S+|www\.\S+")
 _ACRONYMS = frozenset({"USD", "UPS", "DHL", "USPS", "FAQ", "ETA", "RMA", "BBB", "UK", "USA", "PDF", "ASAP"})
 _ORDER_NUMBER = re.compile(r"\bCL-?\d{6}\b", re.IGNORECASE)
@@ -84,7 +113,7 @@ def tokens(text: str) -> List[str]:
     """Lower-cased spaCy tokens with words after a negation marked `NEG_` up to the clause end."""
     result: List[str] = []
     negated = False
-    for token in _tokenizer()(_MENTION_OR_LINK.sub(" ", text[:2000])):
+    for token in _tokenizer()(bounded(text)):
         word = token.lower_
         if token.is_space:
             continue
@@ -102,7 +131,7 @@ def tokens(text: str) -> List[str]:
 
 def signals(text: str) -> List[str]:
     """The explicit frustration signals found in a message."""
-    text = _MENTION_OR_LINK.sub(" ", text[:2000])
+    text = bounded(text)
     found = [name for name, pattern in SIGNALS.items() if pattern.search(text)]
     caps = [w for w in _CAPS_WORD.findall(_ORDER_NUMBER.sub("", text)) if w not in _ACRONYMS]
     if caps:
@@ -141,7 +170,7 @@ SENTIMENT_KEYS = ("neg", "neu", "pos", "compound")
 
 def sentiment(text: str) -> List[float]:
     """VADER's negative, neutral, positive and compound scores of a message."""
-    scores = _vader().polarity_scores(_MENTION_OR_LINK.sub(" ", text[:2000]))
+    scores = _vader().polarity_scores(_few_symbols(bounded(text)[:SENTIMENT_CHARS]))
     return [float(scores[key]) for key in SENTIMENT_KEYS]
 
 

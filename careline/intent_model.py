@@ -36,6 +36,7 @@ NUMBER = re.compile(r"\b\d+(?:st|nd|rd|th)?\b")
 APOSTROPHES = re.compile(r"[\u2018\u2019\u02bc`´]")
 WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 CONCEPT_PREFIX = "concept_"
+MAX_CHARS = 2000        # what a message is classified by: twice the channels' limit, so the cost is bounded
 CONCEPT_NAME = re.compile(r"[a-z][a-z0-9_]*")   # also checked by `make validate` (careline/datacheck.py)
 
 PLACEHOLDERS = (("ordernumber", ORDER_NUMBER), ("emailaddress", EMAIL), ("moneyamount", MONEY),
@@ -288,7 +289,7 @@ class IntentModel:
     def _features(self, texts: Sequence[str], dense: Dense = None):
         from scipy.sparse import hstack
 
-        normalised = [self.speller.correct(normalise(t)) for t in texts]
+        normalised = [self.speller.correct(normalise(t[:MAX_CHARS])) for t in texts]
         annotated = [self.lexicon.annotate(t) for t in normalised]
         sparse = hstack([self._word.transform(annotated), self._char.transform(normalised)]).tocsr()
         return _with_dense(sparse, dense, self.dense_dims, self.dense_weight)

@@ -97,7 +97,11 @@ class CarelineIntentClassifier(GraphComponent):
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
-            if self._model is None or not (message.get(TEXT) or "").strip():
+            if self._model is None:
+                continue
+            if not (message.get(TEXT) or "").strip():    # nothing to classify: no intent, so the fallback
+                message.set(INTENT, {"name": None, "confidence": 0.0}, add_to_output=True)
+                message.set(INTENT_RANKING_KEY, [], add_to_output=True)
                 continue
             intents, topics = split_ranking(self._model.rank(message.get(TEXT), sentence_vector(message)))
             name, confidence = intents[0]

@@ -58,7 +58,7 @@ def test_train_persist_load_and_process(trained_and_loaded):
     assert ranking[0]["name"] == "order_status"
     assert sorted(r["name"] for r in ranking) == ["faq", "greet", "order_status"]   # each intent once
     assert ranking == sorted(ranking, key=lambda r: -r["confidence"])
-    assert empty.get("intent") is None
+    assert empty.get("intent") == {"name": None, "confidence": 0.0}, "no intent: the FallbackClassifier answers"
     output = order.as_dict(only_output_properties=True)
     assert "intent" in output and "intent_ranking" in output and "response_selector" in output
 
@@ -80,3 +80,12 @@ def test_sentence_embeddings_are_features_beside_the_sparse_ones(trained_and_loa
     assert message.get("intent_ranking")
     with pytest.raises(ValueError, match="sentence embedding"):
         loaded.process([Message(data={"text": "how are you doing today"})])
+
+
+def test_an_empty_message_gets_no_intent_so_the_fallback_answers(trained_and_loaded):
+    loaded = trained_and_loaded(CarelineIntentClassifier, _training_data())
+    for text in ("", "   "):
+        message = Message(data={"text": text})
+        loaded.process([message])
+        assert message.get("intent") == {"name": None, "confidence": 0.0}
+        assert message.get("intent_ranking") == []

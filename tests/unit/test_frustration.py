@@ -1,4 +1,5 @@
 """The frustration scorer: tokens, signals, the learned model and the conversation score."""
+import time
 from pathlib import Path
 
 import pytest
@@ -162,3 +163,32 @@ def test_the_real_data_model_uses_every_kind_of_feature_and_round_trips(producti
 def test_malformed_real_data_is_refused_clearly():
     with pytest.raises(ValueError, match="needs 'frustrated' and 'calm'"):
         f.load_training({"frustrated": ["a"] * 10, "calm": ["b"] * 10}, {"sources": {"x": {"calm": []}}}, 0.5)
+
+
+HOSTILE = {
+    "one emoji a thousand times": "😹" * 1000,
+    "a thousand different emoji": "".join(chr(0x1F600 + i % 79) for i in range(1000)),
+    "emoji and letters": " ".join(chr(0x1F600 + i % 79) + "x" for i in range(330)),
+    "a lone surrogate": "\ud83d where is it",
+    "35,000 characters": "refund " * 5000,
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_what_a_stranger_sends_is_scored_quickly(name):
+    """VADER's cost grows with the square of the words (an emoji becomes several) and spaCy is slow on
+    long runs of emoji: one customer's message must not stall the server for everyone."""
+    model = f.train(*f.load_labelled(yaml.safe_load((PROJECT_ROOT / "data/frustration/train.yml").read_text())),
+                    use_embedding=False)
+    model.score("warm up")
+    started = time.perf_counter()
+    score = model.score(HOSTILE[name])
+    assert 0.0 <= score <= 1.0
+    assert time.perf_counter() - started < 0.05
+
+
+def test_bounded_text_squeezes_repeats_and_keeps_few_symbols():
+    assert f.bounded("no!!!!!!!!!!") == "no!!!"
+    assert len(f.bounded("x" * 5000 + "y" * 5000)) <= f.MAX_CHARS
+    assert sum(1 for c in f.bounded("".join(chr(0x1F600 + i % 79) for i in range(500))) if ord(c) > 0x2000) \
+        == f.MAX_SYMBOLS
