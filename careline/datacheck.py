@@ -6,7 +6,8 @@ Each problem names a file and line, so a trainer can jump straight to it:
 - every response in the domain is used by a rule, story, form or action, and every used one exists;
 - every FAQ topic has an answer, and every answer a topic;
 - no held-out example (tests/data/) is also a training example, or nearly one (`NearDuplicates`:
-  the same words after the model's own normalisation, or 80% of the words shared);
+  the same words after the model's own normalisation, word sets overlapping by 75%, or one inside
+  the other);
 - the lexicon (data/lexicon.yml) has well-formed concepts: quoted entries, `*` only at the end,
   no entry twice in a concept.
 """
@@ -107,26 +108,53 @@ def leaked(training: Sequence[Example], heldout: Sequence[Example]) -> List[Prob
             for example in heldout if example.key in seen]
 
 
+CONTRACTIONS = (("n't", " not"), ("'re", " are"), ("'m", " am"), ("'ll", " will"), ("'ve", " have"),
+                ("'d", " would"), ("'s", " is"))
+SPELLED_OUT = {"won't": "will not", "can't": "can not", "cannot": "can not", "wanna": "want to",
+               "gonna": "going to", "pls": "please", "plz": "please", "u": "you", "ur": "your", "r": "are"}
+
+
+def _stem(word: str) -> str:
+    """Plurals and -ed/-ing forms as one word ("orders" = "order", "refunded" = "refund")."""
+    for suffix, least in (("ing", 6), ("ed", 5), ("es", 5), ("s", 4)):
+        if word.endswith(suffix) and len(word) >= least and not word.endswith("ss"):
+            return word[: -len(suffix)]
+    return word
+
+
 def words_of(text: str) -> Tuple[str, ...]:
     """The words a message is compared by: the model's own normalisation (lower case, order numbers,
-    emails, amounts and numbers as placeholders), entity markup and punctuation dropped."""
+    emails, amounts and numbers as placeholders), entity markup and punctuation dropped, contractions
+    spelled out ("where's" = "where is") and word endings stemmed ("orders" = "order")."""
     from careline.intent_model import normalise, words
 
-    return tuple(words(normalise(ENTITY_MARKUP.sub(lambda m: m.group(1) or m.group(2), text))))
+    found: List[str] = []
+    for word in words(normalise(ENTITY_MARKUP.sub(lambda m: m.group(1) or m.group(2), text))):
+        word = SPELLED_OUT.get(word, word)
+        for ending, spelled in CONTRACTIONS:
+            if word.endswith(ending) and len(word) > len(ending):
+                word = word[: -len(ending)] + spelled
+                break
+        found += [_stem(part) for part in word.split()]
+    return tuple(found)
 
 
 class NearDuplicates:
     """Finds training texts equal or nearly equal to a given text.
 
-    Equal: the same words in the same order after `words_of`. Nearly equal: both have at least
+    Equal: the same words after `words_of`, in any order. Nearly equal: both have at least
     `MIN_WORDS` distinct words and their word sets overlap by at least `OVERLAP` (Jaccard: shared
-    words over all words; order and repeats ignored). "hi, where is my order" nearly equals "where
-    is my order"; "can I pay with klarna" does not nearly equal "can I pay with paypal" (one word in
-    five is the whole question).
+    words over all words), or the smaller has at least `CONTAINED_WORDS` distinct words, all of
+    them in the other, and they are at least half of the other's. "hi, where is my order" nearly
+    equals "where is my order"; "why was I charged a restocking fee" is inside "why was i charged a
+    restocking fee, i never agreed"; "can I pay with klarna" does not nearly equal "can I pay with
+    paypal" (one word in five is the whole question).
     """
 
     OVERLAP = 0.75
     MIN_WORDS = 4
+    CONTAINED_WORDS = 5
+    CONTAINED_SHARE = 0.5     # ... and make up at least half of the longer one
 
     def __init__(self, texts: Iterable[str] = ()) -> None:
         self._exact: Dict[Tuple[str, ...], int] = {}
@@ -138,10 +166,10 @@ class NearDuplicates:
     def add(self, text: str) -> int:
         index = len(self._sets)
         key = words_of(text)
-        self._exact.setdefault(key, index)
+        self._exact.setdefault(tuple(sorted(key)), index)
         distinct = frozenset(key)
         self._sets.append(distinct)
-        if len(distinct) >= self.MIN_WORDS:
+        if len(distinct) >= min(self.MIN_WORDS, self.CONTAINED_WORDS):
             for word in distinct:
                 self._by_word.setdefault(word, []).append(index)
         return index
@@ -149,8 +177,8 @@ class NearDuplicates:
     def match(self, text: str) -> Optional[Tuple[int, str]]:
         """(index of the training text, "equals" or "nearly equals"), or None."""
         key = words_of(text)
-        if key in self._exact:
-            return self._exact[key], "equals"
+        if tuple(sorted(key)) in self._exact:
+            return self._exact[tuple(sorted(key))], "equals"
         distinct = frozenset(key)
         if len(distinct) < self.MIN_WORDS:
             return None
@@ -160,8 +188,12 @@ class NearDuplicates:
                 shared[index] = shared.get(index, 0) + 1
         best: Optional[Tuple[float, int]] = None
         for index, count in shared.items():
-            overlap = count / (len(distinct) + len(self._sets[index]) - count)
-            if overlap >= self.OVERLAP and (best is None or (-overlap, index) < (-best[0], best[1])):
+            other = self._sets[index]
+            overlap = count / (len(distinct) + len(other) - count)
+            smaller = min(len(distinct), len(other))
+            near = (overlap >= self.OVERLAP and smaller >= self.MIN_WORDS) or (
+                count == smaller and smaller >= self.CONTAINED_WORDS and overlap >= self.CONTAINED_SHARE)
+            if near and (best is None or (-overlap, index) < (-best[0], best[1])):
                 best = (overlap, index)
         return (best[1], "nearly equals") if best else None
 

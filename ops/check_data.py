@@ -5,6 +5,10 @@ Besides the checks of careline.datacheck, two that keep the evaluation honest:
   frustration scorer tests/data/frustration_*.yml) equals or nearly equals a training example
   (data/nlu/*.yml; data/frustration/*.yml) after normalisation (`datacheck.NearDuplicates`). The fix
   is to drop or rewrite the training example, never to edit a test set.
+- No development message equals or nearly equals a test message (tests/data/*_frozen.yml and
+  realdata_test.yml are test sets; every other set is development): whatever is tuned on the
+  development sets would otherwise be tuned on the test sets too. The fix is to drop the
+  development message.
 - The frozen test sets (tests/data/*_frozen.yml) are unchanged since a model first ran on them: each is
   listed in tests/data/FROZEN.sha256 (`sha256sum` format, so `sha256sum -c tests/data/FROZEN.sha256`
   checks it too) and its hash must match.
@@ -84,6 +88,32 @@ def near_duplicates(training: Sequence[datacheck.Example],
     return problems
 
 
+TEST_SET_NAMES = ("_frozen.yml", "realdata_test.yml")   # tests/data files that are test sets: the rest are dev
+
+
+def is_test_set(path: str) -> bool:
+    return path.endswith(TEST_SET_NAMES)
+
+
+def development_near_tests(messages: Sequence[datacheck.Example]) -> List[datacheck.Problem]:
+    """Every development message equal or nearly equal to a test message, at the development line."""
+    tests = [example for example in messages if is_test_set(example.path)]
+    index = datacheck.NearDuplicates(example.text for example in tests)
+    problems = []
+    for example in messages:
+        if is_test_set(example.path):
+            continue
+        found = index.match(example.text)
+        if found:
+            position, how = found
+            twin = tests[position]
+            problems.append(datacheck.Problem(example.path, example.line,
+                                              f"development message '{example.text}' {how} the test message at "
+                                              f"{twin.path}:{twin.line} ('{twin.text}'): drop it from the "
+                                              "development set (what is tuned on it would be tuned on the test)"))
+    return problems
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -133,6 +163,8 @@ def run(root: Path = PROJECT_ROOT) -> List[datacheck.Problem]:
             + datacheck.in_two_intents(training)
             + near_duplicates(training, tests)
             + near_duplicates(frustration_training, frustration_tests)
+            + development_near_tests(tests)
+            + development_near_tests(frustration_tests)
             + frozen_problems(root)
             + datacheck.lexicon_problems(root / "data" / "lexicon.yml", root)
             + datacheck.response_problems(datacheck.domain_responses(domain, root),
@@ -146,7 +178,8 @@ def main(argv: List[str]) -> int:
         print(f"  {problem}")
     checks = (f"examples per intent >= {MIN_EXAMPLES}, per FAQ topic >= {MIN_FAQ_EXAMPLES}; no example in two "
               "intents; every response used; every FAQ topic answered; no test message equal or nearly equal to a "
-              "training example; frozen test sets unchanged; lexicon well-formed")
+              "training example; no development message near a test message; frozen test sets unchanged; lexicon "
+              "well-formed")
     if problems:
         print(f"check_data: FAILED, {len(problems)} problem(s) listed above (the checks: {checks})")
     else:

@@ -14,7 +14,9 @@ folder in $CARELINE_REALDATA), then writes, the same on every machine:
                                data/frustration/raw (ops/frustration_sources.py, SOURCES.md).
 
 Rows are ordered by a hash of the seed and the text, not by position, so a corpus update moves few
-rows. A training candidate that equals or nearly equals one of our test or development messages, or
+rows; the same hash puts a tenth of the rows in the test split and a tenth in the development split
+whatever the mapping or the caps (`part_of`), so changing the mapping never moves a row between them.
+A training candidate that equals or nearly equals one of our test or development messages, or
 one of our own training examples under another label, is skipped; a development or test row that
 nearly equals any training example is dropped, so `make validate` holds. Long digit strings
 (the corpus's templated order numbers) become order numbers of our form (CL-123456).
@@ -67,7 +69,7 @@ class Row:
 
 def clean(text: str) -> str:
     """One line, no entity-markup characters, templated long numbers as our order numbers."""
-    text = MARKUP.sub(" ", " ".join(str(text).split()))
+    text = " ".join(MARKUP.sub(" ", str(text)).split())
     return LONG_NUMBER.sub(lambda m: f"CL-{m.group(0)[-6:]}", text).strip()
 
 
@@ -150,20 +152,56 @@ def _ours(root: Path) -> Tuple[List[Tuple[str, str]], List[str]]:
     return training, held
 
 
+def part_of(seed: str, text: str) -> str:
+    """The split a corpus row belongs to, fixed by a hash of its text alone (not by the mapping, the caps
+    or which rows were trained on): a tenth are test rows, a tenth development rows, the rest may train."""
+    bucket = int(order_key(seed, text)[:8], 16) % 10
+    return "test" if bucket == 0 else "dev" if bucket == 1 else "train"
+
+
 def split(groups: Mapping[str, List[Row]], mapping: Mapping[str, object],
           own_training: Sequence[Tuple[str, str]], own_heldout: Sequence[str]) -> Dict[str, List[Row]]:
-    """{"train": [...], "dev": [...], "test": [...]} by the balance rules of the mapping."""
+    """{"train": [...], "dev": [...], "test": [...]} by the balance rules of the mapping.
+
+    The test split comes first and depends on nothing we train on: the test-bucket rows of each mapped
+    source label (at most `test_per_source_label`), without near copies of each other. Then the
+    development rows (not near a test row), then the training rows (not near a test or development
+    row, nor one of our own test, development or training messages), and last the development rows
+    near a training row are dropped. A training example of ours near a test row is for
+    `make validate` to point at (drop the example), not a reason to change the test split."""
     balance = mapping["balance"]
     per_label = int(balance["train_per_label_and_source"])
     per_faq = int(balance["train_per_faq_topic_and_source"])
     per_oos = int(balance["out_of_scope_per_label"])
+    seed = str(balance["seed"])
     heldout_index = NearDuplicates(own_heldout)
     own_index = NearDuplicates(text for text, _ in own_training)
 
+    def limit(rows: Sequence[Row], part: str) -> int:
+        oos = rows[0].label == OUT_OF_SCOPE
+        return int(balance["heldout_out_of_scope_per_label" if oos else f"{part}_per_source_label"])
+
+    def held_out(part: str, avoid: NearDuplicates) -> List[Row]:
+        taken: List[Row] = []
+        kept = NearDuplicates()
+        for rows in groups.values():
+            count = 0
+            for row in rows:
+                if count >= limit(rows, part):
+                    break
+                if part_of(seed, row.text) == part and not avoid.match(row.text) and not kept.match(row.text):
+                    taken.append(row)
+                    kept.add(row.text)
+                    count += 1
+        return taken
+
+    test = held_out("test", NearDuplicates())
+    dev = held_out("dev", NearDuplicates(row.text for row in test))
+    held_index = NearDuplicates([*own_heldout, *(row.text for row in test), *(row.text for row in dev)])
+
     def trainable(row: Row) -> bool:
-        if heldout_index.match(row.text):
-            return False
-        return own_index.match(row.text) is None  # equal to ours: nothing new; near ours: maybe a clash
+        # near ours: nothing new, or a clash; near a held-out message: a leak
+        return part_of(seed, row.text) == "train" and not held_index.match(row.text) and not own_index.match(row.text)
 
     # Training: per (our label, source), rows round-robin over the source labels mapped to it, up to
     # the quota; each bank-only (out_of_scope) label gives a few rows of its own.
@@ -183,27 +221,9 @@ def split(groups: Mapping[str, List[Row]], mapping: Mapping[str, object],
                 if queue and len(taken) < quota:
                     taken.append(queue.pop(0))
         train += taken
-    used = set(train)
     train_index = NearDuplicates([text for text, _ in own_training] + [row.text for row in train])
-    result: Dict[str, List[Row]] = {"train": train, "dev": [], "test": []}
-    kept = NearDuplicates()
-    for rows in groups.values():
-        oos = rows[0].label == OUT_OF_SCOPE
-        limits = {"dev": int(balance["heldout_out_of_scope_per_label" if oos else "dev_per_source_label"]),
-                  "test": int(balance["heldout_out_of_scope_per_label" if oos else "test_per_source_label"])}
-        count = {"dev": 0, "test": 0}
-        for row in rows:
-            if row in used or train_index.match(row.text) or heldout_index.match(row.text) or kept.match(row.text):
-                continue
-            part = "test" if count["test"] < count["dev"] else "dev"
-            if count[part] >= limits[part]:
-                part = "dev" if part == "test" else "test"
-                if count[part] >= limits[part]:
-                    break
-            result[part].append(row)
-            kept.add(row.text)
-            count[part] += 1
-    return result
+    dev = [row for row in dev if not train_index.match(row.text) and not heldout_index.match(row.text)]
+    return {"train": train, "dev": dev, "test": test}
 
 
 def render(rows: Iterable[Row], header: Sequence[str]) -> str:

@@ -34,7 +34,11 @@ def _every_label(source: str, taken: set) -> list:
 
 def _corpus(folder: Path, extra_tracking: int = 0) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    rows = BITEXT + [(f"where is my parcel number {i} now please", "track_order") for i in range(extra_tracking)]
+    def token(n: int) -> str:       # a made-up word per row, so the rows are not near copies of each other
+        return "".join("abcdefghijklmnopqrstuvwxyz"[(n // 26 ** k) % 26] for k in range(3)) + "zz"
+
+    rows = BITEXT + [(f"where is my {token(4 * i)} {token(4 * i + 1)} {token(4 * i + 2)} {token(4 * i + 3)}",
+                      "track_order") for i in range(extra_tracking)]
     rows += _every_label("bitext", {label for _, label in BITEXT})
     banking = BANKING + _every_label("banking77", {label for _, label in BANKING})
     with open(folder / "bitext_customer_support.csv", "w", newline="") as handle:
@@ -128,3 +132,20 @@ def test_mapping_mistakes_are_refused_with_the_line_to_fix(tmp_path):
     path.write_text(original.replace("      review: ", "      # review: ", 1))
     with pytest.raises(ValueError, match="label review is not decided"):
         realdata.generate(corpus, root)
+
+
+def test_changing_the_mapping_never_moves_a_row_into_or_out_of_the_test_split(tmp_path):
+    root = _project(tmp_path)
+    corpus = _corpus(tmp_path / "corpus", extra_tracking=200)
+
+    def test_rows() -> set:
+        text = realdata.generate(corpus, root)["tests/data/realdata_test.yml"]
+        return {line[6:] for line in text.splitlines() if line.startswith("    - ")}
+
+    before = test_rows()
+    path = root / "data/realdata/mapping.yml"
+    path.write_text(path.read_text().replace("      get_refund: request_refund\n", "", 1).replace(
+        "      review: ", "      get_refund: \"dropped for this test\"\n      review: ", 1))
+    after = test_rows()
+    assert after <= before and before - after <= {"help me get a refund", "I want my money back"}, before - after
+    assert any("where is my" in row for row in after), "the tracking rows' test rows stay where they were"
