@@ -410,6 +410,13 @@ class TrainingSettings:
     real_weight: float = 0.5
     dense_weight: float = 2.0
 
+    @classmethod
+    def from_mapping(cls, data: Optional[Mapping[str, object]]) -> TrainingSettings:
+        """From the FrustrationScorer's entry in config.yml (keys `C`, `real_weight`, `dense_weight`)."""
+        data = data or {}
+        return cls(float(data.get("C", cls.c)), float(data.get("real_weight", cls.real_weight)),
+                   float(data.get("dense_weight", cls.dense_weight)))
+
 
 def load_training(own: Mapping[str, Sequence[str]], real: Optional[Mapping[str, object]],
                   real_weight: float) -> Tuple[List[str], List[str], List[Labelled]]:

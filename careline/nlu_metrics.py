@@ -146,12 +146,19 @@ def expected_calibration_error(predictions: Sequence[Prediction], bins: int = 10
 
 
 def decision(p: Prediction, threshold: float, ambiguity_threshold: float) -> str:
-    """What the FallbackClassifier does with the message: "fallback", "ask" or "answer"."""
+    """What the bot does with the message: "fallback", "ask" or "answer". A near tie is asked about only
+    when careline.fallback.clarification offers both as buttons (two requests); otherwise the
+    customer gets the fallback's "say it another way"."""
+    from careline.fallback import clarification
+
     label, confidence = p.best
     if label == FALLBACK or confidence < threshold:
         return "fallback"
     if p.second_predicted and confidence - p.second_confidence < ambiguity_threshold:
-        return "ask"
+        pairs = ((label, confidence), (p.second_predicted, p.second_confidence))
+        topic = next((name for name, _ in pairs if name.startswith("faq/")), None)
+        ranking = [(name.split("/", 1)[0], value) for name, value in pairs]
+        return "ask" if clarification(ranking, topic, threshold, ambiguity_threshold) else "fallback"
     return "answer"
 
 

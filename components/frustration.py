@@ -62,8 +62,7 @@ class FrustrationScorer(GraphComponent):
             raise FileNotFoundError(f"FrustrationScorer: labelled data {path} not found")
         real_path = Path(self._config["real_data"]) if self._config.get("real_data") else None
         real = yaml.safe_load(real_path.read_text()) if real_path and real_path.exists() else None
-        settings = TrainingSettings(float(self._config["C"]), float(self._config["real_weight"]),
-                                    float(self._config["dense_weight"]))
+        settings = TrainingSettings.from_mapping(self._config)
         self._model = train_from(yaml.safe_load(path.read_text()), real, settings)
         with self._model_storage.write_to(self._resource) as directory:
             (directory / MODEL_FILE).write_text(json.dumps(self._model.to_dict()))

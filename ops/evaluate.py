@@ -50,10 +50,10 @@ def train_frustration() -> frustration.FrustrationModel:
     """The frustration scorer as the pipeline trains it: the one place to adapt when
     careline.frustration's training changes (train_from adds the real data of `make data`)."""
     own = yaml.safe_load(FRUSTRATION_TRAIN.read_text())
-    if hasattr(frustration, "train_from"):
-        real = yaml.safe_load(FRUSTRATION_REAL.read_text()) if FRUSTRATION_REAL.exists() else None
-        return frustration.train_from(own, real, frustration.TrainingSettings())
-    return frustration.train(*frustration.load_labelled(own))
+    real = yaml.safe_load(FRUSTRATION_REAL.read_text()) if FRUSTRATION_REAL.exists() else None
+    pipeline = (yaml.safe_load((PROJECT_ROOT / "config.yml").read_text()) or {}).get("pipeline") or []
+    scorer = next((c for c in pipeline if str(c.get("name", "")).endswith("FrustrationScorer")), {})
+    return frustration.train_from(own, real, frustration.TrainingSettings.from_mapping(scorer))
 
 
 def frustration_report(model: frustration.FrustrationModel, path: Path, kind: str) -> Dict[str, Any]:

@@ -289,7 +289,7 @@ def render_frustration(sources: Mapping[str, Mapping[str, List[str]]]) -> str:
               "carry a problem, the first rows of each problem label in hash order). Messages near a frustration test",
               "message are left out."]
     body = yaml.safe_dump({"sources": {name: dict(lists) for name, lists in sources.items()}}, allow_unicode=True,
-                          sort_keys=False, width=100)
+                          sort_keys=False, width=10_000)   # one line per message: make validate reads lines
     return "\n".join(f"# {line}" for line in header) + "\n" + body
 
 

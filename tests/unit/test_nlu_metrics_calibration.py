@@ -48,7 +48,11 @@ def test_calibration_uses_the_classifier_best_label_not_the_fallback():
 
 def test_decision_follows_the_fallback_classifier():
     assert decision(p("a", "a", 0.30, "b", 0.1), 0.35, 0.05) == "fallback"
-    assert decision(p("a", "a", 0.40, "b", 0.36), 0.35, 0.05) == "ask", "gap 0.04 < 0.05"
+    assert decision(p("return_item", "request_refund", 0.40, "return_item", 0.36), 0.35, 0.05) == "ask", \
+        "gap 0.04 < 0.05, two requests the bot offers as buttons"
+    assert decision(p("faq/warranty", "faq/warranty", 0.40, "return_item", 0.36), 0.35, 0.05) == "ask"
+    assert decision(p("a", "a", 0.40, "b", 0.36), 0.35, 0.05) == "fallback", \
+        "a near tie the bot cannot offer as two buttons (a greeting, yes/no) gets the fallback"
     assert decision(p("a", "a", 0.40, "b", 0.35), 0.35, 0.05) == "answer", "gap 0.05 is not below 0.05"
     assert decision(p("a", "a", 0.34, "b", 0.33), 0.35, 0.05) == "fallback", "falling back comes first"
     assert decision(p("a", "a", 0.36), 0.35, 0.05) == "answer", "no runner-up, nothing to choose between"
@@ -58,7 +62,7 @@ def test_decision_follows_the_fallback_classifier():
 def test_ask_rates_split_the_messages_and_score_the_answered_ones():
     predictions = [
         p("a", "a", 0.20, "b", 0.10),    # falls back
-        p("a", "b", 0.50, "a", 0.48),    # asked to choose
+        p("request_refund", "return_item", 0.50, "request_refund", 0.48),    # asked to choose
         p("a", "a", 0.90, "b", 0.05),    # answered right
         p("out_of_scope", "out_of_scope", 0.80, "a", 0.1),   # answered right: "I can't help with that"
         p("a", "c", 0.70, "a", 0.20),    # answered wrongly
