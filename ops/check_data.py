@@ -70,22 +70,23 @@ def read_lists(root: Path, folder: str, patterns: Sequence[str]) -> List[datache
     return [example for path in paths for example in labelled_lists(path, root)]
 
 
+def _pairs(reference: Sequence[datacheck.Example], checked: Sequence[datacheck.Example]):
+    """(checked message, the reference example it equals or nearly equals, "equals"/"nearly equals")."""
+    index = datacheck.NearDuplicates(example.text for example in reference)
+    for example in checked:
+        found = index.match(example.text)
+        if found:
+            yield example, reference[found[0]], found[1]
+
+
 def near_duplicates(training: Sequence[datacheck.Example],
                     tests: Sequence[datacheck.Example]) -> List[datacheck.Problem]:
     """Every test message equal or nearly equal to a training example, reported at the training
     example's line: that is the one to change (a test or development message is never edited)."""
-    index = datacheck.NearDuplicates(example.text for example in training)
-    problems = []
-    for example in tests:
-        found = index.match(example.text)
-        if found:
-            position, how = found
-            twin = training[position]
-            problems.append(datacheck.Problem(twin.path, twin.line,
-                                              f"training example '{twin.text}' {how} the test message at "
-                                              f"{example.path}:{example.line} ('{example.text}'): drop it or "
-                                              "say the need in other words"))
-    return problems
+    return [datacheck.Problem(twin.path, twin.line, f"training example '{twin.text}' {how} the test message at "
+                                                    f"{test.path}:{test.line} ('{test.text}'): drop it or say the "
+                                                    "need in other words")
+            for test, twin, how in _pairs(training, tests)]
 
 
 TEST_SET_NAMES = ("_frozen.yml", "realdata_test.yml")   # tests/data files that are test sets: the rest are dev
@@ -98,20 +99,11 @@ def is_test_set(path: str) -> bool:
 def development_near_tests(messages: Sequence[datacheck.Example]) -> List[datacheck.Problem]:
     """Every development message equal or nearly equal to a test message, at the development line."""
     tests = [example for example in messages if is_test_set(example.path)]
-    index = datacheck.NearDuplicates(example.text for example in tests)
-    problems = []
-    for example in messages:
-        if is_test_set(example.path):
-            continue
-        found = index.match(example.text)
-        if found:
-            position, how = found
-            twin = tests[position]
-            problems.append(datacheck.Problem(example.path, example.line,
-                                              f"development message '{example.text}' {how} the test message at "
-                                              f"{twin.path}:{twin.line} ('{twin.text}'): drop it from the "
-                                              "development set (what is tuned on it would be tuned on the test)"))
-    return problems
+    development = [example for example in messages if not is_test_set(example.path)]
+    return [datacheck.Problem(dev.path, dev.line, f"development message '{dev.text}' {how} the test message at "
+                                                  f"{twin.path}:{twin.line} ('{twin.text}'): drop it from the "
+                                                  "development set (what is tuned on it would be tuned on the test)")
+            for dev, twin, how in _pairs(tests, development)]
 
 
 def sha256(path: Path) -> str:

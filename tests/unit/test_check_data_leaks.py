@@ -138,3 +138,21 @@ def test_frustration_lists_may_be_nested_or_unindented(tmp_path):
                     "    - fine thanks\nfrustrated:\n- top level item\n")
     assert [(e.intent, e.text, e.line) for e in labelled_lists(path, tmp_path)] == [
         ("sources", "so angry: again", 5), ("sources", "fine thanks", 7), ("frustrated", "top level item", 9)]
+
+
+def test_a_development_message_near_a_test_message_is_reported_at_the_development_line():
+    from careline.datacheck import Example
+    from ops.check_data import development_near_tests
+
+    messages = [Example("greet", "hello, how are you doing today?", "tests/data/nlu_frozen.yml", 4),
+                Example("greet", "how are you doing today", "tests/data/nlu_fresh_dev.yml", 9),
+                Example("greet", "hey", "tests/data/nlu_heldout.yml", 3),
+                Example("order_status", "where's my orders", "tests/data/realdata_dev.yml", 5),
+                Example("order_status", "where is my order", "tests/data/realdata_test.yml", 7)]
+    assert [str(p) for p in development_near_tests(messages)] == [
+        "tests/data/nlu_fresh_dev.yml:9: development message 'how are you doing today' nearly equals the test "
+        "message at tests/data/nlu_frozen.yml:4 ('hello, how are you doing today?'): drop it from the development "
+        "set (what is tuned on it would be tuned on the test)",
+        "tests/data/realdata_dev.yml:5: development message 'where's my orders' equals the test message at "
+        "tests/data/realdata_test.yml:7 ('where is my order'): drop it from the development set (what is tuned "
+        "on it would be tuned on the test)"]
