@@ -29,7 +29,7 @@ FAQ_CHOICES = {
     "faq/shipping_costs": ("Delivery costs", "How much does delivery cost?"),
     "faq/international_shipping": ("Shipping abroad", "Do you ship internationally?"),
     "faq/return_policy": ("Our return policy", "What is your return policy?"),
-    "faq/refund_timing": ("When a refund arrives", "How long does a refund take?"),
+    "faq/refund_timing": ("Refund timing", "How long does a refund take?"),
     "faq/payment_methods": ("Ways to pay", "Which payment methods do you accept?"),
     "faq/order_changes": ("Changing an order", "Can I change my order?"),
     "faq/opening_hours": ("Support hours", "When is your support team available?"),
