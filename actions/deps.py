@@ -7,6 +7,7 @@ from typing import Any, Dict, Tuple
 import yaml
 from sqlalchemy.engine import Engine
 
+from careline import pipeline_config
 from careline.claims import ClaimService
 from careline.desk.feedback import FeedbackService
 from careline.frustration import Thresholds
@@ -57,12 +58,8 @@ def policy_data() -> Dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def fallback_thresholds() -> Tuple[float, float]:
-    """The FallbackClassifier's `threshold` and `ambiguity_threshold` from config.yml (one home)."""
-    config = yaml.safe_load((PROJECT_ROOT / "config.yml").read_text(encoding="utf-8")) or {}
-    for component in config.get("pipeline") or []:
-        if component.get("name") == "FallbackClassifier":
-            return float(component.get("threshold", 0.3)), float(component.get("ambiguity_threshold", 0.1))
-    return 0.3, 0.1
+    """The FallbackClassifier's `threshold` and `ambiguity_threshold` from config.yml, read once."""
+    return pipeline_config.fallback_thresholds()
 
 
 @lru_cache(maxsize=1)

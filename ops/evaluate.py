@@ -26,7 +26,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import yaml
 
-from careline import frustration, nlu_metrics
+from careline import frustration, nlu_metrics, pipeline_config
 from careline.clock import utcnow
 from careline.nlu_metrics import Prediction
 from careline.settings import PROJECT_ROOT
@@ -51,8 +51,7 @@ def train_frustration() -> frustration.FrustrationModel:
     careline.frustration's training changes (train_from adds the real data of `make data`)."""
     own = yaml.safe_load(FRUSTRATION_TRAIN.read_text())
     real = yaml.safe_load(FRUSTRATION_REAL.read_text()) if FRUSTRATION_REAL.exists() else None
-    pipeline = (yaml.safe_load((PROJECT_ROOT / "config.yml").read_text()) or {}).get("pipeline") or []
-    scorer = next((c for c in pipeline if str(c.get("name", "")).endswith("FrustrationScorer")), {})
+    scorer = pipeline_config.component("FrustrationScorer")
     return frustration.train_from(own, real, frustration.TrainingSettings.from_mapping(scorer))
 
 

@@ -14,6 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Dict, List, Sequence, Tuple
 
+from careline import pipeline_config
 from careline.intent_model import example_label
 from careline.nlu_metrics import Prediction
 from careline.settings import PROJECT_ROOT
@@ -97,24 +98,8 @@ def predict(model: Path, messages: Sequence[Any]) -> List[Prediction]:
 
 
 def fallback_settings(config: Path = CONFIG) -> Tuple[float, float]:
-    """(threshold, ambiguity_threshold) of the pipeline's FallbackClassifier in config.yml, with
-    Rasa's defaults for a key left out; (0.0, 0.0) when the pipeline has no FallbackClassifier."""
-    import yaml
-
-    pipeline = (yaml.safe_load(config.read_text(encoding="utf-8")) or {}).get("pipeline") or []
-    for component in pipeline:
-        if isinstance(component, dict) and component.get("name") in ("FallbackClassifier",
-                                                                      "rasa.nlu.classifiers.fallback_classifier"
-                                                                      ".FallbackClassifier"):
-            if "threshold" in component and "ambiguity_threshold" in component:
-                defaults = {}
-            else:
-                from rasa.nlu.classifiers.fallback_classifier import FallbackClassifier
-
-                defaults = FallbackClassifier.get_default_config()
-            return (float(component.get("threshold", defaults.get("threshold"))),
-                    float(component.get("ambiguity_threshold", defaults.get("ambiguity_threshold"))))
-    return 0.0, 0.0
+    """(threshold, ambiguity_threshold) of the pipeline's FallbackClassifier (careline.pipeline_config)."""
+    return pipeline_config.fallback_thresholds(config)
 
 
 def heldout_messages(path: Path) -> List[Any]:
