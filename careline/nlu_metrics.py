@@ -19,6 +19,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Dict, List, Sequence, Tuple
 
+from careline.fallback import clarification
+
 OUT_OF_SCOPE = "out_of_scope"
 FALLBACK = "nlu_fallback"
 
@@ -149,8 +151,6 @@ def decision(p: Prediction, threshold: float, ambiguity_threshold: float) -> str
     """What the bot does with the message: "fallback", "ask" or "answer". A near tie is asked about only
     when careline.fallback.clarification offers both as buttons (two requests); otherwise the
     customer gets the fallback's "say it another way"."""
-    from careline.fallback import clarification
-
     label, confidence = p.best
     if label == FALLBACK or confidence < threshold:
         return "fallback"

@@ -32,6 +32,7 @@ import re
 import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Sequence, Tuple
 
@@ -77,6 +78,18 @@ def order_key(seed: str, text: str) -> str:
     return hashlib.sha1(f"{seed}\0{text.lower()}".encode()).hexdigest()
 
 
+def records(path: Path) -> List[Dict[str, str]]:
+    """The rows of a corpus file (read once per run: the mapping check, the splits and the frustration
+    data all walk the same rows)."""
+    return _records(str(path), path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=4)
+def _records(path: str, _modified: int) -> List[Dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
 def _line_of(mapping_text: str, label: str) -> int:
     for number, line in enumerate(mapping_text.splitlines(), start=1):
         if re.search(rf"(^|[\s\[,]){re.escape(label)}(:|,|\]|$)", line):
@@ -108,8 +121,7 @@ def mapping_problems(mapping: Mapping[str, object], source_dir: Path, root: Path
                                 "in domain.yml nor an FAQ topic with an utter_faq/... answer")
         path = source_dir / spec["file"]
         if path.exists():
-            with open(path, newline="", encoding="utf-8") as handle:
-                present = {record["source_intent"] for record in csv.DictReader(handle)}
+            present = {record["source_intent"] for record in records(path)}
             decided = set().union(*lists.values())
             for label in sorted(decided - present):
                 problems.append(f"{where}:{_line_of(text, label)}: {spec['file']} has no label {label} "
@@ -131,14 +143,13 @@ def read_rows(source_dir: Path, mapping: Mapping[str, object]) -> Dict[str, List
         labels = dict(spec.get("map") or {})
         labels.update({name: OUT_OF_SCOPE for name in spec.get("out_of_scope") or []})
         seen = set()
-        with open(path, newline="", encoding="utf-8") as handle:
-            for record in csv.DictReader(handle):
-                ours = labels.get(record["source_intent"])
-                text = clean(record["text"])
-                if ours is None or not text or text.lower() in seen:
-                    continue
-                seen.add(text.lower())
-                groups[f"{source}/{record['source_intent']}"].append(Row(text, ours, source, record["source_intent"]))
+        for record in records(path):
+            ours = labels.get(record["source_intent"])
+            text = clean(record["text"])
+            if ours is None or not text or text.lower() in seen:
+                continue
+            seen.add(text.lower())
+            groups[f"{source}/{record['source_intent']}"].append(Row(text, ours, source, record["source_intent"]))
     for rows in groups.values():
         rows.sort(key=lambda row: order_key(seed, row.text))
     return dict(sorted(groups.items()))
@@ -261,16 +272,14 @@ def frustration_sources(source_dir: Path, mapping: Mapping[str, object], root: P
         held += [str(t) for key in ("frustrated", "calm") for t in data.get(key) or []]
     near = NearDuplicates(held)
     offensive, other = [], []
-    with open(source_dir / mapping["sources"]["bitext"]["file"], newline="", encoding="utf-8") as handle:
-        for record in csv.DictReader(handle):
-            (offensive if "W" in record["tags"] else other).append(clean(record["text"]))
+    for record in records(source_dir / mapping["sources"]["bitext"]["file"]):
+        (offensive if "W" in record["tags"] else other).append(clean(record["text"]))
     other.sort(key=lambda text: order_key(seed, text))
     found = {"bitext_support": (offensive, other[:BITEXT_CALM_SAMPLE])}
     problems: Dict[str, List[str]] = defaultdict(list)
-    with open(source_dir / mapping["sources"]["banking77"]["file"], newline="", encoding="utf-8") as handle:
-        for record in csv.DictReader(handle):
-            if record["source_intent"] in BANKING_CALM_LABELS:
-                problems[record["source_intent"]].append(clean(record["text"]))
+    for record in records(source_dir / mapping["sources"]["banking77"]["file"]):
+        if record["source_intent"] in BANKING_CALM_LABELS:
+            problems[record["source_intent"]].append(clean(record["text"]))
     calm_problems = []
     for label in BANKING_CALM_LABELS:
         calm_problems += sorted(problems[label], key=lambda text: order_key(seed, text))[:BANKING_CALM_PER_LABEL]
