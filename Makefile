@@ -24,10 +24,10 @@ help: ## list the targets
 
 setup: venv encoder env db ## Python 3.10 venv with pinned dependencies and the sentence encoder, .env secrets, seeded database
 
-vencoder: $(VENV_STAMP) ## (re)install the sentence encoder if it is missing or its files do not have their pinned hashes
+encoder: $(VENV_STAMP) ## (re)install the sentence encoder if it is missing or its files do not have their pinned hashes
 	@$(PY) -m ops.encoder_setup
 
-env: $(VENV_STAMP) ## create .venv (Python 3.10), install requirements.txt and the sentence encoder, only when they changed
+venv: $(VENV_STAMP) ## create .venv (Python 3.10), install requirements.txt and the sentence encoder, only when they changed
 
 $(VENV_STAMP): requirements.txt requirements-encoder.txt
 	@set -e; \
