@@ -50,15 +50,15 @@ env: $(VENV_STAMP) ## write .env with generated secrets (API token, demo desk pa
 	@$(PY) -m ops.envfile
 
 db: $(VENV_STAMP) ## migrate the shop database (Alembic), seed it if empty, add the demo desk accounts
-	@$(PY) -m careline.seed
+	@$(PY) -m careline.demo
 
 migrate: $(VENV_STAMP) ## apply the Alembic migrations to the shop database
-	@$(PY) -m careline.migrate
+	@$(PY) -m careline.db.migrate
 
 seed: db ## same as db
 
 reseed: $(VENV_STAMP) ## drop and re-create the shop database with fresh demo data
-	@$(PY) -m careline.seed --reset
+	@$(PY) -m careline.demo --reset
 
 data: $(VENV_STAMP) ## regenerate data/nlu/realdata.yml, tests/data/realdata_*.yml, data/frustration/real.yml from ../shared/realdata or CARELINE_REALDATA
 	@$(PY) -m ops.realdata
@@ -108,8 +108,8 @@ pytest-all:
 	@$(PY) -m pytest $(PYTEST_ARGS) tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
-test-unit: setup ## unit tests of careline/ and ops/ (no Rasa server)
-	@$(PY) -m pytest $(PYTEST_ARGS) tests/unit
+test-unit: setup ## tests of careline/ (one folder per context, real SQLite) and ops/ (no Rasa server)
+	@$(PY) -m pytest $(PYTEST_ARGS) tests/careline tests/ops
 
 test-actions: setup ## custom actions against a real SQLite store
 	@$(PY) -m pytest $(PYTEST_ARGS) tests/actions

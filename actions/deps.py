@@ -7,18 +7,18 @@ from typing import Any, Dict, Tuple
 import yaml
 from sqlalchemy.engine import Engine
 
-from careline import pipeline_config
-from careline.claims import ClaimService
-from careline.desk.feedback import FeedbackService
-from careline.frustration import Thresholds
-from careline.handoff import HandoffLimits
-from careline.settings import PROJECT_ROOT
-from careline.tickets import TicketService
-from careline.policy import load_policy
-from careline.settings import load_settings
-from careline.signing import Signer
-from careline.store import OrderRepository, make_engine
-from careline.verification import IdentityGuard, IdentityRules, IdentityTokens
+from careline.db.engine import make_engine
+from careline.db.orders import OrderRepository
+from careline.feedback.csat import FeedbackService
+from careline.handoff.ticket import HandoffLimits
+from careline.handoff.tickets import TicketService
+from careline.money.claims import ClaimService
+from careline.money.policy import load_policy
+from careline.money.verification import IdentityGuard, IdentityRules, IdentityTokens
+from careline.nlu import pipeline_config
+from careline.nlu.frustration_model import Thresholds
+from careline.shared.settings import PROJECT_ROOT, load_settings
+from careline.shared.signing import Signer
 
 
 @lru_cache(maxsize=1)

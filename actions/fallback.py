@@ -1,5 +1,5 @@
 """The bot did not understand: ask which of two close requests was meant, or to rephrase with
-suggestions, then offer a person (careline/fallback.py decides which)."""
+suggestions, then offer a person (careline/nlu/clarification.py decides which)."""
 from __future__ import annotations
 
 from typing import List
@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.deps import fallback_thresholds
-from careline.fallback import clarification, consecutive_misses, fallback_reply
+from careline.nlu.clarification import clarification, consecutive_misses, fallback_reply
 
 
 class ActionFallback(Action):

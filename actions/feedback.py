@@ -9,7 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.deps import feedback_service
-from careline.desk.feedback import no_comment, parse_rating
+from careline.feedback.csat import no_comment, parse_rating
 
 SLOTS = ("feedback_rating", "feedback_comment", "feedback_skipped")
 THANKS = "Thank you for the feedback, it really helps. Have a lovely day!"

@@ -10,11 +10,8 @@ from rasa_sdk.types import DomainDict
 
 from actions.deps import frustration_thresholds, handoff_limits, ticket_service
 from actions.identity import client_of, proven_order
-from careline.clock import utcnow
-from careline.conversation import is_locked
-from careline.fallback import consecutive_misses
-from careline.frustration import conversation, turns_from_events
-from careline.handoff import (
+from careline.dialogue.conversation import is_locked
+from careline.handoff.ticket import (
     TOO_MANY_TICKETS,
     TicketFacts,
     build_ticket,
@@ -22,6 +19,9 @@ from careline.handoff import (
     handback_text,
     handoff_reason,
 )
+from careline.nlu.clarification import consecutive_misses
+from careline.nlu.frustration_model import conversation, turns_from_events
+from careline.shared.clock import utcnow
 
 HANDOFF_OPENING = "I'm bringing in a person from our team."
 HANDOFF_ALTERNATIVE = "If you'd rather not wait, you can also call us on 0800 555 0199."

@@ -1,4 +1,4 @@
-"""What a conversation has proven: the adapters between slots and careline.verification.
+"""What a conversation has proven: the adapters between slots and careline.money.verification.
 
 Slots are untrusted: an email in a slot proves nothing. A conversation has verified an order
 only while its `verified` slot holds a token this server signed for this conversation and
@@ -12,11 +12,12 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 
 from actions.deps import identity_tokens, order_repository, proposal_signer
-from careline.channel_metadata import CLIENT_KEY, MAX_CLIENT_CHARS
-from careline.clock import utcnow
-from careline.conversation import Proposal
-from careline.identity import verify
-from careline.store import OrderView
+from careline.access.channel_metadata import CLIENT_KEY, MAX_CLIENT_CHARS
+from careline.db.orders import OrderView
+from careline.money.identity import verify
+from careline.money.proposal import Proposal
+from careline.shared.clock import utcnow
+
 
 def client_of(tracker: Tracker) -> str:
     """Who is on the other end: the channel's network client, else the conversation itself."""

@@ -18,22 +18,20 @@ from rasa_sdk.types import DomainDict
 from actions.deps import claim_service, identity_guard, identity_tokens
 from actions.handoff import hand_off
 from actions.identity import channel_of, client_of, pending_proposal, proven_order, seal, session_of
-from careline.clock import utctoday
-from careline.conversation import (
+from careline.dialogue.conversation import (
     IDENTITY_FORM,
     MAX_FAILED_VERIFICATIONS,
-    REFUND_REASONS,
-    Proposal,
     failed_verifications,
     is_locked,
-    normalize_address,
-    normalize_reason,
     order_topic,
 )
-from careline.identity import find_email, find_order_number, normalize_email, normalize_order_number
-from careline.verification import LOCKED as CHECK_LOCKED
-from careline.policy import APPROVE, ESCALATE, PARTIAL, Request
-from careline.replies import DENIAL, LOCKED, done_text, offer_text, order_reply, payment_reply
+from careline.dialogue.replies import DENIAL, LOCKED, done_text, offer_text, order_reply, payment_reply
+from careline.money.customer_input import REFUND_REASONS, normalize_address, normalize_reason
+from careline.money.identity import find_email, find_order_number, normalize_email, normalize_order_number
+from careline.money.policy import APPROVE, ESCALATE, PARTIAL, Request
+from careline.money.proposal import Proposal
+from careline.money.verification import LOCKED as CHECK_LOCKED
+from careline.shared.clock import utctoday
 
 ASK_ORDER_ID = (
     "Sure, I can look into that. What's your order number? It starts with CL followed by "

@@ -31,8 +31,8 @@ from typing import Dict, List
 
 import requests
 
-from careline.clock import utcnow
-from careline.settings import PROJECT_ROOT
+from careline.shared.clock import utcnow
+from careline.shared.settings import PROJECT_ROOT
 
 BUDGETS = {"train_s": 180.0, "start_s": 15.0, "parse_p95_ms": 25.0, "hostile_max_ms": 150.0}
 # What a stranger may send through a channel (at most 1,000 characters): none may stall the server.
@@ -49,7 +49,7 @@ def _free_port() -> int:
 
 
 def _messages(limit: int) -> List[str]:
-    from careline.datacheck import ENTITY_MARKUP, examples
+    from careline.nlu.datacheck import ENTITY_MARKUP, examples
 
     texts = [ENTITY_MARKUP.sub(lambda m: m.group(1) or m.group(2), e.text) for e in examples(MESSAGES, PROJECT_ROOT)]
     return texts[:limit]

@@ -5,9 +5,9 @@ import re
 from functools import lru_cache
 from typing import Any, Optional
 
-from careline import messenger, webchat
-from careline.ratelimit import Limit, MessageGate, RateLimiter
-from careline.settings import Settings, load_settings
+from careline.access import messenger, webchat
+from careline.shared.ratelimit import Limit, MessageGate, RateLimiter
+from careline.shared.settings import Settings, load_settings
 
 #: Sender ids other channels own: a REST caller may not write into a web or Messenger conversation.
 RESERVED_PREFIXES = (webchat.SENDER_PREFIX, messenger.SENDER_PREFIX)

@@ -19,7 +19,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from careline import channel_metadata, messenger, safe_json
+from careline.access import channel_metadata, messenger
+from careline.shared import safe_json
 from channels.guard import gate, settings
 
 logger = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ POST /webhooks/rest/webhook  {"sender": "...", "message": "...", "metadata": {..
   415 not JSON          429 too many messages (Retry-After)      500 the bot failed (nothing half-done)
   401 no or wrong credential                                     503 the channel is not configured
 Error bodies: {"error": code, "detail": why, "messages": [a polite answer to show the customer]}.
-`metadata` is bounded (careline.channel_metadata) and gets `careline_client: "rest:<address>"`,
+`metadata` is bounded (careline.access.channel_metadata) and gets `careline_client: "rest:<address>"`,
 where the address is the integration's own unless it names its customer's in `X-Careline-Client`
 (failed identity checks and handoffs are counted per client, so an integration serving many
 customers should send it: otherwise one careless customer locks the checks for all of them).
@@ -29,8 +29,9 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from careline import channel_metadata, safe_json
-from careline.integration_auth import check_bearer
+from careline.access import channel_metadata
+from careline.access.integration_auth import check_bearer
+from careline.shared import safe_json
 from channels.guard import gate, reads, sender_problem, settings
 
 logger = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """The website chat socket: Rasa's socket.io channel with server-issued, unguessable sessions.
 
-Sessions are issued and remembered by the server (careline.web_sessions, the `web_sessions` table):
+Sessions are issued and remembered by the server (careline.access.web_sessions, the `web_sessions` table):
 a token we did not issue, or one revoked or expired, gets a fresh token and a new conversation.
 
 Protocol (socket.io events):
@@ -14,7 +14,7 @@ Protocol (socket.io events):
   server -> session_ended {}
 Messages are checked by the shared gate (length, per-sender and per-address rates); a refused
 message gets a polite bot_uttered with "error" set and never reaches the bot. Packets are parsed
-with careline.safe_json (deep nesting and lone surrogates are dropped).
+with careline.shared.safe_json (deep nesting and lone surrogates are dropped).
 """
 from __future__ import annotations
 
@@ -32,10 +32,11 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
-from careline import channel_metadata, safe_json, webchat
-from careline.ratelimit import MessageGate
-from careline.store import make_engine
-from careline.web_sessions import WebSessions
+from careline.access import channel_metadata, webchat
+from careline.access.web_sessions import WebSessions
+from careline.db.engine import make_engine
+from careline.shared import safe_json
+from careline.shared.ratelimit import MessageGate
 from channels.guard import gate, reads, settings
 
 logger = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """FrustrationPolicy: reacts to how the conversation is going, before the normal answer.
 
-- High frustration (see careline.frustration.conversation and policy.yml) after the first
+- High frustration (see careline.nlu.frustration_model.conversation and policy.yml) after the first
   message: hand over to a person (`action_handoff`) whatever the customer said.
 - Rising, medium frustration: acknowledge it first (`action_acknowledge_frustration`, which
   reverts itself so that the rules then answer the message as usual), at most once per turn
@@ -22,7 +22,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from careline.frustration import Thresholds, conversation, turns_from_events
+from careline.nlu.frustration_model import Thresholds, conversation, turns_from_events
 
 HANDOFF = "action_handoff"
 ASKED_FOR_A_PERSON = "human_handoff"

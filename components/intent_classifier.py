@@ -1,6 +1,6 @@
 """CarelineIntentClassifier: the intent and, for FAQ questions, the answer's topic in one step.
 
-A thin adapter over careline/intent_model.py. It trains one classifier over the intents and the
+A thin adapter over careline/nlu/intent_model.py. It trains one classifier over the intents and the
 FAQ topics (`faq/<topic>`) and writes what Rasa's LogisticRegressionClassifier and
 ResponseSelector would have written together:
 - `intent` / `intent_ranking`: the best label's intent (`faq` for a topic) at that label's
@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
-
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -27,7 +26,7 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from careline.intent_model import IntentModel, Lexicon, Settings, example_label, train
+from careline.nlu.intent_model import IntentModel, Lexicon, Settings, example_label, train
 from components.sentence_encoder import sentence_vector
 
 RESPONSES_FILE = "responses.json"

@@ -1,6 +1,6 @@
 """CarelineSentenceEncoder: pretrained sentence embeddings (all-MiniLM-L6-v2) as dense features.
 
-A thin adapter over careline/encoder.py (numpy, no torch): every message with text gets one
+A thin adapter over careline/nlu/encoder.py (numpy, no torch): every message with text gets one
 384-dimensional, unit-length sentence feature (`Features(..., "sentence", "text", origin=<name>)`),
 in training (in batches) and at run time. CarelineIntentClassifier and FrustrationScorer read it
 beside their own sparse features. Nothing is trained and nothing is stored in the model: the weights
@@ -21,7 +21,7 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from careline.encoder import SentenceEncoder, shared
+from careline.nlu.encoder import SentenceEncoder, shared
 
 ORIGIN = "CarelineSentenceEncoder"
 SENTENCE = "sentence"

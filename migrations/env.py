@@ -1,10 +1,10 @@
-"""Alembic environment: migrates the shop database described by careline.store."""
+"""Alembic environment: migrates the shop database described by careline.db."""
 from __future__ import annotations
 
 from alembic import context
 
-from careline.settings import load_settings
-from careline.store import Base, make_engine
+from careline.db.engine import Base, make_engine
+from careline.shared.settings import load_settings
 
 config = context.config
 target_metadata = Base.metadata

@@ -19,7 +19,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from careline.settings import load_settings
+from careline.shared.settings import load_settings
 
 logger = logging.getLogger("careline.actions")
 OPEN_PATHS = ("/health",)

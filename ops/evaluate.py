@@ -26,10 +26,12 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import yaml
 
-from careline import frustration, nlu_metrics, pipeline_config
-from careline.clock import utcnow
-from careline.nlu_metrics import Prediction
-from careline.settings import PROJECT_ROOT
+from careline.nlu import frustration_model as frustration
+from careline.nlu import metrics as nlu_metrics
+from careline.nlu import pipeline_config
+from careline.nlu.metrics import Prediction
+from careline.shared.clock import utcnow
+from careline.shared.settings import PROJECT_ROOT
 
 REPORTS = PROJECT_ROOT / "reports"
 FRUSTRATION_TRAIN = PROJECT_ROOT / "data" / "frustration" / "train.yml"
@@ -48,7 +50,7 @@ KIND_NOTE = {"test": "no: never tuned on", "dev": "yes: errors looked at", CV: "
 
 def train_frustration() -> frustration.FrustrationModel:
     """The frustration scorer as the pipeline trains it: the one place to adapt when
-    careline.frustration's training changes (train_from adds the real data of `make data`)."""
+    careline.nlu.frustration_model's training changes (train_from adds the real data of `make data`)."""
     own = yaml.safe_load(FRUSTRATION_TRAIN.read_text())
     real = yaml.safe_load(FRUSTRATION_REAL.read_text()) if FRUSTRATION_REAL.exists() else None
     scorer = pipeline_config.component("FrustrationScorer")

@@ -1,7 +1,7 @@
 """Intent predictions of real trained models: on the test and development sets, and in k-fold
 cross-validation (5 folds by default).
 
-Used by ops/evaluate.py (`make eval`); the figures themselves come from careline.nlu_metrics.
+Used by ops/evaluate.py (`make eval`); the figures themselves come from careline.nlu.metrics.
 """
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Dict, List, Sequence, Tuple
 
-from careline import pipeline_config
-from careline.intent_model import example_label
-from careline.nlu_metrics import Prediction
-from careline.settings import PROJECT_ROOT
+from careline.nlu import pipeline_config
+from careline.nlu.intent_model import example_label
+from careline.nlu.metrics import Prediction
+from careline.shared.settings import PROJECT_ROOT
 
 CONFIG = PROJECT_ROOT / "config.yml"
 DOMAIN = PROJECT_ROOT / "domain.yml"
@@ -98,7 +98,7 @@ def predict(model: Path, messages: Sequence[Any]) -> List[Prediction]:
 
 
 def fallback_settings(config: Path = CONFIG) -> Tuple[float, float]:
-    """(threshold, ambiguity_threshold) of the pipeline's FallbackClassifier (careline.pipeline_config)."""
+    """(threshold, ambiguity_threshold) of the pipeline's FallbackClassifier (careline.nlu.pipeline_config)."""
     return pipeline_config.fallback_thresholds(config)
 
 

@@ -38,8 +38,8 @@ from typing import Dict, Iterable, List, Mapping, Sequence, Tuple
 
 import yaml
 
-from careline.datacheck import NearDuplicates, examples
-from careline.settings import PROJECT_ROOT
+from careline.nlu.datacheck import NearDuplicates, examples
+from careline.shared.settings import PROJECT_ROOT
 
 MAPPING = PROJECT_ROOT / "data" / "realdata" / "mapping.yml"
 TRAIN_FILE = PROJECT_ROOT / "data" / "nlu" / "realdata.yml"

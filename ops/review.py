@@ -18,10 +18,10 @@ from typing import List, Set
 import sqlalchemy as sa
 import yaml
 
-from careline.clock import utcnow
-from careline import datacheck, review
-from careline.settings import PROJECT_ROOT, load_settings
-from careline.store import make_engine
+from careline.db.engine import make_engine
+from careline.nlu import datacheck, review
+from careline.shared.clock import utcnow
+from careline.shared.settings import PROJECT_ROOT, load_settings
 
 REVIEWED = Path("data") / "nlu" / "reviewed.yml"
 REVIEW_DIR = PROJECT_ROOT / "review"

@@ -11,6 +11,7 @@ The HTTP API token is handed over in the environment, never on a command line.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -24,10 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
-from careline.private_files import secure_var
-from careline.settings import Settings, load_settings
+from careline.shared.private_files import secure_var
+from careline.shared.settings import Settings, load_settings
 from ops.train import model_path
-import contextlib
 
 HEALTH_TIMEOUT_S = float(os.environ.get("CARELINE_HEALTH_TIMEOUT", "240"))
 STOP_TIMEOUT_S = 20.0
@@ -99,7 +99,7 @@ def services(settings: Settings, model: Path) -> List[Service]:
         ),
     ]
     if settings.helpdesk_url:
-        result.append(Service(name="outbox", command=[sys.executable, "-m", "careline.tickets"],
+        result.append(Service(name="outbox", command=[sys.executable, "-m", "careline.handoff.tickets"],
                               probe=_heartbeat_probe(settings.outbox_heartbeat)))
     return result
 

@@ -16,13 +16,13 @@ import time
 from pathlib import Path
 from typing import Iterable, List
 
-from careline.settings import PROJECT_ROOT
+from careline.shared.settings import PROJECT_ROOT
 
 MODEL_PREFIX = "careline-"
 RASA_DATA = ("data/nlu", "data/stories", "data/rules")  # data/frustration is read by the scorer itself
 INPUT_GLOBS = ("config.yml", "domain.yml", "domain/**/*.yml", "data/**/*.yml", "components/**/*.py",
                # the business logic the custom components train with
-               "careline/intent_model.py", "careline/frustration.py", "careline/encoder.py",
+               "careline/nlu/intent_model.py", "careline/nlu/frustration_model.py", "careline/nlu/encoder.py",
                # the pretrained encoder's pin (its weights are checked by hash when installed)
                "requirements-encoder.txt")
 

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from careline.settings import Settings, load_settings
+from careline.shared.settings import Settings, load_settings
 
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
 SERVED_SUFFIXES = {".html", ".css", ".js", ".png", ".svg", ".ico"}

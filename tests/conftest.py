@@ -11,8 +11,9 @@ import pytest
 os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 
-from careline.seed import seed  # noqa: E402
-from careline.store import OrderRepository, make_engine  # noqa: E402
+from careline.db.engine import make_engine  # noqa: E402
+from careline.db.orders import OrderRepository  # noqa: E402
+from careline.db.seed import seed  # noqa: E402
 
 SEED_DAY = date(2026, 11, 23)
 

@@ -156,9 +156,9 @@ def unavailable(reason: str) -> None:
 
 
 def seed_template(server: PostgresServer, today: date) -> None:
-    """Create the template database: Alembic migrations (careline.migrate) and the demo data."""
-    from careline.seed import seed
-    from careline.store import make_engine
+    """Create the template database: Alembic migrations (careline.db.migrate) and the demo data."""
+    from careline.db.engine import make_engine
+    from careline.db.seed import seed
 
     engine = make_engine(server.create_database(TEMPLATE))
     try:

@@ -6,7 +6,7 @@ import sys
 from typing import List
 
 from careline.desk.app import Desk, create_app
-from careline.settings import load_settings
+from careline.shared import load_settings
 
 
 def main(argv: List[str]) -> int:

@@ -15,7 +15,7 @@ from typing import Dict, List, Optional, Tuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from careline.store import Feedback, Ticket
+from careline.db import Feedback, Ticket
 
 FRUSTRATION_BUCKETS = ((0.0, 0.2), (0.2, 0.4), (0.4, 0.6), (0.6, 0.8), (0.8, 1.01))
 FALLBACK_INTENT = "nlu_fallback"

@@ -23,18 +23,14 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from careline import safe_json
-from careline.clock import utctoday
-from careline.claims import ClaimService
+from careline.db import make_engine
 from careline.desk import analytics
 from careline.desk.auth import Accounts, DeskUser
 from careline.desk.charts import bar_chart, sparkline
 from careline.desk.rasa_api import RasaAPI, RasaUnavailable
 from careline.desk.service import ACTIVE, DeskError, DeskService, Forbidden, NotFound, redact_lines
-from careline.policy import load_policy
-from careline.ratelimit import Limit, RateLimiter
-from careline.settings import Settings
-from careline.store import make_engine
+from careline.money import ClaimService, load_policy
+from careline.shared import Limit, RateLimiter, Settings, safe_json, utctoday
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "careline_desk"

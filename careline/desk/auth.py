@@ -9,12 +9,11 @@ from datetime import datetime, timedelta
 from typing import Callable, Optional, Tuple
 
 import sqlalchemy as sa
-
-from careline.clock import utcnow
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
-from careline.store import Agent, DeskSession
+from careline.db import Agent, DeskSession
+from careline.shared import utcnow
 
 ROLES = ("agent", "supervisor")
 SESSION_HOURS = 12

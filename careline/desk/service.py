@@ -17,16 +17,14 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import sqlalchemy as sa
-
-from careline.clock import utcnow
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from careline.claims import ClaimService, from_cents
+from careline.db import Agent, Customer, DecisionRecord, DeskFormKey, Order, Ticket, TicketEvent
 from careline.desk.auth import DeskUser
 from careline.handoff import redact
-from careline.policy import GOODWILL_CAP_OVERRIDDEN, Request
-from careline.store import Agent, Customer, DecisionRecord, DeskFormKey, Order, Ticket, TicketEvent
+from careline.money import GOODWILL_CAP_OVERRIDDEN, ClaimService, Request, from_cents
+from careline.shared import utcnow
 
 ACTIVE = ("open", "assigned")
 MAX_TEXT = 2000

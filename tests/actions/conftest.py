@@ -10,7 +10,6 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import deps
 
-
 SIGNING_KEY = "action-tests-signing-key-0123456789"
 CONVERSATION = "test-conversation"
 

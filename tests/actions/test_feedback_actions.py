@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from actions import deps
 from actions.feedback import NO_COMMENT, SKIPPED, THANKS, ActionStoreFeedback, ValidateFeedbackForm
-from careline.store import Feedback
+from careline.db.models.feedback import Feedback
 from tests.actions.conftest import make_tracker, run_action, user_event
 
 

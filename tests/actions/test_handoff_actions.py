@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from actions import deps
 from actions.handoff import ActionHandback, ActionHandoff
 from actions.orders import ActionApplyProposal, ActionOrderRequest
-from careline.store import OutboxMessage, Ticket
+from careline.db.models.handoff import OutboxMessage, Ticket
 from tests.actions.conftest import make_tracker, run_action, user_event
 
 
@@ -84,7 +84,7 @@ def test_handback_greets_the_customer_by_name():
 def test_acknowledgement_steps_aside_so_the_usual_answer_follows():
     from rasa_sdk.events import ActionReverted
 
-    from actions.frustration import ActionAcknowledgeFrustration
+    from actions.acknowledgement import ActionAcknowledgeFrustration
 
     event = user_event("order_status", "I already told you my order number!!!")
     event["parse_data"]["frustration"] = {"score": 0.9, "signals": ["already_told", "repeated_punctuation"]}

@@ -13,19 +13,21 @@ from sqlalchemy.orm import Session
 from actions import deps
 from actions.orders import (
     NO_FEES,
-    REVERIFY,
     NOTHING_CHANGED,
     NOTHING_PENDING,
+    REVERIFY,
     ActionApplyProposal,
     ActionDropProposal,
     ActionOrderRequest,
     ValidateOrderForm,
 )
-from careline.clock import utcnow, utctoday
-from careline.conversation import Proposal
-from careline.signing import Signer
-from careline.replies import DENIAL, LOCKED
-from careline.store import DecisionRecord, Order, Refund, Ticket, VerificationAttempt, Waiver
+from careline.db.models.handoff import Ticket
+from careline.db.models.money import DecisionRecord, Refund, VerificationAttempt, Waiver
+from careline.db.models.shop import Order
+from careline.dialogue.replies import DENIAL, LOCKED
+from careline.money.proposal import Proposal
+from careline.shared.clock import utcnow, utctoday
+from careline.shared.signing import Signer
 from tests.actions.conftest import make_tracker, run_action, user_event
 
 MARIA = {"order_id": "CL-100001", "email": "maria.lopez@example.com"}

@@ -7,9 +7,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.orders import (
     BAD_EMAIL,
     BAD_ORDER_NUMBER,
+    REVERIFY,
     ActionAskEmail,
     ActionAskOrderId,
-    REVERIFY,
     ActionOrderRequest,
     ValidateOrderForm,
 )

@@ -9,7 +9,7 @@ from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from careline.settings import PROJECT_ROOT
+from careline.shared.settings import PROJECT_ROOT
 
 
 @pytest.fixture

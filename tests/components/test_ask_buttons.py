@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from careline.fallback import FAQ_CHOICES
+from careline.nlu.clarification import FAQ_CHOICES
 from ops.nlu_eval import label_of, quiet
 from ops.train import model_path
 

@@ -2,7 +2,7 @@
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from components.frustration import FrustrationScorer
+from components.frustration_scorer import FrustrationScorer
 
 
 def test_train_persist_load_and_process(trained_and_loaded):

@@ -9,7 +9,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, ActionReverted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from careline.settings import PROJECT_ROOT
+from careline.shared.settings import PROJECT_ROOT
 from components.frustration_policy import ACKNOWLEDGE, HANDOFF, FrustrationPolicy
 
 

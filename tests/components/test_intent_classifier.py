@@ -4,7 +4,7 @@ import pytest
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from careline.encoder import shared
+from careline.nlu.encoder import shared
 from components.intent_classifier import CarelineIntentClassifier, split_ranking
 from components.sentence_encoder import CarelineSentenceEncoder, sentence_vector
 

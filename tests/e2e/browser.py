@@ -8,7 +8,7 @@ from typing import Iterator
 
 import pytest
 
-from careline.settings import PROJECT_ROOT
+from careline.shared.settings import PROJECT_ROOT
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"

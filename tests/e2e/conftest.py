@@ -12,7 +12,7 @@ from typing import Dict, Iterator, List
 import pytest
 import requests
 
-from careline.settings import PROJECT_ROOT, load_settings
+from careline.shared.settings import PROJECT_ROOT, load_settings
 from tests.fakes.helpdesk import FakeHelpdesk
 
 MAKE_TIMEOUT_S = 900

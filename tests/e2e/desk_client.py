@@ -7,7 +7,7 @@ from typing import Any, Dict, List, Optional
 import requests
 from requests.adapters import HTTPAdapter
 
-from careline.settings import load_settings
+from careline.shared.settings import load_settings
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 

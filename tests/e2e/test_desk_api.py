@@ -12,9 +12,9 @@ import pytest
 import requests
 import sqlalchemy as sa
 
+from careline.db.engine import make_engine
 from careline.desk.auth import Accounts
-from careline.settings import load_settings
-from careline.store import make_engine
+from careline.shared.settings import load_settings
 from tests.e2e.desk_client import DeskClient, SourceAddress
 
 pytestmark = pytest.mark.e2e
@@ -80,8 +80,8 @@ def test_login_refuses_wrong_passwords_forged_forms_and_floods(system):
 def test_login_sets_an_httponly_samesite_cookie(system):
     client = DeskClient(system, role=None)
     form = client.http.get(f"{client.url}/login", timeout=10)
+    from careline.shared.settings import load_settings
     from tests.e2e.desk_client import CSRF
-    from careline.settings import load_settings
     answer = client.http.post(f"{client.url}/login", allow_redirects=False, timeout=10, data={
         "csrf": CSRF.search(form.text).group(1), "email": "ana.rivera@harborpine.example",
         "password": load_settings(environ=system.env).desk_agent_password})

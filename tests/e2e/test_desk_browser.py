@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from careline.settings import load_settings
+from careline.shared.settings import load_settings
 from tests.e2e.browser import browser, screenshot  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.e2e

@@ -9,7 +9,7 @@ import uuid
 import pytest
 import requests
 
-from careline.settings import PROJECT_ROOT
+from careline.shared.settings import PROJECT_ROOT
 from ops.train import model_path
 
 pytestmark = pytest.mark.e2e

@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 
-from careline.settings import PROJECT_ROOT, load_settings
+from careline.shared.settings import PROJECT_ROOT, load_settings
 from tests.e2e.conftest import free_port
 
 pytestmark = pytest.mark.e2e

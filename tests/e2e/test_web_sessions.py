@@ -15,10 +15,10 @@ import requests
 import socketio
 import sqlalchemy as sa
 
-from careline import webchat
-from careline.settings import load_settings
-from careline.store import make_engine
-from careline.web_sessions import WebSessions
+from careline.access import webchat
+from careline.access.web_sessions import WebSessions
+from careline.db.engine import make_engine
+from careline.shared.settings import load_settings
 
 pytestmark = pytest.mark.e2e
 

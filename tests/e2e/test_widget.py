@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from careline import webchat
-from careline.settings import load_settings
+from careline.access import webchat
+from careline.shared.settings import load_settings
 from tests.e2e.browser import browser, screenshot  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.e2e

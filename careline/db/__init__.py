@@ -1,0 +1,21 @@
+"""The database: engines, the models of every context, reading orders.
+
+engine.py        engines (SQLite with IMMEDIATE transactions, PostgreSQL) and the declarative base
+models/          one module of tables per context (shop, money, handoff, desk, feedback, access)
+orders.py        OrderView (a read-only snapshot) and OrderRepository
+migrate.py       Alembic upgrade (entry point: python -m careline.db.migrate)
+seed.py          deterministic demo shop data
+"""
+from careline.db.engine import Base, UTCDateTime, make_engine, make_readonly_engine
+from careline.db.models.access import WebSession
+from careline.db.models.desk import Agent, DeskFormKey, DeskSession
+from careline.db.models.feedback import Feedback
+from careline.db.models.handoff import OutboxMessage, Ticket, TicketEvent
+from careline.db.models.money import DecisionRecord, Refund, VerificationAttempt, Waiver
+from careline.db.models.shop import CHARGE_KINDS, ORDER_STATUSES, Charge, Customer, Order, OrderItem
+from careline.db.orders import OrderRepository, OrderView
+
+__all__ = ["CHARGE_KINDS", "ORDER_STATUSES", "Agent", "Base", "Charge", "Customer", "DecisionRecord", "DeskFormKey",
+           "DeskSession", "Feedback", "Order", "OrderItem", "OrderRepository", "OrderView", "OutboxMessage", "Refund",
+           "Ticket", "TicketEvent", "UTCDateTime", "VerificationAttempt", "Waiver", "WebSession", "make_engine",
+           "make_readonly_engine"]

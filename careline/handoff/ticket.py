@@ -1,0 +1,237 @@
+"""Building a handoff ticket: transcript, summary, priority, redaction, the customer's expectation.
+
+Pure functions over plain data (Rasa event dictionaries and facts from the store), so the
+ticket a person receives is the same whether the bot, a test or a replay built it. Card
+numbers (Luhn-valid), email addresses and phone numbers are redacted in everything that
+leaves the conversation.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import Any, Iterable, List, Mapping, Optional, Sequence
+from zoneinfo import ZoneInfo
+
+from careline.shared import whole_numbers
+
+SUPPORT_TIMEZONE = ZoneInfo("America/New_York")
+BUSINESS_HOURS = {0: (8, 20), 1: (8, 20), 2: (8, 20), 3: (8, 20), 4: (8, 20), 5: (9, 17)}  # Sunday closed
+MINUTES_PER_WAITING_TICKET = 4
+TOO_MANY_TICKETS = ("Our team already has several conversations from your connection waiting for them, so I "
+                    "can't open another one just now. They'll answer those first; please try again a bit later.")
+
+
+@dataclass(frozen=True)
+class HandoffLimits:
+    """How many new tickets one client may open in a window (policy.yml `handoff:`)."""
+
+    max_tickets_per_client: int = 5
+    window_minutes: int = 60
+
+    @staticmethod
+    def from_mapping(data: Optional[Mapping[str, Any]]) -> HandoffLimits:
+        return HandoffLimits(**whole_numbers(data, HandoffLimits, "handoff"))
+
+REQUEST_LABELS = {
+    "order_status": "to know where their order is",
+    "cancel_order": "to cancel an order",
+    "return_item": "to return an item",
+    "request_refund": "a refund",
+    "dispute_charge": "to query a charge or fee",
+    "change_address": "to change a delivery address",
+    "payment_issue": "help with a payment",
+    "delivery_problem": "help with a late or missing delivery",
+    "complain": "to make a complaint",
+    "faq": "an answer to a general question",
+}
+REASON_LABELS = {
+    "customer_request": "the customer asked for a person",
+    "frustration": "the customer was getting frustrated",
+    "policy": "the request needs a person's approval",
+    "identity_locked": "the identity check failed three times",
+    "not_understood": "the bot did not understand the customer",
+}
+REASON_BASE_PRIORITY = {"frustration": 60, "identity_locked": 55, "policy": 50, "customer_request": 40,
+                        "not_understood": 35}
+
+_CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_PHONE = re.compile(r"(?<![\w-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?)?\d{2,4}(?:[ .-]?\d{2,4}){2,4}(?![\w-])")
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char)
+        if index % 2 == 1:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def redact(text: str) -> str:
+    """Replace Luhn-valid card numbers, email addresses and phone numbers."""
+    if not text:
+        return text or ""
+
+    def _card(match: re.Match) -> str:
+        digits = re.sub(r"\D", "", match.group(0))
+        return "[card number]" if 13 <= len(digits) <= 19 and luhn_valid(digits) else match.group(0)
+
+    def _phone(match: re.Match) -> str:
+        digits = re.sub(r"\D", "", match.group(0))
+        return "[phone number]" if 10 <= len(digits) <= 15 else match.group(0)
+
+    text = _CARD.sub(_card, text)
+    text = _EMAIL.sub("[email]", text)
+    return _PHONE.sub(_phone, text)
+
+
+@dataclass(frozen=True)
+class TranscriptLine:
+    role: str
+    text: str
+    at: str
+    intent: Optional[str] = None
+    frustration: Optional[float] = None
+
+
+def transcript(events: Iterable[Mapping[str, Any]]) -> List[TranscriptLine]:
+    """Customer and bot messages in order, redacted, with intent and frustration per customer line."""
+    lines: List[TranscriptLine] = []
+    for event in events:
+        kind = event.get("event")
+        if kind not in ("user", "bot") or not event.get("text"):
+            continue
+        at = datetime.fromtimestamp(float(event.get("timestamp") or 0)).isoformat(timespec="seconds")
+        if kind == "bot":
+            lines.append(TranscriptLine("bot", redact(str(event["text"])), at))
+            continue
+        parse = event.get("parse_data") or {}
+        score = (parse.get("frustration") or {}).get("score")
+        lines.append(TranscriptLine("customer", redact(str(event["text"])), at,
+                                    (parse.get("intent") or {}).get("name"),
+                                    float(score) if score is not None else None))
+    return lines
+
+
+def intent_history(lines: Sequence[TranscriptLine]) -> List[str]:
+    return [line.intent for line in lines if line.role == "customer" and line.intent]
+
+
+def main_request(intents: Sequence[str]) -> Optional[str]:
+    """What the customer came for: their latest request that is more than small talk."""
+    for intent in reversed(intents):
+        if intent in REQUEST_LABELS:
+            return intent
+    return None
+
+
+@dataclass(frozen=True)
+class TicketFacts:
+    """What the store knows, when the customer was verified."""
+
+    customer_name: Optional[str] = None
+    customer_tier: Optional[str] = None
+    order_number: Optional[str] = None
+    order_total: float = 0.0
+    decisions: Sequence[Mapping[str, Any]] = ()
+
+
+@dataclass(frozen=True)
+class TicketDraft:
+    conversation_id: str
+    channel: str
+    reason: str
+    priority: int
+    summary: str
+    transcript: List[TranscriptLine]
+    intents: List[str]
+    frustration: List[float]
+    facts: TicketFacts = field(default_factory=TicketFacts)
+
+
+def priority(reason: str, frustration_score: float, facts: TicketFacts) -> int:
+    """0-100: why it escalated, how frustrated the customer is, what is at stake, who they are."""
+    value = REASON_BASE_PRIORITY.get(reason, 40) + round(30 * max(0.0, min(1.0, frustration_score)))
+    value += 20 if facts.order_total >= 500 else 10 if facts.order_total >= 200 else 0
+    value += {"premium": 10, "plus": 5}.get(facts.customer_tier or "", 0)
+    return max(0, min(100, value))
+
+
+def summarize(reason: str, intents: Sequence[str], facts: TicketFacts, frustration: Sequence[float]) -> str:
+    """Three short sentences: what the customer wants, what was tried, why it escalated."""
+    who = facts.customer_name.split()[0] if facts.customer_name else "The customer (not verified)"
+    wants = REQUEST_LABELS.get(main_request(intents) or "", "help")
+    order = f" with order {facts.order_number}" if facts.order_number else ""
+    tried = [f"{d.get('kind')} {d.get('outcome')} ({d.get('rule')})" for d in facts.decisions]
+    tried_text = "; ".join(tried) if tried else "no policy decision was made"
+    peak = max(frustration) if frustration else 0.0
+    mood = f" Frustration peaked at {peak:.2f}." if frustration else ""
+    return (f"{who} wants {wants}{order}. Tried: {tried_text}. "
+            f"Escalated because {REASON_LABELS.get(reason, reason)}.{mood}")
+
+
+def build_ticket(conversation_id: str, channel: str, reason: str, events: Iterable[Mapping[str, Any]],
+                 facts: TicketFacts = TicketFacts()) -> TicketDraft:
+    lines = transcript(events)
+    intents = intent_history(lines)
+    trajectory = [line.frustration for line in lines if line.role == "customer" and line.frustration is not None]
+    latest = trajectory[-1] if trajectory else 0.0
+    return TicketDraft(
+        conversation_id=conversation_id, channel=channel, reason=reason,
+        priority=priority(reason, latest, facts), summary=summarize(reason, intents, facts, trajectory),
+        transcript=lines, intents=intents, frustration=trajectory, facts=facts,
+    )
+
+
+def handoff_reason(latest_intent: Optional[str], after_policy_offer: bool, locked: bool,
+                   fallback_misses: int, frustration_level: str = "low") -> str:
+    """Why the conversation goes to a person, for the ticket and its priority."""
+    if locked:
+        return "identity_locked"
+    if frustration_level == "high":
+        return "frustration"
+    if after_policy_offer:
+        return "policy"
+    if fallback_misses >= 2:
+        return "not_understood"
+    return "customer_request" if latest_intent in ("human_handoff", "affirm") else "frustration"
+
+
+def handback_text(first_name: Optional[str]) -> str:
+    """What the bot says when a person hands the conversation back."""
+    name = f", {first_name}" if first_name else ""
+    return (f"Thanks for waiting{name}. I'm back with you, and I have everything my colleague did. "
+            "Is there anything else I can help with?")
+
+
+def next_opening(now: datetime) -> Optional[datetime]:
+    """None while the team is working, else when it is next at work (support time zone)."""
+    local = now.astimezone(SUPPORT_TIMEZONE)
+    hours = BUSINESS_HOURS.get(local.weekday())
+    if hours and hours[0] <= local.hour < hours[1]:
+        return None
+    day = local
+    for _ in range(8):
+        hours = BUSINESS_HOURS.get(day.weekday())
+        if hours:
+            opening = datetime.combine(day.date(), time(hours[0]), tzinfo=SUPPORT_TIMEZONE)
+            if opening > local:
+                return opening
+        day = (day + timedelta(days=1)).replace(hour=0, minute=0)
+    return None
+
+
+def expectation(queue_position: int, now: datetime) -> str:
+    """An honest line on when a person will answer."""
+    opening = next_opening(now)
+    if opening is not None:
+        when = f"{opening:%A} at {opening.hour}:00 (Eastern Time)"
+        return (f"Our team is offline right now and back on {when}. I've passed on our whole conversation, "
+                "so nobody will ask you to repeat yourself, and a person will reply right here.")
+    wait = max(1, queue_position) * MINUTES_PER_WAITING_TICKET
+    return (f"You're number {max(1, queue_position)} in the queue; a person usually replies within about "
+            f"{wait} minutes, right here. I've passed on our whole conversation, so you won't need to repeat "
+            "anything.")

@@ -1,0 +1,14 @@
+"""Money: who the customer is (identity check), what the policy allows, and paying it out (claims).
+
+identity.py        order number and email: normalising and the exact match against the store
+verification.py    counted, locking identity checks and the signed proof of a verified order
+customer_input.py  a refund reason and a delivery address read from the customer's words
+proposal.py        what the bot offered and awaits a yes for, sealed by the server
+policy.py          policy.yml as data and the pure decide() over it
+claims.py          applying a decision: refunds, waivers, the audit of every decision
+"""
+from careline.money.claims import ClaimService, from_cents
+from careline.money.policy import GOODWILL_CAP_OVERRIDDEN, Decision, Policy, Request, decide, load_policy
+
+__all__ = ["GOODWILL_CAP_OVERRIDDEN", "ClaimService", "Decision", "Policy", "Request", "decide", "from_cents",
+           "load_policy"]

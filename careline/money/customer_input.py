@@ -1,0 +1,55 @@
+"""What a customer claims, read from their own words: the reason for a refund, a delivery address."""
+from __future__ import annotations
+
+import re
+from typing import Dict, List, Optional, Tuple
+
+REFUND_REASONS: Dict[str, str] = {
+    "damaged": "It arrived damaged or broken",
+    "wrong_item": "I got the wrong item",
+    "not_as_described": "It's not as described",
+    "not_received": "It never arrived",
+    "late": "It came too late",
+    "changed_mind": "I changed my mind",
+}
+_REASON_PATTERNS: List[Tuple[str, re.Pattern]] = [
+    (reason, re.compile(pattern, re.IGNORECASE))
+    for reason, pattern in (
+        ("damaged", r"\b(damag\w*|broke\w*|crack\w*|smash\w*|shatter\w*|dent\w*|ripped|torn|faulty|"
+                    r"defect\w*|doesn'?t work|does not work|not working|stopped working)\b"),
+        ("wrong_item", r"\b(wrong|incorrect|different (item|product|colou?r|size)|not what i ordered)\b"),
+        ("not_as_described", r"\b(not as described|doesn'?t match|does not match|misleading|"
+                             r"looks? (nothing|different)|poor quality|cheap)\b"),
+        ("not_received", r"\b(never (arrived|came|got)|not (arrived|received)|didn'?t (arrive|get|receive)|"
+                         r"missing|lost|stolen)\b"),
+        ("late", r"\b(late|too long|delay\w*|overdue)\b"),
+        ("changed_mind", r"\b(changed? my mind|don'?t (want|need|like)|do not (want|need|like)|"
+                         r"no longer (want|need)|ordered by mistake|by accident|didn'?t like)\b"),
+    )
+]
+_ADDRESS = re.compile(r"^(?=.*\d)(?=.*[A-Za-z]{3})[\w .,'#/\-\n]{10,200}$")
+
+
+def guess_reason(text: object) -> Optional[str]:
+    """The refund reason a customer's words point to, or None when unclear."""
+    if not isinstance(text, str):
+        return None
+    for reason, pattern in _REASON_PATTERNS:
+        if pattern.search(text[:1000]):
+            return reason
+    return None
+
+
+def normalize_reason(value: object) -> Optional[str]:
+    """A known reason key (from a button payload or guessed from words), or None."""
+    if isinstance(value, str) and value.strip().lower() in REFUND_REASONS:
+        return value.strip().lower()
+    return guess_reason(value)
+
+
+def normalize_address(text: object) -> Optional[str]:
+    """A tidy one-line address when the text looks like one (a number, words, 10-200 characters)."""
+    if not isinstance(text, str):
+        return None
+    candidate = " ".join(text.replace("\n", ", ").split())
+    return candidate if _ADDRESS.match(candidate) else None

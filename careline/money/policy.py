@@ -1,0 +1,605 @@
+"""The refund, goodwill, fee-waiver, return, cancellation and reshipment policy.
+
+Rules are data (`policy.yml`, loaded by `load_policy`) plus one pure function, `decide`,
+that the bot and the agents share: an agent's or supervisor's authority is only a higher
+set of limits. `decide` never touches a database; callers hand it facts they verified.
+
+Safety properties, checked by property tests:
+- nothing is paid on an unverified order or on someone else's order or charge;
+- an amount never exceeds what was paid minus what was refunded already;
+- the amount comes from our records, never from what a customer typed, except that a
+  customer may ask for *less*.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Dict, Mapping, Optional, Sequence, Tuple
+
+import yaml
+
+from careline.money.customer_input import normalize_address
+from careline.shared import PROJECT_ROOT, PolicyFileError
+
+APPROVE = "approve"
+PARTIAL = "partial"
+ESCALATE = "escalate"
+DENY = "deny"
+
+KINDS = ("refund", "goodwill", "waiver", "return", "cancel", "reship", "address")
+CLAIM_KINDS = ("refund", "goodwill", "waiver")
+AUTHORITIES = ("bot", "agent", "supervisor")
+SHIPPED = ("shipped", "out_for_delivery", "delivered", "delayed")
+CENT = Decimal("0.01")
+GOODWILL_CAP_MODES = ("binds", "may_override")  # authorities.<who>.goodwill_cap
+TOTAL_SCOPES = ("ticket", "order")  # authorities.<who>.totals_per
+GOODWILL_CAP_OVERRIDDEN = "goodwill_cap_overridden"
+GOODWILL_RULES = ("goodwill_within_limit", "goodwill_outside_window", GOODWILL_CAP_OVERRIDDEN)
+
+
+class PolicyError(PolicyFileError):
+    """policy.yml is missing a value or has a malformed one."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    refund_limit: Decimal
+    goodwill_limit: Decimal
+    waiver_limit: Decimal
+    frequency_rules: bool = True
+    goodwill_cap: str = "binds"  # "may_override": past the per-customer cap when asked (audited)
+    totals_per: Tuple[str, ...] = ()  # the limits cap the total paid on one ticket / order, not each request
+
+
+@dataclass(frozen=True)
+class Policy:
+    return_window_days: int
+    authorities: Mapping[str, Limits]
+    goodwill_max_per_customer: int
+    goodwill_period_days: int
+    waiver_once_per_days: int
+    fraud_max_claims: int
+    fraud_claims_period_days: int
+    fraud_max_refunded_share: Decimal
+    fraud_min_spend_for_share: Decimal
+    days_late_for_remedy: int
+    refund_reasons: Mapping[str, bool]
+    next_steps: Mapping[str, str]
+    reason_requires: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CustomerFacts:
+    id: int
+    name: str
+    tier: str = "standard"
+    lifetime_paid: Decimal = Decimal("0")
+    lifetime_refunded: Decimal = Decimal("0")
+
+
+@dataclass(frozen=True)
+class OrderFacts:
+    number: str
+    customer_id: int
+    status: str
+    paid: Decimal
+    refunded: Decimal = Decimal("0")
+    placed: Optional[date] = None
+    promised_date: Optional[date] = None
+    delivered_date: Optional[date] = None
+    reshipped: bool = False  # a replacement was approved for this order before
+
+
+@dataclass(frozen=True)
+class ChargeFacts:
+    id: int
+    customer_id: int
+    kind: str
+    amount: Decimal
+    waivable: bool
+    waived: bool = False
+
+
+@dataclass(frozen=True)
+class PastClaim:
+    """An earlier approved claim of the customer (from the audit of decisions)."""
+
+    kind: str
+    amount: Decimal
+    day: date
+
+
+@dataclass(frozen=True)
+class Request:
+    kind: str
+    reason: Optional[str] = None
+    amount: Optional[Decimal] = None
+    charge_id: Optional[int] = None
+    detail: Optional[str] = None  # e.g. the new delivery address
+    override_cap: bool = False  # go past the goodwill cap; honoured only where goodwill_cap is may_override
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: str
+    amount: Decimal
+    rule: str
+    explanation: str
+    offer_human: bool = False
+    next_step: str = ""
+    facts: Dict[str, str] = field(default_factory=dict)
+
+    @property
+    def pays(self) -> bool:
+        return self.outcome in (APPROVE, PARTIAL) and self.amount > 0
+
+
+# --- loading -----------------------------------------------------------------------------
+
+
+def _money(raw: object, where: str) -> Decimal:
+    try:
+        value = Decimal(str(raw))
+    except (InvalidOperation, ValueError):
+        raise PolicyError(f"policy.yml: {where} must be an amount like \"25.00\", got {raw!r}") from None
+    if not value.is_finite() or value < 0:
+        raise PolicyError(f"policy.yml: {where} must be zero or more, got {raw!r}")
+    return value.quantize(CENT)
+
+
+def _int(data: Mapping, key: str, where: str) -> int:
+    value = data.get(key)
+    if not isinstance(value, int) or value < 0:
+        raise PolicyError(f"policy.yml: {where}.{key} must be a whole number >= 0, got {value!r}")
+    return value
+
+
+REQUIREMENTS = ("delivered", "overdue")
+
+
+def _reason_requires(reasons: Mapping) -> Dict[str, str]:
+    """When each refund reason can be paid: once `delivered`, or once `overdue`."""
+    requires = {}
+    for name, spec in reasons.items():
+        value = spec.get("requires")
+        if value not in REQUIREMENTS:
+            raise PolicyError(f"policy.yml: refund_reasons.{name}.requires must be one of "
+                              f"{', '.join(REQUIREMENTS)}, got {value!r}")
+        requires[name] = value
+    return requires
+
+
+def _limits(name: str, values: Mapping) -> Limits:
+    cap = values.get("goodwill_cap", "binds")
+    if cap not in GOODWILL_CAP_MODES:
+        raise PolicyError(f"policy.yml: authorities.{name}.goodwill_cap must be one of "
+                          f"{', '.join(GOODWILL_CAP_MODES)}, got {cap!r}")
+    scopes = values.get("totals_per") or []
+    if not isinstance(scopes, list) or any(scope not in TOTAL_SCOPES for scope in scopes):
+        raise PolicyError(f"policy.yml: authorities.{name}.totals_per must be a list of "
+                          f"{', '.join(TOTAL_SCOPES)}, got {scopes!r}")
+    return Limits(**{key: _money(values[key], f"authorities.{name}.{key}")
+                     for key in ("refund_limit", "goodwill_limit", "waiver_limit")},
+                  frequency_rules=bool(values.get("frequency_rules", True)), goodwill_cap=cap,
+                  totals_per=tuple(scopes))
+
+
+def parse_policy(data: Mapping) -> Policy:
+    """Build a Policy from the parsed YAML, with a clear error for anything missing."""
+    if not isinstance(data, Mapping):
+        raise PolicyError("policy.yml: the top level must be a mapping")
+    try:
+        authorities = {name: _limits(name, values) for name, values in data["authorities"].items()}
+        missing = [name for name in AUTHORITIES if name not in authorities]
+        if missing:
+            raise PolicyError(f"policy.yml: authorities is missing {', '.join(missing)}")
+        return Policy(
+            return_window_days=_int(data, "return_window_days", "top level"),
+            authorities=authorities,
+            goodwill_max_per_customer=_int(data["goodwill"], "max_per_customer", "goodwill"),
+            goodwill_period_days=_int(data["goodwill"], "period_days", "goodwill"),
+            waiver_once_per_days=_int(data["waiver"], "once_per_days", "waiver"),
+            fraud_max_claims=_int(data["fraud"], "max_claims", "fraud"),
+            fraud_claims_period_days=_int(data["fraud"], "claims_period_days", "fraud"),
+            fraud_max_refunded_share=Decimal(str(data["fraud"]["max_refunded_share"])),
+            fraud_min_spend_for_share=_money(data["fraud"]["min_spend_for_share"], "fraud.min_spend_for_share"),
+            days_late_for_remedy=_int(data["late_delivery"], "days_late_for_remedy", "late_delivery"),
+            refund_reasons={name: bool(spec.get("within_window")) for name, spec in data["refund_reasons"].items()},
+            next_steps={key: str(text) for key, text in data["next_steps"].items()},
+            reason_requires=_reason_requires(data["refund_reasons"]),
+        )
+    except KeyError as error:
+        raise PolicyError(f"policy.yml: missing key {error.args[0]!r}") from None
+    except (TypeError, AttributeError) as error:
+        raise PolicyError(f"policy.yml: malformed section ({error})") from None
+
+
+def load_policy(path: Path = PROJECT_ROOT / "policy.yml") -> Policy:
+    with path.open(encoding="utf-8") as handle:
+        return parse_policy(yaml.safe_load(handle))
+
+
+# --- deciding ----------------------------------------------------------------------------
+
+
+def _fmt(amount: Decimal) -> str:
+    return f"${amount.quantize(CENT)}"
+
+
+def _deny(rule: str, explanation: str, **facts: str) -> Decision:
+    return Decision(DENY, Decimal("0.00"), rule, explanation + " If you'd like, I can bring in a person "
+                    "from our team to look at it with you.", offer_human=True, facts=dict(facts))
+
+
+def _escalate(rule: str, amount: Decimal, explanation: str) -> Decision:
+    return Decision(ESCALATE, amount.quantize(CENT), rule, explanation, offer_human=True)
+
+
+def _recent(history: Sequence[PastClaim], kinds: Sequence[str], days: int, today: date) -> list:
+    since = today - timedelta(days=days)
+    return [claim for claim in history if claim.kind in kinds and claim.day > since]
+
+
+def _fraud_signal(policy: Policy, limits: Limits, customer: CustomerFacts, history: Sequence[PastClaim],
+                  amount: Decimal, today: date) -> Optional[Decision]:
+    if not limits.frequency_rules:
+        return None
+    claims = _recent(history, CLAIM_KINDS, policy.fraud_claims_period_days, today)
+    if len(claims) >= policy.fraud_max_claims:
+        return _escalate("repeated_claims", amount, "I'd like a colleague to look at this one personally, "
+                         "as there have been several claims on your account recently.")
+    spend = customer.lifetime_paid
+    if customer.lifetime_refunded > 0 and spend >= policy.fraud_min_spend_for_share:
+        share = (customer.lifetime_refunded + amount) / spend
+        if share > policy.fraud_max_refunded_share:
+            return _escalate("high_refund_share", amount, "A colleague needs to approve this one.")
+    return None
+
+
+def decide(
+    request: Request,
+    customer: Optional[CustomerFacts],
+    order: Optional[OrderFacts],
+    history: Sequence[PastClaim],
+    policy: Policy,
+    today: date,
+    authority: str = "bot",
+    verified: bool = False,
+    charge: Optional[ChargeFacts] = None,
+) -> Decision:
+    """Decide a customer's request. Pure: same facts, same decision.
+
+    Args:
+        request: what is asked; `amount` may only lower what is paid, never raise it.
+        customer: the verified customer, or None.
+        order: the order from our records (None for an account-level fee).
+        history: the customer's earlier approved claims.
+        policy: limits and rules from policy.yml.
+        today: the day of the decision.
+        authority: "bot", "agent" or "supervisor"; only the limits differ.
+        verified: True only once order number and email matched (or an agent checked).
+        charge: the charge a waiver is asked for, from our records.
+    """
+    if authority not in policy.authorities:
+        raise ValueError(f"unknown authority {authority!r}")
+    if request.kind not in KINDS:
+        raise ValueError(f"unknown request kind {request.kind!r}")
+    limits = policy.authorities[authority]
+    if not verified or customer is None:
+        return _deny("not_verified", "I can only do that once I've confirmed the order is yours.")
+    if request.kind == "waiver":
+        return _decide_waiver(request, customer, history, policy, today, limits, charge)
+    if order is None or order.customer_id != customer.id:
+        return _deny("not_verified", "I can only do that once I've confirmed the order is yours.")
+    if request.amount is not None and (not request.amount.is_finite() or request.amount <= 0):
+        return _deny("invalid_amount", "That amount doesn't look right.")
+    if request.kind == "cancel":
+        return _decide_cancel(order, policy)
+    if request.kind == "address":
+        return _decide_address(order, request.detail)
+    if request.kind == "return":
+        return _decide_return(order, policy, today)
+    if request.kind == "reship":
+        return _decide_reship(order, policy, today)
+    if request.kind == "goodwill":
+        return _decide_goodwill(request, customer, order, history, policy, today, limits)
+    return _decide_refund(request, customer, order, history, policy, today, limits)
+
+
+def _remaining(order: OrderFacts) -> Decimal:
+    return max(Decimal("0"), order.paid - order.refunded).quantize(CENT)
+
+
+def _asked(request: Request, cap: Decimal) -> tuple:
+    """The amount to consider (never above `cap`) and whether the ask was cut down."""
+    if request.amount is None:
+        return cap, False
+    asked = request.amount.quantize(CENT)
+    return (cap, True) if asked > cap else (asked, False)
+
+
+def _paid_decision(amount: Decimal, capped: bool, rule: str, explanation: str, next_step: str) -> Decision:
+    outcome = PARTIAL if capped else APPROVE
+    return Decision(outcome, amount.quantize(CENT), rule, explanation, next_step=next_step)
+
+
+def _decide_refund(request: Request, customer: CustomerFacts, order: OrderFacts,
+                   history: Sequence[PastClaim], policy: Policy, today: date, limits: Limits) -> Decision:
+    reason = request.reason or "other"
+    remaining = _remaining(order)
+    if remaining <= 0:
+        return _deny("nothing_left_to_refund", f"Order {order.number} has already been refunded in full.")
+    if order.status == "processing":
+        return _deny("not_shipped_yet", f"Order {order.number} hasn't shipped yet, so the simplest is to "
+                     "cancel it: you'd get everything back.")
+    if order.status == "cancelled":
+        return _deny("order_cancelled", f"Order {order.number} was cancelled, so there's nothing I can "
+                     "refund on it from this chat.")
+    if limits.frequency_rules:  # the bot's bounds; the person it escalates to decides
+        bound = _bot_refund_bounds(order, reason, remaining, policy, today)
+        if bound:
+            return bound
+    not_due = _not_due_yet(order, policy.reason_requires.get(reason, "delivered"), reason, policy, today)
+    if not_due:
+        return not_due
+    amount, capped = _asked(request, remaining)
+    signal = _fraud_signal(policy, limits, customer, history, amount, today)
+    if signal:
+        return signal
+    needs_window = policy.refund_reasons.get(reason, True)
+    if needs_window:
+        if order.delivered_date is None:
+            return _deny("not_delivered_yet", f"Order {order.number} hasn't been delivered yet.")
+        age = (today - order.delivered_date).days
+        if age > policy.return_window_days:
+            return _goodwill_or_deny(request, order, history, policy, today, limits, amount, age)
+    if amount > limits.refund_limit:
+        return _escalate("above_limit", amount, f"A refund of {_fmt(amount)} needs a colleague's approval.")
+    note = " That's everything left to refund on this order." if capped else ""
+    return _paid_decision(
+        amount, capped, "refund_within_limit",
+        f"I've approved a refund of {_fmt(amount)} for order {order.number}.{note}",
+        policy.next_steps["refund"],
+    )
+
+
+def _reported_too_late(order: OrderFacts, policy: Policy, today: date) -> Optional[Decision]:
+    """A delivered order reported missing only within the return window after its delivery."""
+    if order.delivered_date is None or (today - order.delivered_date).days <= policy.return_window_days:
+        return None
+    return _deny("reported_too_late", f"Order {order.number} was marked delivered on "
+                 f"{order.delivered_date:%d %b}, more than {policy.return_window_days} days ago, so I can't "
+                 "treat it as missing myself.")
+
+
+def _bot_refund_bounds(order: OrderFacts, reason: str, remaining: Decimal, policy: Policy,
+                       today: date) -> Optional[Decision]:
+    """Cases the bot never pays on its own: goods already back with us, a second remedy, a late report."""
+    if order.status == "returned":
+        return _escalate("returned_order", remaining, f"Order {order.number} has come back to us, so a "
+                         "colleague will check its refund with you.")
+    if order.reshipped and reason in ("not_received", "late"):
+        return _escalate("already_reshipped", remaining, f"We've already sent a replacement for order "
+                         f"{order.number}, so a colleague will look into this with you.")
+    if reason == "not_received" and order.status == "delivered":
+        return _reported_too_late(order, policy, today)
+    return None
+
+
+def remedy_due_date(order: OrderFacts, policy: Policy) -> Optional[date]:
+    """The first day a late or missing order can be refunded: promised date + days_late_for_remedy."""
+    if order.promised_date is None:
+        return None
+    return order.promised_date + timedelta(days=policy.days_late_for_remedy)
+
+
+def _not_due_yet(order: OrderFacts, requires: str, reason: str, policy: Policy, today: date) -> Optional[Decision]:
+    """A denial when the reason cannot be paid yet (never a payout before it is due), else None."""
+    delivered = order.delivered_date is not None and order.status in ("delivered", "returned")
+    if requires == "delivered":
+        if delivered:
+            return None
+        when = f" It's due by {order.promised_date:%a %d %b}." if order.promised_date else ""
+        return Decision(DENY, Decimal("0.00"), "not_delivered_yet",
+                        f"Order {order.number} hasn't been delivered yet.{when} If anything is wrong with it "
+                        "when it arrives, tell me then and I'll put it right straight away.",
+                        offer_human=True, facts={"due": order.promised_date.isoformat()} if order.promised_date
+                        else {})
+    due = remedy_due_date(order, policy)
+    if due is None:
+        return _escalate("no_promised_date", Decimal("0.00"), f"I can't see a delivery date for order "
+                         f"{order.number}, so a colleague will look into it with you.")
+    if delivered and reason == "late":
+        if order.delivered_date >= due:
+            return None
+        return _deny("arrived_on_time", f"Order {order.number} arrived on {order.delivered_date:%a %d %b}, "
+                     f"in time for its promised date of {order.promised_date:%a %d %b}.")
+    if today >= due:
+        return None
+    return Decision(DENY, Decimal("0.00"), "not_due_yet",
+                    f"Order {order.number} is due by {order.promised_date:%a %d %b}, so it isn't late yet. "
+                    f"If it still hasn't arrived by {due:%a %d %b}, I can refund or replace it then.",
+                    offer_human=True, facts={"due": order.promised_date.isoformat(), "remedy_from": due.isoformat()})
+
+
+def _goodwill_used(history: Sequence[PastClaim], policy: Policy, today: date) -> int:
+    return len(_recent(history, ("goodwill",), policy.goodwill_period_days, today))
+
+
+def _overrides_cap(request: Request, limits: Limits) -> bool:
+    """A supervisor (an authority whose goodwill_cap is may_override) asked to go past the cap."""
+    return limits.goodwill_cap == "may_override" and request.override_cap
+
+
+def _goodwill_or_deny(request: Request, order: OrderFacts, history: Sequence[PastClaim],
+                      policy: Policy, today: date, limits: Limits, amount: Decimal, age: int) -> Decision:
+    within_cap = _goodwill_used(history, policy, today) < policy.goodwill_max_per_customer
+    if (within_cap or _overrides_cap(request, limits)) and limits.goodwill_limit > 0:
+        gesture = min(amount, limits.goodwill_limit)
+        return _paid_decision(
+            gesture, gesture < amount, "goodwill_outside_window" if within_cap else GOODWILL_CAP_OVERRIDDEN,
+            f"Order {order.number} was delivered {age} days ago, past our {policy.return_window_days}-day "
+            f"window, but I don't want you to lose out: I've approved {_fmt(gesture)} as a goodwill refund.",
+            policy.next_steps["goodwill"],
+        )
+    return _deny("outside_return_window", f"Order {order.number} was delivered {age} days ago, past our "
+                 f"{policy.return_window_days}-day window, so I can't refund it myself.")
+
+
+def _decide_goodwill(request: Request, customer: CustomerFacts, order: OrderFacts,
+                     history: Sequence[PastClaim], policy: Policy, today: date, limits: Limits) -> Decision:
+    remaining = _remaining(order)
+    cap = min(remaining, limits.goodwill_limit)
+    if cap <= 0:
+        return _deny("nothing_left_to_refund", f"Order {order.number} has already been refunded in full.")
+    amount, capped = _asked(request, cap)
+    signal = _fraud_signal(policy, limits, customer, history, amount, today)
+    if signal:
+        return signal
+    used = _goodwill_used(history, policy, today)
+    within_cap = used < policy.goodwill_max_per_customer
+    if not within_cap and not _overrides_cap(request, limits):
+        if limits.frequency_rules:  # the bot, speaking to the customer
+            return _escalate("goodwill_cap_reached", amount, "I'd like a colleague to look at this personally; "
+                             "they can do more than I can.")
+        return _escalate("goodwill_cap_reached", amount, f"This customer has had {used} goodwill refunds in the "
+                         f"last {policy.goodwill_period_days} days, the most the policy allows; only a supervisor "
+                         "can override that cap.")
+    return _paid_decision(
+        amount, capped, "goodwill_within_limit" if within_cap else GOODWILL_CAP_OVERRIDDEN,
+        f"I'm sorry for the trouble with order {order.number}. I've approved {_fmt(amount)} as a goodwill refund.",
+        policy.next_steps["goodwill"],
+    )
+
+
+def _decide_waiver(request: Request, customer: CustomerFacts, history: Sequence[PastClaim],
+                   policy: Policy, today: date, limits: Limits, charge: Optional[ChargeFacts]) -> Decision:
+    wrong_charge = request.charge_id is not None and charge is not None and charge.id != request.charge_id
+    if charge is None or charge.customer_id != customer.id or wrong_charge:
+        return _deny("charge_not_found", "I couldn't find that charge on your account.")
+    if charge.waived:
+        return _deny("already_waived", f"That {_fmt(charge.amount)} charge has already been removed.")
+    if not charge.waivable:
+        return _escalate("not_a_fee", charge.amount, "That charge isn't a fee I can remove; a colleague "
+                         "will look into it with you.")
+    signal = _fraud_signal(policy, limits, customer, history, charge.amount, today)
+    if signal:
+        return signal
+    if limits.frequency_rules and _recent(history, ("waiver",), policy.waiver_once_per_days, today):
+        days = policy.waiver_once_per_days
+        return _escalate("waiver_already_used", charge.amount, f"You've had a fee waived in the last {days} days, "
+                         "so a colleague needs to approve this one.")
+    if charge.amount > limits.waiver_limit:
+        return _escalate("above_limit", charge.amount, f"Removing a {_fmt(charge.amount)} charge needs a "
+                         "colleague's approval.")
+    return Decision(APPROVE, charge.amount.quantize(CENT), "waiver_within_limit",
+                    f"You're right, that {_fmt(charge.amount)} charge shouldn't have surprised you. "
+                    "I've waived it.", next_step=policy.next_steps["waiver"])
+
+
+def _decide_cancel(order: OrderFacts, policy: Policy) -> Decision:
+    if order.status == "cancelled":
+        return _deny("already_cancelled", f"Order {order.number} is already cancelled.")
+    if order.status != "processing":
+        return _deny("already_shipped", f"Order {order.number} has already left our warehouse, so it can't "
+                     "be cancelled any more, but you can return it once it arrives.")
+    refund = _remaining(order)
+    return Decision(APPROVE, refund, "cancel_before_shipping",
+                    f"Order {order.number} hasn't shipped, so it can be cancelled with a full refund "
+                    f"of {_fmt(refund)}.",
+                    next_step=policy.next_steps["refund"])
+
+
+def _decide_address(order: OrderFacts, detail: Optional[str]) -> Decision:
+    if detail is not None and normalize_address(detail) != detail:
+        return _deny("invalid_address", "That doesn't look like a full delivery address.")
+    if order.status in ("cancelled", "returned"):
+        return _deny("not_changeable", f"Order {order.number} is {order.status}, so there's no delivery "
+                     "address to change.")
+    if order.status != "processing":
+        return _deny("already_shipped", f"Order {order.number} has already left our warehouse, so I can't "
+                     "change where it goes any more.")
+    return Decision(APPROVE, Decimal("0.00"), "address_before_shipping",
+                    f"Order {order.number} hasn't shipped yet, so its delivery address can still be changed.")
+
+
+def _decide_return(order: OrderFacts, policy: Policy, today: date) -> Decision:
+    if order.status in ("cancelled", "returned"):
+        return _deny("not_returnable", f"Order {order.number} is {order.status}, so there's nothing to return.")
+    if order.delivered_date is None:
+        return _deny("not_delivered_yet", f"Order {order.number} hasn't been delivered yet; you can start a "
+                     "return once it arrives.")
+    age = (today - order.delivered_date).days
+    if age > policy.return_window_days:
+        return _deny("outside_return_window", f"Order {order.number} was delivered {age} days ago, past our "
+                     f"{policy.return_window_days}-day return window.")
+    last_day = order.delivered_date + timedelta(days=policy.return_window_days)
+    return Decision(APPROVE, Decimal("0.00"), "within_return_window",
+                    f"Order {order.number} can be returned until {last_day:%d %b}.",
+                    facts={"last_day": last_day.isoformat()})
+
+
+def _decide_reship(order: OrderFacts, policy: Policy, today: date) -> Decision:
+    if order.status not in SHIPPED:
+        return _deny("not_shipped_yet", f"Order {order.number} hasn't shipped yet.")
+    if order.reshipped or order.refunded > 0:
+        done = "sent a replacement for" if order.reshipped else "refunded"
+        return _escalate("already_remedied", Decimal("0.00"), f"We've already {done} order {order.number}, "
+                         "so a colleague will look into this with you.")
+    if order.status == "delivered":
+        too_late = _reported_too_late(order, policy, today)
+        if too_late:
+            return too_late
+    due = remedy_due_date(order, policy)
+    if order.status != "delivered" and (due is None or today < due):
+        when = f" by {order.promised_date:%a %d %b}" if order.promised_date else " soon"
+        return _deny("not_late_yet", f"Order {order.number} is still on its way and due{when}.")
+    return Decision(APPROVE, Decimal("0.00"), "reship_late_or_missing",
+                    f"I'm sorry order {order.number} hasn't reached you. I'll send a replacement at no cost.")
+
+
+# --- totals across requests --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EarlierPayout:
+    """An approved payout recorded before, on the same order or ticket as the request."""
+
+    kind: str
+    rule: str
+    amount: Decimal
+    on_ticket: bool = False
+    on_order: bool = False
+
+
+def limit_class(kind: str, rule: str) -> Optional[str]:
+    """The limit a payout counts against: goodwill (asked for, or given for a refund past the return
+    window), refund or waiver; None for payouts no authority limit covers (a cancellation)."""
+    if kind == "goodwill" or rule in GOODWILL_RULES:
+        return "goodwill"
+    return kind if kind in ("refund", "waiver") else None
+
+
+def cap_totals(decision: Decision, kind: str, limits: Limits, earlier: Sequence[EarlierPayout]) -> Decision:
+    """`decision` if what it pays, added to the earlier payouts of the same class on the same ticket
+    and on the same order (`limits.totals_per`), stays within the authority's limit; else escalated.
+
+    A limit is a total, not a per-request allowance: four $75 goodwill refunds on one ticket are $300.
+    """
+    cls = limit_class(kind, decision.rule)
+    if not decision.pays or cls is None or not limits.totals_per:
+        return decision
+    limit = {"refund": limits.refund_limit, "goodwill": limits.goodwill_limit, "waiver": limits.waiver_limit}[cls]
+    for scope in limits.totals_per:
+        before = sum((p.amount for p in earlier
+                      if (p.on_ticket if scope == "ticket" else p.on_order) and limit_class(p.kind, p.rule) == cls),
+                     Decimal("0"))
+        if before + decision.amount > limit:
+            left = max(Decimal("0"), limit - before)
+            return _escalate(f"{scope}_total_limit", decision.amount,
+                             f"{_fmt(before)} has already been paid as {cls} on this {scope}; {_fmt(decision.amount)} "
+                             f"more would pass the {_fmt(limit)} limit ({_fmt(left)} left). Ask for less, or a "
+                             "colleague with a higher limit can approve it.")
+    return decision

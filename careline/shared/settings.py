@@ -1,0 +1,204 @@
+"""Runtime settings, read from the environment and the project's `.env` file.
+
+One place for every address, path and secret the system uses. Real environment
+variables win over `.env`; `.env` wins over the defaults. Nothing here imports Rasa.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Mapping, Optional, Tuple
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+LOCALHOST = "127.0.0.1"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+def parse_env_file(text: str) -> Dict[str, str]:
+    """Parse `KEY=value` lines (comments, blanks and optional quotes allowed)."""
+    values: Dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[len("export "):].lstrip()
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        if not sep or not key.replace("_", "").isalnum():
+            raise SettingsError(f".env line {number}: expected KEY=value, got {raw!r}")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key] = value
+    return values
+
+
+def load_env_file(path: Path) -> Dict[str, str]:
+    """Read a `.env` file; a missing file is an empty mapping."""
+    if not path.exists():
+        return {}
+    return parse_env_file(path.read_text(encoding="utf-8"))
+
+
+def _port(values: Mapping[str, str], key: str, default: int) -> int:
+    raw = values.get(key, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise SettingsError(f"{key} must be a TCP port between 1 and 65535, got {raw!r}")
+    return int(raw)
+
+
+def _number(values: Mapping[str, str], key: str, default: float, minimum: float) -> float:
+    raw = values.get(key, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{key} must be a number, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{key} must be at least {minimum:g}, got {raw!r}")
+    return value
+
+
+def _secret(values: Mapping[str, str], key: str, minimum: int) -> str:
+    """An optional secret: empty when unset, else at least `minimum` characters."""
+    raw = values.get(key, "").strip()
+    if raw and len(raw) < minimum:
+        raise SettingsError(f"{key} must be at least {minimum} characters (generate one with "
+                            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`)")
+    return raw
+
+
+def sqlite_url(path: Path) -> str:
+    """SQLAlchemy URL of a SQLite file at an absolute path."""
+    return f"sqlite:///{path.resolve()}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a process of the system needs to find the others."""
+
+    root: Path
+    var_dir: Path
+    host: str
+    rasa_port: int
+    actions_port: int
+    auth_token: str
+    tracker_db_url: str
+    store_db_url: str
+    helpdesk_url: str = ""
+    web_port: int = 8080
+    max_message_chars: int = 1000
+    sender_per_minute: float = 20.0
+    address_per_minute: float = 120.0
+    web_origins: Tuple[str, ...] = ()
+    fb_app_secret: str = ""
+    fb_verify_token: str = ""
+    fb_page_token: str = ""
+    fb_graph_url: str = "https://graph.facebook.com/v19.0"
+    desk_port: int = 5080
+    desk_agent_password: str = ""
+    desk_supervisor_password: str = ""
+    desk_secure_cookies: bool = False
+    rest_token: str = ""
+    signing_key: str = ""       # signs verified identities and proposals (careline/shared/signing.py)
+    actions_token: str = ""     # Rasa -> action server credential (endpoints.yml `token:`)
+
+    @property
+    def desk_url(self) -> str:
+        return f"http://{self.host}:{self.desk_port}"
+
+    @property
+    def web_url(self) -> str:
+        return f"http://{self.host}:{self.web_port}"
+
+    @property
+    def allowed_web_origins(self) -> Tuple[str, ...]:
+        """Pages that may open the chat socket: the demo page plus CARELINE_WEB_ORIGINS."""
+        local = (self.web_url, f"http://localhost:{self.web_port}")
+        return tuple(dict.fromkeys(local + self.web_origins))
+
+    @property
+    def messenger_configured(self) -> bool:
+        return bool(self.fb_app_secret and self.fb_verify_token and self.fb_page_token)
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://{self.host}:{self.rasa_port}"
+
+    @property
+    def actions_url(self) -> str:
+        return f"http://{self.host}:{self.actions_port}"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.var_dir / "run"
+
+    @property
+    def outbox_heartbeat(self) -> Path:
+        return self.run_dir / "outbox.heartbeat"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.var_dir / "log"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.root / "models"
+
+    def process_env(self) -> Dict[str, str]:
+        """Variables handed to the Rasa and action servers (endpoints.yml reads them)."""
+        return {
+            "CARELINE_VAR_DIR": str(self.var_dir),
+            "CARELINE_ACTIONS_URL": f"{self.actions_url}/webhook",
+            "CARELINE_TRACKER_DB_URL": self.tracker_db_url,
+            "CARELINE_STORE_DB_URL": self.store_db_url,
+            "CARELINE_HELPDESK_URL": self.helpdesk_url,
+            "CARELINE_ACTIONS_TOKEN": self.actions_token,
+            "RASA_TELEMETRY_ENABLED": "false",
+        }
+
+
+def load_settings(
+    environ: Optional[Mapping[str, str]] = None, root: Path = PROJECT_ROOT
+) -> Settings:
+    """Build settings from `.env` under `root` overlaid with `environ` (default: os.environ)."""
+    values: Dict[str, str] = dict(load_env_file(root / ".env"))
+    values.update(os.environ if environ is None else environ)
+    var_dir = Path(values.get("CARELINE_VAR_DIR") or root / "var").resolve()
+    token = values.get("RASA_AUTH_TOKEN", "").strip()
+    return Settings(
+        root=root,
+        var_dir=var_dir,
+        host=values.get("CARELINE_HOST") or LOCALHOST,
+        rasa_port=_port(values, "CARELINE_RASA_PORT", 5005),
+        actions_port=_port(values, "CARELINE_ACTIONS_PORT", 5055),
+        auth_token=token,
+        tracker_db_url=values.get("CARELINE_TRACKER_DB_URL") or sqlite_url(var_dir / "tracker.db"),
+        store_db_url=values.get("CARELINE_STORE_DB_URL") or sqlite_url(var_dir / "careline.db"),
+        helpdesk_url=values.get("CARELINE_HELPDESK_URL", "").strip(),
+        web_port=_port(values, "CARELINE_WEB_PORT", 8080),
+        max_message_chars=int(_number(values, "CARELINE_MAX_MESSAGE_CHARS", 1000, 1)),
+        sender_per_minute=_number(values, "CARELINE_RATE_PER_SENDER", 20, 1),
+        address_per_minute=_number(values, "CARELINE_RATE_PER_ADDRESS", 120, 1),
+        web_origins=tuple(o.strip().rstrip("/") for o in values.get("CARELINE_WEB_ORIGINS", "").split(",")
+                          if o.strip()),
+        fb_app_secret=values.get("CARELINE_FB_APP_SECRET", "").strip(),
+        fb_verify_token=values.get("CARELINE_FB_VERIFY_TOKEN", "").strip(),
+        fb_page_token=values.get("CARELINE_FB_PAGE_TOKEN", "").strip(),
+        fb_graph_url=(values.get("CARELINE_FB_GRAPH_URL") or "https://graph.facebook.com/v19.0").rstrip("/"),
+        desk_port=_port(values, "CARELINE_DESK_PORT", 5080),
+        desk_agent_password=values.get("CARELINE_DESK_AGENT_PASSWORD", "").strip(),
+        desk_supervisor_password=values.get("CARELINE_DESK_SUPERVISOR_PASSWORD", "").strip(),
+        desk_secure_cookies=values.get("CARELINE_DESK_SECURE_COOKIES", "").strip().lower() in ("1", "true", "yes"),
+        rest_token=_secret(values, "CARELINE_REST_TOKEN", minimum=16),
+        signing_key=_secret(values, "CARELINE_SIGNING_KEY", minimum=16),
+        actions_token=_secret(values, "CARELINE_ACTIONS_TOKEN", minimum=16),
+    )

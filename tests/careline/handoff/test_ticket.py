@@ -1,0 +1,72 @@
+"""Ticket building: redaction, transcript, summary, priority and the customer's expectation."""
+from datetime import datetime, timezone
+
+import pytest
+
+from careline.handoff.ticket import TicketFacts, build_ticket, expectation, luhn_valid, next_opening, priority, redact
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("my card is 4111 1111 1111 1111", "my card is [card number]"),
+    ("card 5500-0000-0000-0004 please", "card [card number] please"),
+    ("4111111111111112 is not a card", "4111111111111112 is not a card"),
+    ("write to Maria.Lopez@example.com", "write to [email]"),
+    ("call +1 503 555 0100", "call [phone number]"),
+    ("or (503) 555-0100", "or [phone number]"),
+    ("order CL-100001 for $14.99 on 2026-11-23", "order CL-100001 for $14.99 on 2026-11-23"),
+    ("tracking UP2703729684", "tracking UP2703729684"),
+    ("", ""),
+])
+def test_redaction(text, expected):
+    assert redact(text) == expected
+
+
+def test_luhn():
+    assert luhn_valid("4111111111111111") and not luhn_valid("4111111111111112")
+
+
+def _user(text, intent, score, ts):
+    return {"event": "user", "text": text, "timestamp": ts,
+            "parse_data": {"intent": {"name": intent}, "frustration": {"score": score}}}
+
+
+EVENTS = [
+    _user("where is my order", "order_status", 0.2, 1_700_000_000),
+    {"event": "bot", "text": "What's your order number?", "timestamp": 1_700_000_001},
+    _user("CL-100001, maria.lopez@example.com", "inform", 0.1, 1_700_000_010),
+    {"event": "action", "name": "action_listen", "timestamp": 1_700_000_011},
+    _user("this is RIDICULOUS, my card 4111 1111 1111 1111 was charged twice!!!", "dispute_charge", 0.95,
+          1_700_000_020),
+]
+
+
+def test_ticket_holds_a_redacted_transcript_intents_trajectory_and_summary():
+    facts = TicketFacts(customer_name="Maria Lopez", customer_tier="plus", order_number="CL-100001",
+                        order_total=207.0, decisions=[{"kind": "waiver", "outcome": "escalate",
+                                                       "rule": "waiver_already_used"}])
+    ticket = build_ticket("conv-1", "rest", "frustration", EVENTS, facts)
+    assert [line.role for line in ticket.transcript] == ["customer", "bot", "customer", "customer"]
+    assert "[email]" in ticket.transcript[2].text and "[card number]" in ticket.transcript[3].text
+    assert "maria.lopez" not in str(ticket) and "4111" not in str(ticket)
+    assert ticket.intents == ["order_status", "inform", "dispute_charge"]
+    assert ticket.frustration == [0.2, 0.1, 0.95]
+    assert ticket.summary == ("Maria wants to query a charge or fee with order CL-100001. "
+                              "Tried: waiver escalate (waiver_already_used). "
+                              "Escalated because the customer was getting frustrated. Frustration peaked at 0.95.")
+    assert ticket.priority == priority("frustration", 0.95, facts) == 100  # 60 + 28 + 10 + 5, capped
+    assert priority("customer_request", 0.5, facts) == 40 + 15 + 10 + 5
+
+
+def test_unverified_customer_summary_and_priority_bounds():
+    ticket = build_ticket("conv-2", "socketio", "customer_request", EVENTS[:1])
+    assert ticket.summary.startswith("The customer (not verified) wants to know where their order is.")
+    assert 0 <= priority("customer_request", 5.0, TicketFacts(customer_tier="premium", order_total=9999)) <= 100
+
+
+def test_expectation_is_honest_about_queue_and_hours():
+    monday_afternoon = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)  # 10:00 in New York
+    sunday = datetime(2026, 11, 22, 15, 0, tzinfo=timezone.utc)
+    assert next_opening(monday_afternoon) is None
+    busy = expectation(3, monday_afternoon)
+    assert "number 3 in the queue" in busy and "12 minutes" in busy
+    assert "back on Monday at 8:00" in expectation(1, sunday)
