@@ -99,7 +99,7 @@ def services(settings: Settings, model: Path) -> List[Service]:
         ),
     ]
     if settings.helpdesk_url:
-        result.append(Service(name="outbox", command=[sys.executable, "-m", "careline.handoff.tickets"],
+        result.append(Service(name="outbox", command=[sys.executable, "-m", "careline.handoff"],
                               probe=_heartbeat_probe(settings.outbox_heartbeat)))
     return result
 

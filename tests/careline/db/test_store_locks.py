@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from careline.db.engine import make_engine, make_readonly_engine
 from careline.desk.app import Desk
 from careline.handoff.ticket import TicketFacts, build_ticket
-from careline.handoff.tickets import HelpdeskOutbox, TicketService
+from careline.handoff.outbox import HelpdeskOutbox
+from careline.handoff.tickets import TicketService
 from careline.shared.settings import load_settings
 from ops import review
 from tests.fakes.helpdesk import FakeHelpdesk

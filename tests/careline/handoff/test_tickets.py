@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from careline.db.engine import make_engine
 from careline.db.models.handoff import OutboxMessage, Ticket
 from careline.handoff.ticket import TicketFacts, build_ticket
-from careline.handoff.tickets import HelpdeskOutbox, TicketService
+from careline.handoff.outbox import HelpdeskOutbox
+from careline.handoff.tickets import TicketService
 from tests.conftest import Clock
 from tests.fakes.helpdesk import FakeHelpdesk
 
