@@ -14,7 +14,7 @@ import hmac
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -70,6 +70,33 @@ class FeeView:
     charged_on: date
 
 
+@dataclass(frozen=True)
+class VerifiedOwner:
+    """The customer whose email matched, and their order, both locked for this transaction."""
+
+    customer: Customer
+    order: Order
+
+
+@dataclass(frozen=True)
+class ClaimFacts:
+    """What the policy needs to know, read from the store (never from the request)."""
+
+    customer: CustomerFacts
+    order: OrderFacts
+    history: Tuple[PastClaim, ...]
+    charge: Optional[ChargeFacts]
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A decision with the rows it is about; `owner` is None when the order and email did not match."""
+
+    decision: Decision
+    owner: Optional[VerifiedOwner] = None
+    charge: Optional[ChargeFacts] = None
+
+
 class ClaimService:
     def __init__(self, engine: Engine, policy: Policy, today: Callable[[], date] = utctoday) -> None:
         self._sessions = sessionmaker(bind=engine, future=True, expire_on_commit=False)
@@ -79,7 +106,7 @@ class ClaimService:
     # --- reading ---------------------------------------------------------------------------
 
     @staticmethod
-    def _verified_customer(session: Session, order_number: str, email: str) -> Optional[tuple]:
+    def _verified_customer(session: Session, order_number: str, email: str) -> Optional[VerifiedOwner]:
         """The customer and order, locked in that order (customer row, then order row) before any
         fact is read: the per-customer rules (goodwill cap, one waiver a year, refunded share) span
         all of a customer's orders, so two claims on two orders of one customer must not interleave.
@@ -94,10 +121,11 @@ class ClaimService:
             order = session.execute(sa.select(Order).where(Order.number == order_number, Order.customer_id == owner)
                                     .with_for_update().execution_options(populate_existing=True)
                                     ).scalar_one_or_none()
-        expected = customer.email.lower() if order is not None else "\0"
-        if order is None or not hmac.compare_digest(expected.encode(), (email or "").lower().encode()):
+        if customer is None or order is None:
             return None
-        return customer, order
+        if not hmac.compare_digest(customer.email.lower().encode(), (email or "").lower().encode()):
+            return None
+        return VerifiedOwner(customer, order)
 
     def waivable_fees(self, order_number: str, email: str) -> List[FeeView]:
         """Fees on the verified customer's account that could be waived (not waived yet)."""
@@ -105,15 +133,14 @@ class ClaimService:
             found = self._verified_customer(session, order_number, email)
             if found is None:
                 return []
-            customer, _ = found
             rows = session.execute(
                 sa.select(Charge).outerjoin(Waiver, Waiver.charge_id == Charge.id)
-                .where(Charge.customer_id == customer.id, Charge.waivable.is_(True), Waiver.id.is_(None))
+                .where(Charge.customer_id == found.customer.id, Charge.waivable.is_(True), Waiver.id.is_(None))
                 .order_by(Charge.charged_at.desc())
             ).scalars()
             return [FeeView(c.id, c.description, from_cents(c.amount_cents), c.charged_at.date()) for c in rows]
 
-    def _facts(self, session: Session, customer: Customer, order: Order, charge_id: Optional[int]):
+    def _facts(self, session: Session, customer: Customer, order: Order, charge_id: Optional[int]) -> ClaimFacts:
         refunded = session.execute(
             sa.select(sa.func.coalesce(sa.func.sum(Refund.amount_cents), 0)).where(Refund.order_id == order.id)
         ).scalar_one()
@@ -131,8 +158,8 @@ class ClaimService:
                 DecisionRecord.outcome.in_((APPROVE, PARTIAL)),
             )
         ).scalars()
-        history = [PastClaim("goodwill" if r.rule in GOODWILL_RULES else r.kind, from_cents(r.amount_cents),
-                             r.created_at.date()) for r in past]
+        history = tuple(PastClaim("goodwill" if r.rule in GOODWILL_RULES else r.kind, from_cents(r.amount_cents),
+                                  r.created_at.date()) for r in past)
         customer_facts = CustomerFacts(customer.id, customer.name, customer.tier,
                                        from_cents(lifetime_paid), from_cents(lifetime_refunded))
         order_facts = OrderFacts(
@@ -151,7 +178,7 @@ class ClaimService:
                 waived = session.execute(sa.select(Waiver.id).where(Waiver.charge_id == charge.id)).first()
                 charge_facts = ChargeFacts(charge.id, charge.customer_id, charge.kind,
                                            from_cents(charge.amount_cents), charge.waivable, waived is not None)
-        return customer_facts, order_facts, history, charge_facts
+        return ClaimFacts(customer_facts, order_facts, history, charge_facts)
 
     # --- deciding and applying ---------------------------------------------------------------
 
@@ -169,24 +196,23 @@ class ClaimService:
                 for r in rows]
 
     def _decide(self, session: Session, order_number: str, email: str, request: Request,
-                authority: str, ticket_id: Optional[int] = None) -> tuple:
-        found = self._verified_customer(session, order_number, email)
-        if found is None:
-            decision = decide(request, None, None, [], self._policy, self._today(), authority=authority)
-            return decision, None, None, None
-        customer, order = found
-        customer_facts, order_facts, history, charge = self._facts(session, customer, order, request.charge_id)
-        decision = decide(request, customer_facts, order_facts, history, self._policy, self._today(),
-                          authority=authority, verified=True, charge=charge)
+                authority: str, ticket_id: Optional[int] = None) -> Judgement:
+        owner = self._verified_customer(session, order_number, email)
+        if owner is None:
+            return Judgement(decide(request, None, None, [], self._policy, self._today(), authority=authority))
+        facts = self._facts(session, owner.customer, owner.order, request.charge_id)
+        decision = decide(request, facts.customer, facts.order, facts.history, self._policy, self._today(),
+                          authority=authority, verified=True, charge=facts.charge)
         limits = self._policy.authorities[authority]
         if decision.pays and limits.totals_per:
-            decision = cap_totals(decision, request.kind, limits, self._earlier_payouts(session, order, ticket_id))
-        return decision, customer, order, charge
+            decision = cap_totals(decision, request.kind, limits,
+                                  self._earlier_payouts(session, owner.order, ticket_id))
+        return Judgement(decision, owner, facts.charge)
 
     def preview(self, *, order_number: str, email: str, request: Request, authority: str = "bot") -> Decision:
         """What `decide_and_apply` would decide now, without changing or recording anything."""
         with self._sessions() as session:
-            decision, *_ = self._decide(session, order_number, email, request, authority)
+            decision = self._decide(session, order_number, email, request, authority).decision
             session.rollback()
             return decision
 
@@ -204,15 +230,17 @@ class ClaimService:
             earlier = self._replay(session, idempotency_key)
             if earlier:
                 return earlier
-            decision, customer, order, charge = self._decide(session, order_number, email, request, authority,
-                                                             ticket_id)
+            judgement = self._decide(session, order_number, email, request, authority, ticket_id)
+            decision, owner, charge = judgement.decision, judgement.owner, judgement.charge
             requested = request.amount
-            sane = requested is not None and requested.is_finite() and abs(requested) < 10**9
+            if requested is not None and not (requested.is_finite() and abs(requested) < 10**9):
+                requested = None  # an absurd ask is audited as no amount
             record = DecisionRecord(
                 created_at=utcnow(), idempotency_key=idempotency_key, conversation_id=conversation_id,
-                authority=authority, customer_id=customer.id if customer else None,
-                order_id=order.id if order else None, charge_id=charge.id if charge else None,
-                kind=request.kind, reason=request.reason, requested_cents=to_cents(requested) if sane else None,
+                authority=authority, customer_id=owner.customer.id if owner else None,
+                order_id=owner.order.id if owner else None, charge_id=charge.id if charge else None,
+                kind=request.kind, reason=request.reason,
+                requested_cents=None if requested is None else to_cents(requested),
                 outcome=decision.outcome, amount_cents=to_cents(decision.amount), rule=decision.rule,
                 explanation=decision.explanation, ticket_id=ticket_id,
             )
@@ -222,7 +250,7 @@ class ClaimService:
                 # (PostgreSQL checks the unique key at the INSERT, once the other one committed) or
                 # at the commit. Either way it was already decided: answer with that decision.
                 session.flush()
-                record.reference = self._apply(session, record, decision, customer, order, request)
+                record.reference = self._apply(session, record, decision, owner, request)
                 session.commit()
             except IntegrityError:
                 session.rollback()
@@ -233,9 +261,10 @@ class ClaimService:
             return Outcome(decision, record.reference, replayed=False)
 
     def _apply(self, session: Session, record: DecisionRecord, decision: Decision,
-               customer: Optional[Customer], order: Optional[Order], request: Request) -> Optional[str]:
-        if decision.outcome not in (APPROVE, PARTIAL) or customer is None:
+               owner: Optional[VerifiedOwner], request: Request) -> Optional[str]:
+        if decision.outcome not in (APPROVE, PARTIAL) or owner is None:
             return None
+        customer, order = owner.customer, owner.order
         now = record.created_at
         if record.kind in REFUND_KINDS and decision.amount > 0:
             session.add(Refund(decision_id=record.id, order_id=order.id, customer_id=customer.id,

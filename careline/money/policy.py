@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import yaml
 
@@ -149,7 +149,7 @@ def _money(raw: object, where: str) -> Decimal:
     return value.quantize(CENT)
 
 
-def _int(data: Mapping, key: str, where: str) -> int:
+def _int(data: Mapping[str, Any], key: str, where: str) -> int:
     value = data.get(key)
     if not isinstance(value, int) or value < 0:
         raise PolicyError(f"policy.yml: {where}.{key} must be a whole number >= 0, got {value!r}")
@@ -159,7 +159,7 @@ def _int(data: Mapping, key: str, where: str) -> int:
 REQUIREMENTS = ("delivered", "overdue")
 
 
-def _reason_requires(reasons: Mapping) -> Dict[str, str]:
+def _reason_requires(reasons: Mapping[str, Any]) -> Dict[str, str]:
     """When each refund reason can be paid: once `delivered`, or once `overdue`."""
     requires = {}
     for name, spec in reasons.items():
@@ -171,7 +171,7 @@ def _reason_requires(reasons: Mapping) -> Dict[str, str]:
     return requires
 
 
-def _limits(name: str, values: Mapping) -> Limits:
+def _limits(name: str, values: Mapping[str, Any]) -> Limits:
     cap = values.get("goodwill_cap", "binds")
     if cap not in GOODWILL_CAP_MODES:
         raise PolicyError(f"policy.yml: authorities.{name}.goodwill_cap must be one of "
@@ -186,7 +186,7 @@ def _limits(name: str, values: Mapping) -> Limits:
                   totals_per=tuple(scopes))
 
 
-def parse_policy(data: Mapping) -> Policy:
+def parse_policy(data: Mapping[str, Any]) -> Policy:
     """Build a Policy from the parsed YAML, with a clear error for anything missing."""
     if not isinstance(data, Mapping):
         raise PolicyError("policy.yml: the top level must be a mapping")
@@ -237,7 +237,7 @@ def _escalate(rule: str, amount: Decimal, explanation: str) -> Decision:
     return Decision(ESCALATE, amount.quantize(CENT), rule, explanation, offer_human=True)
 
 
-def _recent(history: Sequence[PastClaim], kinds: Sequence[str], days: int, today: date) -> list:
+def _recent(history: Sequence[PastClaim], kinds: Sequence[str], days: int, today: date) -> List[PastClaim]:
     since = today - timedelta(days=days)
     return [claim for claim in history if claim.kind in kinds and claim.day > since]
 
@@ -312,12 +312,20 @@ def _remaining(order: OrderFacts) -> Decimal:
     return max(Decimal("0"), order.paid - order.refunded).quantize(CENT)
 
 
-def _asked(request: Request, cap: Decimal) -> tuple:
+@dataclass(frozen=True)
+class Asked:
+    """The amount to consider for a request and whether the customer's ask was cut down to it."""
+
+    amount: Decimal
+    capped: bool
+
+
+def _asked(request: Request, cap: Decimal) -> Asked:
     """The amount to consider (never above `cap`) and whether the ask was cut down."""
     if request.amount is None:
-        return cap, False
+        return Asked(cap, capped=False)
     asked = request.amount.quantize(CENT)
-    return (cap, True) if asked > cap else (asked, False)
+    return Asked(cap, capped=True) if asked > cap else Asked(asked, capped=False)
 
 
 def _paid_decision(amount: Decimal, capped: bool, rule: str, explanation: str, next_step: str) -> Decision:
@@ -344,7 +352,8 @@ def _decide_refund(request: Request, customer: CustomerFacts, order: OrderFacts,
     not_due = _not_due_yet(order, policy.reason_requires.get(reason, "delivered"), reason, policy, today)
     if not_due:
         return not_due
-    amount, capped = _asked(request, remaining)
+    asked = _asked(request, remaining)
+    amount, capped = asked.amount, asked.capped
     signal = _fraud_signal(policy, limits, customer, history, amount, today)
     if signal:
         return signal
@@ -397,9 +406,9 @@ def remedy_due_date(order: OrderFacts, policy: Policy) -> Optional[date]:
 
 def _not_due_yet(order: OrderFacts, requires: str, reason: str, policy: Policy, today: date) -> Optional[Decision]:
     """A denial when the reason cannot be paid yet (never a payout before it is due), else None."""
-    delivered = order.delivered_date is not None and order.status in ("delivered", "returned")
+    delivered_on = order.delivered_date if order.status in ("delivered", "returned") else None
     if requires == "delivered":
-        if delivered:
+        if delivered_on is not None:
             return None
         when = f" It's due by {order.promised_date:%a %d %b}." if order.promised_date else ""
         return Decision(DENY, Decimal("0.00"), "not_delivered_yet",
@@ -407,21 +416,21 @@ def _not_due_yet(order: OrderFacts, requires: str, reason: str, policy: Policy, 
                         "when it arrives, tell me then and I'll put it right straight away.",
                         offer_human=True, facts={"due": order.promised_date.isoformat()} if order.promised_date
                         else {})
-    due = remedy_due_date(order, policy)
-    if due is None:
+    promised, due = order.promised_date, remedy_due_date(order, policy)
+    if promised is None or due is None:  # the one is None when the other is
         return _escalate("no_promised_date", Decimal("0.00"), f"I can't see a delivery date for order "
                          f"{order.number}, so a colleague will look into it with you.")
-    if delivered and reason == "late":
-        if order.delivered_date >= due:
+    if delivered_on is not None and reason == "late":
+        if delivered_on >= due:
             return None
-        return _deny("arrived_on_time", f"Order {order.number} arrived on {order.delivered_date:%a %d %b}, "
-                     f"in time for its promised date of {order.promised_date:%a %d %b}.")
+        return _deny("arrived_on_time", f"Order {order.number} arrived on {delivered_on:%a %d %b}, "
+                     f"in time for its promised date of {promised:%a %d %b}.")
     if today >= due:
         return None
     return Decision(DENY, Decimal("0.00"), "not_due_yet",
-                    f"Order {order.number} is due by {order.promised_date:%a %d %b}, so it isn't late yet. "
+                    f"Order {order.number} is due by {promised:%a %d %b}, so it isn't late yet. "
                     f"If it still hasn't arrived by {due:%a %d %b}, I can refund or replace it then.",
-                    offer_human=True, facts={"due": order.promised_date.isoformat(), "remedy_from": due.isoformat()})
+                    offer_human=True, facts={"due": promised.isoformat(), "remedy_from": due.isoformat()})
 
 
 def _goodwill_used(history: Sequence[PastClaim], policy: Policy, today: date) -> int:
@@ -454,7 +463,8 @@ def _decide_goodwill(request: Request, customer: CustomerFacts, order: OrderFact
     cap = min(remaining, limits.goodwill_limit)
     if cap <= 0:
         return _deny("nothing_left_to_refund", f"Order {order.number} has already been refunded in full.")
-    amount, capped = _asked(request, cap)
+    asked = _asked(request, cap)
+    amount, capped = asked.amount, asked.capped
     signal = _fraud_signal(policy, limits, customer, history, amount, today)
     if signal:
         return signal
