@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 CLIENT_KEY = "careline_client"
 MAX_CLIENT_CHARS = 128
@@ -39,7 +39,7 @@ class MetadataProblem:
     detail: str
 
 
-def _shape(value: Any) -> tuple:
+def _shape(value: Any) -> Tuple[int, int]:
     """(total keys of every object, deepest nesting of objects and arrays), without recursion."""
     keys, deepest, stack = 0, 0, [(value, 1)]
     while stack:

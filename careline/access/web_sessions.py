@@ -75,7 +75,8 @@ class WebSessions:
             if found is None:
                 return None
             found.last_seen_at = now
-            return found.sender
+            sender: str = found.sender
+            return sender
 
     def open(self, token: object, client: str) -> Opened:
         """Resume the session of `token` if it is live; otherwise issue a fresh one."""
@@ -102,7 +103,8 @@ class WebSessions:
         with self._sessions.begin() as session:
             done = session.execute(sa.update(WebSession).where(condition, WebSession.revoked_at.is_(None))
                                    .values(revoked_at=self._clock()))
-            return done.rowcount > 0
+            revoked: int = done.rowcount
+            return revoked > 0
 
     def purge(self, keep: timedelta = timedelta(days=90)) -> int:
         """Delete sessions that ended (expired or revoked) more than `keep` ago; how many went."""
@@ -111,7 +113,8 @@ class WebSessions:
             done = session.execute(sa.delete(WebSession).where(sa.or_(
                 WebSession.expires_at < cutoff, WebSession.revoked_at < cutoff,
                 WebSession.last_seen_at < cutoff - self.idle)))
-            return done.rowcount
+            purged: int = done.rowcount
+            return purged
 
 
 def main(argv: List[str]) -> int:

@@ -11,10 +11,10 @@ import os
 import sqlite3
 import urllib.parse
 from datetime import datetime
-from typing import Optional
+from typing import Any, Optional
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.orm import declarative_base
 
 from careline.shared import as_utc
@@ -32,10 +32,10 @@ class UTCDateTime(sa.types.TypeDecorator):
     impl = sa.DateTime
     cache_ok = True
 
-    def process_bind_param(self, value: Optional[datetime], dialect) -> Optional[datetime]:
+    def process_bind_param(self, value: Optional[datetime], dialect: Dialect) -> Optional[datetime]:
         return None if value is None else as_utc(value).replace(tzinfo=None)
 
-    def process_result_value(self, value: Optional[datetime], dialect) -> Optional[datetime]:
+    def process_result_value(self, value: Optional[datetime], dialect: Dialect) -> Optional[datetime]:
         return None if value is None else as_utc(value)
 
 
@@ -52,18 +52,18 @@ def make_engine(url: str, *, read_only: bool = False) -> Engine:
         return sa.create_engine(url, future=True, pool_pre_ping=True)
     engine = sa.create_engine(url, future=True, connect_args={"timeout": 30})
 
-    @sa.event.listens_for(engine, "connect")
-    def _on_connect(connection, _record) -> None:
+    def _on_connect(connection: sqlite3.Connection, _record: Any) -> None:
         connection.isolation_level = None  # SQLAlchemy issues BEGIN itself (below)
         cursor = connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
 
-    @sa.event.listens_for(engine, "begin")
-    def _on_begin(connection) -> None:
+    def _on_begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
+    sa.event.listen(engine, "connect", _on_connect)
+    sa.event.listen(engine, "begin", _on_begin)
     return engine
 
 
@@ -101,11 +101,11 @@ def make_readonly_engine(url: str) -> Engine:
                        parsed.render_as_string(hide_password=True))
         return engine
 
-    @sa.event.listens_for(engine, "connect")
-    def _read_only(connection, _record) -> None:
+    def _read_only(connection: Any, _record: Any) -> None:  # a DB-API connection of the backend's driver
         cursor = connection.cursor()
         cursor.execute(statement)
         cursor.close()
         connection.commit()
 
+    sa.event.listen(engine, "connect", _read_only)
     return engine

@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
@@ -66,7 +66,7 @@ STATUS_WEIGHTS = {
 class DemoOrder:
     number: str
     status: str
-    items: Sequence[tuple]
+    items: Sequence[Tuple[str, int]]  # (sku, quantity)
     days_ago: int
 
 
@@ -99,7 +99,7 @@ def _address(rng: random.Random) -> str:
 
 def _order(
     rng: random.Random, number: str, customer: Customer, status: str,
-    items: Sequence[tuple], placed_day: date,
+    items: Sequence[Tuple[str, int]], placed_day: date,
 ) -> Order:
     prices = {sku: (name, int(Decimal(price) * 100)) for sku, name, price in PRODUCTS}
     lines = [
@@ -217,4 +217,5 @@ def seed(engine: Engine, today: Optional[date] = None, reset: bool = False) -> i
         session.add_all(customers)
         session.add_all(_charges(random.Random(11), customers, day))
         session.commit()
-        return session.execute(select(func.count(Order.id))).scalar_one()
+        added: int = session.execute(select(func.count(Order.id))).scalar_one()
+        return added

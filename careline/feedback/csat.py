@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from careline.db import Feedback, Ticket
 from careline.shared import utcnow
@@ -46,7 +46,7 @@ class FeedbackService:
         self._sessions = sessionmaker(bind=engine, future=True)
         self._now = now
 
-    def _key(self, session, conversation_id: str) -> tuple[Optional[int], str]:
+    def _key(self, session: Session, conversation_id: str) -> Tuple[Optional[int], str]:
         """One rating per conversation before any handoff, and one per ticket after."""
         ticket_id = session.execute(sa.select(sa.func.max(Ticket.id))
                                     .where(Ticket.conversation_id == conversation_id)).scalar_one()

@@ -15,11 +15,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from careline.db import OrderView, VerificationAttempt
 from careline.money.identity import OrderLookup, normalize_email, normalize_order_number, verify
@@ -43,7 +43,7 @@ class IdentityRules:
     max_age_minutes: int = 120
 
     @staticmethod
-    def from_mapping(data: Optional[Mapping]) -> IdentityRules:
+    def from_mapping(data: Optional[Mapping[str, object]]) -> IdentityRules:
         return IdentityRules(**whole_numbers(data, IdentityRules, "identity"))
 
 
@@ -67,7 +67,7 @@ class IdentityGuard:
         self._rules = rules
         self._now = now
 
-    def _locked_by(self, session, column, value: str, limit: int, now: datetime) -> bool:
+    def _locked_by(self, session: Session, column: Any, value: str, limit: int, now: datetime) -> bool:
         since = now - timedelta(minutes=self._rules.failure_window_minutes)
         count, latest = session.execute(
             sa.select(sa.func.count(VerificationAttempt.id), sa.func.max(VerificationAttempt.created_at))
@@ -75,7 +75,8 @@ class IdentityGuard:
         ).one()
         if count < limit or latest is None:
             return False
-        return now < latest + timedelta(minutes=self._rules.cool_off_minutes)  # UTCDateTime: aware UTC
+        until: datetime = latest + timedelta(minutes=self._rules.cool_off_minutes)  # UTCDateTime: aware UTC
+        return now < until
 
     def is_locked(self, order_number: str, client: str) -> bool:
         """True while either the order's or the client's failures lock the check."""

@@ -8,7 +8,7 @@ class PolicyFileError(ValueError):
     """policy.yml holds a value that cannot be used; the message names the key."""
 
 
-def whole_numbers(data: Optional[Mapping], defaults: object, section: str) -> Dict[str, int]:
+def whole_numbers(data: Optional[Mapping[str, object]], defaults: object, section: str) -> Dict[str, int]:
     """The whole-number settings of a policy.yml section, each >= 1, defaulting to `defaults`' fields."""
     values = {}
     for key in defaults.__dataclass_fields__:  # type: ignore[attr-defined]
