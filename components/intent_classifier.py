@@ -73,11 +73,12 @@ class CarelineIntentClassifier(GraphComponent):
         lexicon_path = Path(self._config["lexicon"])
         lexicon = Lexicon.load(lexicon_path) if lexicon_path.exists() else Lexicon()
         vectors = [sentence_vector(e) for e in examples]
+        embedded = [v for v in vectors if v is not None]
         dense = None
-        if any(v is not None for v in vectors):
-            if any(v is None for v in vectors):
+        if embedded:
+            if len(embedded) != len(vectors):
                 raise ValueError("CarelineIntentClassifier: some examples have no sentence embedding")
-            dense = np.stack(vectors)
+            dense = np.stack(embedded)
         self._model = train([e.get(TEXT) for e in examples], [example_label(e) for e in examples], lexicon,
                             Settings.from_mapping(self._config), dense)
         self._responses = {name: value for name, value in training_data.responses.items() if "/" in name}
