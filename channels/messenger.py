@@ -118,8 +118,8 @@ class MessengerInput(InputChannel):
     async def _already_stored(request: Request, sender_id: str, message_id: str) -> bool:
         agent = request.app.ctx.agent
         tracker = await agent.tracker_store.retrieve(sender_id) if agent and agent.tracker_store else None
-        return bool(tracker) and any(isinstance(e, UserUttered) and e.message_id == message_id
-                                     for e in reversed(tracker.events))
+        return tracker is not None and any(isinstance(e, UserUttered) and e.message_id == message_id
+                                           for e in reversed(tracker.events))
 
     async def _handle(self, request: Request, incoming: messenger.Incoming, output: MessengerOutput,
                       on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
