@@ -16,7 +16,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help setup venv encoder env db migrate seed reseed data train retrain run up down restart status validate browser postgres vendor review label reload \
-        test test-unit test-actions test-dialogue test-e2e eval budget lint freeze clean
+        test test-unit test-actions test-dialogue test-e2e eval budget lint typecheck freeze clean
 
 help: ## list the targets
 	@echo "Careline make targets:"
@@ -145,6 +145,9 @@ label: $(VENV_STAMP) ## merge a labelled review file into data/nlu/reviewed.yml 
 
 lint: $(VENV_STAMP) ## ruff over the Python code
 	@$(VENV)/bin/ruff check $(wildcard careline actions channels components ops bench tests) && echo "lint: OK"
+
+typecheck: $(VENV_STAMP) ## mypy (mypy.ini): strict for careline/, normal for actions, components, channels
+	@$(VENV)/bin/mypy careline actions components channels && echo "typecheck: OK"
 
 CHROMIUM := $(or $(CARELINE_CHROMIUM),/usr/bin/chromium)
 
