@@ -10,12 +10,10 @@ from rasa_sdk.types import DomainDict
 
 from actions.deps import feedback_service
 from careline.feedback.csat import no_comment, parse_rating
+from careline.shared import render
 
 SLOTS = ("feedback_rating", "feedback_comment", "feedback_skipped")
-THANKS = "Thank you for the feedback, it really helps. Have a lovely day!"
-GOODBYE = "Thanks for chatting with Harbor & Pine. Have a lovely day!"
-SKIPPED = "No problem. What else can I help you with?"
-NO_COMMENT = "(none)"
+NO_COMMENT = "(none)"  # the slot's value when the customer had nothing to add (never shown)
 
 
 class ValidateFeedbackForm(FormValidationAction):
@@ -50,11 +48,11 @@ class ActionStoreFeedback(Action):
                   domain: DomainDict) -> List[EventType]:
         rating = tracker.get_slot("feedback_rating")
         if tracker.get_slot("feedback_skipped"):
-            dispatcher.utter_message(text=SKIPPED)
+            dispatcher.utter_message(text=render("utter_feedback_skipped"))
         elif rating:
             comment = tracker.get_slot("feedback_comment") or ""
             feedback_service().record(tracker.sender_id, int(rating), "" if comment == NO_COMMENT else comment)
-            dispatcher.utter_message(text=THANKS)
+            dispatcher.utter_message(text=render("utter_feedback_thanks"))
         else:
-            dispatcher.utter_message(text=GOODBYE)
+            dispatcher.utter_message(text=render("utter_feedback_goodbye"))
         return [SlotSet(name, None) for name in SLOTS]

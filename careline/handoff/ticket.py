@@ -13,13 +13,11 @@ from datetime import datetime, time, timedelta
 from typing import Any, Iterable, List, Mapping, Optional, Sequence
 from zoneinfo import ZoneInfo
 
-from careline.shared import whole_numbers
+from careline.shared import render, whole_numbers
 
 SUPPORT_TIMEZONE = ZoneInfo("America/New_York")
 BUSINESS_HOURS = {0: (8, 20), 1: (8, 20), 2: (8, 20), 3: (8, 20), 4: (8, 20), 5: (9, 17)}  # Sunday closed
 MINUTES_PER_WAITING_TICKET = 4
-TOO_MANY_TICKETS = ("Our team already has several conversations from your connection waiting for them, so I "
-                    "can't open another one just now. They'll answer those first; please try again a bit later.")
 
 
 @dataclass(frozen=True)
@@ -202,9 +200,7 @@ def handoff_reason(latest_intent: Optional[str], after_policy_offer: bool, locke
 
 def handback_text(first_name: Optional[str]) -> str:
     """What the bot says when a person hands the conversation back."""
-    name = f", {first_name}" if first_name else ""
-    return (f"Thanks for waiting{name}. I'm back with you, and I have everything my colleague did. "
-            "Is there anything else I can help with?")
+    return render("utter_handback_named", first_name=first_name) if first_name else render("utter_handback")
 
 
 def next_opening(now: datetime) -> Optional[datetime]:
@@ -228,10 +224,6 @@ def expectation(queue_position: int, now: datetime) -> str:
     """An honest line on when a person will answer."""
     opening = next_opening(now)
     if opening is not None:
-        when = f"{opening:%A} at {opening.hour}:00 (Eastern Time)"
-        return (f"Our team is offline right now and back on {when}. I've passed on our whole conversation, "
-                "so nobody will ask you to repeat yourself, and a person will reply right here.")
-    wait = max(1, queue_position) * MINUTES_PER_WAITING_TICKET
-    return (f"You're number {max(1, queue_position)} in the queue; a person usually replies within about "
-            f"{wait} minutes, right here. I've passed on our whole conversation, so you won't need to repeat "
-            "anything.")
+        return render("utter_handoff_offline", day=f"{opening:%A}", hour=opening.hour)
+    position = max(1, queue_position)
+    return render("utter_handoff_queue", position=position, minutes=position * MINUTES_PER_WAITING_TICKET)

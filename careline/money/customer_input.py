@@ -4,13 +4,14 @@ from __future__ import annotations
 import re
 from typing import Dict, List, Optional, Tuple
 
+#: The reasons a customer can pick, each with the response that is its button's title.
 REFUND_REASONS: Dict[str, str] = {
-    "damaged": "It arrived damaged or broken",
-    "wrong_item": "I got the wrong item",
-    "not_as_described": "It's not as described",
-    "not_received": "It never arrived",
-    "late": "It came too late",
-    "changed_mind": "I changed my mind",
+    "damaged": "utter_button_reason_damaged",
+    "wrong_item": "utter_button_reason_wrong_item",
+    "not_as_described": "utter_button_reason_not_as_described",
+    "not_received": "utter_button_reason_not_received",
+    "late": "utter_button_reason_late",
+    "changed_mind": "utter_button_reason_changed_mind",
 }
 _REASON_PATTERNS: List[Tuple[str, re.Pattern]] = [
     (reason, re.compile(pattern, re.IGNORECASE))

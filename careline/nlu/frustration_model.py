@@ -447,20 +447,3 @@ def load_labelled(data: Mapping[str, Sequence[str]]) -> Tuple[List[str], List[st
     except (KeyError, TypeError):
         raise ValueError("labelled frustration data needs two lists: 'frustrated' and 'calm'") from None
     return frustrated, calm
-
-ACKNOWLEDGEMENTS = (
-    "I can hear how frustrating this has been, and I'm sorry.",
-    "I'm sorry, I understand why you're upset.",
-    "That sounds really annoying, and I'm sorry it happened.",
-)
-
-
-def acknowledgement(signals: Sequence[str], earlier: int) -> str:
-    """Plain, varied words for the customer's feeling, then the promise to resolve and the way out."""
-    if "already_told" in signals:
-        feeling = "I'm sorry you've had to repeat yourself."
-    elif "repeated_contact" in signals:
-        feeling = "I'm sorry this has taken more than one try; that's not good enough."
-    else:
-        feeling = ACKNOWLEDGEMENTS[earlier % len(ACKNOWLEDGEMENTS)]
-    return f"{feeling} Let's get it sorted right now, and if you'd rather talk to a person at any point, just say so."

@@ -99,13 +99,6 @@ def test_conversation_notices_repeats_misunderstandings_and_a_repetitive_bot():
     assert f.conversation([]).level == "low"
 
 
-def test_acknowledgements_vary_and_name_what_happened():
-    texts = {f.acknowledgement([], n) for n in range(3)}
-    assert len(texts) == 3 and all("talk to a person" in t for t in texts)
-    assert f.acknowledgement(["already_told"], 0).startswith("I'm sorry you've had to repeat yourself.")
-    assert f.acknowledgement(["repeated_contact"], 0).startswith("I'm sorry this has taken more than one try")
-
-
 def test_turns_from_events_attach_the_bots_replies_so_a_repetitive_bot_counts():
     def user(intent, score):
         return {"event": "user", "parse_data": {"intent": {"name": intent}, "frustration": {"score": score}}}

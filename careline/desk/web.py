@@ -1,0 +1,156 @@
+"""What every desk route shares, in one place: the session and CSRF check, the security headers,
+who is signed in, rendering, error answers, the supervisor gate and the way an agent action is run
+and answered. The routes themselves are in routes/, one module per area.
+"""
+from __future__ import annotations
+
+import asyncio
+import functools
+import hmac
+from typing import TYPE_CHECKING, Any, Callable, Coroutine, Dict, Optional, Union
+from urllib.parse import quote, urlsplit
+
+from sanic import response
+from sanic.request import Request
+from sanic.response import BaseHTTPResponse, HTTPResponse
+
+from careline.desk.auth import DeskUser
+from careline.desk.rasa_api import RasaUnavailable
+from careline.desk.service import DeskError, Forbidden, NotFound
+from careline.shared import safe_json
+
+if TYPE_CHECKING:
+    from careline.desk.app import Desk
+
+COOKIE = "careline_desk"
+SECURITY_HEADERS = {
+    "Content-Security-Policy": ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                                "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+PUBLIC = ("/login", "/health", "/static/")
+
+Handler = Callable[..., Coroutine[Any, Any, HTTPResponse]]
+#: What an agent action did -> the message shown (or sent as JSON) when it is done.
+Done = Union[str, Callable[[Any], str]]
+
+
+async def run(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Database and HTTP calls are blocking: keep them off the event loop."""
+    return await asyncio.get_running_loop().run_in_executor(None, functools.partial(function, *args, **kwargs))
+
+
+def desk_of(request: Request) -> Desk:
+    """The app's collaborators (create_app puts them on app.ctx)."""
+    desk: Desk = request.app.ctx.desk
+    return desk
+
+
+def current_user(request: Request) -> DeskUser:
+    """The signed-in person (the authenticate middleware has checked the session)."""
+    user: DeskUser = request.ctx.user
+    return user
+
+
+def wants_json(request: Request) -> bool:
+    return request.path.startswith("/api/") or "application/json" in request.headers.get("accept", "")
+
+
+def json_error(status: int, error: str, detail: str) -> HTTPResponse:
+    return response.json({"error": error, "detail": detail}, status=status)
+
+
+def page(template: str, request: Request, status: int = 200, **context: Any) -> HTTPResponse:
+    html = desk_of(request).templates.get_template(template).render(
+        user=getattr(request.ctx, "user", None), csrf=getattr(request.ctx, "csrf", ""),
+        message=request.args.get("msg", ""), error=request.args.get("err", ""), **context)
+    return response.html(html, status=status)
+
+
+def error_page(request: Request, status: int, title: str, detail: str) -> HTTPResponse:
+    return page("error.html", request, status=status, title=title, detail=detail)
+
+
+def set_cookie(request: Request, resp: HTTPResponse, name: str, value: str, max_age: int) -> None:
+    resp.cookies[name] = value
+    resp.cookies[name]["httponly"] = True
+    resp.cookies[name]["samesite"] = "Strict"
+    resp.cookies[name]["path"] = "/"
+    resp.cookies[name]["max-age"] = max_age
+    if desk_of(request).secure_cookies:
+        resp.cookies[name]["secure"] = True
+
+
+async def authenticate(request: Request) -> Optional[HTTPResponse]:
+    """Request middleware: a live session for everything but PUBLIC; on a POST our own Origin (when
+    the browser sends one) and the session's CSRF token (form field `csrf` or header `X-CSRF-Token`)."""
+    request.ctx.user, request.ctx.csrf = None, ""
+    if request.path.startswith(PUBLIC) or request.path == "/login":
+        return None
+    found = await run(desk_of(request).accounts.resume_session, request.cookies.get(COOKIE))
+    if found is None:
+        if wants_json(request) or request.method != "GET":
+            return json_error(401, "login_required", "sign in to the desk first")
+        return response.redirect(f"/login?next={quote(request.path)}")
+    request.ctx.user, request.ctx.csrf = found
+    if request.method == "POST":
+        origin = request.headers.get("origin")
+        if origin and urlsplit(origin).netloc != request.host:
+            return json_error(403, "bad_origin", "the request came from another site")
+        given = request.headers.get("x-csrf-token") or (request.form.get("csrf") if request.form else None) or ""
+        if not hmac.compare_digest(given.encode(), request.ctx.csrf.encode()):
+            return json_error(403, "bad_csrf_token", "the form is out of date; reload the page")
+    return None
+
+
+async def security_headers(request: Request, resp: BaseHTTPResponse) -> None:
+    """Response middleware: SECURITY_HEADERS on every answer (a route may set its own)."""
+    for key, value in SECURITY_HEADERS.items():
+        resp.headers.setdefault(key, value)
+
+
+def supervisor_only(handler: Handler) -> Handler:
+    @functools.wraps(handler)
+    async def wrapper(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
+        if not current_user(request).is_supervisor:
+            if wants_json(request):
+                return json_error(403, "supervisors_only", "this needs the supervisor role")
+            return error_page(request, 403, "Supervisors only",
+                              "Analytics are for supervisors. Ask one if you need these figures.")
+        return await handler(request, *args, **kwargs)
+    return wrapper
+
+
+async def act(request: Request, ticket_id: int, action: Callable[[Dict[str, Any], DeskUser], Any],
+              done: Done) -> HTTPResponse:
+    """Run an agent action on a ticket with the posted form (or JSON object) and answer it: JSON for
+    API clients, otherwise a redirect with a message (to the queue after resolve and close)."""
+    form = safe_json.loads_or_none(request.body) if request.headers.get("content-type", "").startswith(
+        "application/json") \
+        else {k: request.form.get(k) for k in (request.form or {})}
+    if not isinstance(form, dict):
+        return json_error(400, "bad_request", "send a form or a JSON object")
+    try:
+        result = await run(action, form, current_user(request))
+    except NotFound as error:
+        return json_error(404, "not_found", str(error))
+    except Forbidden as error:
+        if wants_json(request):
+            return json_error(403, "not_your_ticket", str(error))
+        return error_page(request, 403, "Not your conversation", str(error))
+    except DeskError as error:
+        if wants_json(request):
+            return json_error(400, "not_done", str(error))
+        return response.redirect(f"/tickets/{ticket_id}?err={quote(str(error))}")
+    except RasaUnavailable as error:
+        if wants_json(request):
+            return json_error(502, "bot_unavailable", str(error))
+        return response.redirect(f"/tickets/{ticket_id}?err={quote(str(error))}")
+    message = done(result) if callable(done) else done
+    if wants_json(request):
+        return response.json({"ok": True, "message": message, "result": result})
+    target = "/queue" if request.path.endswith(("/resolve", "/close")) else f"/tickets/{ticket_id}"
+    return response.redirect(f"{target}?msg={quote(message)}")
