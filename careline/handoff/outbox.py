@@ -110,6 +110,5 @@ class HelpdeskOutbox:
 
     def pending(self) -> int:
         with self._sessions() as session:
-            waiting: int = session.execute(sa.select(sa.func.count(OutboxMessage.id))
-                                           .where(OutboxMessage.delivered_at.is_(None))).scalar_one()
-            return waiting
+            return session.execute(sa.select(sa.func.count(OutboxMessage.id))
+                                   .where(OutboxMessage.delivered_at.is_(None))).scalar_one()
