@@ -10,7 +10,7 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple, TypedDict
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -19,6 +19,13 @@ from careline.db import Feedback, Ticket
 
 FRUSTRATION_BUCKETS = ((0.0, 0.2), (0.2, 0.4), (0.4, 0.6), (0.6, 0.8), (0.8, 1.01))
 FALLBACK_INTENT = "nlu_fallback"
+
+
+class CsatFigures(TypedDict):
+    """The ratings of conversations handled by the bot or by agents; `average` is None without any."""
+
+    count: int
+    average: Optional[float]
 
 
 @dataclass
@@ -31,7 +38,7 @@ class Report:
     handoff_reasons: Dict[str, int] = field(default_factory=dict)
     first_response_s: Optional[float] = None
     resolution_s: Optional[float] = None
-    csat: Dict[str, Dict[str, float]] = field(default_factory=dict)
+    csat: Dict[str, CsatFigures] = field(default_factory=dict)
     frustration: List[Tuple[str, int]] = field(default_factory=list)
     top_intents: List[Tuple[str, int]] = field(default_factory=list)
     fallbacks: int = 0
@@ -63,7 +70,7 @@ class Report:
                 ("times", "resolution_median_s", fmt(self.resolution_s, 1))]
         rows += [("handoff_reasons", reason, str(n)) for reason, n in sorted(self.handoff_reasons.items())]
         for who, figures in sorted(self.csat.items()):
-            rows += [(f"csat_{who}", "ratings", str(int(figures["count"]))),
+            rows += [(f"csat_{who}", "ratings", str(figures["count"])),
                      (f"csat_{who}", "average", fmt(figures["average"], 2))]
         rows += [("frustration", label, str(n)) for label, n in self.frustration]
         rows += [("top_intents", name, str(n)) for name, n in self.top_intents]

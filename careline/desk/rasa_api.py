@@ -6,7 +6,7 @@ the conversation's latest channel (the website socket, Messenger) and keeps it i
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 from urllib.parse import quote
 
 import requests
@@ -19,7 +19,7 @@ class RasaUnavailable(RuntimeError):
 
 
 class RasaAPI:
-    def __init__(self, base_url: str, token: str, session: requests.Session = None) -> None:
+    def __init__(self, base_url: str, token: str, session: Optional[requests.Session] = None) -> None:
         self._base = base_url.rstrip("/")
         self._token = token
         self._http = session or requests.Session()
@@ -34,7 +34,8 @@ class RasaAPI:
             raise RasaUnavailable(f"the bot server could not be reached ({type(error).__name__})") from None
         if answer.status_code >= 400:
             raise RasaUnavailable(f"the bot server answered {answer.status_code}")
-        return answer.json()
+        reply: Dict[str, Any] = answer.json()  # Rasa's HTTP API answers these calls with an object
+        return reply
 
     def send_agent_message(self, conversation_id: str, text: str, agent_name: str) -> None:
         event = {"event": "bot", "text": text, "timestamp": time.time(), "metadata": {"agent": agent_name}}

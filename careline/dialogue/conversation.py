@@ -40,8 +40,9 @@ def order_topic(events: Iterable[Dict[str, Any]]) -> str:
                     return intent if intent in ORDER_REQUESTS else "order_status"
             break
     for event in reversed(history):
-        if event.get("event") == "user" and _intent(event) in ORDER_REQUESTS:
-            return _intent(event)
+        intent = _intent(event) if event.get("event") == "user" else None
+        if intent in ORDER_REQUESTS:
+            return intent
     return "order_status"
 
 

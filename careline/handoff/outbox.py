@@ -110,5 +110,6 @@ class HelpdeskOutbox:
 
     def pending(self) -> int:
         with self._sessions() as session:
-            return session.execute(sa.select(sa.func.count(OutboxMessage.id))
-                                   .where(OutboxMessage.delivered_at.is_(None))).scalar_one()
+            waiting: int = session.execute(sa.select(sa.func.count(OutboxMessage.id))
+                                           .where(OutboxMessage.delivered_at.is_(None))).scalar_one()
+            return waiting

@@ -102,7 +102,7 @@ class TicketService:
                 Ticket.conversation_id == conversation_id, Ticket.status.in_(("open", "assigned")))).scalar_one()
             if mine:
                 return True
-            recent = session.execute(sa.select(sa.func.count(Ticket.id)).where(
+            recent: int = session.execute(sa.select(sa.func.count(Ticket.id)).where(
                 Ticket.client == client, Ticket.created_at > since)).scalar_one()
         return recent < limits.max_tickets_per_client
 
@@ -117,7 +117,7 @@ class TicketService:
     @staticmethod
     def _position(session: Session, ticket: Ticket) -> int:
         """1 + open tickets that a person would take first (higher priority, or older at the same)."""
-        ahead = session.execute(
+        ahead: int = session.execute(
             sa.select(sa.func.count(Ticket.id)).where(
                 Ticket.status == "open", Ticket.id != ticket.id,
                 sa.or_(Ticket.priority > ticket.priority,
