@@ -8,7 +8,7 @@ from rasa_sdk.events import ActionReverted, EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from careline.nlu.frustration_model import acknowledgement
+from careline.dialogue.replies import acknowledgement
 
 ACTION_NAME = "action_acknowledge_frustration"
 

@@ -12,7 +12,6 @@ from actions.deps import frustration_thresholds, handoff_limits, ticket_service
 from actions.identity import client_of, proven_order
 from careline.dialogue.conversation import is_locked
 from careline.handoff.ticket import (
-    TOO_MANY_TICKETS,
     TicketFacts,
     build_ticket,
     expectation,
@@ -21,10 +20,8 @@ from careline.handoff.ticket import (
 )
 from careline.nlu.clarification import consecutive_misses
 from careline.nlu.frustration_model import conversation, turns_from_events
+from careline.shared import render
 from careline.shared.clock import utcnow
-
-HANDOFF_OPENING = "I'm bringing in a person from our team."
-HANDOFF_ALTERNATIVE = "If you'd rather not wait, you can also call us on 0800 555 0199."
 
 
 def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, after_policy_offer: bool = False,
@@ -36,7 +33,7 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, after_policy_of
     service = ticket_service()
     client = client_of(tracker)
     if not service.may_open(tracker.sender_id, client, handoff_limits()):
-        dispatcher.utter_message(text=TOO_MANY_TICKETS)
+        dispatcher.utter_message(text=render("utter_handoff_too_many"))
         return [SlotSet("proposal", None)]
     order, proof = proven_order(tracker)
     turns = turns_from_events(tracker.events)
@@ -57,8 +54,9 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, after_policy_of
     opened = service.open(draft, f"{tracker.sender_id}:{message_id}"[:160],
                           customer_id=order.customer_id if order else None, client=client)
     wait = expectation(opened.queue_position, utcnow())
-    opening = f"{preface} {HANDOFF_OPENING}" if preface else HANDOFF_OPENING
-    dispatcher.utter_message(text=f"{opening} {wait} {HANDOFF_ALTERNATIVE}")
+    said = [preface] if preface else []
+    said += [render("utter_handoff_opening"), wait, render("utter_handoff_alternative")]
+    dispatcher.utter_message(text=" ".join(said))
     return proof + [SlotSet("proposal", None), ActiveLoop(None), SlotSet("requested_slot", None),
                     ConversationPaused()]
 

@@ -25,43 +25,14 @@ from careline.dialogue.conversation import (
     is_locked,
     order_topic,
 )
-from careline.dialogue.replies import DENIAL, LOCKED, done_text, offer_text, order_reply, payment_reply
+from careline.dialogue.replies import done_text, offer_text, order_reply, payment_reply
 from careline.money.customer_input import REFUND_REASONS, normalize_address, normalize_reason
 from careline.money.identity import find_email, find_order_number, normalize_email, normalize_order_number
 from careline.money.policy import APPROVE, ESCALATE, PARTIAL, Request
 from careline.money.proposal import Proposal
 from careline.money.verification import LOCKED as CHECK_LOCKED
+from careline.shared import button, render
 from careline.shared.clock import utctoday
-
-ASK_ORDER_ID = (
-    "Sure, I can look into that. What's your order number? It starts with CL followed by "
-    "six digits, like CL-123456, and it's in your confirmation email."
-)
-ASK_EMAIL = (
-    "Thanks. And which email address did you use for that order? I need both to make sure "
-    "the order is really yours."
-)
-ASK_REASON = "I'm sorry something went wrong. What happened with the order?"
-ASK_ADDRESS = "What's the new delivery address? Please include the house number, street, city and ZIP code."
-BAD_ORDER_NUMBER = (
-    "Hmm, that doesn't look like one of our order numbers. They start with CL followed by "
-    "six digits, like CL-123456."
-)
-BAD_EMAIL = "That doesn't look like a complete email address. Could you type it again, like name@example.com?"
-BAD_REASON = "Sorry, I didn't catch what went wrong. Which of these is closest?"
-BAD_ADDRESS = (
-    "That doesn't look like a full address to me. Could you type it with the house number, street, "
-    "city and ZIP code, like 12 Elm Street, Portland, OR 97205?"
-)
-NO_FEES = (
-    "I've checked your account and don't see any fees or service charges on it, only your order "
-    "payments. If a charge on your statement still looks wrong, a person from our team can trace it."
-)
-NOTHING_CHANGED = "Alright, I've left everything as it is. Is there anything else I can help with?"
-NOTHING_PENDING = "Great! What can I help you with?"
-REFUND_INSTEAD = "No problem. Would you rather have a refund of {amount} instead?"
-REVERIFY = ("For your security I need to confirm again that the order is yours. Please ask me again with "
-            "your order number and the email address on the order.")
 
 KIND_OF_TOPIC = {
     "cancel_order": "cancel",
@@ -72,16 +43,25 @@ KIND_OF_TOPIC = {
     "change_address": "address",
 }
 EXTRA_SLOTS = {"request_refund": ["refund_reason"], "change_address": ["new_address"]}
-YES_NO = [{"title": "Yes, please", "payload": "/affirm"}, {"title": "No, thanks", "payload": "/deny"}]
-PERSON_OR_NOT = [{"title": "Talk to a person", "payload": "/human_handoff"},
-                 {"title": "No, thanks", "payload": "/deny"}]
-CHECK_BACK = "Would you like me to check where it is right now, or talk to a person?"
-CHECK_OR_PERSON = [{"title": "Where is it now?", "payload": "/order_status"},
-                   {"title": "Talk to a person", "payload": "/human_handoff"}]
 NOT_DUE_RULES = ("not_due_yet", "not_delivered_yet")
-REASON_BUTTONS = [{"title": title, "payload": f'/inform{{"refund_reason":"{key}"}}'}
-                  for key, title in REFUND_REASONS.items()]
 CLEARED = ("refund_reason", "new_address")
+
+
+def yes_no() -> List[Dict[str, str]]:
+    return [button("utter_button_yes_please", "/affirm"), button("utter_button_no_thanks", "/deny")]
+
+
+def person_or_not() -> List[Dict[str, str]]:
+    return [button("utter_button_human_handoff", "/human_handoff"), button("utter_button_no_thanks", "/deny")]
+
+
+def check_or_person() -> List[Dict[str, str]]:
+    return [button("utter_button_where_is_it_now", "/order_status"),
+            button("utter_button_human_handoff", "/human_handoff")]
+
+
+def reason_buttons() -> List[Dict[str, str]]:
+    return [button(title, f'/inform{{"refund_reason":"{key}"}}') for key, title in REFUND_REASONS.items()]
 
 
 def _clear(*names: str) -> List[EventType]:
@@ -91,7 +71,7 @@ def _clear(*names: str) -> List[EventType]:
 def _offer_person(dispatcher: CollectingDispatcher, tracker: Tracker, text: str, order_number: str,
                   buttons: Optional[List[Dict[str, str]]] = None) -> List[EventType]:
     """Say `text` with a "talk to a person" button; a plain "yes" then means a person too."""
-    dispatcher.utter_message(text=text, buttons=buttons or PERSON_OR_NOT)
+    dispatcher.utter_message(text=text, buttons=buttons or person_or_not())
     return [SlotSet("proposal", seal(Proposal.new("handoff", order_number), tracker))]
 
 
@@ -130,7 +110,7 @@ def _prove(dispatcher: CollectingDispatcher, tracker: Tracker, number: str, addr
                 "failed_verifications": float(MAX_FAILED_VERIFICATIONS)}
     failures = failed_verifications(tracker.get_slot("failed_verifications")) + 1
     if failures < MAX_FAILED_VERIFICATIONS:
-        dispatcher.utter_message(text=DENIAL)
+        dispatcher.utter_message(text=render("utter_identity_denied"))
     return {"email": None, "order_id": None, "verified": None, "failed_verifications": float(failures)}
 
 
@@ -143,8 +123,8 @@ def _escalate_or_offer(dispatcher: CollectingDispatcher, tracker: Tracker, expla
     if outcome == ESCALATE:
         return _clear(*CLEARED) + hand_off(dispatcher, tracker, after_policy_offer=True, preface=explanation)
     if rule in NOT_DUE_RULES:
-        return _offer_person(dispatcher, tracker, f"{explanation} {CHECK_BACK}", order_number, CHECK_OR_PERSON) + \
-            _clear(*CLEARED)
+        return _offer_person(dispatcher, tracker, f"{explanation} {render('utter_check_back')}", order_number,
+                             check_or_person()) + _clear(*CLEARED)
     return _offer_person(dispatcher, tracker, explanation, order_number) + _clear(*CLEARED)
 
 
@@ -193,7 +173,7 @@ class ValidateOrderForm(FormValidationAction):
                           domain: DomainDict) -> Dict[str, Any]:
         number = normalize_order_number(value)
         if number is None:
-            dispatcher.utter_message(text=BAD_ORDER_NUMBER)
+            dispatcher.utter_message(text=render("utter_order_bad_number"))
             return {"order_id": None}
         address = normalize_email(tracker.get_slot("email"))
         if address and "email" not in tracker.slots_to_validate():  # the email came first: check both now
@@ -205,7 +185,7 @@ class ValidateOrderForm(FormValidationAction):
         """Check the email against the order right away, so a mismatch is never asked anything more."""
         address = normalize_email(value)
         if address is None:
-            dispatcher.utter_message(text=BAD_EMAIL)
+            dispatcher.utter_message(text=render("utter_order_bad_email"))
             return {"email": None}
         number = normalize_order_number(tracker.get_slot("order_id"))
         if number is None:
@@ -216,14 +196,14 @@ class ValidateOrderForm(FormValidationAction):
                                domain: DomainDict) -> Dict[str, Any]:
         reason = normalize_reason(value)
         if reason is None:
-            dispatcher.utter_message(text=BAD_REASON, buttons=REASON_BUTTONS)
+            dispatcher.utter_message(text=render("utter_order_bad_reason"), buttons=reason_buttons())
         return {"refund_reason": reason}
 
     def validate_new_address(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                              domain: DomainDict) -> Dict[str, Any]:
         address = normalize_address(value)
         if address is None:
-            dispatcher.utter_message(text=BAD_ADDRESS)
+            dispatcher.utter_message(text=render("utter_order_bad_address"))
         return {"new_address": address}
 
 
@@ -234,41 +214,45 @@ class _AskAction(Action, ABC):
     """
 
     action_name: str
-    buttons: List[Dict[str, str]] = []
 
     @property
     @abstractmethod
     def question(self) -> str:
-        """The text the customer is asked."""
+        """The name of the response the customer is asked with."""
+
+    def buttons(self) -> List[Dict[str, str]]:
+        return []
 
     def name(self) -> str:
         return self.action_name
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
-        dispatcher.utter_message(text=self.question, buttons=list(self.buttons))
+        dispatcher.utter_message(text=render(self.question), buttons=self.buttons())
         return []
 
 
 class ActionAskOrderId(_AskAction):
     action_name = "action_ask_order_id"
-    question = ASK_ORDER_ID
+    question = "utter_order_ask_number"
 
 
 class ActionAskEmail(_AskAction):
     action_name = "action_ask_email"
-    question = ASK_EMAIL
+    question = "utter_order_ask_email"
 
 
 class ActionAskRefundReason(_AskAction):
     action_name = "action_ask_refund_reason"
-    question = ASK_REASON
-    buttons = REASON_BUTTONS
+    question = "utter_order_ask_reason"
+
+    def buttons(self) -> List[Dict[str, str]]:
+        return reason_buttons()
 
 
 class ActionAskNewAddress(_AskAction):
     action_name = "action_ask_new_address"
-    question = ASK_ADDRESS
+    question = "utter_order_ask_address"
 
 
 def _message_key(tracker: Tracker, kind: str) -> str:
@@ -286,12 +270,12 @@ class ActionOrderRequest(Action):
                   domain: DomainDict) -> List[EventType]:
         failures = failed_verifications(tracker.get_slot("failed_verifications"))
         if failures >= MAX_FAILED_VERIFICATIONS:
-            dispatcher.utter_message(text=LOCKED, buttons=PERSON_OR_NOT)
+            dispatcher.utter_message(text=render("utter_identity_locked"), buttons=person_or_not())
             return _clear("order_id", "email", "proposal", *CLEARED)
         email = tracker.get_slot("email")
         order, proof = proven_order(tracker)
         if order is None:
-            dispatcher.utter_message(text=REVERIFY)
+            dispatcher.utter_message(text=render("utter_identity_reverify"))
             return proof + _clear("order_id", "email", "verified", "proposal", *CLEARED)
         topic = order_topic(tracker.events)
         if topic == "order_status":
@@ -308,7 +292,7 @@ class ActionOrderRequest(Action):
         if kind == "waiver":
             fees = service.waivable_fees(order.number, email)
             if not fees:
-                return _offer_person(dispatcher, tracker, NO_FEES, order.number)
+                return _offer_person(dispatcher, tracker, render("utter_no_fees"), order.number)
             fee = fees[0]
         reason = normalize_reason(tracker.get_slot("refund_reason")) if kind == "refund" else None  # untrusted
         request = Request(kind, reason=reason,
@@ -324,7 +308,7 @@ class ActionOrderRequest(Action):
                                 fee_day=fee.charged_on if fee else None,
                                 last_day=date.fromisoformat(decision.facts["last_day"])
                                 if "last_day" in decision.facts else None),
-                buttons=YES_NO,
+                buttons=yes_no(),
             )
             return [SlotSet("proposal", seal(proposal, tracker))]
         outcome = service.decide_and_apply(idempotency_key=_message_key(tracker, kind), order_number=order.number,
@@ -343,14 +327,14 @@ class ActionApplyProposal(Action):
                   domain: DomainDict) -> List[EventType]:
         proposal = pending_proposal(tracker)
         if proposal is None:  # none pending, or not one this server made for this conversation
-            dispatcher.utter_message(text=NOTHING_PENDING)
+            dispatcher.utter_message(text=render("utter_nothing_pending"))
             return _clear("proposal") if tracker.get_slot("proposal") else []
         if proposal.kind == "handoff":
             return hand_off(dispatcher, tracker, after_policy_offer=True)
         email = tracker.get_slot("email")
         order, proof = proven_order(tracker)
         if order is None or order.number != proposal.order_number:
-            dispatcher.utter_message(text=REVERIFY)
+            dispatcher.utter_message(text=render("utter_identity_reverify"))
             return proof + _clear("order_id", "email", "verified", "proposal", *CLEARED)
         request = Request(proposal.kind, reason=proposal.reason, charge_id=proposal.charge_id, detail=proposal.detail)
         outcome = claim_service().decide_and_apply(
@@ -382,14 +366,15 @@ class ActionDropProposal(Action):
             decision = claim_service().preview(order_number=proposal.order_number, email=email, request=request)
             if decision.outcome in (APPROVE, PARTIAL):
                 alternative = Proposal.new("refund", proposal.order_number, reason="not_received")
-                dispatcher.utter_message(text=REFUND_INSTEAD.format(amount=f"${decision.amount:.2f}"),
-                                         buttons=YES_NO)
+                dispatcher.utter_message(text=render("utter_refund_instead", amount=f"${decision.amount:.2f}"),
+                                         buttons=yes_no())
                 return proof + [SlotSet("proposal", seal(alternative, tracker))]
             if decision.outcome == ESCALATE:
                 claim_service().decide_and_apply(  # audited, so the ticket shows why it came to a person
                     idempotency_key=_message_key(tracker, "refund"), order_number=proposal.order_number,
                     email=email, request=request, conversation_id=tracker.sender_id)
-                return proof + _escalate_or_offer(dispatcher, tracker, f"No problem. {decision.explanation}",
+                return proof + _escalate_or_offer(dispatcher, tracker,
+                                                  render("utter_no_problem_then", explanation=decision.explanation),
                                                   decision.outcome, proposal.order_number)
-        dispatcher.utter_message(text=NOTHING_CHANGED)
+        dispatcher.utter_message(text=render("utter_nothing_changed"))
         return _clear("proposal", *CLEARED)

@@ -31,14 +31,13 @@ from sanic.response import HTTPResponse
 
 from careline.access import channel_metadata
 from careline.access.integration_auth import check_bearer
-from careline.shared import safe_json
+from careline.shared import render, safe_json
 from channels.guard import gate, reads, sender_problem, settings
 
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGES = 100
 CLIENT_HEADER = "X-Careline-Client"  # the integration's own customer's address (it is trusted)
-SORRY = "Sorry, something went wrong on our side and I couldn't answer that. Please try again in a moment."
 
 
 def _error(status: int, code: str, detail: str, sender: Optional[str] = None, reply: str = "",
@@ -126,7 +125,8 @@ class RestInput(InputChannel):
                                                  metadata=channel_metadata.with_client(metadata, client)))
             except Exception:  # noqa: BLE001 - the customer gets an answer and the caller a 500
                 logger.exception("rest: handling a message from %s failed", sender)
-                return _error(500, "internal_error", "the bot could not handle the message", sender, SORRY)
+                return _error(500, "internal_error", "the bot could not handle the message", sender,
+                              render("utter_channel_failed"))
             return response.json(collector.messages)
 
         return webhook

@@ -35,16 +35,13 @@ from socketio import AsyncServer
 from careline.access import channel_metadata, webchat
 from careline.access.web_sessions import WebSessions
 from careline.db.engine import make_engine
-from careline.shared import safe_json
-from careline.shared.ratelimit import MessageGate
+from careline.shared import render, safe_json
 from channels.guard import gate, reads, settings
 
 logger = logging.getLogger(__name__)
 
 #: What python-socketio and python-engineio parse packets with.
 SAFE_JSON = types.SimpleNamespace(loads=safe_json.loads, dumps=json.dumps)
-ENDED = "Your chat session has ended. Please send your message again to start a new one."
-UNAVAILABLE = "Sorry, I can't reach our systems right now. Please try again in a moment."
 
 
 @lru_cache(maxsize=1)
@@ -128,14 +125,15 @@ class WebChatInput(InputChannel):
             token = (data or {}).get("session_id") if isinstance(data, dict) else None
             session = await _leave_conversation(sid)
             if not reads().hit(session.get("address", "unknown")).allowed:  # each request costs a store query
-                await sio.emit(self.bot_message_evt, {"text": MessageGate.SLOW_DOWN, "error": "rate_limited"},
+                await sio.emit(self.bot_message_evt, {"text": render("utter_slow_down"), "error": "rate_limited"},
                                room=sid)
                 return
             try:
                 opened = await asyncio.to_thread(sessions().open, token, session.get("client", "web:unknown"))
             except Exception:  # noqa: BLE001 - no session without the store
                 logger.exception("webchat: the session store failed")
-                await sio.emit(self.bot_message_evt, {"text": UNAVAILABLE, "error": "internal_error"}, room=sid)
+                await sio.emit(self.bot_message_evt, {"text": render("utter_systems_unavailable"),
+                                                      "error": "internal_error"}, room=sid)
                 return
             sender = opened.sender
             await sio.save_session(sid, {**session, "sender": sender})
@@ -160,11 +158,13 @@ class WebChatInput(InputChannel):
                 live = await asyncio.to_thread(sessions().touch, sender)
             except Exception:  # noqa: BLE001 - without the store the session cannot be checked
                 logger.exception("webchat: the session store failed")
-                await sio.emit(self.bot_message_evt, {"text": UNAVAILABLE, "error": "internal_error"}, room=sid)
+                await sio.emit(self.bot_message_evt, {"text": render("utter_systems_unavailable"),
+                                                      "error": "internal_error"}, room=sid)
                 return
             if not live:  # revoked or expired since the session was confirmed
                 await _leave_conversation(sid)
-                await sio.emit(self.bot_message_evt, {"text": ENDED, "error": "session_ended"}, room=sid)
+                await sio.emit(self.bot_message_evt, {"text": render("utter_session_ended"), "error": "session_ended"},
+                               room=sid)
                 await sio.emit("session_required", {}, room=sid)
                 return
             metadata = channel_metadata.with_client(webchat.display_metadata(data.get("metadata")),
@@ -175,8 +175,7 @@ class WebChatInput(InputChannel):
                                                  metadata=metadata))
             except Exception:  # noqa: BLE001 - tell the customer instead of going silent
                 logger.exception("webchat: handling a message from %s failed", sender)
-                await sio.emit(self.bot_message_evt, {"text": "Sorry, something went wrong on our side. "
-                                                      "Please try again in a moment.", "error": "internal_error"},
+                await sio.emit(self.bot_message_evt, {"text": render("utter_channel_error"), "error": "internal_error"},
                                room=sid)
 
         @sio.on("session_end")

@@ -149,8 +149,9 @@ def run(root: Path = PROJECT_ROOT) -> List[datacheck.Problem]:
     frustration_training = read_lists(root, "data/frustration", ("*.yml",))
     frustration_tests = read_lists(root, "tests/data", FRUSTRATION_TEST_SETS)
     domain = root / "domain.yml"
-    code = [*sorted((root / "data").rglob("*.yml")), *sorted((root / "actions").glob("*.py")),
-            *sorted((root / "components").glob("*.py"))]
+    code = [*sorted((root / "data").rglob("*.yml")),
+            *(path for folder in ("actions", "components", "channels", "careline")
+              for path in sorted((root / folder).rglob("*.py")))]
     return (datacheck.too_few(training, MIN_EXAMPLES, MIN_FAQ_EXAMPLES)
             + datacheck.in_two_intents(training)
             + near_duplicates(training, tests)

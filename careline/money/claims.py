@@ -37,6 +37,7 @@ from careline.money.policy import (
     Request,
     cap_totals,
     decide,
+    next_step,
 )
 from careline.shared import utcnow, utctoday
 
@@ -294,5 +295,5 @@ class ClaimService:
         pays = record.outcome in (APPROVE, PARTIAL)
         step = NEXT_STEP_OF_KIND.get(record.kind) if pays and record.amount_cents else None
         decision = Decision(record.outcome, from_cents(record.amount_cents), record.rule, record.explanation,
-                            offer_human=not pays, next_step=self._policy.next_steps.get(step, "") if step else "")
+                            offer_human=not pays, next_step=next_step(step) if step else "")
         return Outcome(decision, record.reference, replayed=True)

@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 import yaml
 
 from careline.money.customer_input import normalize_address
-from careline.shared import PROJECT_ROOT, PolicyFileError
+from careline.shared import PROJECT_ROOT, PolicyFileError, render
 
 APPROVE = "approve"
 PARTIAL = "partial"
@@ -66,7 +66,6 @@ class Policy:
     fraud_min_spend_for_share: Decimal
     days_late_for_remedy: int
     refund_reasons: Mapping[str, bool]
-    next_steps: Mapping[str, str]
     reason_requires: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -207,7 +206,6 @@ def parse_policy(data: Mapping[str, Any]) -> Policy:
             fraud_min_spend_for_share=_money(data["fraud"]["min_spend_for_share"], "fraud.min_spend_for_share"),
             days_late_for_remedy=_int(data["late_delivery"], "days_late_for_remedy", "late_delivery"),
             refund_reasons={name: bool(spec.get("within_window")) for name, spec in data["refund_reasons"].items()},
-            next_steps={key: str(text) for key, text in data["next_steps"].items()},
             reason_requires=_reason_requires(data["refund_reasons"]),
         )
     except KeyError as error:
@@ -229,8 +227,18 @@ def _fmt(amount: Decimal) -> str:
 
 
 def _deny(rule: str, explanation: str, **facts: str) -> Decision:
-    return Decision(DENY, Decimal("0.00"), rule, explanation + " If you'd like, I can bring in a person "
-                    "from our team to look at it with you.", offer_human=True, facts=dict(facts))
+    return Decision(DENY, Decimal("0.00"), rule, f"{explanation} {render('utter_policy_offer_person')}",
+                    offer_human=True, facts=dict(facts))
+
+
+#: What the customer hears next after an approved payment, per step (policy.next_step).
+NEXT_STEPS = {"refund": "utter_next_step_refund", "waiver": "utter_next_step_waiver",
+              "goodwill": "utter_next_step_goodwill"}
+
+
+def next_step(step: str) -> str:
+    """What happens next after an approved `step` ("refund", "waiver" or "goodwill"), for the customer."""
+    return render(NEXT_STEPS[step])
 
 
 def _escalate(rule: str, amount: Decimal, explanation: str) -> Decision:
@@ -248,13 +256,12 @@ def _fraud_signal(policy: Policy, limits: Limits, customer: CustomerFacts, histo
         return None
     claims = _recent(history, CLAIM_KINDS, policy.fraud_claims_period_days, today)
     if len(claims) >= policy.fraud_max_claims:
-        return _escalate("repeated_claims", amount, "I'd like a colleague to look at this one personally, "
-                         "as there have been several claims on your account recently.")
+        return _escalate("repeated_claims", amount, render("utter_policy_repeated_claims"))
     spend = customer.lifetime_paid
     if customer.lifetime_refunded > 0 and spend >= policy.fraud_min_spend_for_share:
         share = (customer.lifetime_refunded + amount) / spend
         if share > policy.fraud_max_refunded_share:
-            return _escalate("high_refund_share", amount, "A colleague needs to approve this one.")
+            return _escalate("high_refund_share", amount, render("utter_policy_high_refund_share"))
     return None
 
 
@@ -288,13 +295,13 @@ def decide(
         raise ValueError(f"unknown request kind {request.kind!r}")
     limits = policy.authorities[authority]
     if not verified or customer is None:
-        return _deny("not_verified", "I can only do that once I've confirmed the order is yours.")
+        return _deny("not_verified", render("utter_policy_not_verified"))
     if request.kind == "waiver":
         return _decide_waiver(request, customer, history, policy, today, limits, charge)
     if order is None or order.customer_id != customer.id:
-        return _deny("not_verified", "I can only do that once I've confirmed the order is yours.")
+        return _deny("not_verified", render("utter_policy_not_verified"))
     if request.amount is not None and (not request.amount.is_finite() or request.amount <= 0):
-        return _deny("invalid_amount", "That amount doesn't look right.")
+        return _deny("invalid_amount", render("utter_policy_invalid_amount"))
     if request.kind == "cancel":
         return _decide_cancel(order, policy)
     if request.kind == "address":
@@ -338,13 +345,11 @@ def _decide_refund(request: Request, customer: CustomerFacts, order: OrderFacts,
     reason = request.reason or "other"
     remaining = _remaining(order)
     if remaining <= 0:
-        return _deny("nothing_left_to_refund", f"Order {order.number} has already been refunded in full.")
+        return _deny("nothing_left_to_refund", render("utter_policy_nothing_left_to_refund", number=order.number))
     if order.status == "processing":
-        return _deny("not_shipped_yet", f"Order {order.number} hasn't shipped yet, so the simplest is to "
-                     "cancel it: you'd get everything back.")
+        return _deny("not_shipped_yet", render("utter_policy_refund_not_shipped", number=order.number))
     if order.status == "cancelled":
-        return _deny("order_cancelled", f"Order {order.number} was cancelled, so there's nothing I can "
-                     "refund on it from this chat.")
+        return _deny("order_cancelled", render("utter_policy_order_cancelled", number=order.number))
     if limits.frequency_rules:  # the bot's bounds; the person it escalates to decides
         bound = _bot_refund_bounds(order, reason, remaining, policy, today)
         if bound:
@@ -360,38 +365,34 @@ def _decide_refund(request: Request, customer: CustomerFacts, order: OrderFacts,
     needs_window = policy.refund_reasons.get(reason, True)
     if needs_window:
         if order.delivered_date is None:
-            return _deny("not_delivered_yet", f"Order {order.number} hasn't been delivered yet.")
+            return _deny("not_delivered_yet", render("utter_policy_not_delivered", number=order.number))
         age = (today - order.delivered_date).days
         if age > policy.return_window_days:
             return _goodwill_or_deny(request, order, history, policy, today, limits, amount, age)
     if amount > limits.refund_limit:
-        return _escalate("above_limit", amount, f"A refund of {_fmt(amount)} needs a colleague's approval.")
-    note = " That's everything left to refund on this order." if capped else ""
-    return _paid_decision(
-        amount, capped, "refund_within_limit",
-        f"I've approved a refund of {_fmt(amount)} for order {order.number}.{note}",
-        policy.next_steps["refund"],
-    )
+        return _escalate("above_limit", amount, render("utter_policy_refund_above_limit", amount=_fmt(amount)))
+    approved = render("utter_policy_refund_approved_all", amount=_fmt(amount), number=order.number) if capped \
+        else render("utter_policy_refund_approved", amount=_fmt(amount), number=order.number)
+    return _paid_decision(amount, capped, "refund_within_limit", approved, next_step("refund"))
 
 
 def _reported_too_late(order: OrderFacts, policy: Policy, today: date) -> Optional[Decision]:
     """A delivered order reported missing only within the return window after its delivery."""
     if order.delivered_date is None or (today - order.delivered_date).days <= policy.return_window_days:
         return None
-    return _deny("reported_too_late", f"Order {order.number} was marked delivered on "
-                 f"{order.delivered_date:%d %b}, more than {policy.return_window_days} days ago, so I can't "
-                 "treat it as missing myself.")
+    return _deny("reported_too_late", render("utter_policy_reported_too_late", number=order.number,
+                                             delivered=f"{order.delivered_date:%d %b}",
+                                             days=policy.return_window_days))
 
 
 def _bot_refund_bounds(order: OrderFacts, reason: str, remaining: Decimal, policy: Policy,
                        today: date) -> Optional[Decision]:
     """Cases the bot never pays on its own: goods already back with us, a second remedy, a late report."""
     if order.status == "returned":
-        return _escalate("returned_order", remaining, f"Order {order.number} has come back to us, so a "
-                         "colleague will check its refund with you.")
+        return _escalate("returned_order", remaining, render("utter_policy_returned_order", number=order.number))
     if order.reshipped and reason in ("not_received", "late"):
-        return _escalate("already_reshipped", remaining, f"We've already sent a replacement for order "
-                         f"{order.number}, so a colleague will look into this with you.")
+        return _escalate("already_reshipped", remaining,
+                         render("utter_policy_already_reshipped", number=order.number))
     if reason == "not_received" and order.status == "delivered":
         return _reported_too_late(order, policy, today)
     return None
@@ -410,26 +411,26 @@ def _not_due_yet(order: OrderFacts, requires: str, reason: str, policy: Policy, 
     if requires == "delivered":
         if delivered_on is not None:
             return None
-        when = f" It's due by {order.promised_date:%a %d %b}." if order.promised_date else ""
+        due_by = f" {render('utter_policy_due_by', day=f'{order.promised_date:%a %d %b}')}" \
+            if order.promised_date else ""
         return Decision(DENY, Decimal("0.00"), "not_delivered_yet",
-                        f"Order {order.number} hasn't been delivered yet.{when} If anything is wrong with it "
-                        "when it arrives, tell me then and I'll put it right straight away.",
+                        render("utter_policy_not_delivered_tell_me", number=order.number, due=due_by),
                         offer_human=True, facts={"due": order.promised_date.isoformat()} if order.promised_date
                         else {})
     promised, due = order.promised_date, remedy_due_date(order, policy)
     if promised is None or due is None:  # the one is None when the other is
-        return _escalate("no_promised_date", Decimal("0.00"), f"I can't see a delivery date for order "
-                         f"{order.number}, so a colleague will look into it with you.")
+        return _escalate("no_promised_date", Decimal("0.00"),
+                         render("utter_policy_no_promised_date", number=order.number))
     if delivered_on is not None and reason == "late":
         if delivered_on >= due:
             return None
-        return _deny("arrived_on_time", f"Order {order.number} arrived on {delivered_on:%a %d %b}, "
-                     f"in time for its promised date of {promised:%a %d %b}.")
+        return _deny("arrived_on_time", render("utter_policy_arrived_on_time", number=order.number,
+                                               delivered=f"{delivered_on:%a %d %b}", promised=f"{promised:%a %d %b}"))
     if today >= due:
         return None
     return Decision(DENY, Decimal("0.00"), "not_due_yet",
-                    f"Order {order.number} is due by {promised:%a %d %b}, so it isn't late yet. "
-                    f"If it still hasn't arrived by {due:%a %d %b}, I can refund or replace it then.",
+                    render("utter_policy_not_due_yet", number=order.number, promised=f"{promised:%a %d %b}",
+                           due=f"{due:%a %d %b}"),
                     offer_human=True, facts={"due": promised.isoformat(), "remedy_from": due.isoformat()})
 
 
@@ -449,12 +450,12 @@ def _goodwill_or_deny(request: Request, order: OrderFacts, history: Sequence[Pas
         gesture = min(amount, limits.goodwill_limit)
         return _paid_decision(
             gesture, gesture < amount, "goodwill_outside_window" if within_cap else GOODWILL_CAP_OVERRIDDEN,
-            f"Order {order.number} was delivered {age} days ago, past our {policy.return_window_days}-day "
-            f"window, but I don't want you to lose out: I've approved {_fmt(gesture)} as a goodwill refund.",
-            policy.next_steps["goodwill"],
+            render("utter_policy_goodwill_outside_window", number=order.number, age=age,
+                   window=policy.return_window_days, amount=_fmt(gesture)),
+            next_step("goodwill"),
         )
-    return _deny("outside_return_window", f"Order {order.number} was delivered {age} days ago, past our "
-                 f"{policy.return_window_days}-day window, so I can't refund it myself.")
+    return _deny("outside_return_window", render("utter_policy_refund_outside_window", number=order.number, age=age,
+                                                 window=policy.return_window_days))
 
 
 def _decide_goodwill(request: Request, customer: CustomerFacts, order: OrderFacts,
@@ -462,7 +463,7 @@ def _decide_goodwill(request: Request, customer: CustomerFacts, order: OrderFact
     remaining = _remaining(order)
     cap = min(remaining, limits.goodwill_limit)
     if cap <= 0:
-        return _deny("nothing_left_to_refund", f"Order {order.number} has already been refunded in full.")
+        return _deny("nothing_left_to_refund", render("utter_policy_nothing_left_to_refund", number=order.number))
     asked = _asked(request, cap)
     amount, capped = asked.amount, asked.capped
     signal = _fraud_signal(policy, limits, customer, history, amount, today)
@@ -472,15 +473,15 @@ def _decide_goodwill(request: Request, customer: CustomerFacts, order: OrderFact
     within_cap = used < policy.goodwill_max_per_customer
     if not within_cap and not _overrides_cap(request, limits):
         if limits.frequency_rules:  # the bot, speaking to the customer
-            return _escalate("goodwill_cap_reached", amount, "I'd like a colleague to look at this personally; "
-                             "they can do more than I can.")
+            return _escalate("goodwill_cap_reached", amount, render("utter_policy_goodwill_cap_reached"))
+        # Said to the agent or supervisor deciding in the desk, never to a customer.
         return _escalate("goodwill_cap_reached", amount, f"This customer has had {used} goodwill refunds in the "
                          f"last {policy.goodwill_period_days} days, the most the policy allows; only a supervisor "
                          "can override that cap.")
     return _paid_decision(
         amount, capped, "goodwill_within_limit" if within_cap else GOODWILL_CAP_OVERRIDDEN,
-        f"I'm sorry for the trouble with order {order.number}. I've approved {_fmt(amount)} as a goodwill refund.",
-        policy.next_steps["goodwill"],
+        render("utter_policy_goodwill_approved", number=order.number, amount=_fmt(amount)),
+        next_step("goodwill"),
     )
 
 
@@ -488,86 +489,81 @@ def _decide_waiver(request: Request, customer: CustomerFacts, history: Sequence[
                    policy: Policy, today: date, limits: Limits, charge: Optional[ChargeFacts]) -> Decision:
     wrong_charge = request.charge_id is not None and charge is not None and charge.id != request.charge_id
     if charge is None or charge.customer_id != customer.id or wrong_charge:
-        return _deny("charge_not_found", "I couldn't find that charge on your account.")
+        return _deny("charge_not_found", render("utter_policy_charge_not_found"))
     if charge.waived:
-        return _deny("already_waived", f"That {_fmt(charge.amount)} charge has already been removed.")
+        return _deny("already_waived", render("utter_policy_already_waived", amount=_fmt(charge.amount)))
     if not charge.waivable:
-        return _escalate("not_a_fee", charge.amount, "That charge isn't a fee I can remove; a colleague "
-                         "will look into it with you.")
+        return _escalate("not_a_fee", charge.amount, render("utter_policy_not_a_fee"))
     signal = _fraud_signal(policy, limits, customer, history, charge.amount, today)
     if signal:
         return signal
     if limits.frequency_rules and _recent(history, ("waiver",), policy.waiver_once_per_days, today):
-        days = policy.waiver_once_per_days
-        return _escalate("waiver_already_used", charge.amount, f"You've had a fee waived in the last {days} days, "
-                         "so a colleague needs to approve this one.")
+        return _escalate("waiver_already_used", charge.amount,
+                         render("utter_policy_waiver_already_used", days=policy.waiver_once_per_days))
     if charge.amount > limits.waiver_limit:
-        return _escalate("above_limit", charge.amount, f"Removing a {_fmt(charge.amount)} charge needs a "
-                         "colleague's approval.")
+        return _escalate("above_limit", charge.amount,
+                         render("utter_policy_waiver_above_limit", amount=_fmt(charge.amount)))
     return Decision(APPROVE, charge.amount.quantize(CENT), "waiver_within_limit",
-                    f"You're right, that {_fmt(charge.amount)} charge shouldn't have surprised you. "
-                    "I've waived it.", next_step=policy.next_steps["waiver"])
+                    render("utter_policy_waiver_approved", amount=_fmt(charge.amount)), next_step=next_step("waiver"))
 
 
 def _decide_cancel(order: OrderFacts, policy: Policy) -> Decision:
     if order.status == "cancelled":
-        return _deny("already_cancelled", f"Order {order.number} is already cancelled.")
+        return _deny("already_cancelled", render("utter_policy_already_cancelled", number=order.number))
     if order.status != "processing":
-        return _deny("already_shipped", f"Order {order.number} has already left our warehouse, so it can't "
-                     "be cancelled any more, but you can return it once it arrives.")
+        return _deny("already_shipped", render("utter_policy_cancel_shipped", number=order.number))
     refund = _remaining(order)
     return Decision(APPROVE, refund, "cancel_before_shipping",
-                    f"Order {order.number} hasn't shipped, so it can be cancelled with a full refund "
-                    f"of {_fmt(refund)}.",
-                    next_step=policy.next_steps["refund"])
+                    render("utter_policy_cancel_approved", number=order.number, amount=_fmt(refund)),
+                    next_step=next_step("refund"))
 
 
 def _decide_address(order: OrderFacts, detail: Optional[str]) -> Decision:
     if detail is not None and normalize_address(detail) != detail:
-        return _deny("invalid_address", "That doesn't look like a full delivery address.")
+        return _deny("invalid_address", render("utter_policy_invalid_address"))
     if order.status in ("cancelled", "returned"):
-        return _deny("not_changeable", f"Order {order.number} is {order.status}, so there's no delivery "
-                     "address to change.")
+        return _deny("not_changeable", render("utter_policy_address_not_changeable", number=order.number,
+                                              status=order.status))
     if order.status != "processing":
-        return _deny("already_shipped", f"Order {order.number} has already left our warehouse, so I can't "
-                     "change where it goes any more.")
+        return _deny("already_shipped", render("utter_policy_address_shipped", number=order.number))
     return Decision(APPROVE, Decimal("0.00"), "address_before_shipping",
-                    f"Order {order.number} hasn't shipped yet, so its delivery address can still be changed.")
+                    render("utter_policy_address_approved", number=order.number))
 
 
 def _decide_return(order: OrderFacts, policy: Policy, today: date) -> Decision:
     if order.status in ("cancelled", "returned"):
-        return _deny("not_returnable", f"Order {order.number} is {order.status}, so there's nothing to return.")
+        return _deny("not_returnable", render("utter_policy_not_returnable", number=order.number, status=order.status))
     if order.delivered_date is None:
-        return _deny("not_delivered_yet", f"Order {order.number} hasn't been delivered yet; you can start a "
-                     "return once it arrives.")
+        return _deny("not_delivered_yet", render("utter_policy_return_not_delivered", number=order.number))
     age = (today - order.delivered_date).days
     if age > policy.return_window_days:
-        return _deny("outside_return_window", f"Order {order.number} was delivered {age} days ago, past our "
-                     f"{policy.return_window_days}-day return window.")
+        return _deny("outside_return_window", render("utter_policy_return_outside_window", number=order.number,
+                                                     age=age, window=policy.return_window_days))
     last_day = order.delivered_date + timedelta(days=policy.return_window_days)
     return Decision(APPROVE, Decimal("0.00"), "within_return_window",
-                    f"Order {order.number} can be returned until {last_day:%d %b}.",
+                    render("utter_policy_return_approved", number=order.number, last_day=f"{last_day:%d %b}"),
                     facts={"last_day": last_day.isoformat()})
 
 
 def _decide_reship(order: OrderFacts, policy: Policy, today: date) -> Decision:
     if order.status not in SHIPPED:
-        return _deny("not_shipped_yet", f"Order {order.number} hasn't shipped yet.")
+        return _deny("not_shipped_yet", render("utter_policy_reship_not_shipped", number=order.number))
     if order.reshipped or order.refunded > 0:
-        done = "sent a replacement for" if order.reshipped else "refunded"
-        return _escalate("already_remedied", Decimal("0.00"), f"We've already {done} order {order.number}, "
-                         "so a colleague will look into this with you.")
+        remedied = render("utter_policy_already_reshipped", number=order.number) if order.reshipped \
+            else render("utter_policy_already_refunded", number=order.number)
+        return _escalate("already_remedied", Decimal("0.00"), remedied)
     if order.status == "delivered":
         too_late = _reported_too_late(order, policy, today)
         if too_late:
             return too_late
     due = remedy_due_date(order, policy)
     if order.status != "delivered" and (due is None or today < due):
-        when = f" by {order.promised_date:%a %d %b}" if order.promised_date else " soon"
-        return _deny("not_late_yet", f"Order {order.number} is still on its way and due{when}.")
+        not_late = render("utter_policy_not_late_yet", number=order.number,
+                          promised=f"{order.promised_date:%a %d %b}") if order.promised_date \
+            else render("utter_policy_not_late_yet_no_date", number=order.number)
+        return _deny("not_late_yet", not_late)
     return Decision(APPROVE, Decimal("0.00"), "reship_late_or_missing",
-                    f"I'm sorry order {order.number} hasn't reached you. I'll send a replacement at no cost.")
+                    render("utter_policy_reship_approved", number=order.number))
 
 
 # --- totals across requests --------------------------------------------------------------
@@ -608,6 +604,7 @@ def cap_totals(decision: Decision, kind: str, limits: Limits, earlier: Sequence[
                      Decimal("0"))
         if before + decision.amount > limit:
             left = max(Decimal("0"), limit - before)
+            # Only an agent's or supervisor's limits are totals: said to them in the desk, not to a customer.
             return _escalate(f"{scope}_total_limit", decision.amount,
                              f"{_fmt(before)} has already been paid as {cls} on this {scope}; {_fmt(decision.amount)} "
                              f"more would pass the {_fmt(limit)} limit ({_fmt(left)} left). Ask for less, or a "

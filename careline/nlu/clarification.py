@@ -9,36 +9,41 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, List, Optional, Sequence, Tuple
 
+from careline.shared import render
+
 FALLBACK_INTENT = "nlu_fallback"
 
+# Requests a button can stand for: the response that is the button's title (its payload is `/<intent>`).
 SUGGESTION_TITLES = {
-    "order_status": "Where is my order?",
-    "delivery_problem": "My delivery is late or missing",
-    "return_item": "Return an item",
-    "request_refund": "Get a refund",
-    "cancel_order": "Cancel an order",
-    "change_address": "Change the delivery address",
-    "dispute_charge": "Query a charge or fee",
-    "payment_issue": "A payment problem",
-    "human_handoff": "Talk to a person",
-    "complain": "Make a complaint",
+    "order_status": "utter_button_order_status",
+    "delivery_problem": "utter_button_delivery_problem",
+    "return_item": "utter_button_return_item",
+    "request_refund": "utter_button_request_refund",
+    "cancel_order": "utter_button_cancel_order",
+    "change_address": "utter_button_change_address",
+    "dispute_charge": "utter_button_dispute_charge",
+    "payment_issue": "utter_button_payment_issue",
+    "human_handoff": "utter_button_human_handoff",
+    "complain": "utter_button_complain",
 }
-# FAQ topics: a button title and the question its payload asks (the NLU reads it like typed text).
+# FAQ topics: the responses of a button's title and of the question its payload asks (the NLU reads
+# it like typed text).
 FAQ_CHOICES = {
-    "faq/shipping_times": ("Delivery times", "How long does delivery take?"),
-    "faq/shipping_costs": ("Delivery costs", "How much does delivery cost?"),
-    "faq/international_shipping": ("Shipping abroad", "Do you ship internationally?"),
-    "faq/return_policy": ("Our return policy", "What is your return policy?"),
-    "faq/refund_timing": ("Refund timing", "How long does a refund take?"),
-    "faq/payment_methods": ("Ways to pay", "Which payment methods do you accept?"),
-    "faq/order_changes": ("Changing an order", "Can I change my order?"),
-    "faq/opening_hours": ("Support hours", "When is your support team available?"),
-    "faq/contact": ("How to contact us", "How can I contact you?"),
-    "faq/warranty": ("Warranty", "What does the warranty cover?"),
-    "faq/account_password": ("Account and password", "I forgot my password"),
-    "faq/price_match": ("Price match", "Do you price match?"),
-    "faq/gift_cards": ("Gift cards", "How do gift cards work?"),
-    "faq/promo_codes": ("Promo codes", "How do I use a promo code?"),
+    "faq/shipping_times": ("utter_button_faq_shipping_times", "utter_question_faq_shipping_times"),
+    "faq/shipping_costs": ("utter_button_faq_shipping_costs", "utter_question_faq_shipping_costs"),
+    "faq/international_shipping": ("utter_button_faq_international_shipping",
+                                   "utter_question_faq_international_shipping"),
+    "faq/return_policy": ("utter_button_faq_return_policy", "utter_question_faq_return_policy"),
+    "faq/refund_timing": ("utter_button_faq_refund_timing", "utter_question_faq_refund_timing"),
+    "faq/payment_methods": ("utter_button_faq_payment_methods", "utter_question_faq_payment_methods"),
+    "faq/order_changes": ("utter_button_faq_order_changes", "utter_question_faq_order_changes"),
+    "faq/opening_hours": ("utter_button_faq_opening_hours", "utter_question_faq_opening_hours"),
+    "faq/contact": ("utter_button_faq_contact", "utter_question_faq_contact"),
+    "faq/warranty": ("utter_button_faq_warranty", "utter_question_faq_warranty"),
+    "faq/account_password": ("utter_button_faq_account_password", "utter_question_faq_account_password"),
+    "faq/price_match": ("utter_button_faq_price_match", "utter_question_faq_price_match"),
+    "faq/gift_cards": ("utter_button_faq_gift_cards", "utter_question_faq_gift_cards"),
+    "faq/promo_codes": ("utter_button_faq_promo_codes", "utter_question_faq_promo_codes"),
 }
 DEFAULT_SUGGESTIONS = ("order_status", "return_item", "request_refund")
 OFFER_HUMAN_AFTER = 2
@@ -71,14 +76,25 @@ def suggestions(ranking: Iterable[Tuple[str, float]], limit: int = 3) -> List[Bu
     for intent in DEFAULT_SUGGESTIONS:
         if intent not in chosen:
             chosen.append(intent)
-    return [(SUGGESTION_TITLES[intent], f"/{intent}") for intent in chosen[:limit]]
+    return [request_button(intent) for intent in chosen[:limit]]
+
+
+def request_button(intent: str) -> Button:
+    """The button that asks for `intent` (one of SUGGESTION_TITLES)."""
+    return render(SUGGESTION_TITLES[intent]), f"/{intent}"
+
+
+def faq_button(topic: str) -> Button:
+    """The button of an FAQ topic (one of FAQ_CHOICES): its title and the question it sends."""
+    title, question = FAQ_CHOICES[topic]
+    return render(title), render(question)
 
 
 def _choice(label: str) -> Optional[Button]:
     if label in FAQ_CHOICES:
-        return FAQ_CHOICES[label]
+        return faq_button(label)
     if label in SUGGESTION_TITLES:
-        return SUGGESTION_TITLES[label], f"/{label}"
+        return request_button(label)
     return None
 
 
@@ -97,22 +113,15 @@ def clarification(ranking: Iterable[Tuple[str, float]], faq_topic: Optional[str]
     choices = [_choice(label) for label in labels if label]
     if len(choices) != 2 or None in choices or choices[0] == choices[1]:
         return None
-    person = (SUGGESTION_TITLES["human_handoff"], "/human_handoff")
-    return FallbackReply("Just so I help with the right thing: which of these do you mean?",
-                         [*choices, *([person] if person not in choices else [])])
+    person = request_button("human_handoff")
+    return FallbackReply(render("utter_fallback_which"), [*choices, *([person] if person not in choices else [])])
 
 
 def fallback_reply(misses: int, ranking: Iterable[Tuple[str, float]]) -> FallbackReply:
     """First miss: ask to rephrase with suggestions. From the second in a row: offer a person."""
     if misses >= OFFER_HUMAN_AFTER:
         return FallbackReply(
-            "I'm sorry, I'm still not understanding you, and I don't want to keep you going "
-            "in circles. Would you like to talk to a person from our support team?",
-            [("Yes, a person please", "/human_handoff"), ("No, I'll try again", "/deny")],
+            render("utter_fallback_offer_person"),
+            [(render("utter_button_person_please"), "/human_handoff"), (render("utter_button_try_again"), "/deny")],
         )
-    buttons = suggestions(ranking) + [(SUGGESTION_TITLES["human_handoff"], "/human_handoff")]
-    return FallbackReply(
-        "Sorry, I didn't quite get that. Could you say it another way? "
-        "Or pick one of these if it's close:",
-        buttons,
-    )
+    return FallbackReply(render("utter_fallback_rephrase"), suggestions(ranking) + [request_button("human_handoff")])

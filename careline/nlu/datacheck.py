@@ -24,7 +24,7 @@ ENTITY_MARKUP = re.compile(r"\[([^\]]+)\]\([^)]*\)|\[([^\]]+)\]\{[^}]*\}")
 INTENT_LINE = re.compile(r"^- intent:\s*(\S+)\s*$")
 EXAMPLE_LINE = re.compile(r"^\s+- (.+?)\s*$")
 RESPONSE_LINE = re.compile(r"^  (utter_[\w/]+):\s*$")
-USED_RESPONSE = re.compile(r"\b(utter_[a-z0-9_/]+)")
+USED_RESPONSE = re.compile(r"\b(utter_[a-z0-9_/]+)\b(?!{)")  # not a name being built: f"utter_ask_{slot}"
 
 
 @dataclass(frozen=True)

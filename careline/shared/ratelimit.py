@@ -11,6 +11,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable, Dict, Tuple
 
+from careline.shared.catalogue import render
+
 
 @dataclass(frozen=True)
 class Limit:
@@ -72,12 +74,6 @@ class RateLimiter:
 class MessageGate:
     """The checks every channel applies to a customer message before the bot sees it."""
 
-    TOO_LONG = ("Sorry, that message is too long for me ({length} characters; the limit is {limit}). "
-                "Could you send it in a shorter message?")
-    SLOW_DOWN = ("You're sending messages faster than I can read them. Please wait a few seconds "
-                 "and try again; I haven't lost anything you wrote before.")
-    EMPTY = "I didn't get any text there. What can I help you with?"
-
     def __init__(self, max_chars: int, per_sender: Limit, per_address: Limit,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.max_chars = max_chars
@@ -87,14 +83,16 @@ class MessageGate:
     def check(self, sender: str, address: str, text: str) -> GateResult:
         """None-problem result when the message may go on; else the status and the polite answer."""
         if not text.strip():
-            return GateResult(400, "empty_message", self.EMPTY)
+            return GateResult(400, "empty_message", render("utter_message_empty"))
         if len(text) > self.max_chars:
-            return GateResult(413, "message_too_long", self.TOO_LONG.format(length=len(text), limit=self.max_chars))
+            return GateResult(413, "message_too_long",
+                              render("utter_message_too_long", length=len(text), limit=self.max_chars))
         for limiter, key in ((self._addresses, address), (self._senders, sender)):
             if key:
                 verdict = limiter.hit(key)
                 if not verdict.allowed:
-                    return GateResult(429, "rate_limited", self.SLOW_DOWN, retry_after_s=verdict.retry_after_s)
+                    return GateResult(429, "rate_limited", render("utter_slow_down"),
+                                      retry_after_s=verdict.retry_after_s)
         return GateResult(200, "", "")
 
 

@@ -9,9 +9,12 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions import deps
-from actions.feedback import NO_COMMENT, SKIPPED, THANKS, ActionStoreFeedback, ValidateFeedbackForm
+from actions.feedback import NO_COMMENT, ActionStoreFeedback, ValidateFeedbackForm
 from careline.db.models.feedback import Feedback
+from careline.shared import render
 from tests.actions.conftest import make_tracker, run_action, user_event
+
+THANKS, SKIPPED = render("utter_feedback_thanks"), render("utter_feedback_skipped")
 
 
 def _feedback():

@@ -11,26 +11,21 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions import deps
-from actions.orders import (
-    NO_FEES,
-    NOTHING_CHANGED,
-    NOTHING_PENDING,
-    REVERIFY,
-    ActionApplyProposal,
-    ActionDropProposal,
-    ActionOrderRequest,
-    ValidateOrderForm,
-)
+from actions.orders import ActionApplyProposal, ActionDropProposal, ActionOrderRequest, ValidateOrderForm
 from careline.db.models.handoff import Ticket
 from careline.db.models.money import DecisionRecord, Refund, VerificationAttempt, Waiver
 from careline.db.models.shop import Order
-from careline.dialogue.replies import DENIAL, LOCKED
 from careline.money.proposal import Proposal
+from careline.shared import render
 from careline.shared.clock import utcnow, utctoday
 from careline.shared.signing import Signer
 from tests.actions.conftest import make_tracker, run_action, user_event
 
 MARIA = {"order_id": "CL-100001", "email": "maria.lopez@example.com"}
+DENIAL, LOCKED, REVERIFY = (render(name) for name in ("utter_identity_denied", "utter_identity_locked",
+                                                      "utter_identity_reverify"))
+NO_FEES, NOTHING_CHANGED, NOTHING_PENDING = (render(name) for name in ("utter_no_fees", "utter_nothing_changed",
+                                                                       "utter_nothing_pending"))
 
 
 def started_by(intent: str, text: str = ""):

@@ -4,16 +4,13 @@ import pytest
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.orders import (
-    BAD_EMAIL,
-    BAD_ORDER_NUMBER,
-    REVERIFY,
-    ActionAskEmail,
-    ActionAskOrderId,
-    ActionOrderRequest,
-    ValidateOrderForm,
-)
+from actions.orders import ActionAskEmail, ActionAskOrderId, ActionOrderRequest, ValidateOrderForm
+from careline.shared import render
 from tests.actions.conftest import make_tracker, proof, run_action, user_event
+
+BAD_EMAIL = render("utter_order_bad_email")
+BAD_ORDER_NUMBER = render("utter_order_bad_number")
+REVERIFY = render("utter_identity_reverify")
 
 
 def test_verified_customer_hears_about_their_order_by_name():

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from careline.nlu.clarification import FAQ_CHOICES
+from careline.nlu.clarification import FAQ_CHOICES, faq_button
 from ops.nlu_eval import label_of, quiet
 from ops.train import model_path
 
@@ -24,7 +24,7 @@ def agent():
 
 @pytest.mark.parametrize("topic", sorted(FAQ_CHOICES))
 def test_each_faq_button_asks_its_own_topic(agent, topic):
-    title, question = FAQ_CHOICES[topic]
+    title, question = faq_button(topic)
     assert len(title) <= 20, "Messenger cuts quick-reply titles at 20 characters"
     parsed = asyncio.run(agent.parse_message(question))
     assert label_of(parsed) == topic

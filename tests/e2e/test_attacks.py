@@ -8,10 +8,11 @@ import uuid
 import pytest
 import requests
 
-from careline.dialogue.replies import DENIAL, LOCKED
+from careline.shared import render
 from careline.shared.settings import load_settings
 
 pytestmark = pytest.mark.e2e
+DENIAL, LOCKED = render("utter_identity_denied"), render("utter_identity_locked")
 
 
 def _shop(system, sql, *args):
@@ -85,7 +86,7 @@ def test_a_new_session_asks_to_prove_the_order_again(system):
 
 def test_a_flood_of_handoffs_from_new_senders_is_limited_per_address(system):
     """Fake tickets from ever new senders filled the agents' queue; one address now opens at most five an hour."""
-    from careline.handoff.ticket import TOO_MANY_TICKETS
+    TOO_MANY_TICKETS = render("utter_handoff_too_many")
 
     before = _shop(system, "SELECT COUNT(*) FROM tickets")[0][0]
     replies = [" ".join(system.say(f"flood-{uuid.uuid4().hex}", "I want to talk to a human")) for _ in range(7)]

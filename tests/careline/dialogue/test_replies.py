@@ -6,7 +6,8 @@ import pytest
 
 from careline.db.models.shop import ORDER_STATUSES
 from careline.db.orders import OrderView
-from careline.dialogue.replies import DENIAL, describe_items, format_day, order_reply, status_sentence
+from careline.dialogue.replies import acknowledgement, describe_items, format_day, order_reply, status_sentence
+from careline.shared import render
 
 TODAY = date(2026, 11, 23)
 ORDER = OrderView(
@@ -48,4 +49,12 @@ def test_a_late_order_says_how_late():
 
 
 def test_denial_gives_no_hint_whether_the_order_exists():
-    assert "exist" not in DENIAL and "belong" not in DENIAL
+    denial = render("utter_identity_denied")
+    assert "exist" not in denial and "belong" not in denial
+
+
+def test_acknowledgements_vary_and_name_what_happened():
+    texts = {acknowledgement([], n) for n in range(3)}
+    assert len(texts) == 3 and all("talk to a person" in t for t in texts)
+    assert acknowledgement(["already_told"], 0).startswith("I'm sorry you've had to repeat yourself.")
+    assert acknowledgement(["repeated_contact"], 0).startswith("I'm sorry this has taken more than one try")

@@ -56,6 +56,8 @@ def project(tmp_path):
     shutil.copytree(PROJECT_ROOT / "data", root / "data")
     shutil.copytree(PROJECT_ROOT / "tests" / "data", root / "tests" / "data")
     shutil.copy(PROJECT_ROOT / "domain.yml", root / "domain.yml")
+    for code in ("actions", "careline", "channels", "components"):  # where the responses the code renders are named
+        shutil.copytree(PROJECT_ROOT / code, root / code, ignore=shutil.ignore_patterns("__pycache__", "static"))
     return root
 
 
