@@ -23,6 +23,8 @@ RASA_DATA = ("data/nlu", "data/stories", "data/rules")  # data/frustration is re
 INPUT_GLOBS = ("config.yml", "domain.yml", "domain/**/*.yml", "data/**/*.yml", "components/**/*.py",
                # the business logic the custom components train with
                "careline/nlu/intent_model.py", "careline/nlu/frustration_model.py", "careline/nlu/encoder.py",
+               # ... and the patterns and text lengths they read (order numbers, emails, how much of a message)
+               "careline/shared/patterns.py", "careline/shared/limits.py",
                # the pretrained encoder's pin (its weights are checked by hash when installed)
                "requirements-encoder.txt")
 

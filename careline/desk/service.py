@@ -22,9 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from careline.db import Agent, Customer, DecisionRecord, DeskFormKey, Order, Ticket, TicketEvent
 from careline.desk.auth import DeskUser
-from careline.handoff import redact
 from careline.money import GOODWILL_CAP_OVERRIDDEN, ClaimService, Request, from_cents
-from careline.shared import utcnow
+from careline.shared import redact, utcnow
 
 ACTIVE = ("open", "assigned")
 MAX_TEXT = 2000

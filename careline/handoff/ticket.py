@@ -2,18 +2,17 @@
 
 Pure functions over plain data (Rasa event dictionaries and facts from the store), so the
 ticket a person receives is the same whether the bot, a test or a replay built it. Card
-numbers (Luhn-valid), email addresses and phone numbers are redacted in everything that
-leaves the conversation.
+numbers (Luhn-valid), email addresses and phone numbers are redacted (`careline.shared.redact`)
+in everything that leaves the conversation.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any, Iterable, List, Mapping, Optional, Sequence
 from zoneinfo import ZoneInfo
 
-from careline.shared import render, whole_numbers
+from careline.shared import redact, render, whole_numbers
 
 SUPPORT_TIMEZONE = ZoneInfo("America/New_York")
 BUSINESS_HOURS = {0: (8, 20), 1: (8, 20), 2: (8, 20), 3: (8, 20), 4: (8, 20), 5: (9, 17)}  # Sunday closed
@@ -52,38 +51,6 @@ REASON_LABELS = {
 }
 REASON_BASE_PRIORITY = {"frustration": 60, "identity_locked": 55, "policy": 50, "customer_request": 40,
                         "not_understood": 35}
-
-_CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-_PHONE = re.compile(r"(?<![\w-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?)?\d{2,4}(?:[ .-]?\d{2,4}){2,4}(?![\w-])")
-
-
-def luhn_valid(digits: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = int(char)
-        if index % 2 == 1:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
-
-
-def redact(text: str) -> str:
-    """Replace Luhn-valid card numbers, email addresses and phone numbers."""
-    if not text:
-        return text or ""
-
-    def _card(match: re.Match) -> str:
-        digits = re.sub(r"\D", "", match.group(0))
-        return "[card number]" if 13 <= len(digits) <= 19 and luhn_valid(digits) else match.group(0)
-
-    def _phone(match: re.Match) -> str:
-        digits = re.sub(r"\D", "", match.group(0))
-        return "[phone number]" if 10 <= len(digits) <= 15 else match.group(0)
-
-    text = _CARD.sub(_card, text)
-    text = _EMAIL.sub("[email]", text)
-    return _PHONE.sub(_phone, text)
 
 
 @dataclass(frozen=True)

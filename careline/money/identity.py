@@ -6,16 +6,19 @@ gives the same answer whether the order exists or not.
 from __future__ import annotations
 
 import hmac
-import re
 from typing import Optional, Protocol
 
 from careline.db import OrderView
+from careline.shared import (
+    EMAIL_IN_TEXT,
+    EMAIL_WHOLE,
+    ORDER_NUMBER_IN_TEXT,
+    ORDER_NUMBER_WHOLE,
+    ORDER_PREFIX,
+    TEXT_MAX_CHARS,
+)
 
-ORDER_NUMBER_PATTERN = re.compile(r"\b(?:CL[\s-]?)?([0-9]{6})\b", re.IGNORECASE)
-WHOLE_ORDER_NUMBER = re.compile(r"#?\s*(?:CL[\s-]?)?([0-9]{6})", re.IGNORECASE)
-EMAIL_PATTERN = re.compile(r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}$")
-EMAIL_IN_TEXT = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}")
-MAX_INPUT_LENGTH = 320
+MAX_INPUT_LENGTH = 320  # the longest email address there can be: a longer value is refused before a pattern reads it
 
 
 class OrderLookup(Protocol):
@@ -26,16 +29,16 @@ def normalize_order_number(raw: object) -> Optional[str]:
     """`CL-123456` from 'cl 123456', 'CL123456', '#CL-123456' or '123456'; None if not one."""
     if not isinstance(raw, str) or len(raw) > MAX_INPUT_LENGTH:
         return None
-    match = WHOLE_ORDER_NUMBER.fullmatch(raw.strip())
-    return f"CL-{match.group(1)}" if match else None
+    match = ORDER_NUMBER_WHOLE.fullmatch(raw.strip())
+    return f"{ORDER_PREFIX}-{match.group(1)}" if match else None
 
 
 def find_order_number(text: object) -> Optional[str]:
     """The first order number written anywhere in free text, normalised."""
     if not isinstance(text, str):
         return None
-    match = ORDER_NUMBER_PATTERN.search(text[:2000])
-    return f"CL-{match.group(1)}" if match else None
+    match = ORDER_NUMBER_IN_TEXT.search(text[:TEXT_MAX_CHARS])
+    return f"{ORDER_PREFIX}-{match.group(1)}" if match else None
 
 
 def normalize_email(raw: object) -> Optional[str]:
@@ -43,14 +46,15 @@ def normalize_email(raw: object) -> Optional[str]:
     if not isinstance(raw, str) or len(raw) > MAX_INPUT_LENGTH:
         return None
     candidate = raw.strip().strip("<>").lower()
-    return candidate if EMAIL_PATTERN.match(candidate) else None
+    return candidate if EMAIL_WHOLE.match(candidate) else None
 
 
 def find_email(text: object) -> Optional[str]:
-    """The first email address written anywhere in free text, normalised."""
+    """The first email address written anywhere in free text, normalised; None when it is not one we
+    accept (too long before the @ or in its top-level domain: never a truncated piece of it)."""
     if not isinstance(text, str):
         return None
-    match = EMAIL_IN_TEXT.search(text[:2000])
+    match = EMAIL_IN_TEXT.search(text[:TEXT_MAX_CHARS])
     return normalize_email(match.group(0)) if match else None
 
 

@@ -24,7 +24,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from careline.shared import PROJECT_ROOT
+from careline.shared import PROJECT_ROOT, TEXT_MAX_CHARS
 
 DIMENSION = 384
 MAX_TOKENS = 128           # sentence-transformers' max_seq_length for this model
@@ -173,8 +173,8 @@ class SentenceEncoder:
 
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Unit-length embeddings of `texts`, one row each, in order."""
-        # at most 2000 characters (the model reads 128 tokens); lone surrogates become "?"
-        texts = [str(t or "")[:2000].encode("utf-8", "replace").decode("utf-8") for t in texts]
+        # at most TEXT_MAX_CHARS characters (the model reads 128 tokens); lone surrogates become "?"
+        texts = [str(t or "")[:TEXT_MAX_CHARS].encode("utf-8", "replace").decode("utf-8") for t in texts]
         result = np.zeros((len(texts), self.hidden), dtype=np.float32)
         missing: Dict[str, List[int]] = {}
         with self._lock:

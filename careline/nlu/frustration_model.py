@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
+from careline.shared import MESSAGE_MAX_CHARS, ORDER_NUMBER_IN_TEXT, TEXT_MAX_CHARS
+
 LEVELS = ("low", "medium", "high")
 NEGATIONS = {"not", "no", "never", "n't", "nothing", "without", "hardly", "dont", "don't", "isnt", "isn't",
              "wasnt", "wasn't", "aint"}
@@ -69,18 +71,18 @@ great perfect wonderful brilliant cheers nice
 """.split())
 _CAPS_WORD = re.compile(r"\b[A-Z]{3,}\b")
 _REPEATS = re.compile(r"(.)\1{3,}", re.DOTALL)
-MAX_CHARS = 1000            # what the channels let through; the rest of a message is not scored
 SENTIMENT_CHARS = 300       # VADER's cost grows with the square of a message's words (emoji become words)
 SENTIMENT_SYMBOLS = 12      # ... so a message of emoji is cut to a few of them before VADER reads it
 MAX_SYMBOLS = 40            # spaCy's tokenizer is slow on long runs of emoji without spaces
 
 
 def bounded(text: str) -> str:
-    """The part of a message the scorer reads: at most MAX_CHARS, runs of one character squeezed to
+    """The part of a message the scorer reads: at most MESSAGE_MAX_CHARS (what the channels let
+    through, careline/shared/limits.py; the rest is not scored), runs of one character squeezed to
     three ("!!!!!!!!" -> "!!!", a thousand of one emoji -> three), at most MAX_SYMBOLS emoji and
     other symbols, links and @mentions dropped. Its cost stays bounded whatever a customer sends."""
-    text = text[:MAX_CHARS * 2].encode("utf-8", "replace").decode("utf-8")    # lone surrogates become "?"
-    squeezed = _REPEATS.sub(r"\1\1\1", text)[:MAX_CHARS]
+    text = text[:TEXT_MAX_CHARS].encode("utf-8", "replace").decode("utf-8")    # lone surrogates become "?"
+    squeezed = _REPEATS.sub(r"\1\1\1", text)[:MESSAGE_MAX_CHARS]
     return _MENTION_OR_LINK.sub(" ", _few_symbols(squeezed, MAX_SYMBOLS))
 
 
@@ -99,7 +101,6 @@ def _few_symbols(text: str, limit: int = SENTIMENT_SYMBOLS) -> str:
 
 _MENTION_OR_LINK = re.compile(r"(?:^|\s)@\w+|https?://\S+|www\.\S+")
 _ACRONYMS = frozenset({"USD", "UPS", "DHL", "USPS", "FAQ", "ETA", "RMA", "BBB", "UK", "USA", "PDF", "ASAP"})
-_ORDER_NUMBER = re.compile(r"\bCL-?\d{6}\b", re.IGNORECASE)
 
 
 @lru_cache(maxsize=1)
@@ -133,7 +134,7 @@ def signals(text: str) -> List[str]:
     """The explicit frustration signals found in a message."""
     text = bounded(text)
     found = [name for name, pattern in SIGNALS.items() if pattern.search(text)]
-    caps = [w for w in _CAPS_WORD.findall(_ORDER_NUMBER.sub("", text)) if w not in _ACRONYMS]
+    caps = [w for w in _CAPS_WORD.findall(ORDER_NUMBER_IN_TEXT.sub("", text)) if w not in _ACRONYMS]
     if caps:
         found.append("all_caps")
     return sorted(found)
@@ -242,9 +243,27 @@ class Labelled:
     weight: float = 1.0
 
 
-def train(frustrated: Sequence[str], calm: Sequence[str], c: float = 2.0, *, extra: Sequence[Labelled] = (),
-          use_sentiment: bool = True, use_embedding: bool = True, dense_weight: float = 1.0,
-          embed=None) -> FrustrationModel:
+@dataclass(frozen=True)
+class TrainingSettings:
+    """How the scorer learns (config.yml, FrustrationScorer): regularisation, the weight of each
+    real-corpus message against one of ours, and the scale of the sentence embedding. Its defaults
+    are the only ones: the FrustrationScorer's and `train`'s."""
+
+    c: float = 1.0
+    real_weight: float = 0.5
+    dense_weight: float = 2.0
+
+    @classmethod
+    def from_mapping(cls, data: Optional[Mapping[str, object]]) -> TrainingSettings:
+        """From the FrustrationScorer's entry in config.yml (keys `C`, `real_weight`, `dense_weight`)."""
+        data = data or {}
+        return cls(float(data.get("C", cls.c)), float(data.get("real_weight", cls.real_weight)),
+                   float(data.get("dense_weight", cls.dense_weight)))
+
+
+def train(frustrated: Sequence[str], calm: Sequence[str], c: float = TrainingSettings.c, *,
+          extra: Sequence[Labelled] = (), use_sentiment: bool = True, use_embedding: bool = True,
+          dense_weight: float = TrainingSettings.dense_weight, embed=None) -> FrustrationModel:
     """Fit the model on labelled messages: `frustrated`/`calm` at weight 1, then each `extra` set at
     its weight (sklearn is only needed here). `embed(texts)` gives sentence embeddings (default: the
     shared encoder)."""
@@ -399,23 +418,6 @@ def conversation(turns: Sequence[Turn], thresholds: Thresholds = Thresholds()) -
     score = round(min(1.0, score), 4)
     rising = len(trajectory) >= 2 and trajectory[-1] - min(trajectory[-3:]) >= 0.2
     return ConversationFrustration(score, level(score, thresholds), trajectory, rising, reasons)
-
-
-@dataclass(frozen=True)
-class TrainingSettings:
-    """How the scorer learns (config.yml, FrustrationScorer): regularisation, the weight of each
-    real-corpus message against one of ours, and the scale of the sentence embedding."""
-
-    c: float = 1.0
-    real_weight: float = 0.5
-    dense_weight: float = 2.0
-
-    @classmethod
-    def from_mapping(cls, data: Optional[Mapping[str, object]]) -> TrainingSettings:
-        """From the FrustrationScorer's entry in config.yml (keys `C`, `real_weight`, `dense_weight`)."""
-        data = data or {}
-        return cls(float(data.get("C", cls.c)), float(data.get("real_weight", cls.real_weight)),
-                   float(data.get("dense_weight", cls.dense_weight)))
 
 
 def load_training(own: Mapping[str, Sequence[str]], real: Optional[Mapping[str, object]],

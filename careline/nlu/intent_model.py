@@ -28,18 +28,18 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-ORDER_NUMBER = re.compile(r"\bcl[- ]?\d{6}\b", re.IGNORECASE)
-EMAIL = re.compile(r"\b[\w.%+-]+@[\w.-]+\.[a-z]{2,}\b", re.IGNORECASE)
+from careline.shared import EMAIL_IN_TEXT, ORDER_NUMBER_MENTION, TEXT_MAX_CHARS
+
 MONEY = re.compile(r"(?:[$£€]\s?\d+(?:[.,]\d{1,2})?|\b\d+(?:[.,]\d{1,2})?\s?(?:dollars|usd|eur|euros|pounds|gbp)\b|"
                    r"\b\d+[.,]\d{2}\b)", re.IGNORECASE)
 NUMBER = re.compile(r"\b\d+(?:st|nd|rd|th)?\b")
 APOSTROPHES = re.compile(r"[\u2018\u2019\u02bc`´]")
 WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 CONCEPT_PREFIX = "concept_"
-MAX_CHARS = 2000        # what a message is classified by: twice the channels' limit, so the cost is bounded
 CONCEPT_NAME = re.compile(r"[a-z][a-z0-9_]*")   # also checked by `make validate` (careline/nlu/datacheck.py)
 
-PLACEHOLDERS = (("ordernumber", ORDER_NUMBER), ("emailaddress", EMAIL), ("moneyamount", MONEY),
+# Order numbers and emails as the NLU recognises them (careline/shared/patterns.py), on lower-cased text.
+PLACEHOLDERS = (("ordernumber", ORDER_NUMBER_MENTION), ("emailaddress", EMAIL_IN_TEXT), ("moneyamount", MONEY),
                 ("somenumber", NUMBER))
 
 
@@ -289,7 +289,7 @@ class IntentModel:
     def _features(self, texts: Sequence[str], dense: Dense = None):
         from scipy.sparse import hstack
 
-        normalised = [self.speller.correct(normalise(t[:MAX_CHARS])) for t in texts]
+        normalised = [self.speller.correct(normalise(t[:TEXT_MAX_CHARS])) for t in texts]
         annotated = [self.lexicon.annotate(t) for t in normalised]
         sparse = hstack([self._word.transform(annotated), self._char.transform(normalised)]).tocsr()
         return _with_dense(sparse, dense, self.dense_dims, self.dense_weight)

@@ -12,8 +12,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
-from careline.handoff import redact
 from careline.nlu.datacheck import normalize
+from careline.shared import redact
 
 FALLBACK = "nlu_fallback"
 HANDOFF_ACTION = "action_handoff"

@@ -83,3 +83,23 @@ def test_a_token_that_starts_with_a_dash_reaches_rasa():
     argv = rasa_argv("m.tar.gz", "127.0.0.1", 5005, "-pYLdashed-token-value-123")
     known, _ = parser.parse_known_args(argv[2:])
     assert known.auth_token == "-pYLdashed-token-value-123"
+
+
+def test_the_shared_modules_the_models_read_are_training_inputs():
+    """A change to a pattern or a length the models read must retrain them (settings.py's root does not)."""
+    import ast
+
+    from careline.shared.settings import PROJECT_ROOT
+
+    models = ("careline/nlu/intent_model.py", "careline/nlu/frustration_model.py", "careline/nlu/encoder.py")
+    used = {alias.name for path in models for node in ast.walk(ast.parse((PROJECT_ROOT / path).read_text()))
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("careline.shared")
+            for alias in node.names} - {"PROJECT_ROOT"}
+    inputs = {p.relative_to(PROJECT_ROOT).as_posix() for p in training_inputs(PROJECT_ROOT)}
+    for path in sorted((PROJECT_ROOT / "careline" / "shared").glob("*.py")):
+        defined = {target.id for node in ast.parse(path.read_text()).body if isinstance(node, ast.Assign)
+                   for target in node.targets if isinstance(target, ast.Name)}
+        defined |= {node.name for node in ast.parse(path.read_text()).body
+                    if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+        if used & defined:
+            assert path.relative_to(PROJECT_ROOT).as_posix() in inputs, f"{path.name} shapes the models"

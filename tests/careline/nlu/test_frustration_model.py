@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from careline.nlu import frustration_model as f
-from careline.shared.settings import PROJECT_ROOT
+from careline.shared import MESSAGE_MAX_CHARS, PROJECT_ROOT
 
 HELDOUT = Path(__file__).resolve().parents[2] / "data" / "frustration_heldout.yml"
 
@@ -34,7 +34,8 @@ def test_signals(text, signal):
     assert signal in f.signals(text)
 
 
-@pytest.mark.parametrize("text", ["where is my order CL-100001", "Do you ship to the UK?", "I paid in USD"])
+@pytest.mark.parametrize("text", ["where is my order CL-100001", "Do you ship to the UK?", "I paid in USD",
+                                  "it's CL 100001, not 100002"])
 def test_calm_messages_raise_no_signal(text):
     assert f.signals(text) == []
 
@@ -182,6 +183,6 @@ def test_what_a_stranger_sends_is_scored_quickly(name):
 
 def test_bounded_text_squeezes_repeats_and_keeps_few_symbols():
     assert f.bounded("no!!!!!!!!!!") == "no!!!"
-    assert len(f.bounded("x" * 5000 + "y" * 5000)) <= f.MAX_CHARS
+    assert len(f.bounded("x" * 5000 + "y" * 5000)) <= MESSAGE_MAX_CHARS
     assert sum(1 for c in f.bounded("".join(chr(0x1F600 + i % 79) for i in range(500))) if ord(c) > 0x2000) \
         == f.MAX_SYMBOLS
