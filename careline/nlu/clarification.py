@@ -110,8 +110,8 @@ def clarification(ranking: Iterable[Tuple[str, float]], faq_topic: Optional[str]
     if best < threshold or best - runner_up >= ambiguity:
         return None
     labels = [faq_topic if name == "faq" else name for name in (first, second)]
-    choices = [_choice(label) for label in labels if label]
-    if len(choices) != 2 or None in choices or choices[0] == choices[1]:
+    choices = [choice for choice in (_choice(label) for label in labels if label) if choice is not None]
+    if len(choices) != 2 or choices[0] == choices[1]:
         return None
     person = request_button("human_handoff")
     return FallbackReply(render("utter_fallback_which"), [*choices, *([person] if person not in choices else [])])

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
 from careline.nlu.intent_model import CONCEPT_NAME
 
@@ -158,7 +158,7 @@ class NearDuplicates:
 
     def __init__(self, texts: Iterable[str] = ()) -> None:
         self._exact: Dict[Tuple[str, ...], int] = {}
-        self._sets: List[frozenset] = []
+        self._sets: List[FrozenSet[str]] = []
         self._by_word: Dict[str, List[int]] = {}
         for text in texts:
             self.add(text)
