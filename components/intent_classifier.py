@@ -69,7 +69,9 @@ class CarelineIntentClassifier(GraphComponent):
         return cls(config, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
-        examples = [e for e in training_data.intent_examples if e.get(TEXT) and example_label(e)]
+        labelled = [(e, label) for e in training_data.intent_examples
+                    if e.get(TEXT) and (label := example_label(e))]
+        examples = [e for e, _ in labelled]
         lexicon_path = Path(self._config["lexicon"])
         lexicon = Lexicon.load(lexicon_path) if lexicon_path.exists() else Lexicon()
         vectors = [sentence_vector(e) for e in examples]
@@ -79,7 +81,7 @@ class CarelineIntentClassifier(GraphComponent):
             if len(embedded) != len(vectors):
                 raise ValueError("CarelineIntentClassifier: some examples have no sentence embedding")
             dense = np.stack(embedded)
-        self._model = train([e.get(TEXT) for e in examples], [example_label(e) for e in examples], lexicon,
+        self._model = train([e.get(TEXT) for e in examples], [label for _, label in labelled], lexicon,
                             Settings.from_mapping(self._config), dense)
         self._responses = {name: value for name, value in training_data.responses.items() if "/" in name}
         with self._model_storage.write_to(self._resource) as directory:

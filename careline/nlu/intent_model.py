@@ -24,11 +24,20 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 import numpy as np
+import numpy.typing as npt
 
 from careline.shared import EMAIL_IN_TEXT, ORDER_NUMBER_MENTION, TEXT_MAX_CHARS
+
+if TYPE_CHECKING:
+    from spellchecker import SpellChecker
+
+# scikit-learn and scipy have no type information: their objects are Any, named here for the reader.
+Vectorizer = Any   # sklearn.feature_extraction.text.TfidfVectorizer
+Classifier = Any   # sklearn.linear_model.LogisticRegression
+Sparse = Any       # a scipy.sparse matrix
 
 MONEY = re.compile(r"(?:[$£€]\s?\d+(?:[.,]\d{1,2})?|\b\d+(?:[.,]\d{1,2})?\s?(?:dollars|usd|eur|euros|pounds|gbp)\b|"
                    r"\b\d+[.,]\d{2}\b)", re.IGNORECASE)
@@ -55,14 +64,15 @@ def words(text: str) -> List[str]:
     return WORD.findall(text)
 
 
-def example_label(example) -> str:
+def example_label(example: Any) -> Optional[str]:
     """What the classifier learns for a training or held-out example (anything with `.get`, such as
-    Rasa's Message): `faq/<topic>` for a retrieval example, the intent otherwise."""
-    return example.get("intent_response_key") or example.get("intent")
+    Rasa's Message): `faq/<topic>` for a retrieval example, the intent otherwise (None without one)."""
+    label: Optional[str] = example.get("intent_response_key") or example.get("intent")
+    return label
 
 
 @lru_cache(maxsize=1)
-def _english():
+def _english() -> SpellChecker:
     """pyspellchecker's English word frequencies (a word list shipped in the package, no model)."""
     from spellchecker import SpellChecker
 
@@ -98,7 +108,7 @@ class Speller:
                 counts[word] = counts.get(word, 0) + 1
         return cls(counts, english)
 
-    def _edits(self, word: str) -> set:
+    def _edits(self, word: str) -> Set[str]:
         splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
         deletes = [a + b[1:] for a, b in splits if b]
         transposes = [a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1]
@@ -136,7 +146,7 @@ class Speller:
             return text
         budget = [self.MAX_UNKNOWN_PER_MESSAGE]
 
-        def fix(match: re.Match) -> str:
+        def fix(match: re.Match[str]) -> str:
             word = match.group(0)
             if self._known(word) or budget[0] <= 0:
                 return word
@@ -152,7 +162,7 @@ class Lexicon:
 
     def __init__(self, concepts: Optional[Mapping[str, Sequence[str]]] = None) -> None:
         self.concepts: Dict[str, List[str]] = {name: list(entries) for name, entries in (concepts or {}).items()}
-        self._exact: Dict[Tuple[str, ...], set] = {}
+        self._exact: Dict[Tuple[str, ...], Set[str]] = {}
         self._prefixes: List[Tuple[Tuple[str, ...], str]] = []   # (words, the last one a prefix), concept
         self._longest = 1
         for name, entries in self.concepts.items():
@@ -249,7 +259,7 @@ class Settings:
                 "max_iter": self.max_iter, "padding": self.padding, "dense_weight": self.dense_weight}
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, object]) -> Settings:
+    def from_mapping(cls, data: Mapping[str, Any]) -> Settings:
         return cls(word_ngrams=tuple(data.get("word_ngrams", cls.word_ngrams)),
                    char_ngrams=tuple(data.get("char_ngrams", cls.char_ngrams)),
                    c=float(data.get("C", cls.c)), max_iter=int(data.get("max_iter", cls.max_iter)),
@@ -257,10 +267,10 @@ class Settings:
                    dense_weight=float(data.get("dense_weight", cls.dense_weight)))
 
 
-Dense = Optional[np.ndarray]
+Dense = Optional[npt.NDArray[Any]]  # sentence embeddings, one row per text
 
 
-def _with_dense(sparse, dense: Dense, dims: int, weight: float):
+def _with_dense(sparse: Sparse, dense: Dense, dims: int, weight: float) -> Sparse:
     """The sparse features with the scaled sentence embeddings beside them (when the model has them)."""
     from scipy.sparse import csr_matrix, hstack
 
@@ -275,8 +285,8 @@ def _with_dense(sparse, dense: Dense, dims: int, weight: float):
 class IntentModel:
     """A trained classifier: `rank(text)` gives (label, probability) pairs, best first."""
 
-    def __init__(self, lexicon: Lexicon, speller: Speller, word_vectorizer, char_vectorizer, classifier,
-                 dense_dims: int = 0, dense_weight: float = 0.0) -> None:
+    def __init__(self, lexicon: Lexicon, speller: Speller, word_vectorizer: Vectorizer, char_vectorizer: Vectorizer,
+                 classifier: Classifier, dense_dims: int = 0, dense_weight: float = 0.0) -> None:
         self.lexicon = lexicon
         self.speller = speller
         self._word = word_vectorizer
@@ -286,7 +296,7 @@ class IntentModel:
         self.dense_weight = float(dense_weight)
         self.labels: List[str] = [str(label) for label in classifier.classes_]
 
-    def _features(self, texts: Sequence[str], dense: Dense = None):
+    def _features(self, texts: Sequence[str], dense: Dense = None) -> Sparse:
         from scipy.sparse import hstack
 
         normalised = [self.speller.correct(normalise(t[:TEXT_MAX_CHARS])) for t in texts]
@@ -294,9 +304,10 @@ class IntentModel:
         sparse = hstack([self._word.transform(annotated), self._char.transform(normalised)]).tocsr()
         return _with_dense(sparse, dense, self.dense_dims, self.dense_weight)
 
-    def probabilities(self, texts: Sequence[str], dense: Dense = None) -> np.ndarray:
+    def probabilities(self, texts: Sequence[str], dense: Dense = None) -> npt.NDArray[np.float64]:
         """One row per text; `dense` holds the texts' sentence embeddings when the model uses them."""
-        return self._classifier.predict_proba(self._features(texts, dense))
+        rows: npt.NDArray[np.float64] = self._classifier.predict_proba(self._features(texts, dense))
+        return rows
 
     def rank(self, text: str, dense: Dense = None) -> List[Tuple[str, float]]:
         row = self.probabilities([text], None if dense is None else np.asarray(dense).reshape(1, -1))[0]
@@ -337,27 +348,27 @@ class IntentModel:
                    float(meta.get("dense_weight", 0.0)))
 
 
-def _word_vectorizer(settings: Settings):
+def _word_vectorizer(settings: Settings) -> Vectorizer:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     return TfidfVectorizer(ngram_range=settings.word_ngrams, sublinear_tf=True, lowercase=False,
                            token_pattern=WORD.pattern)
 
 
-def _char_vectorizer(settings: Settings):
+def _char_vectorizer(settings: Settings) -> Vectorizer:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     return TfidfVectorizer(analyzer="char_wb", ngram_range=settings.char_ngrams, sublinear_tf=True, lowercase=False)
 
 
-def _vectorizer_state(vectorizer) -> Dict[str, object]:
+def _vectorizer_state(vectorizer: Vectorizer) -> Dict[str, object]:
     return {"analyzer": vectorizer.analyzer, "ngram_range": list(vectorizer.ngram_range),
             "token_pattern": vectorizer.token_pattern,
             "vocabulary": {k: int(v) for k, v in vectorizer.vocabulary_.items()},
             "idf": [float(x) for x in vectorizer.idf_]}
 
 
-def _vectorizer_from_state(state: Mapping[str, object]):
+def _vectorizer_from_state(state: Mapping[str, Any]) -> Vectorizer:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     vectorizer = TfidfVectorizer(analyzer=state["analyzer"], ngram_range=tuple(state["ngram_range"]),
