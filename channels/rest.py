@@ -21,7 +21,7 @@ GET /webhooks/rest/messages?sender=...&after=<unix time>
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable, Dict, List, Optional
+from typing import Any, Awaitable, Callable, Dict, List, Optional, cast
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from rasa.shared.core.events import BotUttered
@@ -109,6 +109,7 @@ class RestInput(InputChannel):
             problem = sender_problem(sender)
             if problem:
                 return _error(400, "bad_sender", problem)
+            sender = cast(str, sender)  # sender_problem accepts only a string
             if not isinstance(text, str):
                 return _error(400, "missing_message", "a 'message' string is required", sender)
             bad = channel_metadata.metadata_problem(metadata)
