@@ -1,0 +1,1 @@
+"""Tables, one module per context; `careline.db` exports them all."""
