@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any, Dict, Tuple
+from typing import Tuple
 
-import yaml
 from sqlalchemy.engine import Engine
 
 from careline.db.engine import make_engine
@@ -17,13 +16,19 @@ from careline.money.policy import load_policy
 from careline.money.verification import IdentityGuard, IdentityRules, IdentityTokens
 from careline.nlu import pipeline_config
 from careline.nlu.frustration_model import Thresholds
-from careline.shared.settings import PROJECT_ROOT, load_settings
+from careline.shared.settings import Settings, load_settings
 from careline.shared.signing import Signer
 
 
 @lru_cache(maxsize=1)
+def settings() -> Settings:
+    """The settings, read once; policy.yml's sections are reached through them."""
+    return load_settings()
+
+
+@lru_cache(maxsize=1)
 def store_engine() -> Engine:
-    return make_engine(load_settings().store_db_url)
+    return make_engine(settings().store_db_url)
 
 
 @lru_cache(maxsize=1)
@@ -51,12 +56,6 @@ def feedback_service() -> FeedbackService:
 
 
 @lru_cache(maxsize=1)
-def policy_data() -> Dict[str, Any]:
-    """policy.yml as parsed YAML, read once; each section below takes its part."""
-    return yaml.safe_load((PROJECT_ROOT / "policy.yml").read_text(encoding="utf-8")) or {}
-
-
-@lru_cache(maxsize=1)
 def fallback_thresholds() -> Tuple[float, float]:
     """The FallbackClassifier's `threshold` and `ambiguity_threshold` from config.yml, read once."""
     return pipeline_config.fallback_thresholds()
@@ -65,7 +64,7 @@ def fallback_thresholds() -> Tuple[float, float]:
 @lru_cache(maxsize=1)
 def identity_rules() -> IdentityRules:
     """Limits and lifetimes of the identity check (policy.yml `identity:`)."""
-    return IdentityRules.from_mapping(policy_data().get("identity"))
+    return IdentityRules.from_mapping(settings().policy_section("identity"))
 
 
 @lru_cache(maxsize=1)
@@ -77,30 +76,30 @@ def identity_guard() -> IdentityGuard:
 @lru_cache(maxsize=1)
 def identity_tokens() -> IdentityTokens:
     """Signed, expiring proof that a conversation verified an order."""
-    return IdentityTokens(Signer(load_settings().signing_key, "identity"), identity_rules())
+    return IdentityTokens(Signer(settings().signing_key, "identity"), identity_rules())
 
 
 @lru_cache(maxsize=1)
 def proposal_signer() -> Signer:
     """Signs the proposals the bot makes, so that only the server's own are carried out."""
-    return Signer(load_settings().signing_key, "proposal")
+    return Signer(settings().signing_key, "proposal")
 
 
 @lru_cache(maxsize=1)
 def handoff_limits() -> HandoffLimits:
     """How many tickets one client may open (policy.yml `handoff:`)."""
-    return HandoffLimits.from_mapping(policy_data().get("handoff"))
+    return HandoffLimits.from_mapping(settings().policy_section("handoff"))
 
 
 @lru_cache(maxsize=1)
 def frustration_thresholds() -> Thresholds:
     """The frustration levels of policy.yml."""
-    return Thresholds.from_mapping(policy_data().get("frustration"))
+    return Thresholds.from_settings(settings())
 
 
 def reset() -> None:
     """Forget the cached engine and services (tests point them at another database)."""
-    for cached in (store_engine, order_repository, claim_service, ticket_service, feedback_service,
+    for cached in (settings, store_engine, order_repository, claim_service, ticket_service, feedback_service,
                    frustration_thresholds, identity_guard, identity_tokens, proposal_signer, handoff_limits,
-                   policy_data, identity_rules):
+                   identity_rules):
         cached.cache_clear()

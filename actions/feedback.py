@@ -9,7 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.deps import feedback_service
-from careline.feedback.csat import no_comment, parse_rating
+from careline.feedback.csat import MAX_COMMENT, no_comment, parse_rating
 from careline.shared import render
 
 SLOTS = ("feedback_rating", "feedback_comment", "feedback_skipped")
@@ -37,7 +37,7 @@ class ValidateFeedbackForm(FormValidationAction):
     def validate_feedback_comment(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                   domain: DomainDict) -> Dict[str, Any]:
         text = value if isinstance(value, str) else ""
-        return {"feedback_comment": NO_COMMENT if no_comment(text) else text[:1000]}
+        return {"feedback_comment": NO_COMMENT if no_comment(text) else text[:MAX_COMMENT]}
 
 
 class ActionStoreFeedback(Action):

@@ -19,6 +19,11 @@ def settings() -> Settings:
     return load_settings()
 
 
+def _per_address(per_minute: float) -> Limit:
+    """A client address's budget: `per_minute`, with a burst of half a minute's worth (at least 5)."""
+    return Limit(per_minute, burst=max(5, int(per_minute // 2)))
+
+
 @lru_cache(maxsize=1)
 def gate() -> MessageGate:
     """One gate per process, so a sender's limit holds across channels."""
@@ -26,7 +31,7 @@ def gate() -> MessageGate:
     return MessageGate(
         max_chars=current.max_message_chars,
         per_sender=Limit(current.sender_per_minute, burst=max(3, int(current.sender_per_minute // 2))),
-        per_address=Limit(current.address_per_minute, burst=max(5, int(current.address_per_minute // 2))),
+        per_address=_per_address(current.address_per_minute),
     )
 
 
@@ -36,8 +41,7 @@ def reads() -> RateLimiter:
 
     A budget apart from the message gate's.
     """
-    current = settings().address_per_minute
-    return RateLimiter(Limit(current, burst=max(5, int(current // 2))))
+    return RateLimiter(_per_address(settings().address_per_minute))
 
 
 def sender_problem(sender: Any) -> Optional[str]:

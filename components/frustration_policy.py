@@ -10,10 +10,8 @@ Its priority is above RulePolicy's, so on equal confidence it goes first.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-import yaml
 from rasa.core.policies.policy import Policy, PolicyPrediction
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -46,13 +44,11 @@ def _acknowledged_recently(tracker: DialogueStateTracker, turns_back: int = 3) -
 class FrustrationPolicy(Policy):
     @staticmethod
     def get_default_config() -> Dict[str, Any]:
-        return {"priority": 5, "policy_file": "policy.yml"}
+        return {"priority": 5}
 
     def __init__(self, config: Dict[str, Any], *args: Any, **kwargs: Any) -> None:
         super().__init__(config, *args, **kwargs)
-        path = Path(config.get("policy_file", "policy.yml"))
-        policy = yaml.safe_load(path.read_text()) if path.exists() else {}
-        self._thresholds = Thresholds.from_mapping((policy or {}).get("frustration"))
+        self._thresholds = Thresholds.from_settings()  # policy.yml, read when the model loads
 
     def train(self, training_trackers: List[TrackerWithCachedStates], domain: Domain, **kwargs: Any) -> Resource:
         return self._resource

@@ -3,7 +3,7 @@
 Trained during `rasa train` from our labelled messages (`data/frustration/train.yml`) and the real
 ones `make data` generated (`data/frustration/real.yml`), see careline/nlu/frustration_model.py for the
 model. It reads the sentence embedding CarelineSentenceEncoder put on the message. Thresholds are
-read from policy.yml when the model loads, so they can change without retraining.
+read from policy.yml (through the settings) when the model loads, so they can change without retraining.
 `POST /model/parse` returns it too.
 """
 from __future__ import annotations
@@ -27,21 +27,13 @@ from components.sentence_encoder import sentence_vector
 MODEL_FILE = "frustration_model.json"
 
 
-def _thresholds(policy_file: str) -> Thresholds:
-    path = Path(policy_file)
-    if not path.exists():
-        return Thresholds()
-    return Thresholds.from_mapping((yaml.safe_load(path.read_text()) or {}).get("frustration"))
-
-
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=True)
 class FrustrationScorer(GraphComponent):
     @staticmethod
     def get_default_config() -> Dict[str, Any]:
         defaults = TrainingSettings()
         return {"labelled_data": "data/frustration/train.yml", "real_data": "data/frustration/real.yml",
-                "policy_file": "policy.yml", "C": defaults.c, "real_weight": defaults.real_weight,
-                "dense_weight": defaults.dense_weight}
+                "C": defaults.c, "real_weight": defaults.real_weight, "dense_weight": defaults.dense_weight}
 
     def __init__(self, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
                  model: Optional[FrustrationModel] = None) -> None:
@@ -49,7 +41,7 @@ class FrustrationScorer(GraphComponent):
         self._model_storage = model_storage
         self._resource = resource
         self._model = model
-        self._thresholds = _thresholds(config["policy_file"])
+        self._thresholds = Thresholds.from_settings()
 
     @classmethod
     def create(cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,

@@ -59,8 +59,7 @@ def train_frustration() -> frustration.FrustrationModel:
 
 def frustration_report(model: frustration.FrustrationModel, path: Path, kind: str) -> Dict[str, Any]:
     """Precision, recall and F1 of "frustrated" (score at or above policy.yml's medium threshold)."""
-    thresholds = frustration.Thresholds.from_mapping(
-        yaml.safe_load((PROJECT_ROOT / "policy.yml").read_text()).get("frustration"))
+    thresholds = frustration.Thresholds.from_settings()
     frustrated, calm = frustration.load_labelled(yaml.safe_load(path.read_text()))
     cut = thresholds.medium
     missed: List[str] = [t for t in frustrated if model.score(t) < cut]

@@ -20,7 +20,7 @@ from careline.desk.auth import Accounts
 from careline.desk.charts import bar_chart, sparkline
 from careline.desk.rasa_api import RasaAPI
 from careline.desk.routes import BLUEPRINTS
-from careline.desk.service import DeskService
+from careline.desk.service import MAX_TEXT, DeskService
 from careline.desk.web import authenticate, security_headers
 from careline.money import ClaimService, load_policy
 from careline.shared import Limit, RateLimiter, Settings
@@ -40,13 +40,13 @@ class Desk:
         self.store_engine = engine
         self.tracker_engine = make_engine(settings.tracker_db_url, read_only=True)
         self.accounts = Accounts(engine)
-        self.service = DeskService(engine, ClaimService(engine, load_policy()))
+        self.service = DeskService(engine, ClaimService(engine, load_policy(settings.policy_path)))
         self.rasa = rasa or RasaAPI(settings.rasa_url, settings.auth_token)
         self.login_limiter = RateLimiter(Limit(per_minute=10, burst=5))  # failures per address and account
         self.login_addresses = RateLimiter(LOGIN_PER_ADDRESS)  # failures per address, across accounts
         self.templates = Environment(loader=FileSystemLoader(str(HERE / "templates")),
                                      autoescape=select_autoescape(["html"]))
-        self.templates.globals.update(sparkline=sparkline, bar_chart=bar_chart)
+        self.templates.globals.update(sparkline=sparkline, bar_chart=bar_chart, max_text=MAX_TEXT)
         self.secure_cookies = settings.desk_secure_cookies
 
 

@@ -77,6 +77,12 @@ class TicketView:
     decisions: List[Dict[str, Any]]
     events: List[Dict[str, Any]]
     fees: List[Dict[str, Any]] = field(default_factory=list)
+    refund_reasons: List[Tuple[str, str]] = field(default_factory=list)  # (policy.yml key, label)
+
+
+def reason_label(reason: str) -> str:
+    """How the desk names a refund reason of policy.yml: `not_as_described` -> "Not as described"."""
+    return reason.replace("_", " ").capitalize()
 
 
 def _clean_text(text: Any, what: str) -> str:
@@ -186,6 +192,7 @@ class DeskService:
                 orders=orders, transcript=redact_lines(json.loads(ticket.transcript)),
                 frustration=json.loads(ticket.frustration), intents=json.loads(ticket.intents),
                 decisions=decisions, events=events,
+                refund_reasons=[(reason, reason_label(reason)) for reason in self._claims.refund_reasons],
             )
             verified = (order.number, customer.email) if order and customer else None
         if verified:  # after the session: the claim service opens its own
@@ -302,8 +309,10 @@ class DeskService:
             charge = int(charge_id) if kind == "waiver" else None
         except (TypeError, ValueError):
             raise DeskError("choose the charge to waive") from None
-        request = Request(kind, reason=(reason or "other") if kind == "refund" else reason,
-                          amount=parse_amount(amount) if kind != "waiver" else None, charge_id=charge,
+        value = parse_amount(amount) if kind != "waiver" else None
+        if kind == "refund" and reason not in self._claims.refund_reasons:
+            raise DeskError(f"choose the refund's reason: {', '.join(self._claims.refund_reasons)}")
+        request = Request(kind, reason=reason, amount=value, charge_id=charge,
                           override_cap=bool(override_cap) and kind != "waiver")
         outcome = self._claims.decide_and_apply(
             idempotency_key=f"desk:{ticket_id}:{form_key}", order_number=number, email=email, request=request,

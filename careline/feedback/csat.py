@@ -11,10 +11,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from careline.db import Feedback, Ticket
-from careline.shared import utcnow
+from careline.shared import MESSAGE_MAX_CHARS, utcnow
 
 WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
-MAX_COMMENT = 1000
+MAX_COMMENT = MESSAGE_MAX_CHARS  # a comment is one message: kept whole up to what a channel accepts
 
 
 def parse_rating(text: Optional[str]) -> Optional[int]:

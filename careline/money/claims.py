@@ -104,6 +104,11 @@ class ClaimService:
         self._policy = policy
         self._today = today
 
+    @property
+    def refund_reasons(self) -> Tuple[str, ...]:
+        """The refund reasons of policy.yml, in its order: the only ones a refund may give."""
+        return tuple(self._policy.refund_reasons)
+
     # --- reading ---------------------------------------------------------------------------
 
     @staticmethod

@@ -4,6 +4,8 @@ from __future__ import annotations
 import re
 from typing import Dict, List, Optional, Tuple
 
+from careline.shared import MESSAGE_MAX_CHARS
+
 #: The reasons a customer can pick, each with the response that is its button's title.
 REFUND_REASONS: Dict[str, str] = {
     "damaged": "utter_button_reason_damaged",
@@ -36,7 +38,7 @@ def guess_reason(text: object) -> Optional[str]:
     if not isinstance(text, str):
         return None
     for reason, pattern in _REASON_PATTERNS:
-        if pattern.search(text[:1000]):
+        if pattern.search(text[:MESSAGE_MAX_CHARS]):
             return reason
     return None
 

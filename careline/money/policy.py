@@ -18,10 +18,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-import yaml
-
 from careline.money.customer_input import normalize_address
-from careline.shared import PROJECT_ROOT, PolicyFileError, render
+from careline.shared import PolicyFileError, load_settings, read_policy, render
 
 APPROVE = "approve"
 PARTIAL = "partial"
@@ -214,9 +212,9 @@ def parse_policy(data: Mapping[str, Any]) -> Policy:
         raise PolicyError(f"policy.yml: malformed section ({error})") from None
 
 
-def load_policy(path: Path = PROJECT_ROOT / "policy.yml") -> Policy:
-    with path.open(encoding="utf-8") as handle:
-        return parse_policy(yaml.safe_load(handle))
+def load_policy(path: Optional[Path] = None) -> Policy:
+    """The policy in `path` (default: the settings' policy.yml), read through the one reader of the file."""
+    return parse_policy(read_policy(path or load_settings().policy_path))
 
 
 # --- deciding ----------------------------------------------------------------------------

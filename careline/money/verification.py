@@ -23,21 +23,23 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from careline.db import OrderView, VerificationAttempt
 from careline.money.identity import OrderLookup, normalize_email, normalize_order_number, verify
-from careline.shared import Signer, digest, utcnow, whole_numbers
+from careline.shared import ORDER_DIGITS, ORDER_PREFIX, Signer, digest, utcnow, whole_numbers
 
 logger = logging.getLogger(__name__)
 
 VERIFIED = "verified"
 DENIED = "denied"
 LOCKED = "locked"
-MALFORMED_NUMBER = "CL-??????"
+MALFORMED_NUMBER = f"{ORDER_PREFIX}-{'?' * ORDER_DIGITS}"  # CL-??????
 
 
 @dataclass(frozen=True)
 class IdentityRules:
+    """policy.yml `identity:` (these defaults, the same as policy.yml's, fill a key it leaves out)."""
+
     max_failures_per_order: int = 5
     max_failures_per_client: int = 10
-    failure_window_minutes: int = 60
+    failure_window_minutes: int = 1440
     cool_off_minutes: int = 60
     idle_minutes: int = 30
     max_age_minutes: int = 120

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from careline.shared import MESSAGE_MAX_CHARS, ORDER_NUMBER_IN_TEXT, TEXT_MAX_CHARS
+from careline.shared import MESSAGE_MAX_CHARS, ORDER_NUMBER_IN_TEXT, TEXT_MAX_CHARS, Settings, load_settings
 
 LEVELS = ("low", "medium", "high")
 NEGATIONS = {"not", "no", "never", "n't", "nothing", "without", "hardly", "dont", "don't", "isnt", "isn't",
@@ -314,6 +314,8 @@ def train(frustrated: Sequence[str], calm: Sequence[str], c: float = TrainingSet
 
 @dataclass(frozen=True)
 class Thresholds:
+    """The frustration levels and boosts of policy.yml `frustration:` (these defaults fill a key it leaves out)."""
+
     medium: float = 0.5
     high: float = 0.8
     repeated_intent_boost: float = 0.15
@@ -330,6 +332,12 @@ class Thresholds:
         if not 0 < thresholds.medium < thresholds.high <= 1:
             raise ValueError("frustration thresholds need 0 < medium < high <= 1")
         return thresholds
+
+    @staticmethod
+    def from_settings(settings: Optional[Settings] = None) -> Thresholds:
+        """The levels of policy.yml, reached through the settings: the one reader that the scorer, the
+        frustration policy, the handoff action and the evaluation share."""
+        return Thresholds.from_mapping((settings or load_settings()).policy_section("frustration"))
 
 
 def level(score: float, thresholds: Thresholds = Thresholds()) -> str:

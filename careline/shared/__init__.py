@@ -12,19 +12,20 @@ from careline.shared.patterns import (
     EMAIL_WHOLE,
     ORDER_NUMBER_IN_TEXT,
     ORDER_NUMBER_MENTION,
+    ORDER_DIGITS,
     ORDER_NUMBER_WHOLE,
     ORDER_PREFIX,
     luhn_valid,
     redact,
 )
-from careline.shared.policy_file import PolicyFileError, whole_numbers
+from careline.shared.policy_file import PolicyFileError, read_policy, whole_numbers
 from careline.shared.private_files import secure_var
 from careline.shared.ratelimit import Limit, RateLimiter
 from careline.shared.settings import PROJECT_ROOT, Settings, load_settings
 from careline.shared.signing import Signer, digest
 
 __all__ = ["Catalogue", "CatalogueError", "button", "catalogue", "render",
-           "EMAIL_IN_TEXT", "EMAIL_WHOLE", "MESSAGE_MAX_CHARS", "ORDER_NUMBER_IN_TEXT", "ORDER_NUMBER_MENTION",
-           "ORDER_NUMBER_WHOLE", "ORDER_PREFIX", "PROJECT_ROOT", "TEXT_MAX_CHARS", "Limit", "PolicyFileError",
-           "RateLimiter", "Settings", "Signer", "as_utc", "digest", "load_settings", "luhn_valid", "redact",
-           "secure_var", "utcnow", "utctoday", "whole_numbers"]
+           "EMAIL_IN_TEXT", "EMAIL_WHOLE", "MESSAGE_MAX_CHARS", "ORDER_DIGITS", "ORDER_NUMBER_IN_TEXT",
+           "ORDER_NUMBER_MENTION", "ORDER_NUMBER_WHOLE", "ORDER_PREFIX", "PROJECT_ROOT", "TEXT_MAX_CHARS", "Limit",
+           "PolicyFileError", "RateLimiter", "Settings", "Signer", "as_utc", "digest", "load_settings", "luhn_valid",
+           "read_policy", "redact", "secure_var", "utcnow", "utctoday", "whole_numbers"]

@@ -8,7 +8,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+from careline.shared.limits import MESSAGE_MAX_CHARS
+from careline.shared.policy_file import policy_section
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LOCALHOST = "127.0.0.1"
@@ -95,7 +98,7 @@ class Settings:
     store_db_url: str
     helpdesk_url: str = ""
     web_port: int = 8080
-    max_message_chars: int = 1000
+    max_message_chars: int = MESSAGE_MAX_CHARS
     sender_per_minute: float = 20.0
     address_per_minute: float = 120.0
     web_origins: Tuple[str, ...] = ()
@@ -153,6 +156,16 @@ class Settings:
     def models_dir(self) -> Path:
         return self.root / "models"
 
+    @property
+    def policy_path(self) -> Path:
+        """policy.yml: the refund, waiver, identity, handoff and frustration rules."""
+        return self.root / "policy.yml"
+
+    def policy_section(self, name: str) -> Dict[str, Any]:
+        """A section of policy.yml (`frustration`, `identity`, `handoff`, ...), read through the one
+        reader of the file (careline/shared/policy_file.py: parsed once per version, a copy each)."""
+        return policy_section(self.policy_path, name)
+
     def process_env(self) -> Dict[str, str]:
         """Variables handed to the Rasa and action servers (endpoints.yml reads them)."""
         return {
@@ -184,17 +197,17 @@ def load_settings(
         tracker_db_url=values.get("CARELINE_TRACKER_DB_URL") or sqlite_url(var_dir / "tracker.db"),
         store_db_url=values.get("CARELINE_STORE_DB_URL") or sqlite_url(var_dir / "careline.db"),
         helpdesk_url=values.get("CARELINE_HELPDESK_URL", "").strip(),
-        web_port=_port(values, "CARELINE_WEB_PORT", 8080),
-        max_message_chars=int(_number(values, "CARELINE_MAX_MESSAGE_CHARS", 1000, 1)),
-        sender_per_minute=_number(values, "CARELINE_RATE_PER_SENDER", 20, 1),
-        address_per_minute=_number(values, "CARELINE_RATE_PER_ADDRESS", 120, 1),
+        web_port=_port(values, "CARELINE_WEB_PORT", Settings.web_port),
+        max_message_chars=int(_number(values, "CARELINE_MAX_MESSAGE_CHARS", Settings.max_message_chars, 1)),
+        sender_per_minute=_number(values, "CARELINE_RATE_PER_SENDER", Settings.sender_per_minute, 1),
+        address_per_minute=_number(values, "CARELINE_RATE_PER_ADDRESS", Settings.address_per_minute, 1),
         web_origins=tuple(o.strip().rstrip("/") for o in values.get("CARELINE_WEB_ORIGINS", "").split(",")
                           if o.strip()),
         fb_app_secret=values.get("CARELINE_FB_APP_SECRET", "").strip(),
         fb_verify_token=values.get("CARELINE_FB_VERIFY_TOKEN", "").strip(),
         fb_page_token=values.get("CARELINE_FB_PAGE_TOKEN", "").strip(),
-        fb_graph_url=(values.get("CARELINE_FB_GRAPH_URL") or "https://graph.facebook.com/v19.0").rstrip("/"),
-        desk_port=_port(values, "CARELINE_DESK_PORT", 5080),
+        fb_graph_url=(values.get("CARELINE_FB_GRAPH_URL") or Settings.fb_graph_url).rstrip("/"),
+        desk_port=_port(values, "CARELINE_DESK_PORT", Settings.desk_port),
         desk_agent_password=values.get("CARELINE_DESK_AGENT_PASSWORD", "").strip(),
         desk_supervisor_password=values.get("CARELINE_DESK_SUPERVISOR_PASSWORD", "").strip(),
         desk_secure_cookies=values.get("CARELINE_DESK_SECURE_COOKIES", "").strip().lower() in ("1", "true", "yes"),

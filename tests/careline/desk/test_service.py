@@ -15,7 +15,7 @@ from careline.db.models.handoff import Ticket, TicketEvent
 from careline.db.models.money import DecisionRecord, Refund
 from careline.desk import analytics
 from careline.desk.auth import AccountError, Accounts, check_password, hash_password
-from careline.desk.service import DeskError, DeskService, Forbidden, NotFound, parse_amount, redact_lines
+from careline.desk.service import MAX_TEXT, DeskError, DeskService, Forbidden, NotFound, parse_amount, redact_lines
 from careline.feedback.csat import FeedbackService, no_comment, parse_rating
 from careline.handoff.ticket import TicketFacts, build_ticket
 from careline.handoff.tickets import TicketService
@@ -403,3 +403,32 @@ def _ticket_taken_by(engine, desk, user):
     ticket_id = _ticket(engine, "conv-taken")
     desk.take(ticket_id, user)
     return ticket_id
+
+
+def test_the_refund_form_offers_exactly_the_policys_reasons_and_nothing_else_is_paid(engine, desk, accounts):
+    """The desk once offered "other", a reason policy.yml does not have; the reasons are policy.yml's now."""
+    import re
+
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    from careline.desk.charts import bar_chart, sparkline
+    from careline.shared import PROJECT_ROOT, load_settings
+
+    reasons = list(load_settings().policy_section("refund_reasons"))
+    user = _user(accounts)
+    ticket_id = _ticket(engine)
+    view = desk.view(ticket_id)
+    assert [key for key, _ in view.refund_reasons] == reasons
+    templates = Environment(loader=FileSystemLoader(str(PROJECT_ROOT / "careline" / "desk" / "templates")),
+                            autoescape=select_autoescape())
+    templates.globals.update(sparkline=sparkline, bar_chart=bar_chart, max_text=MAX_TEXT)
+    html = templates.get_template("ticket.html").render(view=view, may_act=True, csrf="c", user=user,
+                                                         form_keys={"refund": "k"}, message="", error="")
+    assert html.count(f'maxlength="{MAX_TEXT}"') == 2, "the reply and note boxes stop where the desk does"
+    select = re.search(r'<select id="refund-reason".*?</select>', html, re.DOTALL)
+    assert select and re.findall(r'<option value="([^"]+)">', select.group(0)) == reasons
+    key = desk.issue_form_keys(ticket_id, user, ["refund"])["refund"]
+    for wrong in ("other", None):
+        with pytest.raises(DeskError, match="reason"):
+            desk.claim(ticket_id, user, "refund", key, amount="10", reason=wrong)
+    assert desk.claim(ticket_id, user, "refund", key, amount="10", reason=reasons[0])["outcome"]

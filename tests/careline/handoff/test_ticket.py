@@ -52,3 +52,10 @@ def test_expectation_is_honest_about_queue_and_hours():
     busy = expectation(3, monday_afternoon)
     assert "number 3 in the queue" in busy and "12 minutes" in busy
     assert "back on Monday at 8:00" in expectation(1, sunday)
+
+
+def test_the_handoff_limits_defaults_are_policy_yml_s():
+    from careline.handoff.ticket import HandoffLimits
+    from careline.shared import load_settings
+
+    assert HandoffLimits() == HandoffLimits.from_mapping(load_settings().policy_section("handoff"))

@@ -441,3 +441,10 @@ def test_an_address_change_takes_only_a_clean_address(detail):
     clean = decide(Request("address", detail="12 Elm Street, Portland, OR 97205"), MARIA, PROCESSING, [], POLICY,
                    TODAY, verified=True)
     assert clean.outcome == APPROVE
+
+
+def test_the_bot_offers_exactly_the_policys_refund_reasons():
+    """The reasons' keys live in policy.yml; the bot's buttons (customer_input.REFUND_REASONS) name the same."""
+    from careline.money.customer_input import REFUND_REASONS
+
+    assert sorted(REFUND_REASONS) == sorted(POLICY.refund_reasons)

@@ -116,3 +116,10 @@ def test_a_proof_expires_when_idle_at_its_maximum_age_and_is_bound(clock):
         assert token
     clock.now += timedelta(minutes=29)
     assert tokens.refresh(token, "chat-1", *MARIA) is None
+
+
+def test_the_rules_defaults_are_policy_yml_s():
+    """A key left out of policy.yml falls back to the same value, never to another one (the window was once 60)."""
+    from careline.shared import load_settings
+
+    assert IdentityRules() == IdentityRules.from_mapping(load_settings().policy_section("identity"))

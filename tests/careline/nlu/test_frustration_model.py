@@ -77,8 +77,20 @@ def test_thresholds_come_from_policy_and_are_checked():
     data = yaml.safe_load((PROJECT_ROOT / "policy.yml").read_text())["frustration"]
     thresholds = f.Thresholds.from_mapping(data)
     assert (thresholds.medium, thresholds.high) == (data["medium"], data["high"])
+    assert f.Thresholds.from_settings() == thresholds == f.Thresholds(), "the defaults are policy.yml's"
     with pytest.raises(ValueError):
         f.Thresholds.from_mapping({"medium": 0.9, "high": 0.5})
+
+
+def test_training_has_one_set_of_defaults_and_config_yml_uses_them():
+    import inspect
+
+    from careline.nlu.pipeline_config import component
+
+    defaults = f.TrainingSettings()
+    parameters = inspect.signature(f.train).parameters
+    assert (parameters["c"].default, parameters["dense_weight"].default) == (defaults.c, defaults.dense_weight)
+    assert f.TrainingSettings.from_mapping(component("FrustrationScorer")) == defaults
     assert f.level(0.2) == "low" and f.level(0.6) == "medium" and f.level(0.95) == "high"
 
 

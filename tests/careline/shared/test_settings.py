@@ -44,3 +44,37 @@ def test_tracker_store_url_comes_from_the_environment(tmp_path: Path):
 def test_a_bad_port_is_a_clear_error(tmp_path: Path, bad: str):
     with pytest.raises(SettingsError, match="CARELINE_RASA_PORT"):
         load_settings(environ={"CARELINE_RASA_PORT": bad}, root=tmp_path)
+
+
+def test_the_limits_default_to_their_one_definition(tmp_path: Path):
+    from careline.shared import MESSAGE_MAX_CHARS, Settings
+
+    settings = load_settings(environ={}, root=tmp_path)
+    assert settings.max_message_chars == MESSAGE_MAX_CHARS == Settings.max_message_chars
+    assert (settings.sender_per_minute, settings.address_per_minute) == (Settings.sender_per_minute,
+                                                                        Settings.address_per_minute)
+    assert (settings.web_port, settings.desk_port) == (Settings.web_port, Settings.desk_port)
+
+
+def test_policy_sections_are_read_through_the_settings_once_per_version_of_the_file(tmp_path: Path):
+    import os
+
+    from careline.shared import PolicyFileError
+
+    policy = tmp_path / "policy.yml"
+    policy.write_text("frustration: {medium: 0.5, high: 0.8}\nhandoff: [not, a, mapping]\n")
+    settings = load_settings(environ={}, root=tmp_path)
+    assert settings.policy_path == policy
+    first = settings.policy_section("frustration")
+    assert first == {"medium": 0.5, "high": 0.8}
+    first["medium"] = 0.99
+    assert settings.policy_section("frustration")["medium"] == 0.5, "every caller gets its own copy"
+    assert settings.policy_section("identity") == {}
+    with pytest.raises(PolicyFileError, match="handoff must be a mapping"):
+        settings.policy_section("handoff")
+    policy.write_text("frustration: {medium: 0.6, high: 0.9}\n")
+    os.utime(policy, ns=(1, 1))  # a new version even within the file system's time resolution
+    assert settings.policy_section("frustration") == {"medium": 0.6, "high": 0.9}, "an edited file is read again"
+    policy.unlink()
+    with pytest.raises(FileNotFoundError):
+        settings.policy_section("frustration")
