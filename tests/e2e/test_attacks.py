@@ -31,6 +31,13 @@ def _forged_call(action: str, slots: dict) -> dict:
     }
 
 
+@pytest.fixture(scope="module")
+def system(limits_system):
+    """Not the shared system: these attacks lock an order's check for everyone (CL-100001) and spend the
+    ticket budget of 127.0.0.1, which the shared system's other tests need."""
+    return limits_system
+
+
 def test_the_action_server_runs_nothing_without_rasas_credential(system):
     """A forged tracker posted straight to :5055/webhook moved money before; now it gets 401 and nothing runs."""
     settings = load_settings(environ=system.env)

@@ -19,7 +19,9 @@ def _tracker_events(system, sender: str):
         ).fetchall()
 
 
-def test_conversation_is_stored_and_continues_after_a_restart(system):
+def test_conversation_is_stored_and_continues_after_a_restart(lifecycle_system):
+    """On the system for restarts: the shared system's tests should not find its servers going down."""
+    system = lifecycle_system
     sender = f"e2e-{uuid.uuid4().hex}"
 
     greeting = " ".join(system.say(sender, "hello"))

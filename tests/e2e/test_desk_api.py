@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from careline.db.engine import make_engine
 from careline.desk.auth import Accounts
 from careline.shared.settings import load_settings
+from tests.e2e import customers
 from tests.e2e.desk_client import DeskClient, SourceAddress
 
 pytestmark = pytest.mark.e2e
@@ -135,7 +136,8 @@ def test_the_queue_streams_a_new_handoff_at_once(system):
 
 
 def test_an_agent_takes_replies_refunds_and_hands_back(system):
-    sender = _handoff(system)
+    maria = customers.maria(system)  # a copy of Maria Lopez: her goodwill and her fee's waiver are this test's own
+    sender = _handoff(system, order=maria.order("CL-100001"), email=maria.email)
     agent = DeskClient(system, "agent")
     ticket = agent.ticket_of(sender)
     view = agent.get(f"/api/tickets/{ticket}").json()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from careline.shared.settings import load_settings
+from tests.e2e import customers
 from tests.e2e.browser import browser, screenshot  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.e2e
@@ -29,6 +30,8 @@ def _sign_in(page, settings, email: str, password: str) -> None:
 
 def test_handoff_agent_reply_refund_handback_rating_and_analytics(system, browser):  # noqa: F811
     settings = load_settings(environ=system.env)
+    maria = customers.maria(system)  # a copy of Maria Lopez: her goodwill is this test's own, her row in the queue too
+    order = maria.order("CL-100001")
     customer = browser.new_context(bypass_csp=True)
     shop = customer.new_page()
     shop.goto(f"{settings.web_url}/")
@@ -42,21 +45,21 @@ def test_handoff_agent_reply_refund_handback_rating_and_analytics(system, browse
     screenshot(desk, "desk-1-queue-before")
 
     _customer_says(shop, "where is my order?")
-    _customer_says(shop, "CL-100001")
-    _customer_says(shop, "maria.lopez@example.com")
+    _customer_says(shop, order)
+    _customer_says(shop, maria.email)
     _customer_says(shop, "THIS IS RIDICULOUS, third time I'm asking, I want a human NOW!!!")
     assert "bringing in a person" in shop.locator(".cl-log").inner_text()
     screenshot(shop, "desk-2-customer-handed-off")
 
-    row = desk.locator("#queue-rows tr", has_text="Maria Lopez").first
+    row = desk.locator("#queue-rows tr", has_text=order).first
     row.wait_for(timeout=WAIT_MS)  # arrives through server-sent events, without a reload
     screenshot(desk, "desk-3-queue-live")
     row.get_by_role("link", name="Maria Lopez").click()
     desk.get_by_role("heading", name="Why it came to a person").wait_for(timeout=WAIT_MS)
     summary = desk.locator("#bot-summary").inner_text()
-    assert summary.startswith("Maria wants to") and "CL-100001" in summary and "frustrated" in summary
+    assert summary.startswith("Maria wants to") and order in summary and "frustrated" in summary
     assert desk.locator("svg.spark circle").count() >= 2, "the frustration trajectory is drawn"
-    assert "CL-100001 (this one)" in desk.locator("table.orders").inner_text()
+    assert f"{order} (this one)" in desk.locator("table.orders").inner_text()
     assert "THIS IS RIDICULOUS" in desk.locator("#transcript").inner_text()
     screenshot(desk, "desk-4-conversation")
 

@@ -29,25 +29,28 @@ def test_a_customer_who_wants_a_person_gets_a_ticket_a_pause_and_a_handback(syst
     sender = f"e2e-{uuid.uuid4().hex}"
     system.say(sender, "where is my order CL-100001")
     system.say(sender, "maria.lopez@example.com")
-    system.helpdesk.down = True  # the helpdesk is down when the handoff happens
-    handoff = " ".join(system.say(sender, "THIS IS RIDICULOUS, I want to talk to a human now!!!"))
-    assert handoff.startswith("I'm bringing in a person from our team.")
-    with sqlite3.connect(system.var_dir / "careline.db") as db:
-        rows = db.execute("SELECT reason, priority, summary, transcript, intents, frustration, status "
-                          "FROM tickets WHERE conversation_id = ?", (sender,)).fetchall()
-        queued = db.execute("SELECT COUNT(*) FROM outbox o JOIN tickets t ON t.id = o.ticket_id "
-                            "WHERE t.conversation_id = ?", (sender,)).fetchone()[0]
-    assert len(rows) == 1 and queued == 1
-    reason, priority, summary, transcript, intents, frustration, status = rows[0]
-    assert status == "open" and reason in ("frustration", "customer_request") and priority >= 60
-    assert summary.startswith("Maria wants to know where their order is with order CL-100001.")
-    assert "maria.lopez@example.com" not in transcript and "[email]" in transcript
-    assert json.loads(intents)[-1] == "human_handoff"
-    assert json.loads(frustration)[-1] >= 0.8
+    system.helpdesk.down = True  # the helpdesk is down when the handoff happens (it serves this test only)
+    try:
+        handoff = " ".join(system.say(sender, "THIS IS RIDICULOUS, I want to talk to a human now!!!"))
+        assert handoff.startswith("I'm bringing in a person from our team.")
+        with sqlite3.connect(system.var_dir / "careline.db") as db:
+            rows = db.execute("SELECT reason, priority, summary, transcript, intents, frustration, status "
+                              "FROM tickets WHERE conversation_id = ?", (sender,)).fetchall()
+            queued = db.execute("SELECT o.idempotency_key FROM outbox o JOIN tickets t ON t.id = o.ticket_id "
+                                "WHERE t.conversation_id = ?", (sender,)).fetchall()
+        assert len(rows) == 1 and len(queued) == 1
+        reason, priority, summary, transcript, intents, frustration, status = rows[0]
+        assert status == "open" and reason in ("frustration", "customer_request") and priority >= 60
+        assert summary.startswith("Maria wants to know where their order is with order CL-100001.")
+        assert "maria.lopez@example.com" not in transcript and "[email]" in transcript
+        assert json.loads(intents)[-1] == "human_handoff"
+        assert json.loads(frustration)[-1] >= 0.8
 
-    assert _wait_for(lambda: len([k for k in system.helpdesk.requests]) >= 1, 15), "the outbox keeps trying"
-    assert _delivered(system, sender) == [], "nothing reached the helpdesk while it was down"
-    system.helpdesk.down = False
+        key = queued[0][0]
+        assert _wait_for(lambda: key in system.helpdesk.requests, 15), "the outbox keeps trying"
+        assert _delivered(system, sender) == [], "nothing reached the helpdesk while it was down"
+    finally:
+        system.helpdesk.down = False
     assert _wait_for(lambda: _delivered(system, sender), 30), "delivered once the helpdesk is back"
     delivered = _delivered(system, sender)
     assert len(delivered) == 1 and delivered[0]["summary"] == summary

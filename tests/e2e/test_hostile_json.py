@@ -14,20 +14,10 @@ import uuid
 import pytest
 import requests
 
+from tests.e2e.conftest import MESSENGER_APP_SECRET as APP_SECRET
 from tests.e2e.desk_client import DeskClient
-from tests.fakes.graph_api import FakeGraphAPI
 
 pytestmark = pytest.mark.e2e
-
-APP_SECRET = "test-app-secret-" + uuid.uuid4().hex
-PAGE_TOKEN = "test-page-token-" + uuid.uuid4().hex
-GRAPH = FakeGraphAPI(PAGE_TOKEN)
-SYSTEM_ENV = {
-    "CARELINE_FB_APP_SECRET": APP_SECRET,
-    "CARELINE_FB_VERIFY_TOKEN": "test-verify-" + uuid.uuid4().hex,
-    "CARELINE_FB_PAGE_TOKEN": PAGE_TOKEN,
-    "CARELINE_FB_GRAPH_URL": GRAPH.url,
-}
 
 LONE_SURROGATES = [
     b'{"sender": "%s", "message": "\\ud800"}',
@@ -36,12 +26,6 @@ LONE_SURROGATES = [
     b'{"sender": "%s", "message": "hello", "metadata": {"a": ["\\udc00"]}}',
     b'{"sender": "%s", "message": "hello", "x\\ud83d": 1}',
 ]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def graph_api():
-    with GRAPH:
-        yield GRAPH
 
 
 def _sender() -> str:

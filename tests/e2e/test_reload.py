@@ -15,6 +15,12 @@ from ops.train import model_path
 pytestmark = pytest.mark.e2e
 
 
+@pytest.fixture(scope="module")
+def system(lifecycle_system):
+    """The system for restarts and model swaps: the shared system's tests should not be served a swapped model."""
+    return lifecycle_system
+
+
 def _serving(system) -> str:
     return requests.get(f"{system.rasa_url}/status", params={"token": system.token}, timeout=10).json()["model_file"]
 

@@ -6,6 +6,8 @@ import requests
 
 pytestmark = pytest.mark.e2e
 
+# A system of its own: the channel is off only when the server starts without a token, and every
+# other test needs it on.
 SYSTEM_ENV = {"CARELINE_REST_TOKEN": ""}
 
 

@@ -20,6 +20,7 @@ SERVICES = ("actions", "rasa", "web", "desk")
 
 
 def test_make_run_serves_until_ctrl_c_then_stops_everything(tmp_path):
+    """Starts a system of its own: what it tests is `make run` itself and that Ctrl-C stops everything."""
     env = dict(os.environ, CARELINE_VAR_DIR=str(tmp_path), CARELINE_RASA_PORT=str(free_port()),
                CARELINE_ACTIONS_PORT=str(free_port()), CARELINE_WEB_PORT=str(free_port()),
                CARELINE_DESK_PORT=str(free_port()), CARELINE_REST_TOKEN=secrets.token_urlsafe(32))
