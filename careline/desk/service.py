@@ -106,6 +106,14 @@ def parse_amount(raw: Any) -> Optional[Decimal]:
     return amount
 
 
+@dataclass(frozen=True)
+class ClaimOwner:
+    """The verified order of a ticket and the email on it: what `ClaimService` checks a claim against."""
+
+    order_number: str
+    email: str
+
+
 class DeskService:
     def __init__(self, engine: Engine, claims: ClaimService, now: Callable[[], datetime] = utcnow) -> None:
         self._sessions = sessionmaker(bind=engine, future=True, expire_on_commit=False)
@@ -145,7 +153,7 @@ class DeskService:
         return int(tickets[0] or 0), int(tickets[1] or 0), int(last_event or 0)
 
     def _ticket(self, session: Session, ticket_id: int) -> Ticket:
-        ticket = session.get(Ticket, ticket_id)
+        ticket: Optional[Ticket] = session.get(Ticket, ticket_id)
         if ticket is None:
             raise NotFound(f"there is no ticket {ticket_id}")
         return ticket
@@ -262,7 +270,8 @@ class DeskService:
         with self._sessions() as session:
             ticket = self._active(session, ticket_id)
             self._may_act(session, ticket, user)
-            return ticket.conversation_id
+            conversation_id: str = ticket.conversation_id
+            return conversation_id
 
     def reply(self, ticket_id: int, user: DeskUser, text: Any, send: Callable[[str, str], None]) -> None:
         """Send `text` to the customer (through `send(conversation_id, text)`), then record it.
@@ -286,11 +295,11 @@ class DeskService:
             self._audit(session, ticket, user, "note", text)
             session.commit()
 
-    def _order_and_email(self, session: Session, ticket: Ticket) -> Tuple[str, str]:
+    def _claim_owner(self, session: Session, ticket: Ticket) -> ClaimOwner:
         if not ticket.order_id:
             raise DeskError("this conversation has no verified order, so nothing can be refunded or waived here")
         order = session.get(Order, ticket.order_id)
-        return order.number, session.get(Customer, order.customer_id).email
+        return ClaimOwner(order.number, session.get(Customer, order.customer_id).email)
 
     def claim(self, ticket_id: int, user: DeskUser, kind: str, form_key: Any, amount: Any = None,
               reason: Optional[str] = None, charge_id: Any = None, override_cap: bool = False) -> Dict[str, Any]:
@@ -303,7 +312,7 @@ class DeskService:
         with self._sessions() as session:
             ticket = self._active(session, ticket_id)
             self._may_act(session, ticket, user)
-            number, email = self._order_and_email(session, ticket)
+            owner = self._claim_owner(session, ticket)
             form_key = self._issued_key(session, form_key, ticket, user)
         try:
             charge = int(charge_id) if kind == "waiver" else None
@@ -315,8 +324,8 @@ class DeskService:
         request = Request(kind, reason=reason, amount=value, charge_id=charge,
                           override_cap=bool(override_cap) and kind != "waiver")
         outcome = self._claims.decide_and_apply(
-            idempotency_key=f"desk:{ticket_id}:{form_key}", order_number=number, email=email, request=request,
-            authority=user.role, conversation_id=ticket.conversation_id, ticket_id=ticket_id,
+            idempotency_key=f"desk:{ticket_id}:{form_key}", order_number=owner.order_number, email=owner.email,
+            request=request, authority=user.role, conversation_id=ticket.conversation_id, ticket_id=ticket_id,
         )
         decision = outcome.decision
         result = {"kind": kind, "outcome": decision.outcome, "amount": f"{decision.amount:.2f}",
