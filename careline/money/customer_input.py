@@ -15,7 +15,7 @@ REFUND_REASONS: Dict[str, str] = {
     "late": "utter_button_reason_late",
     "changed_mind": "utter_button_reason_changed_mind",
 }
-_REASON_PATTERNS: List[Tuple[str, re.Pattern]] = [
+_REASON_PATTERNS: List[Tuple[str, re.Pattern[str]]] = [
     (reason, re.compile(pattern, re.IGNORECASE))
     for reason, pattern in (
         ("damaged", r"\b(damag\w*|broke\w*|crack\w*|smash\w*|shatter\w*|dent\w*|ripped|torn|faulty|"
