@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.orm import relationship
 
 from careline.db.engine import Base, UTCDateTime
 
