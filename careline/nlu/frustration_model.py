@@ -22,16 +22,28 @@ import math
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, TypeVar,
+                    Union)
 
 from careline.shared import MESSAGE_MAX_CHARS, ORDER_NUMBER_IN_TEXT, TEXT_MAX_CHARS, Settings, load_settings
+
+if TYPE_CHECKING:  # numpy, spaCy and VADER load only when a model first scores or trains
+    import numpy as np
+    import numpy.typing as npt
+    from spacy.tokens import Doc
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    Vector = Union[Sequence[float], npt.NDArray[Any]]  # a sentence embedding
+    Embed = Callable[[Sequence[str]], npt.ArrayLike]   # texts -> their sentence embeddings, one row each
+
+T = TypeVar("T")
 
 LEVELS = ("low", "medium", "high")
 NEGATIONS = {"not", "no", "never", "n't", "nothing", "without", "hardly", "dont", "don't", "isnt", "isn't",
              "wasnt", "wasn't", "aint"}
 CLAUSE_END = {".", ",", "!", "?", ";", ":", "but", "and"}
 
-SIGNALS: Dict[str, re.Pattern] = {
+SIGNALS: Dict[str, re.Pattern[str]] = {
     "repeated_punctuation": re.compile(r"[!?]{2,}"),
     "already_told": re.compile(
         r"\b(already (told|said|gave|asked|explained)|told you (already|twice|before)|i (just )?gave you|"
@@ -104,7 +116,7 @@ _ACRONYMS = frozenset({"USD", "UPS", "DHL", "USPS", "FAQ", "ETA", "RMA", "BBB", 
 
 
 @lru_cache(maxsize=1)
-def _tokenizer():
+def _tokenizer() -> Callable[[str], Doc]:
     import spacy
 
     return spacy.blank("en").tokenizer
@@ -160,7 +172,7 @@ def features(text: str) -> List[str]:
 
 
 @lru_cache(maxsize=1)
-def _vader():
+def _vader() -> SentimentIntensityAnalyzer:
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
     return SentimentIntensityAnalyzer()
@@ -175,10 +187,11 @@ def sentiment(text: str) -> List[float]:
     return [float(scores[key]) for key in SENTIMENT_KEYS]
 
 
-def _embedding(text: str):
+def _embedding(text: str) -> npt.NDArray[np.float32]:
     from careline.nlu.encoder import shared
 
-    return shared().encode([text])[0]
+    row: npt.NDArray[np.float32] = shared().encode([text])[0]
+    return row
 
 
 @dataclass(frozen=True)
@@ -193,7 +206,7 @@ class FrustrationModel:
     dense_weights: Tuple[float, ...] = ()
     dense_weight: float = 1.0
 
-    def score(self, text: str, vector: Optional[Sequence[float]] = None) -> float:
+    def score(self, text: str, vector: Optional[Vector] = None) -> float:
         """Probability that the message is frustrated. `vector`: its sentence embedding, if already
         computed (the Rasa featurizer's); otherwise the encoder computes it when the model uses it."""
         if not isinstance(text, str) or not text.strip():
@@ -211,10 +224,10 @@ class FrustrationModel:
             z += self.dense_weight * float(np.dot(self._dense_array(), values))
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
-    def _dense_array(self):
+    def _dense_array(self) -> npt.NDArray[np.float64]:
         import numpy as np
 
-        cached = self.__dict__.get("_dense_cache")
+        cached: Optional[npt.NDArray[np.float64]] = self.__dict__.get("_dense_cache")
         if cached is None:
             cached = np.asarray(self.dense_weights, dtype=np.float64)
             object.__setattr__(self, "_dense_cache", cached)
@@ -226,7 +239,7 @@ class FrustrationModel:
                 "dense_weight": self.dense_weight}
 
     @staticmethod
-    def from_dict(data: Mapping[str, object]) -> FrustrationModel:
+    def from_dict(data: Mapping[str, Any]) -> FrustrationModel:
         return FrustrationModel(weights={str(k): float(v) for k, v in dict(data["weights"]).items()},
                                 intercept=float(data["intercept"]),
                                 sentiment_weights=tuple(float(x) for x in data.get("sentiment_weights") or ()),
@@ -254,7 +267,7 @@ class TrainingSettings:
     dense_weight: float = 2.0
 
     @classmethod
-    def from_mapping(cls, data: Optional[Mapping[str, object]]) -> TrainingSettings:
+    def from_mapping(cls, data: Optional[Mapping[str, Any]]) -> TrainingSettings:
         """From the FrustrationScorer's entry in config.yml (keys `C`, `real_weight`, `dense_weight`)."""
         data = data or {}
         return cls(float(data.get("C", cls.c)), float(data.get("real_weight", cls.real_weight)),
@@ -263,7 +276,7 @@ class TrainingSettings:
 
 def train(frustrated: Sequence[str], calm: Sequence[str], c: float = TrainingSettings.c, *,
           extra: Sequence[Labelled] = (), use_sentiment: bool = True, use_embedding: bool = True,
-          dense_weight: float = TrainingSettings.dense_weight, embed=None) -> FrustrationModel:
+          dense_weight: float = TrainingSettings.dense_weight, embed: Optional[Embed] = None) -> FrustrationModel:
     """Fit the model on labelled messages: `frustrated`/`calm` at weight 1, then each `extra` set at
     its weight (sklearn is only needed here). `embed(texts)` gives sentence embeddings (default: the
     shared encoder)."""
@@ -324,7 +337,7 @@ class Thresholds:
     smoothing: float = 0.6
 
     @staticmethod
-    def from_mapping(data: Optional[Mapping[str, object]]) -> Thresholds:
+    def from_mapping(data: Optional[Mapping[str, Any]]) -> Thresholds:
         if not data:
             return Thresholds()
         known = {k: float(v) for k, v in data.items() if k in Thresholds.__dataclass_fields__}
@@ -349,7 +362,7 @@ def level(score: float, thresholds: Thresholds = Thresholds()) -> str:
 
 
 def assess(model: FrustrationModel, text: str, thresholds: Thresholds = Thresholds(),
-           vector: Optional[Sequence[float]] = None) -> Dict[str, object]:
+           vector: Optional[Vector] = None) -> Dict[str, object]:
     """The `frustration` entry of a parse result: score, level and signals."""
     score = round(model.score(text, vector), 4)
     return {"score": score, "level": level(score, thresholds), "signals": signals(text or "")}
@@ -374,7 +387,7 @@ class ConversationFrustration:
     reasons: List[str] = field(default_factory=list)
 
 
-def turns_from_events(events: Iterable[Mapping[str, object]]) -> List[Turn]:
+def turns_from_events(events: Iterable[Mapping[str, Any]]) -> List[Turn]:
     """Customer turns from Rasa event dictionaries, each with the bot's reply to it (if any yet)."""
     turns: List[Turn] = []
     for event in events:
@@ -390,7 +403,7 @@ def turns_from_events(events: Iterable[Mapping[str, object]]) -> List[Turn]:
     return turns
 
 
-def _tail_run(values: Iterable, predicate) -> int:
+def _tail_run(values: Iterable[T], predicate: Callable[[T], bool]) -> int:
     run = 0
     for value in reversed(list(values)):
         if not predicate(value):
@@ -428,7 +441,7 @@ def conversation(turns: Sequence[Turn], thresholds: Thresholds = Thresholds()) -
     return ConversationFrustration(score, level(score, thresholds), trajectory, rising, reasons)
 
 
-def load_training(own: Mapping[str, Sequence[str]], real: Optional[Mapping[str, object]],
+def load_training(own: Mapping[str, Sequence[str]], real: Optional[Mapping[str, Any]],
                   real_weight: float) -> Tuple[List[str], List[str], List[Labelled]]:
     """(frustrated, calm, extra sets) from our labelled file and the generated real one (parsed YAML)."""
     frustrated, calm = load_labelled(own)
@@ -442,8 +455,8 @@ def load_training(own: Mapping[str, Sequence[str]], real: Optional[Mapping[str, 
     return frustrated, calm, extra
 
 
-def train_from(own: Mapping[str, Sequence[str]], real: Optional[Mapping[str, object]],
-               settings: TrainingSettings = TrainingSettings(), embed=None) -> FrustrationModel:
+def train_from(own: Mapping[str, Sequence[str]], real: Optional[Mapping[str, Any]],
+               settings: TrainingSettings = TrainingSettings(), embed: Optional[Embed] = None) -> FrustrationModel:
     """The scorer as `rasa train` builds it: the one place that combines the data and the settings."""
     frustrated, calm, extra = load_training(own, real, settings.real_weight)
     return train(frustrated, calm, settings.c, extra=extra, dense_weight=settings.dense_weight, embed=embed)
