@@ -101,7 +101,7 @@ def parse_amount(raw: Any) -> Optional[Decimal]:
         amount = Decimal(str(raw).strip().lstrip("$"))
     except InvalidOperation:
         raise DeskError(f"{raw!r} is not an amount") from None
-    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.01")) or amount > 10**6:
+    if not amount.is_finite() or amount <= 0 or amount > 10**6 or amount != amount.quantize(Decimal("0.01")):
         raise DeskError("the amount must be a positive number of dollars and cents")
     return amount
 

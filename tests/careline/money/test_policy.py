@@ -208,6 +208,12 @@ def test_one_remedy_per_order_and_goods_back_go_to_a_person(case, decision_args,
         assert decision.offer_human and not decision.pays
 
 
+def test_an_amount_too_large_to_round_to_cents_is_capped_not_an_error():
+    """1e26 has more digits than Decimal keeps: it used to raise InvalidOperation (found by hypothesis)."""
+    decision = _decide("refund", reason="damaged", amount="1e26", authority="agent")
+    assert decision.amount <= POLICY.authorities["agent"].refund_limit
+
+
 def test_the_reported_early_refund_waits_for_its_due_date():
     """CL-551843 on 2 Dec: shipped 1 Dec, promised 6 Dec, $79, 'it never arrived' -> nothing paid yet."""
     today = date(2026, 12, 2)
