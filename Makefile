@@ -97,8 +97,9 @@ validate: $(VENV_STAMP) ## rasa data validate --fail-on-warnings, then the proje
 # make test ends with the make eval gate: its 5-fold CV took 113-169 s of a 150-224 s eval on 2 cores (2026-12-02).
 # If the CV passes ~5 minutes, let make test use fewer folds: TEST_EVAL_ARGS ?= --cv-folds 3 (make eval keeps 5).
 TEST_EVAL_ARGS ?=
-test: setup train browser postgres ## everything: lint, validation, dialogue stories, unit, action, end-to-end and browser tests, then the eval gate
+test: setup train browser postgres ## everything: lint, type check, validation, dialogue stories, unit, action, end-to-end and browser tests, then the eval gate
 	@$(MAKE) --no-print-directory lint
+	@$(MAKE) --no-print-directory typecheck
 	@$(MAKE) --no-print-directory validate
 	@$(MAKE) --no-print-directory test-dialogue
 	@$(MAKE) --no-print-directory pytest-all
