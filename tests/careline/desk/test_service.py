@@ -178,7 +178,8 @@ def test_amounts(raw, expected):
     assert (str(amount) if amount is not None else None) == expected
 
 
-@pytest.mark.parametrize("raw", ["abc", "0", "-1", "1.005", "NaN", "Infinity", "1e9", "1e26", "123456789012345678901234567.5"])
+@pytest.mark.parametrize("raw", ["abc", "0", "-1", "1.005", "NaN", "Infinity", "1e9", "1e26",
+                                 "123456789012345678901234567.5"])
 def test_bad_amounts(raw):
     with pytest.raises(DeskError):
         parse_amount(raw)
