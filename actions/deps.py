@@ -40,7 +40,7 @@ def order_repository() -> OrderRepository:
 @lru_cache(maxsize=1)
 def claim_service() -> ClaimService:
     """Policy decisions applied to the shop database, created on first use."""
-    return ClaimService(store_engine(), load_policy())
+    return ClaimService(store_engine(), load_policy(settings().policy_path))
 
 
 @lru_cache(maxsize=1)

@@ -13,12 +13,15 @@ import hmac
 import logging
 import os
 import sys
+
+import yaml
 from typing import Optional
 
 from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from careline.shared import catalogue
 from careline.shared.settings import load_settings
 
 logger = logging.getLogger("careline.actions")
@@ -75,6 +78,13 @@ def main(argv: list) -> int:  # pragma: no cover - run as a process by the super
     except RuntimeError as error:
         print(f"actions: {error}", file=sys.stderr)
         return 2
+    try:  # read domain.yml's sentences now: a broken file fails the start, not a customer's turn
+        texts = catalogue()
+    except (OSError, yaml.YAMLError) as error:
+        print(f"actions: cannot read the customer sentences in domain.yml: {error}", file=sys.stderr)
+        return 2
+    for name, problem in texts.problems().items():
+        logging.getLogger("careline.actions").warning("response %s cannot be rendered by Python: %s", name, problem)
     app.run(args.host, args.port, workers=1, access_log=False)
     return 0
 

@@ -329,9 +329,10 @@ def _asked(request: Request, cap: Decimal) -> Asked:
     """The amount to consider (never above `cap`) and whether the ask was cut down."""
     if request.amount is None:
         return Asked(cap, capped=False)
-    if not request.amount.is_finite() or request.amount > cap:  # before quantize: 1e26 has no cents to round to
+    if not request.amount.is_finite() or request.amount >= cap + CENT:  # 1e26 has no cents to round to
         return Asked(cap, capped=True)
-    return Asked(request.amount.quantize(CENT), capped=False)
+    asked = request.amount.quantize(CENT)
+    return Asked(cap, capped=True) if asked > cap else Asked(asked, capped=False)
 
 
 def _paid_decision(amount: Decimal, capped: bool, rule: str, explanation: str, next_step: str) -> Decision:

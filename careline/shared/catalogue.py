@@ -55,17 +55,30 @@ class Catalogue:
     def __init__(self, responses: Mapping[str, Any], source: str = "domain.yml") -> None:
         self.source = source
         self._responses: Dict[str, Response] = {}
+        self._problems: Dict[str, str] = {}
         for name, variations in (responses or {}).items():
-            texts = tuple(str(v["text"]) for v in variations or () if isinstance(v, dict) and v.get("text") is not None)
-            if not texts:
-                raise CatalogueError(f"{source}: response {name} has no text")
-            kinds = {placeholders_of(text) for text in texts}
-            if any(RESERVED in kind for kind in kinds):
-                raise CatalogueError(f"{source}: response {name} may not use the placeholder {{{RESERVED}}}")
-            if len(kinds) > 1:
-                raise CatalogueError(f"{source}: the variations of {name} use different placeholders: "
-                                     + " / ".join(sorted(", ".join(sorted(k)) or "none" for k in kinds)))
-            self._responses[name] = Response(name, texts, kinds.pop())
+            try:
+                self._responses[name] = self._read(name, variations)
+            except CatalogueError as error:
+                self._problems[name] = str(error)  # only this response is unusable: it fails when rendered
+
+    def _read(self, name: str, variations: Any) -> Response:
+        """A response Python can render: its plain text variations (channel- or condition-bound ones are Rasa's)."""
+        plain = [v for v in variations or () if isinstance(v, dict) and "channel" not in v and "condition" not in v]
+        texts = tuple(str(v["text"]) for v in plain if v.get("text") is not None)
+        if not texts:
+            raise CatalogueError(f"{self.source}: response {name} has no text")
+        kinds = {placeholders_of(text) for text in texts}
+        if any(RESERVED in kind for kind in kinds):
+            raise CatalogueError(f"{self.source}: response {name} may not use the placeholder {{{RESERVED}}}")
+        if len(kinds) > 1:
+            raise CatalogueError(f"{self.source}: the variations of {name} use different placeholders: "
+                                 + " / ".join(sorted(", ".join(sorted(k)) or "none" for k in kinds)))
+        return Response(name, texts, kinds.pop())
+
+    def problems(self) -> Dict[str, str]:
+        """Responses Python could not render, with the reason (Rasa may still send them itself)."""
+        return dict(self._problems)
 
     @classmethod
     def from_file(cls, path: Path = DOMAIN_FILE) -> Catalogue:
@@ -77,6 +90,8 @@ class Catalogue:
         return sorted(self._responses)
 
     def response(self, name: str) -> Response:
+        if name in self._problems:
+            raise CatalogueError(self._problems[name])
         try:
             return self._responses[name]
         except KeyError:

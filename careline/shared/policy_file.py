@@ -7,7 +7,9 @@ careline.money, the handoff limits in careline.handoff), because the shared kern
 models, orders or tickets; so the reader is here and the types are theirs. It is cached by the file's
 path, modification time and size rather than once per process: a process that reads a section again
 (the frustration scorer and policy when a model loads) sees an edited policy.yml, as promised
-("thresholds change without retraining"), and nothing parses an unchanged file twice. Every caller
+("thresholds change without retraining"), and nothing parses an unchanged file twice. Services built
+once per process (the action server's claim service, identity rules and handoff limits) keep what
+they read at start: restart the process (`make restart`) after editing their sections. Every caller
 gets its own copy, so none can change what another reads.
 """
 from __future__ import annotations

@@ -46,12 +46,24 @@ def test_a_variation_is_chosen_by_number_or_at_random(texts: Catalogue) -> None:
 
 
 def test_a_response_is_refused_when_its_variations_disagree_or_it_has_no_text() -> None:
+    """Only the faulty response fails, when rendered; the others still render (a custom or image
+    response that only Rasa sends does not take the channels' texts down with it)."""
+    texts = Catalogue({"utter_x": [{"text": "Hi {name}."}, {"text": "Hello."}], "utter_custom": [{"custom": {"a": 1}}],
+                       "utter_v": [{"text": "Number {variation}."}], "utter_ok": [{"text": "Fine."}]})
+    assert texts.render("utter_ok") == "Fine."
     with pytest.raises(CatalogueError, match="different placeholders"):
-        Catalogue({"utter_x": [{"text": "Hi {name}."}, {"text": "Hello."}]})
+        texts.render("utter_x", name="Maria")
     with pytest.raises(CatalogueError, match="no text"):
-        Catalogue({"utter_x": [{"custom": {"a": 1}}]})
+        texts.render("utter_custom")
     with pytest.raises(CatalogueError, match="variation"):
-        Catalogue({"utter_x": [{"text": "Number {variation}."}]})
+        texts.render("utter_v")
+    assert set(texts.problems()) == {"utter_x", "utter_custom", "utter_v"}
+
+
+def test_variations_bound_to_a_channel_or_condition_are_left_to_rasa() -> None:
+    texts = Catalogue({"utter_hi": [{"text": "Hello."}, {"text": "Hi from Messenger.", "channel": "facebook"},
+                                    {"text": "Hi {name}.", "condition": [{"type": "slot", "name": "x", "value": 1}]}]})
+    assert {texts.render("utter_hi") for _ in range(50)} == {"Hello."}
 
 
 def test_names_and_placeholders_are_listed(texts: Catalogue) -> None:
