@@ -30,7 +30,7 @@ ALLOWED: Dict[str, Set[str]] = {
     "dialogue": {"db", "shared"},
     "feedback": {"db", "shared"},
     "access": {"db", "shared"},
-    "desk": {"db", "shared", "money", "handoff", "feedback", "dialogue"},
+    "desk": {"db", "shared", "money", "handoff", "feedback"},
 }
 # Composition roots: entry points that wire contexts together (like cosmicpython's bootstrap.py).
 ROOTS = {"careline/demo.py"}
