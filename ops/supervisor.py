@@ -1,4 +1,4 @@
-"""Start, watch and stop Careline's processes (action server, Rasa server, shop page, outbox).
+"""Start, watch and stop Careline's processes (action server, Rasa server, shop page, desk, worker).
 
     python -m ops.supervisor run     foreground; Ctrl-C stops everything
     python -m ops.supervisor up      background; returns once everything is healthy
@@ -67,7 +67,7 @@ def _venv_bin(name: str) -> str:
 
 
 def services(settings: Settings, model: Path) -> List[Service]:
-    """The processes of the system, in start order (the outbox only with a helpdesk URL)."""
+    """The processes of the system, in start order."""
     token_query = f"?token={settings.auth_token}"
     result = [
         Service(
@@ -98,13 +98,12 @@ def services(settings: Settings, model: Path) -> List[Service]:
             probe=_http_probe(f"{settings.desk_url}/health", lambda body: b"ok" in body),
         ),
     ]
-    if settings.helpdesk_url:
-        result.append(Service(name="outbox", command=[sys.executable, "-m", "careline.handoff"],
-                              probe=_heartbeat_probe(settings.outbox_heartbeat)))
+    result.append(Service(name="worker", command=[sys.executable, "-m", "careline.worker"],
+                          probe=_heartbeat_probe(settings.worker_heartbeat)))
     return result
 
 
-SERVICE_NAMES = ("outbox", "desk", "web", "rasa", "actions")  # stop order
+SERVICE_NAMES = ("worker", "desk", "web", "rasa", "actions")  # stop order
 
 
 def _pid_file(settings: Settings, name: str) -> Path:
@@ -227,7 +226,7 @@ def _addresses(settings: Settings) -> str:
         f"({'configured' if settings.messenger_configured else 'off: set CARELINE_FB_* to enable'})",
         f"  Rasa HTTP API    {settings.rasa_url}  (token: RASA_AUTH_TOKEN in .env)",
         f"  Action server    {settings.actions_url}/webhook  (token: CARELINE_ACTIONS_TOKEN in .env)",
-        f"  Helpdesk outbox  {settings.helpdesk_url or 'off (set CARELINE_HELPDESK_URL to deliver tickets)'}",
+        f"  Worker           outboxes and schedules; helpdesk {settings.helpdesk_url or 'off (set CARELINE_HELPDESK_URL)'}",
         f"  Logs             {settings.log_dir}",
     ])
 

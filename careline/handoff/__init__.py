@@ -3,7 +3,7 @@
 ticket.py    building a ticket from a conversation's events: transcript, summary, priority, redaction
              (with careline.shared.redact, the one redaction of the system)
 tickets.py   the ticket store (a ticket and its outbox message in one transaction)
-outbox.py    delivering tickets to the helpdesk with retries (worker: python -m careline.handoff)
+outbox.py    delivering tickets to the helpdesk with retries (run by the worker: python -m careline.worker)
 """
 
 __all__: list[str] = []

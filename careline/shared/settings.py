@@ -145,8 +145,9 @@ class Settings:
         return self.var_dir / "run"
 
     @property
-    def outbox_heartbeat(self) -> Path:
-        return self.run_dir / "outbox.heartbeat"
+    def worker_heartbeat(self) -> Path:
+        """Touched by the background worker (careline/worker.py) after every round."""
+        return self.run_dir / "worker.heartbeat"
 
     @property
     def log_dir(self) -> Path:

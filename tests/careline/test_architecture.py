@@ -33,7 +33,7 @@ ALLOWED: Dict[str, Set[str]] = {
     "desk": {"db", "shared", "money", "handoff", "feedback"},
 }
 # Composition roots: entry points that wire contexts together (like cosmicpython's bootstrap.py).
-ROOTS = {"careline/demo.py"}
+ROOTS = {"careline/demo.py", "careline/worker.py"}
 NEVER_IN_CORE = ("rasa", "rasa_sdk", "actions", "components", "channels", "ops", "bench", "tests")
 # What only the money context may do: decide (policy) and write money records.
 MONEY_DECISIONS = {"decide", "cap_totals", "parse_policy", "Policy", "Limits"}
