@@ -12,6 +12,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 from careline.shared.limits import MESSAGE_MAX_CHARS
 from careline.shared.policy_file import policy_section
+from careline.shared.shop import Shop, load_shop
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LOCALHOST = "127.0.0.1"
@@ -161,6 +162,15 @@ class Settings:
     def policy_path(self) -> Path:
         """policy.yml: the refund, waiver, identity, handoff and frustration rules."""
         return self.root / "policy.yml"
+
+    @property
+    def shop_path(self) -> Path:
+        """shop.yml: the shop's name, time zone, support hours, holidays and contacts."""
+        return self.root / "shop.yml"
+
+    def shop(self) -> Shop:
+        """The shop's facts (careline/shared/shop.py), parsed once per version of shop.yml."""
+        return load_shop(self.shop_path)
 
     def policy_section(self, name: str) -> Dict[str, Any]:
         """A section of policy.yml (`frustration`, `identity`, `handoff`, ...), read through the one
