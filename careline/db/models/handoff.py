@@ -4,6 +4,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from careline.db.engine import Base, UTCDateTime
+from careline.db.outbox import OutboxColumns
 
 
 class Ticket(Base):
@@ -51,8 +52,9 @@ class TicketEvent(Base):
     created_at = sa.Column(UTCDateTime, nullable=False)
 
 
-class OutboxMessage(Base):
-    """A message to an outside system, kept until it was delivered (the transactional outbox)."""
+class OutboxMessage(OutboxColumns, Base):
+    """A ticket for the external helpdesk, kept until it was delivered (the transactional outbox;
+    `OutboxColumns`: attempts, next_attempt_at, delivered_at, last_error)."""
 
     __tablename__ = "outbox"
 
@@ -61,7 +63,3 @@ class OutboxMessage(Base):
     destination = sa.Column(sa.String(40), nullable=False)
     idempotency_key = sa.Column(sa.String(160), nullable=False, unique=True)
     payload = sa.Column(sa.Text, nullable=False)
-    attempts = sa.Column(sa.Integer, nullable=False, default=0)
-    next_attempt_at = sa.Column(UTCDateTime, nullable=False)
-    delivered_at = sa.Column(UTCDateTime, index=True)
-    last_error = sa.Column(sa.Text)
