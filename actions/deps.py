@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Tuple
+from typing import Optional, Tuple
 
 from sqlalchemy.engine import Engine
 
 from careline.db.engine import make_engine
 from careline.db.orders import OrderRepository
 from careline.feedback.csat import FeedbackService
+from careline.fulfilment import LabelLinks
 from careline.handoff.ticket import HandoffLimits
 from careline.handoff.tickets import TicketService
 from careline.money.claims import ClaimService
@@ -77,6 +78,14 @@ def identity_guard() -> IdentityGuard:
 def identity_tokens() -> IdentityTokens:
     """Signed, expiring proof that a conversation verified an order."""
     return IdentityTokens(Signer(settings().signing_key, "identity"), identity_rules())
+
+
+def return_label_url(kind: str, reference: Optional[str]) -> str:
+    """The signed link to an approved return's label, for the chat ("" for anything else)."""
+    if kind != "return" or not reference:
+        return ""
+    config = settings()
+    return LabelLinks(config.signing_key, config.customer_url, config.label_link_days).url(reference)
 
 
 @lru_cache(maxsize=1)

@@ -15,7 +15,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.deps import claim_service, identity_guard, identity_tokens
+from actions.deps import claim_service, identity_guard, identity_tokens, return_label_url, settings
 from actions.handoff import hand_off
 from actions.identity import channel_of, client_of, pending_proposal, proven_order, seal, session_of
 from careline.dialogue.conversation import (
@@ -344,7 +344,10 @@ class ActionApplyProposal(Action):
         decision = outcome.decision
         if decision.outcome in (APPROVE, PARTIAL):
             dispatcher.utter_message(text=done_text(proposal.kind, proposal.order_number, decision.amount,
-                                                    outcome.reference, decision.next_step, proposal.detail or ""))
+                                                    outcome.reference, decision.next_step, proposal.detail or "",
+                                                    label_url=return_label_url(proposal.kind, outcome.reference),
+                                                    drop_off_days=settings().shop().drop_off_days,
+                                                    warehouse=bool(settings().warehouse_url)))
             return proof + _clear("proposal", *CLEARED)
         return proof + _escalate_or_offer(dispatcher, tracker, decision.explanation, decision.outcome,
                                           proposal.order_number, decision.rule)

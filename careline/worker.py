@@ -7,6 +7,11 @@ A job that raises is logged and tried again on the next round; it never stops th
 
 Jobs (each a name and a callable returning how many things it did):
 - `helpdesk`: deliver queued handoff tickets to CARELINE_HELPDESK_URL (only when it is set).
+- `label-emails`: queue the label email of every approved return that has none (careline.fulfilment).
+- `email`: send queued emails over SMTP (CARELINE_SMTP_*; `make run` points them at its local mail
+  catcher when no server is configured; without one they wait in the store).
+- `reshipments`: queue every approved reshipment for the warehouse (also while none is configured).
+- `warehouse`: deliver queued reshipments to CARELINE_WAREHOUSE_URL (only when it is set).
 Further jobs are added in `jobs()` below.
 """
 from __future__ import annotations
@@ -17,8 +22,12 @@ import time
 from dataclasses import dataclass
 from typing import Callable, List
 
+from sqlalchemy.engine import Engine
+
 from careline.db import make_engine
+from careline.fulfilment import LabelLinks, Reshipments, ReturnLabels, WarehouseOutbox
 from careline.handoff.outbox import HelpdeskOutbox
+from careline.notify import EmailOutbox, SmtpConfig, SmtpMailer
 from careline.shared import Settings, load_settings
 
 logger = logging.getLogger("careline.worker")
@@ -41,6 +50,24 @@ def jobs(settings: Settings) -> List[Job]:
     if settings.helpdesk_url:
         outbox = HelpdeskOutbox(engine, settings.helpdesk_url)
         result.append(Job("helpdesk", lambda: sum(outbox.deliver_due())))
+    result.extend(fulfilment_jobs(settings, engine))
+    return result
+
+
+def fulfilment_jobs(settings: Settings, engine: Engine) -> List[Job]:
+    """Keeping the bot's promises: label emails, their delivery, reshipments to the warehouse."""
+    result: List[Job] = []
+    if settings.signing_key:  # the label links are signed (`make up` refuses to start without the key)
+        labels = ReturnLabels(engine, settings.shop, LabelLinks(settings.signing_key, settings.customer_url,
+                                                                settings.label_link_days))
+        result.append(Job("label-emails", labels.queue_emails))
+    if settings.smtp_host:
+        emails = EmailOutbox(engine, SmtpMailer(SmtpConfig.from_settings(settings)))
+        result.append(Job("email", lambda: sum(emails.deliver_due())))
+    result.append(Job("reshipments", Reshipments(engine).queue_due))
+    if settings.warehouse_url:
+        warehouse = WarehouseOutbox(engine, settings.warehouse_url, settings.shop)
+        result.append(Job("warehouse", lambda: sum(warehouse.deliver_due())))
     return result
 
 

@@ -109,20 +109,28 @@ def offer_text(kind: str, order: OrderView, amount: Decimal, rule: str = "", det
 
 
 def done_text(kind: str, order_number: str, amount: Decimal, reference: Optional[str], next_step: str = "",
-              detail: str = "") -> str:
-    """What the bot says once an accepted proposal has been carried out."""
+              detail: str = "", label_url: str = "", drop_off_days: int = 0, warehouse: bool = False) -> str:
+    """What the bot says once an accepted proposal has been carried out.
+
+    A return needs its label's link (`label_url`, careline.fulfilment) and the days to drop the parcel
+    off (shop.yml); a reshipment promises the email only when a warehouse is connected (`warehouse`):
+    what the bot says happens, happens, or it does not say it.
+    """
     ref = _part(render("utter_done_reference", reference=reference)) if reference else ""
     step = _part(next_step) if next_step else ""
     if kind == "cancel":
         return render("utter_done_cancel", number=order_number, reference=ref, amount=_money(amount), next_step=step)
     if kind == "return":
-        return render("utter_done_return", reference=reference)
+        if not label_url or drop_off_days < 1:
+            raise ValueError("a return is announced with its label's link and the drop-off days")
+        return render("utter_done_return", reference=reference, label_url=label_url, days=drop_off_days)
     if kind in ("refund", "goodwill"):
         return render("utter_done_refund", amount=_money(amount), reference=ref, next_step=step)
     if kind == "waiver":
         return render("utter_done_waiver", amount=_money(amount), reference=ref, next_step=step)
     if kind == "reship":
-        return render("utter_done_reship", number=order_number, reference=ref)
+        shipping = _part(render("utter_done_reship_shipping")) if warehouse else ""
+        return render("utter_done_reship", number=order_number, reference=ref, shipping=shipping)
     if kind == "address":
         return render("utter_done_address", number=order_number, address=detail, reference=ref)
     raise ValueError(f"nothing was done for {kind!r}")

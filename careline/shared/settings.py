@@ -80,6 +80,23 @@ def _secret(values: Mapping[str, str], key: str, minimum: int) -> str:
     return raw
 
 
+SMTP_SECURITY = ("starttls", "ssl", "none")
+
+
+def _smtp_security(values: Mapping[str, str]) -> str:
+    raw = values.get("CARELINE_SMTP_SECURITY", "").strip().lower() or Settings.smtp_security
+    if raw not in SMTP_SECURITY:
+        raise SettingsError(f"CARELINE_SMTP_SECURITY must be one of {', '.join(SMTP_SECURITY)}, got {raw!r}")
+    return raw
+
+
+def _web_url(values: Mapping[str, str], key: str) -> str:
+    raw = values.get(key, "").strip().rstrip("/")
+    if raw and not raw.startswith(("http://", "https://")):
+        raise SettingsError(f"{key} must be an http(s) URL, got {raw!r}")
+    return raw
+
+
 def sqlite_url(path: Path) -> str:
     """SQLAlchemy URL of a SQLite file at an absolute path."""
     return f"sqlite:///{path.resolve()}"
@@ -114,6 +131,26 @@ class Settings:
     rest_token: str = ""
     signing_key: str = ""       # signs verified identities and proposals (careline/shared/signing.py)
     actions_token: str = ""     # Rasa -> action server credential (endpoints.yml `token:`)
+    public_url: str = ""        # where customers reach the shop page server (links in chat and emails)
+    label_link_days: int = 30   # how long a return label's link works
+    warehouse_url: str = ""     # the warehouse webhook that receives approved reshipments
+    smtp_host: str = ""         # unset: `make run` starts a local mail catcher (var/mail/) and sends there
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = ""         # unset: the shop's name and support email (shop.yml)
+    smtp_security: str = "starttls"  # starttls, ssl (SMTP over TLS) or none
+    mail_port: int = 8025       # the local mail catcher's port
+
+    @property
+    def customer_url(self) -> str:
+        """The base of every link a customer gets (CARELINE_PUBLIC_URL, else the shop page server)."""
+        return self.public_url or self.web_url
+
+    @property
+    def mail_dir(self) -> Path:
+        """Where the local mail catcher keeps each message it receives as an .eml file."""
+        return self.var_dir / "mail"
 
     @property
     def desk_url(self) -> str:
@@ -185,6 +222,7 @@ class Settings:
             "CARELINE_TRACKER_DB_URL": self.tracker_db_url,
             "CARELINE_STORE_DB_URL": self.store_db_url,
             "CARELINE_HELPDESK_URL": self.helpdesk_url,
+        "CARELINE_WAREHOUSE_URL": self.warehouse_url,
             "CARELINE_ACTIONS_TOKEN": self.actions_token,
             "RASA_TELEMETRY_ENABLED": "false",
         }
@@ -225,4 +263,14 @@ def load_settings(
         rest_token=_secret(values, "CARELINE_REST_TOKEN", minimum=16),
         signing_key=_secret(values, "CARELINE_SIGNING_KEY", minimum=16),
         actions_token=_secret(values, "CARELINE_ACTIONS_TOKEN", minimum=16),
+        public_url=_web_url(values, "CARELINE_PUBLIC_URL"),
+        label_link_days=int(_number(values, "CARELINE_LABEL_LINK_DAYS", Settings.label_link_days, 1)),
+        warehouse_url=_web_url(values, "CARELINE_WAREHOUSE_URL"),
+        smtp_host=values.get("CARELINE_SMTP_HOST", "").strip(),
+        smtp_port=_port(values, "CARELINE_SMTP_PORT", 465 if _smtp_security(values) == "ssl" else Settings.smtp_port),
+        smtp_user=values.get("CARELINE_SMTP_USER", "").strip(),
+        smtp_password=values.get("CARELINE_SMTP_PASSWORD", ""),
+        smtp_from=values.get("CARELINE_SMTP_FROM", "").strip(),
+        smtp_security=_smtp_security(values),
+        mail_port=_port(values, "CARELINE_MAIL_PORT", Settings.mail_port),
     )

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
+from urllib.parse import urlparse
 
 import pytest
 import sqlalchemy as sa
@@ -15,6 +17,8 @@ from actions.orders import ActionApplyProposal, ActionDropProposal, ActionOrderR
 from careline.db.models.handoff import Ticket
 from careline.db.models.money import DecisionRecord, Refund, VerificationAttempt, Waiver
 from careline.db.models.shop import Order
+from careline.fulfilment import LabelLinks, ReturnLabels
+from tests.actions.conftest import SIGNING_KEY
 from careline.money.proposal import Proposal
 from careline.shared import render
 from careline.shared.clock import utcnow, utctoday
@@ -118,13 +122,29 @@ def test_return_gets_an_authorisation_number():
     offer, done, _, _ = propose_and_accept("return_item", slots)
     assert "can be returned until" in offer[0]["text"]
     assert done[0]["text"].startswith("Done: your return number is RA-100003-")
+    link = re.search(r"http://127\.0\.0\.1:\d+/returns/label/\S+\.pdf", done[0]["text"]).group(0)
+    assert "we're emailing it to you too" in done[0]["text"] and "within 14 days" in done[0]["text"]
+    labels = ReturnLabels(deps.store_engine(), deps.settings().shop, LabelLinks(
+        SIGNING_KEY, deps.settings().customer_url))
+    answer = labels.answer(urlparse(link).path)
+    assert answer.status == 200 and answer.filename.startswith("return-label-RA-100003-")
 
 
 def test_late_delivery_is_reshipped():
     slots = {"order_id": "CL-100004", "email": "priya.shah@example.org"}
     offer, done, _, _ = propose_and_accept("delivery_problem", slots)
     assert "send a replacement at no cost" in offer[0]["text"]
-    assert "a replacement for order CL-100004 is on its way (reference RS-100004-" in done[0]["text"]
+    assert done[0]["text"].startswith("Done: I've booked a replacement for order CL-100004 (reference RS-100004-")
+    assert "email" not in done[0]["text"], "no warehouse is connected: no email is promised"
+
+
+def test_a_reshipment_promises_the_email_only_with_a_warehouse(monkeypatch):
+    monkeypatch.setenv("CARELINE_WAREHOUSE_URL", "http://127.0.0.1:9/orders")
+    deps.reset()
+    slots = {"order_id": "CL-100004", "email": "priya.shah@example.org"}
+    _, done, _, _ = propose_and_accept("delivery_problem", slots)
+    assert "(reference RS-100004-" in done[0]["text"]
+    assert done[0]["text"].endswith(". " + render("utter_done_reship_shipping"))
 
 
 def test_address_change_before_shipping_only():

@@ -18,7 +18,8 @@ from careline.shared import PROJECT_ROOT
 
 CORE = PROJECT_ROOT / "careline"
 ADAPTERS = ("actions", "components", "channels")
-CONTEXTS = ("shared", "db", "money", "handoff", "nlu", "dialogue", "feedback", "access", "desk")
+CONTEXTS = ("shared", "db", "money", "handoff", "nlu", "dialogue", "feedback", "access", "desk",
+            "notify", "fulfilment")
 
 # context -> the contexts it may import (through their packages). Change it only with the picture in README.
 ALLOWED: Dict[str, Set[str]] = {
@@ -30,7 +31,9 @@ ALLOWED: Dict[str, Set[str]] = {
     "dialogue": {"db", "shared"},
     "feedback": {"db", "shared"},
     "access": {"db", "shared"},
-    "desk": {"db", "shared", "money", "handoff", "feedback"},
+    "desk": {"db", "shared", "money", "handoff", "feedback", "fulfilment"},
+    "notify": {"db", "shared"},
+    "fulfilment": {"db", "shared", "notify"},
 }
 # Composition roots: entry points that wire contexts together (like cosmicpython's bootstrap.py).
 ROOTS = {"careline/demo.py", "careline/worker.py"}
