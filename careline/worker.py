@@ -12,6 +12,8 @@ Jobs (each a name and a callable returning how many things it did):
   catcher when no server is configured; without one they wait in the store).
 - `reshipments`: queue every approved reshipment for the warehouse (also while none is configured).
 - `warehouse`: deliver queued reshipments to CARELINE_WAREHOUSE_URL (only when it is set).
+- `follow-up-schedule`: schedule follow-ups for new cases and orders that became late, close unanswered ones.
+- `follow-up-delivery`: ask due follow-ups in their conversations through Rasa's HTTP API (careline.followup).
 Further jobs are added in `jobs()` below.
 """
 from __future__ import annotations
@@ -25,6 +27,8 @@ from typing import Callable, List
 from sqlalchemy.engine import Engine
 
 from careline.db import make_engine
+from careline.desk.rasa_api import RasaAPI
+from careline.followup import FollowUpDelivery, FollowUpRules, FollowUpSchedule
 from careline.fulfilment import LabelLinks, Reshipments, ReturnLabels, WarehouseOutbox
 from careline.handoff.outbox import HelpdeskOutbox
 from careline.notify import EmailOutbox, SmtpConfig, SmtpMailer
@@ -51,6 +55,7 @@ def jobs(settings: Settings) -> List[Job]:
         outbox = HelpdeskOutbox(engine, settings.helpdesk_url)
         result.append(Job("helpdesk", lambda: sum(outbox.deliver_due())))
     result.extend(fulfilment_jobs(settings, engine))
+    result.extend(follow_up_jobs(settings, engine))
     return result
 
 
@@ -69,6 +74,14 @@ def fulfilment_jobs(settings: Settings, engine: Engine) -> List[Job]:
         warehouse = WarehouseOutbox(engine, settings.warehouse_url, settings.shop)
         result.append(Job("warehouse", lambda: sum(warehouse.deliver_due())))
     return result
+
+
+def follow_up_jobs(settings: Settings, engine: Engine) -> List[Job]:
+    """Following up: the schedule derived from the store, and asking through the bot (policy.yml `follow_up:`)."""
+    rules = FollowUpRules.from_settings(settings)
+    schedule = FollowUpSchedule(engine, rules)
+    delivery = FollowUpDelivery(engine, RasaAPI(settings.rasa_url, settings.auth_token), rules)
+    return [Job("follow-up-schedule", schedule.sweep), Job("follow-up-delivery", lambda: delivery.deliver_due().done)]
 
 
 def run_round(work: List[Job]) -> int:

@@ -11,6 +11,8 @@ import re
 import secrets
 from typing import Any, Dict, Iterable, List, Optional
 
+from careline.shared import said_by_customer
+
 SENDER_PREFIX = "web-"
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 MAX_HISTORY = 200
@@ -46,6 +48,8 @@ def history(events: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
     for event in events:
         kind = event.get("event")
         if kind == "user":
+            if not said_by_customer(event):  # a follow-up the system triggered: nobody typed it
+                continue
             text = event.get("text") or ""
             shown = (event.get("metadata") or {}).get("display") if text.startswith("/") else None
             if text.startswith("/") and not shown:

@@ -1,7 +1,8 @@
 """Support figures for supervisors, computed from the real stores.
 
-The shop store gives tickets (handoffs, response and resolution times) and ratings; Rasa's SQL
-tracker store (its `events` table) gives conversations, intents, fallbacks and frustration.
+The shop store gives tickets (handoffs, response and resolution times), ratings and follow-ups;
+Rasa's SQL tracker store (its `events` table) gives conversations, intents, fallbacks and frustration
+(of what customers said: the intents the system triggers to write first are not customer messages).
 """
 from __future__ import annotations
 
@@ -15,10 +16,13 @@ from typing import Dict, List, Optional, Tuple, TypedDict
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from careline.db import Feedback, Ticket
+from careline.db import Feedback, FollowUp, Ticket
+from careline.shared import EXTERNAL_INTENT_PREFIX
 
 FRUSTRATION_BUCKETS = ((0.0, 0.2), (0.2, 0.4), (0.4, 0.6), (0.6, 0.8), (0.8, 1.01))
 FALLBACK_INTENT = "nlu_fallback"
+#: The follow-up figures per kind, in the order the page and the CSV show them.
+FOLLOW_UP_FIGURES = ("due", "sent", "resolved", "not_resolved", "no_answer", "not_sent", "waiting")
 
 
 class CsatFigures(TypedDict):
@@ -26,6 +30,21 @@ class CsatFigures(TypedDict):
 
     count: int
     average: Optional[float]
+
+
+class FollowUpFigures(TypedDict):
+    """Follow-ups due in the period, of one kind: how many were asked (sent) and how the customers
+    answered (resolved: yes; not_resolved: no, handed to a person; no_answer), how many could not be
+    sent (not_sent: the channel may not write first, the conversation was gone, expired) and how many
+    still wait (waiting)."""
+
+    due: int
+    sent: int
+    resolved: int
+    not_resolved: int
+    no_answer: int
+    not_sent: int
+    waiting: int
 
 
 @dataclass
@@ -42,6 +61,7 @@ class Report:
     frustration: List[Tuple[str, int]] = field(default_factory=list)
     top_intents: List[Tuple[str, int]] = field(default_factory=list)
     fallbacks: int = 0
+    follow_ups: Dict[str, FollowUpFigures] = field(default_factory=dict)  # per kind (refund, handoff, late_order ...)
 
     @property
     def containment_rate(self) -> Optional[float]:
@@ -73,6 +93,8 @@ class Report:
             rows += [(f"csat_{who}", "ratings", str(figures["count"])),
                      (f"csat_{who}", "average", fmt(figures["average"], 2))]
         rows += [("frustration", label, str(n)) for label, n in self.frustration]
+        rows += [(f"follow_ups_{kind}", name, str(figures[name]))  # type: ignore[literal-required]
+                 for kind, figures in sorted(self.follow_ups.items()) for name in FOLLOW_UP_FIGURES]
         rows += [("top_intents", name, str(n)) for name, n in self.top_intents]
         return rows
 
@@ -97,6 +119,8 @@ def report(store: Engine, tracker: Engine, start: date, end: date) -> Report:
                              .where(Ticket.created_at >= low, Ticket.created_at < high)).all()
         ratings = db.execute(sa.select(Feedback.handled_by, Feedback.rating)
                              .where(Feedback.created_at >= low, Feedback.created_at < high)).all()
+        follow_ups = db.execute(sa.select(FollowUp.kind, FollowUp.status, FollowUp.outcome)
+                                .where(FollowUp.due_at >= low, FollowUp.due_at < high)).all()
     result.handoffs = len({t.conversation_id for t in tickets})
     result.handoff_reasons = dict(Counter(t.reason for t in tickets))
     firsts = [(t.first_response_at - t.created_at).total_seconds() for t in tickets if t.first_response_at]
@@ -106,8 +130,30 @@ def report(store: Engine, tracker: Engine, start: date, end: date) -> Report:
     for who in ("bot", "agent"):
         scores = [r.rating for r in ratings if r.handled_by == who]
         result.csat[who] = {"count": len(scores), "average": statistics.mean(scores) if scores else None}
+    result.follow_ups = _follow_up_figures(follow_ups)
     _conversation_figures(result, tracker, _epoch(low), _epoch(high))
     return result
+
+
+def _follow_up_figures(rows: List[sa.Row]) -> Dict[str, FollowUpFigures]:
+    figures: Dict[str, FollowUpFigures] = {}
+    for row in rows:
+        kind = figures.setdefault(row.kind, FollowUpFigures(due=0, sent=0, resolved=0, not_resolved=0,
+                                                            no_answer=0, not_sent=0, waiting=0))
+        kind["due"] += 1
+        if row.status == "sent":
+            kind["sent"] += 1
+        elif row.status == "not_sent":
+            kind["not_sent"] += 1
+        else:
+            kind["waiting"] += 1
+        if row.outcome == "resolved":
+            kind["resolved"] += 1
+        elif row.outcome == "not_resolved":
+            kind["not_resolved"] += 1
+        elif row.outcome == "no_answer":
+            kind["no_answer"] += 1
+    return figures
 
 
 def _conversation_figures(result: Report, tracker: Engine, low: float, high: float) -> None:
@@ -118,7 +164,10 @@ def _conversation_figures(result: Report, tracker: Engine, low: float, high: flo
     with tracker.connect() as db:
         rows = db.execute(sa.select(events.c.sender_id, events.c.intent_name, events.c.data)
                           .where(events.c.type_name == "user", events.c.timestamp >= low,
-                                 events.c.timestamp < high)).all()
+                                 events.c.timestamp < high,
+                                 sa.or_(events.c.intent_name.is_(None),
+                                        ~events.c.intent_name.like(f"{EXTERNAL_INTENT_PREFIX}%".replace("_", "\\_"),
+                                                                   escape="\\")))).all()
     result.customer_messages = len(rows)
     result.conversations = len({r.sender_id for r in rows})
     intents = Counter(r.intent_name for r in rows if r.intent_name)

@@ -2,14 +2,17 @@
 
 An agent's reply is a `bot` event appended with `execute_side_effects`, so Rasa sends it through
 the conversation's latest channel (the website socket, Messenger) and keeps it in the tracker.
+The worker asks through it too: a follow-up is an external intent triggered on the latest channel.
 """
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Mapping, Optional
 from urllib.parse import quote
 
 import requests
+
+from careline.shared import said_by_customer
 
 TIMEOUT_S = 15
 
@@ -48,17 +51,27 @@ class RasaAPI:
         if greet:
             self._post(self._url(conversation_id, "execute"), {"name": "action_handback"}, output_channel="latest")
 
-    def messages(self, conversation_id: str) -> List[Dict[str, Any]]:
-        """The conversation as it is now: customer, bot and agent messages."""
+    def tracker(self, conversation_id: str) -> Dict[str, Any]:
+        """The conversation's state (Rasa's tracker: events, latest channel, paused, active form)."""
         try:
             answer = self._http.get(self._url(conversation_id, "tracker"), params={"token": self._token},
                                     timeout=TIMEOUT_S)
             answer.raise_for_status()
         except requests.RequestException as error:
             raise RasaUnavailable(f"the conversation could not be loaded ({type(error).__name__})") from None
+        state: Dict[str, Any] = answer.json()
+        return state
+
+    def trigger_intent(self, conversation_id: str, intent: str, entities: Mapping[str, str]) -> None:
+        """Start what the bot does on an external intent (a follow-up), sent on the conversation's latest channel."""
+        self._post(self._url(conversation_id, "trigger_intent"), {"name": intent, "entities": dict(entities)},
+                   output_channel="latest", include_events="NONE")
+
+    def messages(self, conversation_id: str) -> List[Dict[str, Any]]:
+        """The conversation as it is now: customer, bot and agent messages."""
         lines = []
-        for event in answer.json().get("events", []):
-            if event.get("event") == "user":
+        for event in self.tracker(conversation_id).get("events", []):
+            if event.get("event") == "user" and said_by_customer(event):
                 lines.append({"role": "customer", "text": event.get("text") or "", "at": event.get("timestamp")})
             elif event.get("event") == "bot" and event.get("text"):
                 agent = (event.get("metadata") or {}).get("agent")

@@ -12,7 +12,7 @@ from datetime import datetime, time, timedelta
 from typing import Any, Iterable, List, Mapping, Optional, Sequence
 from zoneinfo import ZoneInfo
 
-from careline.shared import redact, render, whole_numbers
+from careline.shared import redact, render, said_by_customer, whole_numbers
 
 SUPPORT_TIMEZONE = ZoneInfo("America/New_York")
 BUSINESS_HOURS = {0: (8, 20), 1: (8, 20), 2: (8, 20), 3: (8, 20), 4: (8, 20), 5: (9, 17)}  # Sunday closed
@@ -48,9 +48,10 @@ REASON_LABELS = {
     "policy": "the request needs a person's approval",
     "identity_locked": "the identity check failed three times",
     "not_understood": "the bot did not understand the customer",
+    "follow_up": "the customer said an earlier case did not work out when the bot followed up",
 }
 REASON_BASE_PRIORITY = {"frustration": 60, "identity_locked": 55, "policy": 50, "customer_request": 40,
-                        "not_understood": 35}
+                        "not_understood": 35, "follow_up": 55}
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ def transcript(events: Iterable[Mapping[str, Any]]) -> List[TranscriptLine]:
     lines: List[TranscriptLine] = []
     for event in events:
         kind = event.get("event")
-        if kind not in ("user", "bot") or not event.get("text"):
+        if kind not in ("user", "bot") or not event.get("text") or (kind == "user" and not said_by_customer(event)):
             continue
         at = datetime.fromtimestamp(float(event.get("timestamp") or 0)).isoformat(timespec="seconds")
         if kind == "bot":
@@ -102,6 +103,7 @@ class TicketFacts:
     order_number: Optional[str] = None
     order_total: float = 0.0
     decisions: Sequence[Mapping[str, Any]] = ()
+    case: str = ""  # the earlier case a follow-up found not sorted out (careline/followup)
 
 
 @dataclass(frozen=True)
@@ -134,8 +136,9 @@ def summarize(reason: str, intents: Sequence[str], facts: TicketFacts, frustrati
     tried_text = "; ".join(tried) if tried else "no policy decision was made"
     peak = max(frustration) if frustration else 0.0
     mood = f" Frustration peaked at {peak:.2f}." if frustration else ""
+    earlier = f" Follow-up on {facts.case}." if facts.case else ""
     return (f"{who} wants {wants}{order}. Tried: {tried_text}. "
-            f"Escalated because {REASON_LABELS.get(reason, reason)}.{mood}")
+            f"Escalated because {REASON_LABELS.get(reason, reason)}.{earlier}{mood}")
 
 
 def build_ticket(conversation_id: str, channel: str, reason: str, events: Iterable[Mapping[str, Any]],

@@ -25,7 +25,14 @@ from functools import lru_cache
 from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, TypeVar,
                     Union)
 
-from careline.shared import MESSAGE_MAX_CHARS, ORDER_NUMBER_IN_TEXT, TEXT_MAX_CHARS, Settings, load_settings
+from careline.shared import (
+    MESSAGE_MAX_CHARS,
+    ORDER_NUMBER_IN_TEXT,
+    TEXT_MAX_CHARS,
+    Settings,
+    load_settings,
+    said_by_customer,
+)
 
 if TYPE_CHECKING:  # numpy, spaCy and VADER load only when a model first scores or trains
     import numpy as np
@@ -392,6 +399,8 @@ def turns_from_events(events: Iterable[Mapping[str, Any]]) -> List[Turn]:
     turns: List[Turn] = []
     for event in events:
         if event.get("event") == "user":
+            if not said_by_customer(event):  # a follow-up the system triggered: no customer turn
+                continue
             parse = event.get("parse_data") or {}
             intent = (parse.get("intent") or {}).get("name")
             score = float((parse.get("frustration") or {}).get("score") or 0.0)

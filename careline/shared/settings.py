@@ -131,6 +131,7 @@ class Settings:
     rest_token: str = ""
     signing_key: str = ""       # signs verified identities and proposals (careline/shared/signing.py)
     actions_token: str = ""     # Rasa -> action server credential (endpoints.yml `token:`)
+    follow_up_delay_s: Optional[float] = None  # demos and tests: every follow-up due this soon (careline/followup)
     public_url: str = ""        # where customers reach the shop page server (links in chat and emails)
     label_link_days: int = 30   # how long a return label's link works
     warehouse_url: str = ""     # the warehouse webhook that receives approved reshipments
@@ -263,6 +264,8 @@ def load_settings(
         rest_token=_secret(values, "CARELINE_REST_TOKEN", minimum=16),
         signing_key=_secret(values, "CARELINE_SIGNING_KEY", minimum=16),
         actions_token=_secret(values, "CARELINE_ACTIONS_TOKEN", minimum=16),
+        follow_up_delay_s=_number(values, "CARELINE_FOLLOW_UP_DELAY_S", 0, 0)
+        if values.get("CARELINE_FOLLOW_UP_DELAY_S", "").strip() else None,
         public_url=_web_url(values, "CARELINE_PUBLIC_URL"),
         label_link_days=int(_number(values, "CARELINE_LABEL_LINK_DAYS", Settings.label_link_days, 1)),
         warehouse_url=_web_url(values, "CARELINE_WAREHOUSE_URL"),

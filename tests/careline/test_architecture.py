@@ -19,7 +19,7 @@ from careline.shared import PROJECT_ROOT
 CORE = PROJECT_ROOT / "careline"
 ADAPTERS = ("actions", "components", "channels")
 CONTEXTS = ("shared", "db", "money", "handoff", "nlu", "dialogue", "feedback", "access", "desk",
-            "notify", "fulfilment")
+            "notify", "fulfilment", "followup")
 
 # context -> the contexts it may import (through their packages). Change it only with the picture in README.
 ALLOWED: Dict[str, Set[str]] = {
@@ -34,6 +34,7 @@ ALLOWED: Dict[str, Set[str]] = {
     "desk": {"db", "shared", "money", "handoff", "feedback", "fulfilment"},
     "notify": {"db", "shared"},
     "fulfilment": {"db", "shared", "notify"},
+    "followup": {"db", "shared"},
 }
 # Composition roots: entry points that wire contexts together (like cosmicpython's bootstrap.py).
 ROOTS = {"careline/demo.py", "careline/worker.py"}
