@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 from careline.db.engine import make_engine
 from careline.db.orders import OrderRepository
 from careline.feedback.csat import FeedbackService
+from careline.followup import FollowUpRules, FollowUpSchedule
 from careline.fulfilment import LabelLinks
 from careline.handoff.ticket import HandoffLimits
 from careline.handoff.tickets import TicketService
@@ -101,6 +102,18 @@ def handoff_limits() -> HandoffLimits:
 
 
 @lru_cache(maxsize=1)
+def follow_up_schedule() -> FollowUpSchedule:
+    """Follow-ups and order watches in the store (policy.yml `follow_up:`), created on first use."""
+    return FollowUpSchedule(store_engine(), FollowUpRules.from_settings(settings()))
+
+
+@lru_cache(maxsize=1)
+def late_remedy_days() -> int:
+    """policy.yml `late_delivery.days_late_for_remedy`: when a late order's customer may ask for a remedy."""
+    return load_policy(settings().policy_path).days_late_for_remedy
+
+
+@lru_cache(maxsize=1)
 def frustration_thresholds() -> Thresholds:
     """The frustration levels of policy.yml."""
     return Thresholds.from_settings(settings())
@@ -110,5 +123,5 @@ def reset() -> None:
     """Forget the cached engine and services (tests point them at another database)."""
     for cached in (settings, store_engine, order_repository, claim_service, ticket_service, feedback_service,
                    frustration_thresholds, identity_guard, identity_tokens, proposal_signer, handoff_limits,
-                   identity_rules):
+                   identity_rules, follow_up_schedule, late_remedy_days):
         cached.cache_clear()

@@ -1,7 +1,7 @@
 """Handing a conversation to a person, and taking it back: thin adapters over careline.handoff."""
 from __future__ import annotations
 
-from typing import List
+from typing import List, Optional
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, ActiveLoop, ConversationPaused, EventType, SlotSet
@@ -25,10 +25,11 @@ from careline.shared.clock import utcnow
 
 
 def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, after_policy_offer: bool = False,
-             preface: str = "") -> List[EventType]:
+             preface: str = "", reason: Optional[str] = None, case: str = "") -> List[EventType]:
     """Open (once) a ticket with the whole context, tell the customer what to expect, pause the bot.
 
-    `preface` is said first (the policy's explanation when it escalated the request).
+    `preface` is said first (the policy's explanation when it escalated the request). `reason` is
+    the ticket's reason when the caller knows it; `case` names an earlier case the ticket is about.
     """
     service = ticket_service()
     client = client_of(tracker)
@@ -38,7 +39,7 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, after_policy_of
     order, proof = proven_order(tracker)
     turns = turns_from_events(tracker.events)
     mood = conversation(turns, frustration_thresholds())
-    reason = handoff_reason(turns[-1].intent if turns else None, after_policy_offer,
+    reason = reason or handoff_reason(turns[-1].intent if turns else None, after_policy_offer,
                             is_locked(tracker.get_slot("failed_verifications")),
                             consecutive_misses([t.intent or "" for t in turns]), mood.level)
     facts = TicketFacts(
@@ -47,6 +48,7 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, after_policy_of
         order_number=order.number if order else None,
         order_total=float(order.total) if order else 0.0,
         decisions=service.decisions_for(tracker.sender_id),
+        case=case,
     )
     draft = build_ticket(tracker.sender_id, tracker.get_latest_input_channel() or "unknown", reason,
                          tracker.events, facts)

@@ -16,6 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.deps import claim_service, identity_guard, identity_tokens, return_label_url, settings
+from actions.followup import watch_order
 from actions.handoff import hand_off
 from actions.identity import channel_of, client_of, pending_proposal, proven_order, seal, session_of
 from careline.dialogue.conversation import (
@@ -280,6 +281,7 @@ class ActionOrderRequest(Action):
         topic = order_topic(tracker.events)
         if topic == "order_status":
             dispatcher.utter_message(text=order_reply(order, utctoday()))
+            watch_order(tracker, order.number)  # if it becomes late, this conversation hears first
             return proof + _clear("proposal", *CLEARED)
         if topic == "payment_issue":
             return proof + _offer_person(dispatcher, tracker, payment_reply(order), order.number)

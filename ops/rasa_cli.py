@@ -6,6 +6,8 @@ Rasa installs its warning filters itself when its command line starts (PYTHONWAR
 reach past them), so the expected ones are added to its list before it does. Most responses in
 domain.yml are sentences the actions render by name (careline.shared.render), so Rasa also warns
 that they are in no story or rule; tests/careline/test_customer_texts.py checks their use instead.
+The `EXTERNAL_` intents are triggered by the worker when the bot writes first (careline/followup),
+never classified from a message, so they have no training examples on purpose.
 
 Usage: python -m ops.rasa_cli <rasa arguments>, e.g. python -m ops.rasa_cli train --config config.yml
 """
@@ -17,6 +19,7 @@ from typing import List
 EXPECTED_WARNINGS = [
     (UserWarning, "You have defined training data with examples for training a response selector"),
     (UserWarning, "The utterance '.*' is not used in any story or rule"),
+    (UserWarning, "The intent 'EXTERNAL_.*' is listed in the domain file, but is not found in the NLU training data"),
 ]
 
 
