@@ -9,10 +9,11 @@ from sqlalchemy.engine import Engine
 from careline.db.engine import make_engine
 from careline.db.orders import OrderRepository
 from careline.feedback.csat import FeedbackService
-from careline.followup import FollowUpRules, FollowUpSchedule
 from careline.fulfilment import LabelLinks
+from careline.followup import FollowUpRules, FollowUpSchedule
 from careline.handoff.ticket import HandoffLimits
 from careline.handoff.tickets import TicketService
+from careline.handoff.waiting import WaitSettings
 from careline.money.claims import ClaimService
 from careline.money.policy import load_policy
 from careline.money.verification import IdentityGuard, IdentityRules, IdentityTokens
@@ -102,6 +103,12 @@ def handoff_limits() -> HandoffLimits:
 
 
 @lru_cache(maxsize=1)
+def wait_settings() -> WaitSettings:
+    """How the wait for a person is estimated (policy.yml `handoff:`)."""
+    return WaitSettings.from_mapping(settings().policy_section("handoff"))
+
+
+@lru_cache(maxsize=1)
 def follow_up_schedule() -> FollowUpSchedule:
     """Follow-ups and order watches in the store (policy.yml `follow_up:`), created on first use."""
     return FollowUpSchedule(store_engine(), FollowUpRules.from_settings(settings()))
@@ -123,5 +130,5 @@ def reset() -> None:
     """Forget the cached engine and services (tests point them at another database)."""
     for cached in (settings, store_engine, order_repository, claim_service, ticket_service, feedback_service,
                    frustration_thresholds, identity_guard, identity_tokens, proposal_signer, handoff_limits,
-                   identity_rules, follow_up_schedule, late_remedy_days):
+                   identity_rules, follow_up_schedule, late_remedy_days, wait_settings):
         cached.cache_clear()

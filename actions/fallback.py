@@ -1,16 +1,56 @@
-"""The bot did not understand: ask which of two close requests was meant, or to rephrase with
-suggestions, then offer a person (careline/nlu/clarification.py decides which)."""
+"""The bot did not understand: re-ask its pending question, ask which of two close requests was meant,
+or ask to rephrase with suggestions, then offer a person (careline/nlu/clarification.py decides which).
+
+A yes/no question the bot asked is still the question: an answer it cannot read ("it doesn't
+fit" to "Shall I create a return?") gets that question again with its buttons, never a generic
+"didn't get that" whose "yes" would mean something else. An offer of a person is sealed like any
+proposal, so that a typed "yes" to it brings one in. Right after a person gave the conversation
+back, a message the bot cannot read ("is anyone coming?") gets the offer of a person again.
+"""
 from __future__ import annotations
 
-from typing import List
+import re
+from typing import Any, Dict, List, Optional
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.deps import fallback_thresholds
+from actions.identity import pending_proposal, seal
+from careline.dialogue.conversation import MAX_SAME_PROMPT, times_in_a_row
+from careline.money.proposal import Proposal
 from careline.nlu.clarification import clarification, consecutive_misses, fallback_reply
+from careline.shared import button, render
+
+QUESTION = re.compile(r"[^.!?]*\?")
+
+
+def pending_question(tracker: Tracker) -> Optional[Dict[str, Any]]:
+    """The bot's latest yes/no question (its last sentence and buttons) while its proposal is pending."""
+    proposal = pending_proposal(tracker)
+    if proposal is None or proposal.kind == "handoff":
+        return None
+    for event in reversed(list(tracker.events)):
+        buttons = (event.get("data") or {}).get("buttons") or [] if event.get("event") == "bot" else []
+        if any(b.get("payload") == "/affirm" for b in buttons):
+            asked = QUESTION.findall(event.get("text") or "")
+            return {"text": asked[-1].strip() if asked else event.get("text") or "", "buttons": buttons}
+    return None
+
+
+def just_handed_back(tracker: Tracker, within_messages: int = 2) -> bool:
+    """Whether a person gave the conversation back to the bot at most `within_messages` customer messages ago."""
+    seen = 0
+    for event in reversed(list(tracker.events)):
+        if event.get("event") == "user":
+            seen += 1
+            if seen > within_messages:
+                return False
+        elif event.get("event") == "action" and event.get("name") == "action_handback":
+            return seen >= 1
+    return False
 
 
 class ActionFallback(Action):
@@ -20,6 +60,17 @@ class ActionFallback(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
+        if just_handed_back(tracker):  # "is anyone coming?" right after a person finished
+            dispatcher.utter_message(text=render("utter_after_handback"),
+                                     buttons=[button("utter_button_person_please", "/human_handoff"),
+                                              button("utter_button_no_thanks", "/deny")])
+            return [SlotSet("proposal", seal(Proposal.new("handoff", tracker.get_slot("order_id") or ""), tracker))]
+        question = pending_question(tracker)
+        if question is not None:
+            text = render("utter_reask", question=question["text"])
+            if times_in_a_row(tracker.events, text) < MAX_SAME_PROMPT:
+                dispatcher.utter_message(text=text, buttons=question["buttons"])
+                return []
         intents = [
             (event.get("parse_data") or {}).get("intent", {}).get("name") or ""
             for event in tracker.events
@@ -39,4 +90,6 @@ class ActionFallback(Action):
             text=reply.text,
             buttons=[{"title": title, "payload": payload} for title, payload in reply.buttons],
         )
+        if reply.text == render("utter_fallback_offer_person"):  # a yes/no question: "yes" means a person
+            return [SlotSet("proposal", seal(Proposal.new("handoff", tracker.get_slot("order_id") or ""), tracker))]
         return []

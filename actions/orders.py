@@ -22,12 +22,21 @@ from actions.identity import channel_of, client_of, pending_proposal, proven_ord
 from careline.dialogue.conversation import (
     IDENTITY_FORM,
     MAX_FAILED_VERIFICATIONS,
+    MAX_SAME_PROMPT,
     failed_verifications,
     is_locked,
     order_topic,
+    times_in_a_row,
+    topic_texts,
 )
 from careline.dialogue.replies import done_text, offer_text, order_reply, payment_reply
-from careline.money.customer_input import REFUND_REASONS, normalize_address, normalize_reason
+from careline.money.customer_input import (
+    REFUND_REASONS,
+    find_address,
+    guess_reason,
+    normalize_address,
+    normalize_reason,
+)
 from careline.money.identity import find_email, find_order_number, normalize_email, normalize_order_number
 from careline.money.policy import APPROVE, ESCALATE, PARTIAL, Request
 from careline.money.proposal import Proposal
@@ -112,7 +121,9 @@ def _prove(dispatcher: CollectingDispatcher, tracker: Tracker, number: str, addr
     failures = failed_verifications(tracker.get_slot("failed_verifications")) + 1
     if failures < MAX_FAILED_VERIFICATIONS:
         dispatcher.utter_message(text=render("utter_identity_denied"))
-    return {"email": None, "order_id": None, "verified": None, "failed_verifications": float(failures)}
+    # Only the email is asked again: the order number is kept (the customer may send a corrected one
+    # instead). The words are the same whichever part was wrong, so they tell an attacker nothing.
+    return {"email": None, "order_id": number, "verified": None, "failed_verifications": float(failures)}
 
 
 def _escalate_or_offer(dispatcher: CollectingDispatcher, tracker: Tracker, explanation: str, outcome: str,
@@ -123,7 +134,8 @@ def _escalate_or_offer(dispatcher: CollectingDispatcher, tracker: Tracker, expla
     """
     if outcome == ESCALATE:
         return _clear(*CLEARED) + hand_off(dispatcher, tracker, after_policy_offer=True, preface=explanation)
-    if rule in NOT_DUE_RULES:
+    if rule in NOT_DUE_RULES:  # one question: check where it is, or a person (not the policy's offer too)
+        explanation = explanation.replace(render("utter_policy_offer_person"), "").strip()
         return _offer_person(dispatcher, tracker, f"{explanation} {render('utter_check_back')}", order_number,
                              check_or_person()) + _clear(*CLEARED)
     return _offer_person(dispatcher, tracker, explanation, order_number) + _clear(*CLEARED)
@@ -158,9 +170,23 @@ class ValidateOrderForm(FormValidationAction):
                             domain: DomainDict) -> Dict[str, Any]:
         return self._from_text(tracker, "email", find_email)
 
+    @staticmethod
+    def _said_already(tracker: Tracker, slot: str, topic: str, finder: Callable[[Any], Optional[str]]
+                      ) -> Dict[str, Any]:
+        """A detail the customer gave in any message since making the request ("refund for CL-100003,
+        it never arrived"), so that it is not asked for again; the latest mention wins."""
+        if tracker.get_slot(slot) or order_topic(tracker.events) != topic:
+            return {}
+        for text in reversed(topic_texts(tracker.events, tracker.latest_message.get("text"))):
+            value = finder(text)
+            if value:
+                return {slot: value}
+        return {}
+
     async def extract_refund_reason(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> Dict[str, Any]:
-        return self._from_text(tracker, "refund_reason", normalize_reason)
+        return (self._from_text(tracker, "refund_reason", normalize_reason)
+                or self._said_already(tracker, "refund_reason", "request_refund", guess_reason))
 
     async def extract_new_address(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                   domain: DomainDict) -> Dict[str, Any]:
@@ -168,7 +194,7 @@ class ValidateOrderForm(FormValidationAction):
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         if not found and tracker.get_slot("requested_slot") == "new_address" and intent in ("inform", "nlu_fallback"):
             return {"new_address": tracker.latest_message.get("text") or ""}
-        return found
+        return found or self._said_already(tracker, "new_address", "change_address", find_address)
 
     def validate_order_id(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                           domain: DomainDict) -> Dict[str, Any]:
@@ -211,15 +237,23 @@ class ValidateOrderForm(FormValidationAction):
 class _AskAction(Action, ABC):
     """Sends one fixed question of the identity form (a form's `action_ask_<slot>`).
 
-    Abstract, so that rasa-sdk registers only the concrete subclasses.
+    Never three times in a row: the third time the customer is offered a person or to stop
+    instead (a typed "yes" then means a person). Abstract, so that rasa-sdk registers only the
+    concrete subclasses.
     """
 
     action_name: str
 
     @property
     @abstractmethod
-    def question(self) -> str:
+    def missing(self) -> str:
+        """The response naming what is missing, for the offer that replaces a third identical question."""
+
+    question: str = ""
+
+    def question_for(self, tracker: Tracker) -> str:
         """The name of the response the customer is asked with."""
+        return self.question
 
     def buttons(self) -> List[Dict[str, str]]:
         return []
@@ -227,25 +261,51 @@ class _AskAction(Action, ABC):
     def name(self) -> str:
         return self.action_name
 
+    def asked_already(self, tracker: Tracker) -> bool:
+        """Whether this turn has asked for the same thing in other words already."""
+        return False
+
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
-        dispatcher.utter_message(text=render(self.question), buttons=self.buttons())
+        if self.asked_already(tracker):
+            return []
+        text = render(self.question_for(tracker))
+        if times_in_a_row(tracker.events, text) >= MAX_SAME_PROMPT:
+            dispatcher.utter_message(text=render("utter_loop_offer", missing=render(self.missing)),
+                                     buttons=[button("utter_button_human_handoff", "/human_handoff"),
+                                              button("utter_button_stop_here", "/deny")])
+            return [SlotSet("proposal", seal(Proposal.new("handoff", tracker.get_slot("order_id") or ""), tracker))]
+        dispatcher.utter_message(text=text, buttons=self.buttons())
         return []
 
 
 class ActionAskOrderId(_AskAction):
     action_name = "action_ask_order_id"
-    question = "utter_order_ask_number"
+    missing = "utter_missing_order_number"
+
+    def question_for(self, tracker: Tracker) -> str:
+        """Acknowledge an email given before the number, so the customer sees it was not ignored."""
+        email = normalize_email(tracker.get_slot("email"))
+        return "utter_order_ask_number_have_email" if email and find_email(
+            tracker.latest_message.get("text")) == email else "utter_order_ask_number"
 
 
 class ActionAskEmail(_AskAction):
     action_name = "action_ask_email"
     question = "utter_order_ask_email"
+    missing = "utter_missing_email"
+
+    def asked_already(self, tracker: Tracker) -> bool:
+        """Right after a failed check the denial has asked for the email again."""
+        denied = render("utter_identity_denied")
+        return any(event.get("event") == "bot" and event.get("text") == denied
+                   for event in _this_turn(tracker))
 
 
 class ActionAskRefundReason(_AskAction):
     action_name = "action_ask_refund_reason"
     question = "utter_order_ask_reason"
+    missing = "utter_missing_reason"
 
     def buttons(self) -> List[Dict[str, str]]:
         return reason_buttons()
@@ -254,6 +314,14 @@ class ActionAskRefundReason(_AskAction):
 class ActionAskNewAddress(_AskAction):
     action_name = "action_ask_new_address"
     question = "utter_order_ask_address"
+    missing = "utter_missing_address"
+
+
+def _this_turn(tracker: Tracker) -> List[Dict[str, Any]]:
+    """The events since the customer's latest message."""
+    events = list(tracker.events)
+    start = next((i for i in range(len(events) - 1, -1, -1) if events[i].get("event") == "user"), 0)
+    return events[start + 1:]
 
 
 def _message_key(tracker: Tracker, kind: str) -> str:
@@ -319,11 +387,16 @@ class ActionOrderRequest(Action):
                                   order.number, outcome.decision.rule)
 
 
-class ActionApplyProposal(Action):
-    """The customer said yes: carry out the proposal once (the proposal id is the idempotency key)."""
+class ActionAnswerYes(Action):
+    """The customer said yes: to the bot's latest question, whatever was said in between.
+
+    The latest question is the pending proposal (sealed by this server, still fresh): carry it out
+    once (its id is the idempotency key), or bring in the person that was offered. With nothing
+    pending, a yes is a cue to ask what the customer needs.
+    """
 
     def name(self) -> str:
-        return "action_apply_proposal"
+        return "action_answer_yes"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
@@ -355,15 +428,20 @@ class ActionApplyProposal(Action):
                                           proposal.order_number, decision.rule)
 
 
-class ActionDropProposal(Action):
-    """The customer said no: change nothing, or offer a refund instead of a reshipment."""
+class ActionAnswerNo(Action):
+    """The customer said no to the bot's latest question: change nothing, carry on with the bot
+    instead of a person, or offer a refund instead of a reshipment. With nothing pending, ask
+    what else the customer needs."""
 
     def name(self) -> str:
-        return "action_drop_proposal"
+        return "action_answer_no"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
         proposal = pending_proposal(tracker)
+        if proposal is None or proposal.kind == "handoff":
+            dispatcher.utter_message(text=render("utter_anything_else"))
+            return _clear("proposal", *CLEARED) if tracker.get_slot("proposal") else []
         email = tracker.get_slot("email")
         order, proof = proven_order(tracker) if proposal and proposal.kind == "reship" else (None, [])
         if proposal and order is not None and order.number == proposal.order_number:
@@ -383,3 +461,18 @@ class ActionDropProposal(Action):
                                                   decision.outcome, proposal.order_number)
         dispatcher.utter_message(text=render("utter_nothing_changed"))
         return _clear("proposal", *CLEARED)
+
+
+class ActionOfferPerson(Action):
+    """Offers a person (after a complaint); the customer's yes or no is resolved by the answer actions."""
+
+    def name(self) -> str:
+        return "action_offer_person"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        order, proof = proven_order(tracker)
+        return proof + _offer_person(dispatcher, tracker, render("utter_offer_human"),
+                                     order.number if order else "", [
+                                         button("utter_button_person_please", "/human_handoff"),
+                                         button("utter_button_try_here", "/deny")])

@@ -4,8 +4,10 @@
   message: hand over to a person (`action_handoff`) whatever the customer said.
 - Rising, medium frustration: acknowledge it first (`action_acknowledge_frustration`, which
   reverts itself so that the rules then answer the message as usual), at most once per turn
-  and not again within the next two turns, and never when the customer asked for a person:
-  that request is honoured at once, without an apology in front of it.
+  and not again within the next two turns; never when the customer asked for a person (that
+  request is honoured at once, without an apology in front of it) or complained (the complaint's
+  own rule apologises, then offers a person).
+- Nothing while a person has the conversation: components/waiting_policy.py answers then.
 Its priority is above RulePolicy's, so on equal confidence it goes first.
 """
 from __future__ import annotations
@@ -21,9 +23,13 @@ from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from careline.nlu.frustration_model import Thresholds, conversation, turns_from_events
+from components.waiting_policy import waiting_for_a_person
 
 HANDOFF = "action_handoff"
 ASKED_FOR_A_PERSON = "human_handoff"
+#: Messages that get no acknowledgement first: a request for a person is honoured at once, and a
+#: complaint's own rule apologises already (one apology, then the offer of a person).
+NO_ACKNOWLEDGEMENT = (ASKED_FOR_A_PERSON, "complain")
 ACKNOWLEDGE = "action_acknowledge_frustration"
 
 
@@ -57,7 +63,7 @@ class FrustrationPolicy(Policy):
                                      rule_only_data: Optional[Dict[str, Any]] = None,
                                      **kwargs: Any) -> PolicyPrediction:
         result = self._default_predictions(domain)
-        if tracker.is_paused() or tracker.latest_action_name != ACTION_LISTEN_NAME:
+        if tracker.is_paused() or waiting_for_a_person(tracker) or tracker.latest_action_name != ACTION_LISTEN_NAME:
             return self._prediction(result)
         turns = turns_from_events(event.as_dict() for event in tracker.events)
         if not turns:
@@ -66,6 +72,6 @@ class FrustrationPolicy(Policy):
         if mood.level == "high" and len(turns) >= 2 and HANDOFF in domain.action_names_or_texts:
             result[domain.index_for_action(HANDOFF)] = 1.0
         elif mood.level in ("medium", "high") and ACKNOWLEDGE in domain.action_names_or_texts \
-                and turns[-1].intent != ASKED_FOR_A_PERSON and not _acknowledged_recently(tracker):
+                and turns[-1].intent not in NO_ACKNOWLEDGEMENT and not _acknowledged_recently(tracker):
             result[domain.index_for_action(ACKNOWLEDGE)] = 1.0
         return self._prediction(result)

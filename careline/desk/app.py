@@ -22,6 +22,7 @@ from careline.desk.rasa_api import RasaAPI
 from careline.desk.routes import BLUEPRINTS
 from careline.desk.service import MAX_TEXT, DeskService
 from careline.desk.web import authenticate, security_headers
+from careline.fulfilment import LabelLinks
 from careline.money import ClaimService, load_policy
 from careline.shared import Limit, RateLimiter, Settings
 
@@ -40,7 +41,10 @@ class Desk:
         self.store_engine = engine
         self.tracker_engine = make_engine(settings.tracker_db_url, read_only=True)
         self.accounts = Accounts(engine)
-        self.service = DeskService(engine, ClaimService(engine, load_policy(settings.policy_path)))
+        links = LabelLinks(settings.signing_key, settings.customer_url, settings.label_link_days) \
+            if settings.signing_key else None
+        self.service = DeskService(engine, ClaimService(engine, load_policy(settings.policy_path)),
+                                   label_url=links.url if links else None)
         self.rasa = rasa or RasaAPI(settings.rasa_url, settings.auth_token)
         self.login_limiter = RateLimiter(Limit(per_minute=10, burst=5))  # failures per address and account
         self.login_addresses = RateLimiter(LOGIN_PER_ADDRESS)  # failures per address, across accounts

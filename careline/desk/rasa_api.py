@@ -45,11 +45,15 @@ class RasaAPI:
         self._post(self._url(conversation_id, "tracker/events"), event,
                    output_channel="latest", execute_side_effects="true")
 
-    def resume(self, conversation_id: str, greet: bool = True) -> None:
-        """Un-pause the bot; with `greet`, it welcomes the customer back (action_handback)."""
-        self._post(self._url(conversation_id, "tracker/events"), {"event": "resume", "timestamp": time.time()})
-        if greet:
-            self._post(self._url(conversation_id, "execute"), {"name": "action_handback"}, output_channel="latest")
+    def resume(self, conversation_id: str) -> None:
+        """Give the conversation back to the bot: no person has it any more (the `handoff_ticket` slot
+        is cleared; a conversation paused by an older version is resumed too), and the bot tells the
+        customer that the person resolved or closed it (action_handback)."""
+        now = time.time()
+        self._post(self._url(conversation_id, "tracker/events"),
+                   [{"event": "slot", "name": "handoff_ticket", "value": None, "timestamp": now},
+                    {"event": "resume", "timestamp": now}])
+        self._post(self._url(conversation_id, "execute"), {"name": "action_handback"}, output_channel="latest")
 
     def tracker(self, conversation_id: str) -> Dict[str, Any]:
         """The conversation's state (Rasa's tracker: events, latest channel, paused, active form)."""

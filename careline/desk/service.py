@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from careline.db import Agent, Customer, DecisionRecord, DeskFormKey, Order, Ticket, TicketEvent
 from careline.desk.auth import DeskUser
+from careline.fulfilment import has_label
 from careline.money import GOODWILL_CAP_OVERRIDDEN, ClaimService, Request, from_cents
 from careline.shared import redact, utcnow
 
@@ -115,10 +116,13 @@ class ClaimOwner:
 
 
 class DeskService:
-    def __init__(self, engine: Engine, claims: ClaimService, now: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, engine: Engine, claims: ClaimService, now: Callable[[], datetime] = utcnow,
+                 label_url: Optional[Callable[[str], str]] = None) -> None:
+        """`label_url(reference)`: a fresh signed link to a return's label (careline.fulfilment), shown with it."""
         self._sessions = sessionmaker(bind=engine, future=True, expire_on_commit=False)
         self._claims = claims
         self._now = now
+        self._label_url = label_url
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -173,7 +177,9 @@ class DeskService:
             decisions = [
                 {"at": r.created_at.isoformat(timespec="seconds"), "authority": r.authority, "kind": r.kind,
                  "outcome": r.outcome, "amount": f"${from_cents(r.amount_cents):.2f}", "rule": r.rule,
-                 "reference": r.reference}
+                 "reference": r.reference,
+                 "label_url": self._label_url(r.reference) if self._label_url and has_label(
+                     r.kind, r.outcome, r.reference) else None}
                 for r in session.execute(sa.select(DecisionRecord)
                                          .where(DecisionRecord.conversation_id == ticket.conversation_id)
                                          .order_by(DecisionRecord.id)).scalars()
@@ -344,10 +350,14 @@ class DeskService:
         return result
 
     def finish(self, ticket_id: int, user: DeskUser, status: str, resume: Callable[[str], None]) -> None:
-        """Resolve (the bot greets the customer again) or close a ticket; the bot is resumed either way."""
+        """Resolve or close a ticket, then give the conversation back to the bot, which tells the customer.
+
+        The ticket is finished first: if the bot server cannot be reached, the customer's next
+        message finds the ticket finished and the bot hands itself back (actions/handoff.py).
+        """
         if status not in ("resolved", "closed"):
             raise DeskError(f"unknown status {status!r}")
-        resume(self._active_conversation(ticket_id, user))
+        conversation = self._active_conversation(ticket_id, user)
         with self._sessions() as session:
             ticket = self._ticket(session, ticket_id)
             now = self._now()
@@ -358,3 +368,4 @@ class DeskService:
             ticket.assigned_agent_id = ticket.assigned_agent_id or user.id
             self._audit(session, ticket, user, "handback" if status == "resolved" else "close")
             session.commit()
+        resume(conversation)

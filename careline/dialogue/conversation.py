@@ -1,11 +1,12 @@
 """Conversation helpers over plain event dictionaries (no Rasa imports).
 
-- which request started the current identity check,
-- how many identity checks failed in this conversation.
+- which request started the current identity check, and what the customer wrote since,
+- how many identity checks failed in this conversation,
+- how many times in a row the bot has just said the same thing (the no-loop guard).
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
 ORDER_REQUESTS = (
     "order_status",
@@ -19,6 +20,8 @@ ORDER_REQUESTS = (
 )
 IDENTITY_FORM = "order_form"
 MAX_FAILED_VERIFICATIONS = 3
+#: The bot never says the same prompt three times in a row: the third time becomes another offer.
+MAX_SAME_PROMPT = 2
 
 def _intent(event: Dict[str, Any]) -> Optional[str]:
     return ((event.get("parse_data") or {}).get("intent") or {}).get("name")
@@ -44,6 +47,56 @@ def order_topic(events: Iterable[Dict[str, Any]]) -> str:
         if intent in ORDER_REQUESTS:
             return intent
     return "order_status"
+
+
+def _topic_start(history: List[Dict[str, Any]]) -> int:
+    """Index of the customer message that started the current request (0 when none did)."""
+    for index in range(len(history) - 1, -1, -1):
+        event = history[index]
+        if event.get("event") == "active_loop" and event.get("name") == IDENTITY_FORM:
+            return next((i for i in range(index - 1, -1, -1) if history[i].get("event") == "user"), 0)
+    return next((i for i in range(len(history) - 1, -1, -1)
+                 if history[i].get("event") == "user" and _intent(history[i]) in ORDER_REQUESTS), 0)
+
+
+def topic_texts(events: Iterable[Dict[str, Any]], latest: Optional[str] = None) -> List[str]:
+    """What the customer wrote since they made the current request, oldest first (that message too).
+
+    `latest` is the message being handled when it is not in `events` yet. A detail given early
+    ("refund for CL-100003, it never arrived") is found here instead of being asked for again.
+    """
+    history = list(events)
+    texts = [event.get("text") or "" for event in history[_topic_start(history):] if event.get("event") == "user"]
+    if latest and (not texts or texts[-1] != latest):
+        texts.append(latest)
+    return texts
+
+
+def bot_turns(events: Iterable[Dict[str, Any]]) -> List[List[str]]:
+    """What the bot said in each of its turns (between two customer messages), oldest first."""
+    turns: List[List[str]] = [[]]
+    for event in events:
+        if event.get("event") == "user":
+            turns.append([])
+        elif event.get("event") == "bot" and event.get("text"):
+            turns[-1].append(str(event["text"]))
+    return [turn for turn in turns if turn]
+
+
+def times_in_a_row(events: Iterable[Dict[str, Any]], text: str) -> int:
+    """How many of the bot's turns in a row before the customer's latest message said `text`.
+
+    The no-loop guard: when it is MAX_SAME_PROMPT already, saying it again would be the third time.
+    What the bot has said so far in the current turn does not count.
+    """
+    history = list(events)
+    last_user = next((i for i in range(len(history) - 1, -1, -1) if history[i].get("event") == "user"), 0)
+    count = 0
+    for turn in reversed(bot_turns(history[:last_user])):
+        if text not in turn:
+            break
+        count += 1
+    return count
 
 
 def failed_verifications(value: object) -> int:

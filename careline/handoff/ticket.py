@@ -1,4 +1,4 @@
-"""Building a handoff ticket: transcript, summary, priority, redaction, the customer's expectation.
+"""Building a handoff ticket: transcript, summary, priority, redaction (the wait: waiting.py).
 
 Pure functions over plain data (Rasa event dictionaries and facts from the store), so the
 ticket a person receives is the same whether the bot, a test or a replay built it. Card
@@ -8,15 +8,10 @@ in everything that leaves the conversation.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime
 from typing import Any, Iterable, List, Mapping, Optional, Sequence
-from zoneinfo import ZoneInfo
 
 from careline.shared import redact, render, said_by_customer, whole_numbers
-
-SUPPORT_TIMEZONE = ZoneInfo("America/New_York")
-BUSINESS_HOURS = {0: (8, 20), 1: (8, 20), 2: (8, 20), 3: (8, 20), 4: (8, 20), 5: (9, 17)}  # Sunday closed
-MINUTES_PER_WAITING_TICKET = 4
 
 
 @dataclass(frozen=True)
@@ -168,32 +163,8 @@ def handoff_reason(latest_intent: Optional[str], after_policy_offer: bool, locke
     return "customer_request" if latest_intent in ("human_handoff", "affirm") else "frustration"
 
 
-def handback_text(first_name: Optional[str]) -> str:
-    """What the bot says when a person hands the conversation back."""
+def handback_text(first_name: Optional[str], closed_by: Optional[str] = None) -> str:
+    """What the bot says when a person hands the conversation back, or closed it (`closed_by`: who)."""
+    if closed_by:
+        return render("utter_handback_closed", agent=closed_by)
     return render("utter_handback_named", first_name=first_name) if first_name else render("utter_handback")
-
-
-def next_opening(now: datetime) -> Optional[datetime]:
-    """None while the team is working, else when it is next at work (support time zone)."""
-    local = now.astimezone(SUPPORT_TIMEZONE)
-    hours = BUSINESS_HOURS.get(local.weekday())
-    if hours and hours[0] <= local.hour < hours[1]:
-        return None
-    day = local
-    for _ in range(8):
-        hours = BUSINESS_HOURS.get(day.weekday())
-        if hours:
-            opening = datetime.combine(day.date(), time(hours[0]), tzinfo=SUPPORT_TIMEZONE)
-            if opening > local:
-                return opening
-        day = (day + timedelta(days=1)).replace(hour=0, minute=0)
-    return None
-
-
-def expectation(queue_position: int, now: datetime) -> str:
-    """An honest line on when a person will answer."""
-    opening = next_opening(now)
-    if opening is not None:
-        return render("utter_handoff_offline", day=f"{opening:%A}", hour=opening.hour)
-    position = max(1, queue_position)
-    return render("utter_handoff_queue", position=position, minutes=position * MINUTES_PER_WAITING_TICKET)

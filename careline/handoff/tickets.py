@@ -15,12 +15,17 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from careline.db import DecisionRecord, Order, OutboxMessage, Ticket
+from careline.db import Agent, DecisionRecord, Order, OutboxMessage, Ticket, TicketEvent
 from careline.handoff.ticket import HandoffLimits, TicketDraft
+from careline.handoff.waiting import HandledSpan
 from careline.shared import utcnow
 
 logger = logging.getLogger(__name__)
 HELPDESK = "helpdesk"
+
+
+ACTIVE = ("open", "assigned")
+CONTACT_EMAIL = "contact_email"   # a TicketEvent: the email the customer left while waiting
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,22 @@ class OpenedTicket:
     id: int
     queue_position: int
     created: bool
+
+
+@dataclass(frozen=True)
+class TicketState:
+    """A conversation's latest ticket as the customer's side needs it."""
+
+    id: int
+    status: str                      # open, assigned, resolved or closed
+    queue_position: int              # 0 unless open
+    agent_name: Optional[str]        # who took it or finished it
+    last_agent_reply: Optional[datetime]
+    contact_email: Optional[str]
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
 
 
 def ticket_payload(ticket: Ticket, draft: TicketDraft) -> Dict[str, Any]:
@@ -125,3 +146,43 @@ class TicketService:
             )
         ).scalar_one()
         return ahead + 1
+
+    def state(self, conversation_id: str) -> Optional[TicketState]:
+        """The conversation's latest ticket: waiting (open or with a person) or finished, or None."""
+        with self._sessions() as session:
+            ticket = session.execute(sa.select(Ticket).where(Ticket.conversation_id == conversation_id)
+                                     .order_by(Ticket.id.desc()).limit(1)).scalar_one_or_none()
+            if ticket is None:
+                return None
+            agent = session.get(Agent, ticket.assigned_agent_id) if ticket.assigned_agent_id else None
+            replied = session.execute(sa.select(sa.func.max(TicketEvent.created_at)).where(
+                TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "reply")).scalar_one()
+            contact = session.execute(sa.select(TicketEvent.detail).where(
+                TicketEvent.ticket_id == ticket.id, TicketEvent.kind == CONTACT_EMAIL)
+                .order_by(TicketEvent.id.desc()).limit(1)).scalar_one_or_none()
+            return TicketState(ticket.id, ticket.status,
+                               self._position(session, ticket) if ticket.status == "open" else 0,
+                               agent.name if agent else None, replied, contact)
+
+    def leave_contact(self, ticket_id: int, email: str) -> None:
+        """Remember the email the waiting customer left, for the agents (shown on the ticket)."""
+        with self._sessions() as session:
+            session.add(TicketEvent(ticket_id=ticket_id, agent_id=None, kind=CONTACT_EMAIL, detail=email[:254],
+                                    created_at=self._now()))
+            session.commit()
+
+    def handled_spans(self, limit: int) -> List[HandledSpan]:
+        """The latest `limit` tickets people finished: when they started on each and when they finished."""
+        with self._sessions() as session:
+            rows = session.execute(sa.select(Ticket).where(Ticket.resolved_at.is_not(None))
+                                   .order_by(Ticket.resolved_at.desc()).limit(limit)).scalars()
+            return [HandledSpan(started=min(t.first_response_at or t.created_at, t.resolved_at),
+                                finished=t.resolved_at) for t in rows]
+
+    def agents_at_work(self, minutes: int) -> int:
+        """Agents who did something in the desk (took, answered, noted, finished) in the last `minutes`."""
+        since = self._now() - timedelta(minutes=minutes)
+        with self._sessions() as session:
+            count: int = session.execute(sa.select(sa.func.count(sa.distinct(TicketEvent.agent_id))).where(
+                TicketEvent.agent_id.is_not(None), TicketEvent.created_at > since)).scalar_one()
+            return count

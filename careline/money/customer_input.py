@@ -27,10 +27,15 @@ _REASON_PATTERNS: List[Tuple[str, re.Pattern[str]]] = [
                          r"missing|lost|stolen)\b"),
         ("late", r"\b(late|too long|delay\w*|overdue)\b"),
         ("changed_mind", r"\b(changed? my mind|don'?t (want|need|like)|do not (want|need|like)|"
-                         r"no longer (want|need)|ordered by mistake|by accident|didn'?t like)\b"),
+                         r"no longer (want|need)|ordered by mistake|by accident|didn'?t like|"
+                         r"(doesn'?t|does not|didn'?t|did not|don'?t|do not) fit|too (small|big|large|tight|loose))\b"),
     )
 ]
 _ADDRESS = re.compile(r"^(?=.*\d)(?=.*[A-Za-z]{3})[\w .,'#/\-\n]{10,200}$")
+#: A US street address inside a longer message: "12 Elm Street, Portland, OR 97205" (apartment optional).
+_US_ADDRESS_IN_TEXT = re.compile(
+    r"(?<![\w-])\d{1,6}[A-Za-z]?\s+[A-Za-z0-9.'# -]{2,80}?,\s*(?:[A-Za-z0-9.'# -]{1,40},\s*)?"
+    r"[A-Za-z.' -]{2,40},?\s+[A-Z]{2}\s+\d{5}(?:-\d{4})?\b")
 
 
 def guess_reason(text: object) -> Optional[str]:
@@ -48,6 +53,15 @@ def normalize_reason(value: object) -> Optional[str]:
     if isinstance(value, str) and value.strip().lower() in REFUND_REASONS:
         return value.strip().lower()
     return guess_reason(value)
+
+
+def find_address(text: object) -> Optional[str]:
+    """A complete US address written inside a longer message ("... to 12 Elm Street, Portland, OR 97205"),
+    or None. Stricter than `normalize_address`: it is read from any message, not only an answer."""
+    if not isinstance(text, str):
+        return None
+    match = _US_ADDRESS_IN_TEXT.search(text[:MESSAGE_MAX_CHARS])
+    return normalize_address(match.group(0)) if match else None
 
 
 def normalize_address(text: object) -> Optional[str]:

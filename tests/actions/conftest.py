@@ -60,3 +60,8 @@ def run_action(action, tracker: Tracker, domain: Optional[Dict[str, Any]] = None
     dispatcher = CollectingDispatcher()
     events = asyncio.run(action.run(dispatcher, tracker, domain or {}))
     return dispatcher.messages, events
+
+
+def handed_over(events: List[Dict[str, Any]]) -> bool:
+    """Whether the events hand the conversation to a person (the `handoff_ticket` slot names a ticket)."""
+    return any(e.get("event") == "slot" and e.get("name") == "handoff_ticket" and e.get("value") for e in events)

@@ -4,14 +4,14 @@ from __future__ import annotations
 import json
 
 import sqlalchemy as sa
-from rasa_sdk.events import ActionExecuted, ConversationPaused
+from rasa_sdk.events import ActionExecuted
 from sqlalchemy.orm import Session
 
 from actions import deps
 from actions.handoff import ActionHandback, ActionHandoff
-from actions.orders import ActionApplyProposal, ActionOrderRequest
+from actions.orders import ActionAnswerYes, ActionOrderRequest
 from careline.db.models.handoff import OutboxMessage, Ticket
-from tests.actions.conftest import make_tracker, run_action, user_event
+from tests.actions.conftest import handed_over, make_tracker, run_action, user_event
 
 
 def angry(text, intent, score):
@@ -34,9 +34,9 @@ def test_explicit_request_opens_a_full_ticket_and_pauses():
     tracker = make_tracker(events, slots={"order_id": "CL-100001", "email": "maria.lopez@example.com"})
     messages, returned = run_action(ActionHandoff(), tracker)
     text = messages[0]["text"]
-    assert text.startswith("I'm bringing in a person from our team.") and "0800 555 0199" in text
+    assert text.startswith("I'm bringing in a person from our team.") and "1-800-555-0199" in text
     assert ("in the queue" in text) or ("offline right now" in text)
-    assert ConversationPaused() in returned
+    assert handed_over(returned)
     tickets, outbox = _tickets()
     assert len(tickets) == 1 and outbox == 1
     ticket = tickets[0]
@@ -55,7 +55,7 @@ def test_an_unverified_customer_can_still_reach_a_person():
     tickets, _ = _tickets()
     assert tickets[0].reason == "customer_request" and tickets[0].customer_id is None
     assert "The customer (not verified)" in tickets[0].summary
-    assert ConversationPaused() in returned
+    assert handed_over(returned)
 
 
 def test_a_yes_to_a_person_after_a_denial_hands_off_with_the_decision():
@@ -63,11 +63,11 @@ def test_a_yes_to_a_person_after_a_denial_hands_off_with_the_decision():
     events = [user_event("cancel_order", "cancel my order"), {"event": "action", "name": "order_form"},
               {"event": "active_loop", "name": "order_form"}, user_event("inform", "maria.lopez@example.com")]
     denied, proposed = run_action(ActionOrderRequest(), make_tracker(events, slots=slots))
-    assert "can't be cancelled any more" in denied[0]["text"] and ConversationPaused() not in proposed
+    assert "can't be cancelled any more" in denied[0]["text"] and not handed_over(proposed)
     proposal = next(e["value"] for e in proposed if e.get("name") == "proposal")
     yes = make_tracker(events + [user_event("affirm", "yes")], slots={**slots, "proposal": proposal})
-    _, returned = run_action(ActionApplyProposal(), yes)
-    assert ConversationPaused() in returned
+    _, returned = run_action(ActionAnswerYes(), yes)
+    assert handed_over(returned)
     ticket = _tickets()[0][0]
     assert ticket.reason == "policy"
     assert json.loads(ticket.decisions)[0]["rule"] == "already_shipped"

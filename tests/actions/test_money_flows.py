@@ -8,22 +8,22 @@ from urllib.parse import urlparse
 
 import pytest
 import sqlalchemy as sa
-from rasa_sdk.events import ConversationPaused, SlotSet
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions import deps
-from actions.orders import ActionApplyProposal, ActionDropProposal, ActionOrderRequest, ValidateOrderForm
+from actions.orders import ActionAnswerYes, ActionAnswerNo, ActionOrderRequest, ValidateOrderForm
 from careline.db.models.handoff import Ticket
 from careline.db.models.money import DecisionRecord, Refund, VerificationAttempt, Waiver
 from careline.db.models.shop import Order
 from careline.fulfilment import LabelLinks, ReturnLabels
 from tests.actions.conftest import SIGNING_KEY
 from careline.money.proposal import Proposal
-from careline.shared import render
+from careline.shared import catalogue, render
 from careline.shared.clock import utcnow, utctoday
 from careline.shared.signing import Signer
-from tests.actions.conftest import make_tracker, run_action, user_event
+from tests.actions.conftest import handed_over, make_tracker, run_action, user_event
 
 MARIA = {"order_id": "CL-100001", "email": "maria.lopez@example.com"}
 DENIAL, LOCKED, REVERIFY = (render(name) for name in ("utter_identity_denied", "utter_identity_locked",
@@ -52,7 +52,7 @@ def propose_and_accept(intent, slots, text=""):
     messages, proposed = run_action(ActionOrderRequest(), make_tracker(events, slots=slots))
     proposal = _slot(proposed, "proposal")
     tracker = make_tracker(events + [user_event("affirm", "yes")], slots={**slots, "proposal": proposal})
-    done, after = run_action(ActionApplyProposal(), tracker)
+    done, after = run_action(ActionAnswerYes(), tracker)
     return messages, done, after, tracker
 
 
@@ -63,7 +63,7 @@ def test_cancel_is_proposed_confirmed_and_done_once():
     assert [b["payload"] for b in offer[0]["buttons"]] == ["/affirm", "/deny"]
     assert done[0]["text"].startswith("Done: order CL-100002 is cancelled (reference CX-100002)")
     assert SlotSet("proposal", None) in after
-    again, _ = run_action(ActionApplyProposal(), tracker)  # a double "yes" or a retried action
+    again, _ = run_action(ActionAnswerYes(), tracker)  # a double "yes" or a retried action
     assert again[0]["text"] == done[0]["text"]
     assert _count(Refund) == 1
     with Session(deps.store_engine()) as session:
@@ -101,7 +101,7 @@ def test_a_refund_above_the_limit_is_escalated_audited_and_handed_to_a_person_at
     messages, events = run_action(ActionOrderRequest(), make_tracker(started_by("request_refund"), slots=slots))
     assert messages[0]["text"].startswith("A refund of $") and "needs a colleague's approval. I'm bringing in a " \
         "person from our team." in messages[0]["text"]
-    assert ConversationPaused() in events and _slot(events, "proposal") is None
+    assert handed_over(events) and _slot(events, "proposal") is None
     assert _count(Refund) == 0 and _count(DecisionRecord) == 1
     ticket = _escalation_ticket()
     assert (ticket.reason, ticket.order_number) == ("policy", "CL-100001")
@@ -167,10 +167,20 @@ def test_payment_question_gets_the_payment_facts():
 
 
 def test_no_changes_on_no():
-    messages, events = run_action(ActionDropProposal(), make_tracker([user_event("deny", "no")]))
-    assert messages[0]["text"] == NOTHING_CHANGED and SlotSet("proposal", None) in events
-    nothing, _ = run_action(ActionApplyProposal(), make_tracker([user_event("affirm", "yes")]))
+    events = started_by("cancel_order")
+    slots = {"order_id": "CL-100002", "email": "maria.lopez@example.com"}
+    _, proposed = run_action(ActionOrderRequest(), make_tracker(events, slots=slots))
+    tracker = make_tracker(events + [user_event("deny", "no")], slots={**slots, "proposal": _slot(proposed, "proposal")})
+    messages, answered = run_action(ActionAnswerNo(), tracker)
+    assert messages[0]["text"] == NOTHING_CHANGED and SlotSet("proposal", None) in answered
+    assert _count(Refund) == 0
+
+
+def test_a_bare_yes_or_no_with_nothing_pending_asks_what_the_customer_needs():
+    nothing, _ = run_action(ActionAnswerYes(), make_tracker([user_event("affirm", "yes")]))
     assert nothing[0]["text"] == NOTHING_PENDING
+    messages, events = run_action(ActionAnswerNo(), make_tracker([user_event("deny", "no")]))
+    assert messages[0]["text"] in catalogue().response("utter_anything_else").texts and events == []
 
 
 @pytest.mark.parametrize("proposal", [
@@ -178,7 +188,7 @@ def test_no_changes_on_no():
 ])
 def test_a_crafted_or_broken_proposal_does_nothing(proposal):
     tracker = make_tracker([user_event("affirm", "yes")], slots={**MARIA, "proposal": proposal})
-    messages, _ = run_action(ActionApplyProposal(), tracker)
+    messages, _ = run_action(ActionAnswerYes(), tracker)
     assert messages[0]["text"] == NOTHING_PENDING
     assert _count(DecisionRecord) == 0
 
@@ -193,10 +203,10 @@ def test_a_proposal_the_server_did_not_issue_is_never_carried_out():
     slots = {"order_id": "CL-100002", "email": "maria.lopez@example.com"}
     for proposal in forged:
         tracker = make_tracker([user_event("affirm", "yes")], slots={**slots, "proposal": proposal})
-        messages, _ = run_action(ActionApplyProposal(), tracker)
+        messages, _ = run_action(ActionAnswerYes(), tracker)
         assert messages[0]["text"] == NOTHING_PENDING
     stale = Proposal(**fields).seal(deps.proposal_signer(), "test-conversation", utcnow() - timedelta(hours=2))
-    messages, _ = run_action(ActionApplyProposal(), make_tracker([user_event("affirm", "yes")],
+    messages, _ = run_action(ActionAnswerYes(), make_tracker([user_event("affirm", "yes")],
                                                                  slots={**slots, "proposal": stale}))
     assert messages[0]["text"] == NOTHING_PENDING
     assert _count(DecisionRecord) == 0 and _count(Refund) == 0
@@ -206,7 +216,7 @@ def test_a_genuine_proposal_for_another_order_than_the_verified_one_is_refused()
     proposal = Proposal.new("refund", "CL-100003", reason="damaged").seal(deps.proposal_signer(),
                                                                            "test-conversation", utcnow())
     tracker = make_tracker([user_event("affirm", "yes")], slots={**MARIA, "proposal": proposal})
-    messages, _ = run_action(ActionApplyProposal(), tracker)
+    messages, _ = run_action(ActionAnswerYes(), tracker)
     assert messages[0]["text"] == REVERIFY and _count(Refund) == 0
 
 
@@ -217,7 +227,7 @@ def test_a_yes_without_a_live_proof_pays_nothing():
     _, proposed = run_action(ActionOrderRequest(), make_tracker(events, slots=slots))
     tracker = make_tracker(events + [user_event("affirm", "yes")], verified=False,
                            slots={**slots, "proposal": _slot(proposed, "proposal")})
-    messages, _ = run_action(ActionApplyProposal(), tracker)
+    messages, _ = run_action(ActionAnswerYes(), tracker)
     assert messages[0]["text"] == REVERIFY and _count(Refund) == 0
 
 
@@ -257,7 +267,8 @@ def test_the_form_checks_the_email_against_the_order_at_once():
     assert (right["order_id"], right["email"]) == ("CL-100001", "maria.lopez@example.com") and right["verified"]
     wrong = form.validate_email("jkim88@example.net", dispatcher, make_tracker(_typed("jkim88@example.net"),
                                                                               slots={"order_id": "CL-100001"}), {})
-    assert wrong == {"email": None, "order_id": None, "verified": None, "failed_verifications": 1.0}
+    # only the email is asked again; the number is kept (the customer may send a corrected one instead)
+    assert wrong == {"email": None, "order_id": "CL-100001", "verified": None, "failed_verifications": 1.0}
     assert [m["text"] for m in dispatcher.messages] == [DENIAL]
     third = make_tracker(_typed("x@example.com"), slots={"order_id": "CL-100001", "failed_verifications": 2.0})
     assert form.validate_email("x@example.com", CollectingDispatcher(), third, {})["failed_verifications"] == 3.0
@@ -294,7 +305,7 @@ def _late_order(max_cents):
 def _decline(slots, proposal_events, intent="deny", text="no"):
     tracker = make_tracker(started_by("delivery_problem") + [user_event(intent, text)],
                            slots={**slots, "proposal": _slot(proposal_events, "proposal")})
-    return run_action(ActionApplyProposal() if intent == "affirm" else ActionDropProposal(), tracker)
+    return run_action(ActionAnswerYes() if intent == "affirm" else ActionAnswerNo(), tracker)
 
 
 def test_a_declined_reshipment_turns_into_a_refund_offer():
@@ -316,7 +327,7 @@ def test_a_refund_instead_of_an_expensive_reshipment_goes_to_a_person():
     _, proposed = run_action(ActionOrderRequest(), make_tracker(started_by("delivery_problem"), slots=slots))
     messages, after = _decline(slots, proposed)
     assert messages[0]["text"].startswith("No problem. A refund of $") and "I'm bringing in" in messages[0]["text"]
-    assert ConversationPaused() in after and _count(Refund) == 0
+    assert handed_over(after) and _count(Refund) == 0
     ticket = _escalation_ticket()
     assert (ticket.reason, ticket.order_number) == ("policy", "CL-100004")
     assert json.loads(ticket.decisions)[-1]["outcome"] == "escalate"

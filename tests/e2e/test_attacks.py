@@ -41,7 +41,7 @@ def system(limits_system):
 def test_the_action_server_runs_nothing_without_rasas_credential(system):
     """A forged tracker posted straight to :5055/webhook moved money before; now it gets 401 and nothing runs."""
     settings = load_settings(environ=system.env)
-    forged = _forged_call("action_apply_proposal", {
+    forged = _forged_call("action_answer_yes", {
         "order_id": "CL-100002", "email": "maria.lopez@example.com",
         "proposal": '{"kind": "cancel", "order_number": "CL-100002", "id": "' + "a" * 32 + '"}'})
     before = _shop(system, "SELECT COUNT(*) FROM decisions")[0][0]

@@ -179,13 +179,17 @@ def test_an_agent_takes_replies_refunds_and_hands_back(system):
     assert "welcome" in after or "happy to help" in after, "the bot answers again (either utter_you_are_welcome)"
 
 
-def test_close_resumes_the_bot_quietly(system):
+def test_close_tells_the_customer_and_gives_the_conversation_back_to_the_bot(system):
     sender = _handoff(system)
     agent = DeskClient(system, "agent")
     ticket = agent.ticket_of(sender)
+    since = time.time() - 1
     assert agent.post(f"/tickets/{ticket}/close").json()["ok"]
     assert ticket not in [item["ticket_id"] for item in agent.queue()]
-    assert system.say(sender, "hello"), "the bot is not paused any more"
+    told = requests.get(f"{system.rasa_url}/webhooks/rest/messages", params={"sender": sender, "after": since},
+                        headers=system.rest_headers, timeout=30).json()
+    assert any("Ana from our team has closed this conversation" in m["text"] for m in told), told
+    assert system.say(sender, "hello"), "the bot answers again"
 
 
 def test_logout_ends_the_session(system):
@@ -304,7 +308,7 @@ def test_only_the_assigned_agent_or_a_supervisor_acts_on_a_taken_ticket(system):
     tracker = requests.get(f"{system.rasa_url}/conversations/{sender}/tracker", params={"token": system.token},
                            timeout=10).json()
     assert not any("Ben" in (e.get("text") or "") for e in tracker["events"]), "nothing reached the customer"
-    assert not system.say(sender, "hello?"), "the bot is still paused for Ana"
+    assert "Ana" in " ".join(system.say(sender, "hello?")), "the bot only says Ana has the message"
     page = ben.get(f"/tickets/{ticket}").text
     assert 'id="not-yours"' in page and f'action="/tickets/{ticket}/reply"' not in page
     assert ben.post(f"/tickets/{ticket}/note", {"text": "I know this customer"}).json()["ok"], "notes stay open"

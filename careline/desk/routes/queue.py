@@ -85,7 +85,7 @@ async def note(request: Request, ticket_id: int) -> HTTPResponse:
 async def resolve(request: Request, ticket_id: int) -> HTTPResponse:
     desk = desk_of(request)
     return await act(request, ticket_id, lambda form, user: desk.service.finish(
-        ticket_id, user, "resolved", lambda conversation: desk.rasa.resume(conversation, greet=True)),
+        ticket_id, user, "resolved", lambda conversation: desk.rasa.resume(conversation)),
         "Resolved; the bot has the conversation again.")
 
 
@@ -93,5 +93,5 @@ async def resolve(request: Request, ticket_id: int) -> HTTPResponse:
 async def close(request: Request, ticket_id: int) -> HTTPResponse:
     desk = desk_of(request)
     return await act(request, ticket_id, lambda form, user: desk.service.finish(
-        ticket_id, user, "closed", lambda conversation: desk.rasa.resume(conversation, greet=False)),
-        "Closed.")
+        ticket_id, user, "closed", lambda conversation: desk.rasa.resume(conversation)),
+        "Closed; the customer was told and the bot has the conversation again.")

@@ -2,9 +2,8 @@
 
 Redaction itself is careline.shared.redact (tests/careline/shared/test_patterns.py).
 """
-from datetime import datetime, timezone
 
-from careline.handoff.ticket import TicketFacts, build_ticket, expectation, next_opening, priority
+from careline.handoff.ticket import TicketFacts, build_ticket, priority
 
 
 def _user(text, intent, score, ts):
@@ -43,15 +42,6 @@ def test_unverified_customer_summary_and_priority_bounds():
     ticket = build_ticket("conv-2", "socketio", "customer_request", EVENTS[:1])
     assert ticket.summary.startswith("The customer (not verified) wants to know where their order is.")
     assert 0 <= priority("customer_request", 5.0, TicketFacts(customer_tier="premium", order_total=9999)) <= 100
-
-
-def test_expectation_is_honest_about_queue_and_hours():
-    monday_afternoon = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)  # 10:00 in New York
-    sunday = datetime(2026, 11, 22, 15, 0, tzinfo=timezone.utc)
-    assert next_opening(monday_afternoon) is None
-    busy = expectation(3, monday_afternoon)
-    assert "number 3 in the queue" in busy and "12 minutes" in busy
-    assert "back on Monday at 8:00" in expectation(1, sunday)
 
 
 def test_the_handoff_limits_defaults_are_policy_yml_s():
