@@ -1,4 +1,5 @@
-"""Start, watch and stop Careline's processes (action server, Rasa server, shop page, desk, worker).
+"""Start, watch and stop Careline's processes (action server, Rasa server, shop page, desk, worker, and the
+local mail catcher when no mail server is configured).
 
     python -m ops.supervisor run     foreground; Ctrl-C stops everything
     python -m ops.supervisor up      background; returns once everything is healthy
@@ -15,6 +16,7 @@ import contextlib
 import json
 import os
 import signal
+import smtplib
 import socket
 import subprocess
 import sys
@@ -62,6 +64,25 @@ def _heartbeat_probe(path: Path, max_age_s: float = 10.0) -> Callable[[], bool]:
     return probe
 
 
+def _smtp_probe(host: str, port: int) -> Callable[[], bool]:
+    def probe() -> bool:
+        try:
+            with smtplib.SMTP(host, port, timeout=3) as client:
+                return client.noop()[0] == 250
+        except (smtplib.SMTPException, OSError):
+            return False
+
+    return probe
+
+
+def mail_catcher_env(settings: Settings) -> Dict[str, str]:
+    """Without a configured mail server (CARELINE_SMTP_HOST), the processes send to the local mail catcher."""
+    if settings.smtp_host:
+        return {}
+    return {"CARELINE_SMTP_HOST": settings.host, "CARELINE_SMTP_PORT": str(settings.mail_port),
+            "CARELINE_SMTP_SECURITY": "none"}
+
+
 def _venv_bin(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
 
@@ -98,12 +119,17 @@ def services(settings: Settings, model: Path) -> List[Service]:
             probe=_http_probe(f"{settings.desk_url}/health", lambda body: b"ok" in body),
         ),
     ]
+    if not settings.smtp_host:
+        result.append(Service(name="mail", port=settings.mail_port,
+                              command=[sys.executable, "-m", "ops.mail_catcher", "--port", str(settings.mail_port),
+                                       "--dir", str(settings.mail_dir)],
+                              probe=_smtp_probe(settings.host, settings.mail_port)))
     result.append(Service(name="worker", command=[sys.executable, "-m", "careline.worker"],
                           probe=_heartbeat_probe(settings.worker_heartbeat)))
     return result
 
 
-SERVICE_NAMES = ("worker", "desk", "web", "rasa", "actions")  # stop order
+SERVICE_NAMES = ("worker", "mail", "desk", "web", "rasa", "actions")  # stop order
 
 
 def _pid_file(settings: Settings, name: str) -> Path:
@@ -145,7 +171,7 @@ def _log_tail(settings: Settings, name: str, lines: int = 25) -> str:
 def _start(settings: Settings, service: Service) -> subprocess.Popen:
     settings.log_dir.mkdir(parents=True, exist_ok=True)
     settings.run_dir.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, **settings.process_env(), RASA_AUTH_TOKEN=settings.auth_token,
+    env = dict(os.environ, **settings.process_env(), **mail_catcher_env(settings), RASA_AUTH_TOKEN=settings.auth_token,
                SANIC_HOST=settings.host, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2",
                SQLALCHEMY_SILENCE_UBER_WARNING="1", PYTHONWARNINGS="ignore::DeprecationWarning")
     log = (settings.log_dir / f"{service.name}.log").open("ab")
@@ -214,6 +240,13 @@ def down(settings: Settings) -> int:
     return 0
 
 
+def _mail_line(settings: Settings) -> str:
+    if settings.smtp_host:
+        return f"SMTP {settings.smtp_host}:{settings.smtp_port} ({settings.smtp_security})"
+    return (f"local mail catcher {settings.host}:{settings.mail_port}, nothing leaves this machine: "
+            f"messages in {settings.mail_dir}/ (set CARELINE_SMTP_HOST for a real server)")
+
+
 def _addresses(settings: Settings) -> str:
     return "\n".join([
         "Careline is running:",
@@ -226,7 +259,11 @@ def _addresses(settings: Settings) -> str:
         f"({'configured' if settings.messenger_configured else 'off: set CARELINE_FB_* to enable'})",
         f"  Rasa HTTP API    {settings.rasa_url}  (token: RASA_AUTH_TOKEN in .env)",
         f"  Action server    {settings.actions_url}/webhook  (token: CARELINE_ACTIONS_TOKEN in .env)",
-        f"  Worker           outboxes and schedules; helpdesk {settings.helpdesk_url or 'off (set CARELINE_HELPDESK_URL)'}",
+        f"  Worker           outboxes and schedules; helpdesk "
+        f"{settings.helpdesk_url or 'off (set CARELINE_HELPDESK_URL)'}",
+        f"  Emails           {_mail_line(settings)}",
+        f"  Warehouse        {settings.warehouse_url or 'off: reshipments wait (set CARELINE_WAREHOUSE_URL)'}",
+        f"  Return labels    {settings.customer_url}/returns/label/<signed link>.pdf (links in chat, email and desk)",
         f"  Logs             {settings.log_dir}",
     ])
 

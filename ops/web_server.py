@@ -4,6 +4,8 @@
 
 Only the page's own files are served (no directory listings, no node_modules); `/config.js`
 tells the widget where the bot's socket is. Headers keep the page from loading anything else.
+`/returns/label/<token>.pdf` serves a return label behind its signed, expiring link
+(careline.fulfilment: made from the store, never from the link; 404 or 410 with a short page).
 """
 from __future__ import annotations
 
@@ -15,6 +17,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from careline.db import make_engine
+from careline.fulfilment import LabelLinks, ReturnLabels
+from careline.fulfilment.links import PATH_PREFIX as LABEL_PATH
 from careline.shared.settings import Settings, load_settings
 
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
@@ -51,18 +56,28 @@ def security_headers(settings: Settings) -> Dict[str, str]:
     }
 
 
+def return_labels(settings: Settings) -> Optional[ReturnLabels]:
+    """The return labels behind their links (none without a signing key: then every link is refused)."""
+    if not settings.signing_key:
+        return None
+    links = LabelLinks(settings.signing_key, settings.customer_url, settings.label_link_days)
+    return ReturnLabels(make_engine(settings.store_db_url), settings.shop, links)
+
+
 def make_server(settings: Settings, port: int, root: Path = WEB_ROOT) -> ThreadingHTTPServer:
     headers = security_headers(settings)
     config = config_script(settings)
+    labels = return_labels(settings)
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "careline-web"
 
-        def _send(self, status: int, body: bytes, content_type: str, head_only: bool = False) -> None:
+        def _send(self, status: int, body: bytes, content_type: str, head_only: bool = False,
+                  extra: Optional[Dict[str, str]] = None) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
-            for name, value in headers.items():
+            for name, value in {**headers, **(extra or {})}.items():
                 self.send_header(name, value)
             self.end_headers()
             if not head_only:
@@ -75,6 +90,9 @@ def make_server(settings: Settings, port: int, root: Path = WEB_ROOT) -> Threadi
             if self.path.split("?", 1)[0] == "/health":
                 self._send(200, b'{"status": "ok"}', "application/json", head_only)
                 return
+            if self.path.startswith(LABEL_PATH):
+                self._label(head_only)
+                return
             path = public_file(root, self.path)
             if path is None:
                 self._send(404, b"Not found\n", "text/plain; charset=utf-8", head_only)
@@ -83,6 +101,16 @@ def make_server(settings: Settings, port: int, root: Path = WEB_ROOT) -> Threadi
             if kind.startswith("text/") or kind.endswith("javascript"):
                 kind += "; charset=utf-8"
             self._send(200, path.read_bytes(), kind, head_only)
+
+        def _label(self, head_only: bool) -> None:
+            private = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
+            if labels is None:
+                self._send(404, b"Not found\n", "text/plain; charset=utf-8", head_only, private)
+                return
+            answer = labels.answer(self.path.split("?", 1)[0].split("#", 1)[0])
+            if answer.filename:
+                private["Content-Disposition"] = f'inline; filename="{answer.filename}"'
+            self._send(answer.status, answer.body, answer.content_type, head_only, private)
 
         def do_GET(self) -> None:  # noqa: N802 - http.server API
             self._serve(head_only=False)

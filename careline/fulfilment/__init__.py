@@ -10,7 +10,7 @@ warehouse.py  the worker's sweep that queues approved reshipments for the wareho
 The money context writes the decisions and knows nothing of this one: everything here is derived
 from the store by the worker (python -m careline.worker), so a crash loses no promise.
 """
-from careline.fulfilment.labels import ReturnLabel, address_lines, find_return, label_pdf, long_day
+from careline.fulfilment.labels import ReturnLabel, address_lines, find_return, has_label, label_pdf, long_day
 from careline.fulfilment.links import EXPIRED, INVALID, VALID, LabelLinks, LinkCheck
 from careline.fulfilment.returns import LabelAnswer, ReturnLabels, email_key
 from careline.fulfilment.warehouse import (
@@ -23,4 +23,4 @@ from careline.fulfilment.warehouse import (
 
 __all__ = ["EXPIRED", "INVALID", "VALID", "LabelAnswer", "LabelLinks", "LinkCheck", "Reshipments", "ReturnLabel",
            "ReturnLabels", "WarehouseOutbox", "WarehouseReceipt", "address_lines", "email_key", "find_return",
-           "label_pdf", "long_day", "read_receipt", "shipped_email"]
+           "has_label", "label_pdf", "long_day", "read_receipt", "shipped_email"]

@@ -52,6 +52,11 @@ class ReturnLabel:
         return f"return-label-{self.reference}.pdf"
 
 
+def has_label(kind: str, outcome: str, reference: Optional[str]) -> bool:
+    """Whether a decision (as the audit records it) is a return with a label: approved, with its reference."""
+    return kind == RETURN and outcome in APPROVED and bool(reference)
+
+
 def address_lines(address: str) -> Tuple[str, ...]:
     """An address as stored ("75 Lake Street, Portland, OR 97205") on label lines: the street, then the rest."""
     street, _, rest = address.strip().partition(", ")
