@@ -38,6 +38,8 @@ from careline.shared.settings import PROJECT_ROOT, load_settings
 from tests.e2e.desk_client import SourceAddress
 from tests.fakes.graph_api import FakeGraphAPI
 from tests.fakes.helpdesk import FakeHelpdesk
+from tests.fakes.smtp import FakeSmtp
+from tests.fakes.warehouse import FakeWarehouse
 
 MAKE_TIMEOUT_S = 900
 DOWN_TIMEOUT_S = 120
@@ -75,6 +77,9 @@ class RunningSystem:
     #: Name every REST customer of `say` as a client of their own (X-Careline-Client), so that the
     #: failed identity checks and handoffs counted per client in one test never add up with another's.
     clients_per_sender: bool = False
+    #: The system's mail server and warehouse (local fakes: CARELINE_SMTP_*, CARELINE_WAREHOUSE_URL).
+    smtp: Optional[FakeSmtp] = None
+    warehouse: Optional[FakeWarehouse] = None
 
     @property
     def rest_headers(self) -> Dict[str, str]:
@@ -110,7 +115,8 @@ class RunningSystem:
 
 
 def _make_up(var_dir: Path, helpdesk: FakeHelpdesk, extra_env: Mapping[str, str],
-             clients_per_sender: bool = False) -> RunningSystem:
+             clients_per_sender: bool = False, smtp: Optional[FakeSmtp] = None,
+             warehouse: Optional[FakeWarehouse] = None) -> RunningSystem:
     """`make up` on free ports with the var/ folder `var_dir`; stops what it started if that fails."""
     env = dict(
         os.environ,
@@ -122,13 +128,17 @@ def _make_up(var_dir: Path, helpdesk: FakeHelpdesk, extra_env: Mapping[str, str]
         CARELINE_HELPDESK_URL=helpdesk.url,
         CARELINE_RATE_PER_ADDRESS="100000",  # every test talks from 127.0.0.1
         CARELINE_REST_TOKEN=secrets.token_urlsafe(32),  # REST is for integrations holding this
+        CARELINE_MAIL_PORT=str(free_port()),  # the local mail catcher's, should a system run one
     )
+    env.update(smtp.env if smtp else {})
+    env.update({"CARELINE_WAREHOUSE_URL": warehouse.url} if warehouse else {})
     env.update(extra_env)
     for key in ("CARELINE_TRACKER_DB_URL", "CARELINE_STORE_DB_URL"):
         env.pop(key, None)
     settings = load_settings(environ=env)
     running = RunningSystem(env=env, var_dir=var_dir, rasa_url=settings.rasa_url, token="", helpdesk=helpdesk,
-                            rest_token=settings.rest_token, clients_per_sender=clients_per_sender)
+                            rest_token=settings.rest_token, clients_per_sender=clients_per_sender, smtp=smtp,
+                            warehouse=warehouse)
     try:
         running.make("up")
     except BaseException:
@@ -199,10 +209,13 @@ class Systems:
         if spec == SHARED:
             env["CARELINE_FB_GRAPH_URL"] = self._graph_api.url
         helpdesk = FakeHelpdesk().__enter__()
+        smtp, warehouse = FakeSmtp().start(), FakeWarehouse().__enter__()
         try:
-            return _make_up(var_dir, helpdesk, env, spec.clients_per_sender)
+            return _make_up(var_dir, helpdesk, env, spec.clients_per_sender, smtp, warehouse)
         except BaseException:
             helpdesk.__exit__(None, None, None)
+            smtp.stop()
+            warehouse.__exit__(None, None, None)
             raise
 
     def prepare(self, specs: Iterable[SystemSpec]) -> None:
@@ -229,6 +242,10 @@ class Systems:
             stopper.join(DOWN_TIMEOUT_S + 10)
         for each in running:
             each.helpdesk.__exit__(None, None, None)
+            if each.smtp:
+                each.smtp.stop()
+            if each.warehouse:
+                each.warehouse.__exit__(None, None, None)
         self._starting.clear()
 
 

@@ -16,14 +16,16 @@ from tests.e2e.conftest import free_port
 
 pytestmark = pytest.mark.e2e
 
-SERVICES = ("actions", "rasa", "web", "desk")
+SERVICES = ("actions", "rasa", "web", "desk", "mail", "worker")  # mail: the local catcher (no CARELINE_SMTP_HOST)
 
 
 def test_make_run_serves_until_ctrl_c_then_stops_everything(tmp_path):
     """Starts a system of its own: what it tests is `make run` itself and that Ctrl-C stops everything."""
     env = dict(os.environ, CARELINE_VAR_DIR=str(tmp_path), CARELINE_RASA_PORT=str(free_port()),
                CARELINE_ACTIONS_PORT=str(free_port()), CARELINE_WEB_PORT=str(free_port()),
-               CARELINE_DESK_PORT=str(free_port()), CARELINE_REST_TOKEN=secrets.token_urlsafe(32))
+               CARELINE_DESK_PORT=str(free_port()), CARELINE_MAIL_PORT=str(free_port()),
+               CARELINE_REST_TOKEN=secrets.token_urlsafe(32))
+    env.pop("CARELINE_SMTP_HOST", None)
     settings = load_settings(environ=env)
     process = subprocess.Popen(
         ["make", "--no-print-directory", "run"], cwd=PROJECT_ROOT, env=env, text=True,
@@ -41,6 +43,7 @@ def test_make_run_serves_until_ctrl_c_then_stops_everything(tmp_path):
         assert f"{settings.rasa_url}/webhooks/rest/webhook" in printed
         assert f"{settings.actions_url}/webhook" in printed
         assert f"{settings.web_url}/" in printed
+        assert f"local mail catcher 127.0.0.1:{settings.mail_port}" in printed and str(settings.mail_dir) in printed
         assert "careline-widget.js" in requests.get(f"{settings.web_url}/", timeout=10).text
         reply = requests.post(f"{settings.rasa_url}/webhooks/rest/webhook",
                               json={"sender": "run-test", "message": "hello"}, timeout=60,
