@@ -140,7 +140,10 @@ class FollowUpSchedule:
     # --- what the conversation does (the actions call these) -------------------------------------
 
     def watch_order(self, conversation_id: str, channel: Optional[str], order_number: str) -> bool:
-        """Remember that this conversation asked about a verified order; False when nothing to watch."""
+        """Remember that this conversation asked about a verified order; False when nothing to watch.
+
+        An order the customer was already told is late (overdue, or marked delayed) is not announced again.
+        """
         now = self._now()
         with self._sessions() as session:
             order = session.execute(sa.select(Order).where(Order.number == order_number)).scalar_one_or_none()
@@ -150,9 +153,9 @@ class FollowUpSchedule:
                 OrderWatch.order_id == order.id, OrderWatch.conversation_id == conversation_id)).first()
             if exists:
                 return True
+            told_late = order.status == "delayed" or is_late(order.status, order.promised_date, now.date())
             session.add(OrderWatch(order_id=order.id, conversation_id=conversation_id, channel=(channel or "")[:40]
-                                   or None, late_when_asked=is_late(order.status, order.promised_date, now.date()),
-                                   created_at=now))
+                                   or None, late_when_asked=told_late, created_at=now))
             try:
                 session.commit()
             except IntegrityError:  # the same question twice at once

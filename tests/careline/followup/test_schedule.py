@@ -97,6 +97,8 @@ def test_no_notice_for_an_order_late_when_asked_finished_or_watched_too_long_ago
     today = clock().date()
     _set_order(engine, "CL-100004", status="delayed", promised_date=today - timedelta(days=9))
     assert schedule.watch_order("knew-it", "socketio", "CL-100004")  # the customer was told it is late
+    _set_order(engine, "CL-100002", status="delayed", promised_date=today + timedelta(days=1))
+    assert schedule.watch_order("told-delayed", "socketio", "CL-100002")  # "it's running late" already
     _set_order(engine, "CL-100003", status="delivered")
     assert not schedule.watch_order("delivered", "socketio", "CL-100003")
     assert not schedule.watch_order("unknown", "socketio", "CL-999999")
