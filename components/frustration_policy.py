@@ -1,7 +1,8 @@
 """FrustrationPolicy: reacts to how the conversation is going, before the normal answer.
 
 - High frustration (see careline.nlu.frustration_model.conversation and policy.yml) after the first
-  message: hand over to a person (`action_handoff`) whatever the customer said.
+  message, or a complaint that asks for a person ("I'm fed up. Human please."): hand over to a
+  person (`action_handoff`) at once.
 - Rising, medium frustration: acknowledge it first (`action_acknowledge_frustration`, which
   reverts itself so that the rules then answer the message as usual), at most once per turn
   and not again within the next two turns; never when the customer asked for a person (that
@@ -23,6 +24,7 @@ from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from careline.nlu.frustration_model import Thresholds, conversation, turns_from_events
+from careline.nlu.person_request import asks_for_a_person
 from components.waiting_policy import waiting_for_a_person
 
 HANDOFF = "action_handoff"
@@ -69,7 +71,10 @@ class FrustrationPolicy(Policy):
         if not turns:
             return self._prediction(result)
         mood = conversation(turns, self._thresholds)
-        if mood.level == "high" and len(turns) >= 2 and HANDOFF in domain.action_names_or_texts:
+        text = tracker.latest_message.text if tracker.latest_message else ""
+        complaint_asking_for_a_person = turns[-1].intent == "complain" and asks_for_a_person(text)
+        if HANDOFF in domain.action_names_or_texts and (
+                complaint_asking_for_a_person or (mood.level == "high" and len(turns) >= 2)):
             result[domain.index_for_action(HANDOFF)] = 1.0
         elif mood.level in ("medium", "high") and ACKNOWLEDGE in domain.action_names_or_texts \
                 and turns[-1].intent not in NO_ACKNOWLEDGEMENT and not _acknowledged_recently(tracker):

@@ -74,3 +74,16 @@ def test_a_request_for_a_person_is_not_prefaced_with_an_apology(policy, domain):
     """Angry or not, "get me a human" goes straight to the handoff rule: no acknowledgement first."""
     assert predicted(policy, domain, said("I want to speak to a human NOW", "human_handoff", 0.7)) is None
     assert predicted(policy, domain, said("this is taking forever", "order_status", 0.7)) == ACKNOWLEDGE
+
+
+def test_a_complaint_that_asks_for_a_person_is_handed_over_at_once(policy, domain):
+    assert predicted(policy, domain, said("I'm fed up. Human please.", "complain", 0.93)) == HANDOFF
+    assert predicted(policy, domain, said("I'm fed up with this lamp", "complain", 0.93)) is None, \
+        "a complaint alone: its rule apologises and offers a person"
+
+
+def test_nothing_while_a_person_has_the_conversation(policy, domain):
+    from rasa.shared.core.events import SlotSet
+    tracker = DialogueStateTracker.from_events("t", [SlotSet("handoff_ticket", "7"), ActionExecuted("action_listen")]
+                                               + said("WHERE IS MY ORDER!!!", "order_status", 0.95), domain.slots)
+    assert max(policy.predict_action_probabilities(tracker, domain).probabilities) == 0

@@ -124,17 +124,19 @@ def test_3_a_wrong_email_asks_for_the_email_only_and_no_prompt_comes_three_times
     assert offered, "a person is offered instead of a third identical question"
 
 
-@pytest.mark.parametrize("before", [
-    [],
-    ["this is ridiculous, my order is late again"],
-    ["where is my order"],                                  # in the middle of the identity check
-    ["I want to return something", "CL-100003", "jkim88@example.net"],   # while a proposal is open
+@pytest.mark.parametrize("before, request_", [
+    ([], "I'm fed up. Human please."),     # a complaint that asks for a person
+    ([], "I want to speak to a human now"),
+    (["this is ridiculous, my order is late again"], "I want to speak to a human now"),
+    (["where is my order"], "I want to speak to a human now"),       # in the middle of the identity check
+    (["I want to return something", "CL-100003", "jkim88@example.net"],   # while a proposal is open
+     "I want to speak to a human now"),
 ])
-def test_4_a_request_for_a_person_is_honoured_at_once_without_an_apology(system, before):
+def test_4_a_request_for_a_person_is_honoured_at_once_without_an_apology(system, before, request_):
     chat = Chat(system)
     for text in before:
         chat.say(text)
-    answer = chat.say("I want to speak to a human now")
+    answer = chat.say(request_)
     assert answer.startswith("I'm bringing in a person from our team."), answer
     assert not APOLOGY.search(answer), answer
 
