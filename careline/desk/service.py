@@ -23,8 +23,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from careline.db import Agent, Customer, DecisionRecord, DeskFormKey, Order, Ticket, TicketEvent
 from careline.desk.auth import DeskUser
 from careline.fulfilment import has_label
+from careline.handoff import CONTACT_EMAIL
 from careline.money import GOODWILL_CAP_OVERRIDDEN, ClaimService, Request, from_cents
-from careline.shared import redact, utcnow
+from careline.notify import OutgoingEmail, queue_email
+from careline.shared import redact, render, utcnow
 
 ACTIVE = ("open", "assigned")
 MAX_TEXT = 2000
@@ -292,7 +294,26 @@ class DeskService:
                 ticket.status, ticket.assigned_agent_id = "assigned", user.id
             ticket.first_response_at = ticket.first_response_at or self._now()
             self._audit(session, ticket, user, "reply", text)
+            self._email_reply(session, ticket, user, text)
             session.commit()
+
+    def _email_reply(self, session: Session, ticket: Ticket, user: DeskUser, text: str) -> None:
+        """The reply goes by email too when the customer left an address while waiting (as the bot promised).
+
+        Queued in the reply's own transaction (careline.notify), so it is sent once even if a process dies.
+        """
+        contact = session.execute(sa.select(TicketEvent.detail).where(
+            TicketEvent.ticket_id == ticket.id, TicketEvent.kind == CONTACT_EMAIL)
+            .order_by(TicketEvent.id.desc()).limit(1)).scalar_one_or_none()
+        if not contact:
+            return
+        replies = session.execute(sa.select(sa.func.count(TicketEvent.id)).where(
+            TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "reply")).scalar_one()
+        agent = user.name.split()[0] if user.name.split() else user.name
+        queue_email(session, OutgoingEmail(
+            key=f"ticket-reply:{ticket.id}:{replies}", to=contact,
+            subject=render("utter_email_reply_subject", agent=agent),
+            body=render("utter_email_reply_body", agent=agent, reply=text)), self._now())
 
     def note(self, ticket_id: int, user: DeskUser, text: Any) -> None:
         text = _clean_text(text, "note")

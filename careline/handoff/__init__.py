@@ -1,9 +1,16 @@
-"""Handing a conversation to people: the ticket (transcript, summary, trajectory, redaction), its store, the outbox.
+"""Handing a conversation to people: the ticket (transcript, summary, trajectory, redaction), its store,
+the wait, the outbox.
 
 ticket.py    building a ticket from a conversation's events: transcript, summary, priority, redaction
              (with careline.shared.redact, the one redaction of the system)
-tickets.py   the ticket store (a ticket and its outbox message in one transaction)
+tickets.py   the ticket store (a ticket and its outbox message in one transaction; a conversation's
+             ticket state, handling history, agents at work, the email a waiting customer left)
+waiting.py   the promised wait (from real handling times and shop.yml's hours) and what a waiting
+             customer hears
 outbox.py    delivering tickets to the helpdesk with retries (run by the worker: python -m careline.worker)
 """
+from careline.handoff.tickets import CONTACT_EMAIL, TicketService, TicketState
+from careline.handoff.waiting import WaitEstimate, WaitSettings, estimate_wait, expectation, waiting_reply
 
-__all__: list[str] = []
+__all__ = ["CONTACT_EMAIL", "TicketService", "TicketState", "WaitEstimate", "WaitSettings", "estimate_wait",
+           "expectation", "waiting_reply"]

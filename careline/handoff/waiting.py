@@ -82,8 +82,9 @@ def expectation(position: int, now: datetime, shop: Shop, estimate: WaitEstimate
     opening = shop.next_opening(now)
     if opening is not None:
         return render("utter_handoff_offline", when=when_back(opening, now, shop))
-    name = "utter_handoff_queue" if estimate.from_history else "utter_handoff_queue_usually"
-    return render(name, position=max(1, position), minutes=estimate.minutes)
+    if estimate.from_history:
+        return render("utter_handoff_queue", position=max(1, position), minutes=estimate.minutes)
+    return render("utter_handoff_queue_usually", position=max(1, position), minutes=estimate.minutes)
 
 
 def waiting_reply(position: int, now: datetime, shop: Shop, estimate: WaitEstimate, agent: Optional[str],
@@ -95,17 +96,21 @@ def waiting_reply(position: int, now: datetime, shop: Shop, estimate: WaitEstima
     """
     if email_just_left and contact_email:
         return render("utter_waiting_email_noted", email=contact_email)
+    if agent and brief:
+        return render("utter_waiting_with_agent_brief", agent=agent)
     if agent:
-        return render("utter_waiting_with_agent_brief" if brief else "utter_waiting_with_agent", agent=agent)
+        return render("utter_waiting_with_agent", agent=agent)
     opening = shop.next_opening(now)
     if opening is not None:
+        when = when_back(opening, now, shop)
         if contact_email:
-            return render("utter_waiting_offline_email_known", when=when_back(opening, now, shop),
-                          email=contact_email)
-        return render("utter_waiting_offline_brief" if brief else "utter_waiting_offline",
-                      when=when_back(opening, now, shop))
-    name = "utter_waiting_queue_brief" if brief else "utter_waiting_queue"
-    return render(name, position=max(1, position), minutes=estimate.minutes)
+            return render("utter_waiting_offline_email_known", when=when, email=contact_email)
+        if brief:
+            return render("utter_waiting_offline_brief", when=when)
+        return render("utter_waiting_offline", when=when)
+    if brief:
+        return render("utter_waiting_queue_brief", position=max(1, position), minutes=estimate.minutes)
+    return render("utter_waiting_queue", position=max(1, position), minutes=estimate.minutes)
 
 
 def alternative(shop: Shop) -> str:

@@ -31,7 +31,7 @@ ALLOWED: Dict[str, Set[str]] = {
     "dialogue": {"db", "shared"},
     "feedback": {"db", "shared"},
     "access": {"db", "shared"},
-    "desk": {"db", "shared", "money", "handoff", "feedback", "fulfilment"},
+    "desk": {"db", "shared", "money", "handoff", "feedback", "fulfilment", "notify"},
     "notify": {"db", "shared"},
     "fulfilment": {"db", "shared", "notify"},
     "followup": {"db", "shared"},
