@@ -11,7 +11,8 @@ Systems with another configuration or lifecycle, each started once per session:
 - `limits_system`: a low per-address limit, for the tests that spend a client's budget on
   purpose (the address limits, the identity lock, the ticket flood: they lock things "for
   everyone" that the shared system's other tests need).
-- `lifecycle_system`: for tests that restart the servers or swap the model under them.
+- `lifecycle_system`: for tests that restart the servers or swap the model under them (and follow-ups,
+  which it schedules seconds after their case).
 - a module-level `SYSTEM_ENV` dict gives that module (and any with the same dict) a system with
   those variables, e.g. REST switched off.
 The systems the collected tests need start in the background once the first end-to-end test
@@ -170,7 +171,9 @@ SHARED = SystemSpec.of("shared", {
 # 60 messages (and reads) a minute per address, a burst of 30: tests that spend it talk from a
 # loopback address of their own (`loopback_session`), the attacks from 127.0.0.1 stay below it.
 LIMITS = SystemSpec.of("limits", {"CARELINE_RATE_PER_ADDRESS": "60"})
-LIFECYCLE = SystemSpec.of("lifecycle", {})
+# Follow-ups due 12 s after their case (and once a conversation is quiet that long): soon enough to
+# watch one arrive, late enough to stop the system in between (tests/e2e/test_followups.py).
+LIFECYCLE = SystemSpec.of("lifecycle", {"CARELINE_FOLLOW_UP_DELAY_S": "12"})
 
 
 def _spec_of_module(module: object) -> SystemSpec:
