@@ -5,8 +5,9 @@ For each due follow-up (claimed in a short transaction, so no transaction is ope
    wrote, whether a person has it (paused) or a form is under way;
 2. a conversation that is gone, or a channel that may not write first now
    (careline/followup/channels.py), records the follow-up as not sent, with the reason;
-3. a conversation with a person (an open or assigned ticket), in a form, where the customer wrote within the quiet period, or
-   that still owes an answer to another follow-up, is tried again later (not an attempt);
+3. a conversation with a person (an open or assigned ticket), in a form, where the customer wrote
+   within the quiet period, or that still owes an answer to another follow-up, is tried again
+   later (not an attempt);
 4. otherwise the bot is asked to trigger the follow-up's external intent with its id; the action
    marks it sent when it speaks, and only then, once (a repeated trigger says nothing twice).
 A bot that cannot be reached is tried again with exponential backoff; a follow-up that could not be

@@ -7,7 +7,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from careline.db import DecisionRecord, FollowUp, Order, OrderWatch
+from careline.db import DecisionRecord, Order, OrderWatch
 from careline.followup import LATE_ORDER, FollowUpSchedule
 from careline.money import Request
 from tests.careline.followup.conftest import RULES, follow_ups, refund, resolved_ticket
