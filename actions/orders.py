@@ -55,6 +55,9 @@ KIND_OF_TOPIC = {
 EXTRA_SLOTS = {"request_refund": ["refund_reason"], "change_address": ["new_address"]}
 NOT_DUE_RULES = ("not_due_yet", "not_delivered_yet")
 CLEARED = ("refund_reason", "new_address")
+#: Questions answered in the middle of the identity check: the form's question follows again, and
+#: that is not the customer failing to answer it (the no-loop guard leaves it alone).
+DIGRESSIONS = ("faq", "bot_challenge", "out_of_scope")
 
 
 def yes_no() -> List[Dict[str, str]]:
@@ -270,7 +273,8 @@ class _AskAction(Action, ABC):
         if self.asked_already(tracker):
             return []
         text = render(self.question_for(tracker))
-        if times_in_a_row(tracker.events, text) >= MAX_SAME_PROMPT:
+        digression = (tracker.latest_message.get("intent") or {}).get("name") in DIGRESSIONS
+        if not digression and times_in_a_row(tracker.events, text) >= MAX_SAME_PROMPT:
             dispatcher.utter_message(text=render("utter_loop_offer", missing=render(self.missing)),
                                      buttons=[button("utter_button_human_handoff", "/human_handoff"),
                                               button("utter_button_stop_here", "/deny")])

@@ -170,7 +170,8 @@ def test_no_changes_on_no():
     events = started_by("cancel_order")
     slots = {"order_id": "CL-100002", "email": "maria.lopez@example.com"}
     _, proposed = run_action(ActionOrderRequest(), make_tracker(events, slots=slots))
-    tracker = make_tracker(events + [user_event("deny", "no")], slots={**slots, "proposal": _slot(proposed, "proposal")})
+    tracker = make_tracker(events + [user_event("deny", "no")],
+                           slots={**slots, "proposal": _slot(proposed, "proposal")})
     messages, answered = run_action(ActionAnswerNo(), tracker)
     assert messages[0]["text"] == NOTHING_CHANGED and SlotSet("proposal", None) in answered
     assert _count(Refund) == 0

@@ -98,6 +98,15 @@ def test_2_details_given_early_or_together_are_not_asked_again(system):
     answer = together.say(f"where is my order {maria.order('CL-100001')}? my email is {maria.email}")
     assert f"Thanks, {maria.first_name}. Your order {maria.order('CL-100001')}" in answer, answer
 
+    curious = Chat(system)
+    assert "order number" in curious.say("where is my order")
+    for question in ("how long does delivery take?", "do you ship to Canada?", "which payment methods do you accept?"):
+        answer = curious.say(question)
+        assert "working days" in answer or "Visa" in answer, answer
+        assert answer.endswith("and it's in your confirmation email."), "the identity check resumes where it was"
+    assert f"Your order {maria.order('CL-100001')}" in (curious.say(maria.order("CL-100001")) + " " +
+                                                       curious.say(maria.email))
+
     moving = Chat(system)
     moving.say(f"I need to change the delivery address of {maria.order('CL-100002')} to "
                "12 Elm Street, Portland, OR 97205")

@@ -70,8 +70,10 @@ def test_waiting_replies_alternate_and_name_the_agent_or_the_email_left():
 
 
 def test_wait_settings_come_from_policy_yml_and_are_checked():
-    assert WaitSettings.from_mapping(load_settings().policy_section("handoff")) == WaitSettings(
-        **{k: v for k, v in load_settings().policy_section("handoff").items() if k in WaitSettings.__dataclass_fields__})
+    section = load_settings().policy_section("handoff")
+    assert WaitSettings.from_mapping(section) == WaitSettings(
+        **{k: v for k, v in section.items() if k in WaitSettings.__dataclass_fields__})
+    assert section["default_minutes_per_ticket"] == WaitSettings().default_minutes_per_ticket
     with pytest.raises(ValueError, match="default_minutes_per_ticket"):
         WaitSettings.from_mapping({"default_minutes_per_ticket": 0})
 

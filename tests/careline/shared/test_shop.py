@@ -7,7 +7,7 @@ from datetime import date, datetime, timezone
 import pytest
 
 from careline.shared import PROJECT_ROOT, ShopFileError, catalogue, load_settings, load_shop
-from careline.shared.shop import DAYS, parse_shop
+from careline.shared.shop import parse_shop
 
 SHOP = load_shop(PROJECT_ROOT / "shop.yml")
 
