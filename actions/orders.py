@@ -11,12 +11,13 @@ from datetime import date
 from typing import Any, Callable, Dict, List, Optional
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.deps import claim_service, identity_guard, identity_tokens, return_label_url, settings
+from actions.deps import claim_service, follow_up_schedule, identity_guard, identity_tokens, return_label_url, settings
 from actions.followup import watch_order
+from actions.followup import ActionFollowUpNo, ActionFollowUpYes
 from actions.handoff import hand_off
 from actions.identity import channel_of, client_of, pending_proposal, proven_order, seal, session_of
 from careline.dialogue.conversation import (
@@ -391,12 +392,31 @@ class ActionOrderRequest(Action):
                                   order.number, outcome.decision.rule)
 
 
+def _latest_yes_no_asker(tracker: Tracker) -> Optional[str]:
+    """The action that asked the bot's latest yes/no question (a message with a /affirm button)."""
+    events = list(tracker.events)
+    for index in range(len(events) - 1, -1, -1):
+        event = events[index]
+        buttons = ((event.get("data") or {}).get("buttons") or []) if event.get("event") == "bot" else []
+        if any(b.get("payload") == "/affirm" for b in buttons):
+            return next((str(events[j].get("name")) for j in range(index - 1, -1, -1)
+                         if events[j].get("event") == "action"), None)
+    return None
+
+
+def _answers_follow_up(tracker: Tracker) -> bool:
+    """Whether a yes or no answers a follow-up: it was the bot's latest yes/no question and is still open."""
+    return _latest_yes_no_asker(tracker) == "action_follow_up" and \
+        follow_up_schedule().awaiting_answer(tracker.sender_id) is not None
+
+
 class ActionAnswerYes(Action):
     """The customer said yes: to the bot's latest question, whatever was said in between.
 
-    The latest question is the pending proposal (sealed by this server, still fresh): carry it out
-    once (its id is the idempotency key), or bring in the person that was offered. With nothing
-    pending, a yes is a cue to ask what the customer needs.
+    The latest question is a follow-up ("did it work out?", then the rating), or the pending
+    proposal (sealed by this server, still fresh): carry it out once (its id is the idempotency
+    key), or bring in the person that was offered. With nothing pending, a yes is a cue to ask what
+    the customer needs.
     """
 
     def name(self) -> str:
@@ -404,6 +424,8 @@ class ActionAnswerYes(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
+        if _answers_follow_up(tracker):  # "did it work out?", perhaps after a detour
+            return await ActionFollowUpYes().run(dispatcher, tracker, domain) + [FollowupAction("feedback_form")]
         proposal = pending_proposal(tracker)
         if proposal is None:  # none pending, or not one this server made for this conversation
             dispatcher.utter_message(text=render("utter_nothing_pending"))
@@ -442,6 +464,8 @@ class ActionAnswerNo(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
+        if _answers_follow_up(tracker):
+            return await ActionFollowUpNo().run(dispatcher, tracker, domain)
         proposal = pending_proposal(tracker)
         if proposal is None or proposal.kind == "handoff":
             dispatcher.utter_message(text=render("utter_anything_else"))

@@ -138,3 +138,25 @@ def test_asking_where_an_order_is_watches_it_and_a_late_order_is_announced():
     assert again == []
     wrong_kind, _ = run_action(ActionFollowUp(), make_tracker([_triggered("EXTERNAL_follow_up", notice.id)]))
     assert wrong_kind == []
+
+
+def test_a_yes_or_no_after_a_detour_still_answers_the_follow_up():
+    """The bot's latest yes/no question was the follow-up; a question in between does not change that."""
+    from rasa_sdk.events import FollowupAction
+
+    from actions.orders import ActionAnswerNo, ActionAnswerYes
+    row = _refund_followed_up()
+    asked, _ = run_action(ActionFollowUp(), make_tracker([_triggered("EXTERNAL_follow_up", row.id)]))
+    question = [{"event": "action", "name": "action_follow_up"},
+                {"event": "bot", "text": asked[0]["text"], "data": {"buttons": asked[0]["buttons"]}},
+                {"event": "action", "name": "action_listen"}]
+    detour = [user_event("faq", "how long does a refund take?"), {"event": "action", "name": "utter_faq"},
+              {"event": "bot", "text": "Once your return reaches our warehouse ..."},
+              {"event": "action", "name": "action_listen"}]
+    messages, events = run_action(ActionAnswerYes(), make_tracker(
+        [_triggered("EXTERNAL_follow_up", row.id)] + question + detour + [user_event("affirm", "yes")]))
+    assert FollowupAction("feedback_form") in events and _row(row.id).outcome == "resolved"
+    again, _ = run_action(ActionAnswerNo(), make_tracker(
+        [_triggered("EXTERNAL_follow_up", row.id)] + question + detour + [user_event("deny", "no")]))
+    assert _row(row.id).outcome == "resolved", "answered once: a later no changes nothing"
+    assert again and "bringing in a person" not in again[0]["text"]
