@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from tests.e2e import customers
+from tests.e2e.desk_client import DeskClient
 
 pytestmark = pytest.mark.e2e
 
@@ -133,3 +134,21 @@ def test_a_late_order_is_announced_once_to_the_conversation_that_asked_about_it(
     assert not [m for m in _said_since(system, stranger, since) if "running late" in (m.get("text") or "")]
     assert _shop(system, "SELECT kind, status FROM follow_ups WHERE conversation_id IN (?, ?)", sender, stranger) == \
         [("late_order", "sent")]
+
+
+def test_supervisors_see_the_follow_up_outcomes_in_the_analytics(system):
+    _shop(system, "INSERT INTO follow_ups (case_key, kind, conversation_id, case_at, created_at, due_at, status, "
+                  "next_attempt_at, attempts, not_sent_reason, channel) VALUES (?, 'reship', ?, datetime('now'), "
+                  "datetime('now'), datetime('now'), 'not_sent', datetime('now'), 0, 'messenger_window_closed', "
+                  "'facebook')", f"e2e:{uuid.uuid4().hex}", f"fb-{uuid.uuid4().hex}")
+    stored = _shop(system, "SELECT kind, COUNT(*), SUM(status = 'sent'), SUM(status = 'not_sent'), "
+                           "TOTAL(outcome = 'resolved'), TOTAL(outcome = 'not_resolved') FROM follow_ups "
+                           "WHERE due_at >= date('now', '-29 days') GROUP BY kind")
+    supervisor = DeskClient(system, "supervisor")
+    figures = supervisor.get("/api/analytics").json()["follow_ups"]
+    assert {kind: (f["due"], f["sent"], f["not_sent"], f["resolved"], f["not_resolved"])
+            for kind, f in figures.items()} == {row[0]: tuple(row[1:]) for row in stored}
+    assert figures["reship"]["not_sent"] >= 1
+    page = supervisor.get("/analytics").text
+    assert '<table id="follow-ups">' in page and "<td>reship</td>" in page
+    assert "follow_ups_reship,not_sent," in supervisor.get("/analytics.csv").text
