@@ -2,7 +2,7 @@
 
 engine.py        engines (SQLite with IMMEDIATE transactions, PostgreSQL) and the declarative base
 models/          one module of tables per context (shop, money, handoff, desk, feedback, access, notify,
-                 fulfilment)
+                 fulfilment, followup)
 orders.py        OrderView (a read-only snapshot) and OrderRepository
 outbox.py        the outbox tables' shared columns and their one delivery loop (claim, send, record, backoff)
 migrate.py       Alembic upgrade (entry point: python -m careline.db.migrate)
