@@ -39,7 +39,7 @@ from careline.money.customer_input import (
     normalize_reason,
 )
 from careline.money.identity import find_email, find_order_number, normalize_email, normalize_order_number
-from careline.money.policy import APPROVE, ESCALATE, PARTIAL, Request
+from careline.money.policy import APPROVE, ESCALATE, PARTIAL, RETURN_EXISTS, Request
 from careline.money.proposal import Proposal
 from careline.money.verification import LOCKED as CHECK_LOCKED
 from careline.shared import button, render
@@ -388,6 +388,11 @@ class ActionOrderRequest(Action):
             return [SlotSet("proposal", seal(proposal, tracker))]
         outcome = service.decide_and_apply(idempotency_key=_message_key(tracker, kind), order_number=order.number,
                                            email=email, request=request, conversation_id=tracker.sender_id)
+        if outcome.decision.rule == RETURN_EXISTS:  # the return they have, with its label again
+            existing = str(outcome.decision.facts.get("reference") or "")
+            dispatcher.utter_message(text=render("utter_return_label_again", explanation=outcome.decision.explanation,
+                                                 label_url=return_label_url("return", existing)))
+            return _clear(*CLEARED)
         return _escalate_or_offer(dispatcher, tracker, outcome.decision.explanation, outcome.decision.outcome,
                                   order.number, outcome.decision.rule)
 

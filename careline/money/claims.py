@@ -176,6 +176,10 @@ class ClaimService:
             reshipped=session.execute(sa.select(DecisionRecord.id).where(
                 DecisionRecord.order_id == order.id, DecisionRecord.kind == "reship",
                 DecisionRecord.outcome.in_((APPROVE, PARTIAL)))).first() is not None,
+            return_reference=session.execute(sa.select(DecisionRecord.reference).where(
+                DecisionRecord.order_id == order.id, DecisionRecord.kind == "return",
+                DecisionRecord.outcome.in_((APPROVE, PARTIAL))).order_by(DecisionRecord.id.desc()).limit(1)
+            ).scalar_one_or_none(),
         )
         charge_facts = None
         if charge_id is not None:

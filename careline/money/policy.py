@@ -87,6 +87,7 @@ class OrderFacts:
     promised_date: Optional[date] = None
     delivered_date: Optional[date] = None
     reshipped: bool = False  # a replacement was approved for this order before
+    return_reference: Optional[str] = None  # the return already authorised for this order (RA-...)
 
 
 @dataclass(frozen=True)
@@ -530,11 +531,19 @@ def _decide_address(order: OrderFacts, detail: Optional[str]) -> Decision:
                     render("utter_policy_address_approved", number=order.number))
 
 
+#: The order has a return already: its label again, nothing new (actions show the label's link).
+RETURN_EXISTS = "return_exists"
+
+
 def _decide_return(order: OrderFacts, policy: Policy, today: date) -> Decision:
     if order.status in ("cancelled", "returned"):
         return _deny("not_returnable", render("utter_policy_not_returnable", number=order.number, status=order.status))
     if order.delivered_date is None:
         return _deny("not_delivered_yet", render("utter_policy_return_not_delivered", number=order.number))
+    if order.return_reference:  # one return per order: the customer gets the one they have again
+        return Decision(DENY, Decimal("0.00"), RETURN_EXISTS,
+                        render("utter_policy_return_exists", number=order.number, reference=order.return_reference),
+                        offer_human=True, facts={"reference": order.return_reference})
     age = (today - order.delivered_date).days
     if age > policy.return_window_days:
         return _deny("outside_return_window", render("utter_policy_return_outside_window", number=order.number,

@@ -363,3 +363,16 @@ def test_a_refund_reason_slot_set_before_the_form_is_validated_too(reason):
     slots = {"order_id": "CL-100003", "email": "jkim88@example.net", "refund_reason": reason}
     messages, _ = run_action(ActionOrderRequest(), make_tracker(started_by("request_refund"), slots=slots))
     assert messages and _count(Refund) == 0
+
+
+def test_a_second_return_for_the_same_order_gives_the_label_of_the_first_again():
+    slots = {"order_id": "CL-100003", "email": "jkim88@example.net"}
+    _, done, _, _ = propose_and_accept("return_item", slots)
+    first = re.search(r"RA-100003-\d{4}", done[0]["text"]).group(0)
+    messages, events = run_action(ActionOrderRequest(), make_tracker(started_by("return_item"), slots=slots))
+    text = messages[0]["text"]
+    assert text.startswith(f"Order CL-100003 already has a return: {first}.") and "/returns/label/" in text, text
+    assert "Shall I" not in text and not handed_over(events)
+    with Session(deps.store_engine()) as session:
+        kinds = session.execute(sa.select(DecisionRecord.rule).where(DecisionRecord.kind == "return")).scalars().all()
+    assert sorted(kinds) == ["return_exists", "within_return_window"], "one return, the second ask audited"

@@ -120,6 +120,8 @@ def claims(kind, count, days_ago=5, amount="10.00"):
      "cancel_before_shipping", "149.00"),
     ("cancel after shipping", dict(kind="cancel", order=SHIPPED), DENY, "already_shipped", "0.00"),
     ("return inside the window", dict(kind="return"), APPROVE, "within_return_window", "0.00"),
+    ("one return per order: the one there is", dict(kind="return", order=replace(DELIVERED, return_reference="RA-1")),
+     DENY, "return_exists", "0.00"),
     ("return after the window", dict(kind="return", order=OLD), DENY, "outside_return_window", "0.00"),
     ("return before delivery", dict(kind="return", order=SHIPPED), DENY, "not_delivered_yet", "0.00"),
     ("reship a late order", dict(kind="reship", order=LATE), APPROVE, "reship_late_or_missing", "0.00"),
