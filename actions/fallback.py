@@ -5,7 +5,9 @@ A yes/no question the bot asked is still the question: an answer it cannot read 
 fit" to "Shall I create a return?") gets that question again with its buttons, never a generic
 "didn't get that" whose "yes" would mean something else. An offer of a person is sealed like any
 proposal, so that a typed "yes" to it brings one in. Right after a person gave the conversation
-back, a message the bot cannot read ("is anyone coming?") gets the offer of a person again.
+back, a message the bot cannot read ("is anyone coming?") gets the offer of a person again. A
+message the bot cannot read that names an order number ("CL-100001? maria@example.com") starts the
+identity check for it, as "where is my order" would.
 """
 from __future__ import annotations
 
@@ -13,13 +15,14 @@ import re
 from typing import Any, Dict, List, Optional
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.deps import fallback_thresholds
 from actions.identity import pending_proposal, seal
-from careline.dialogue.conversation import MAX_SAME_PROMPT, times_in_a_row
+from careline.dialogue.conversation import IDENTITY_FORM, MAX_SAME_PROMPT, times_in_a_row
+from careline.money.identity import find_order_number
 from careline.money.proposal import Proposal
 from careline.nlu.clarification import clarification, consecutive_misses, fallback_reply
 from careline.shared import button, render
@@ -53,6 +56,26 @@ def just_handed_back(tracker: Tracker, within_messages: int = 2) -> bool:
     return False
 
 
+class ActionOutOfScope(Action):
+    """Outside what the bot does: say so and what it can do, or, while its yes/no question is open,
+    ask that question again ("they're too small" to "Shall I create a return?")."""
+
+    def name(self) -> str:
+        return "action_out_of_scope"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        question = pending_question(tracker)
+        if question is not None:
+            text = render("utter_reask_out_of_scope", question=question["text"])
+            if times_in_a_row(tracker.events, text) < MAX_SAME_PROMPT:
+                dispatcher.utter_message(text=text, buttons=question["buttons"])
+                return []
+        dispatcher.utter_message(response="utter_out_of_scope")
+        return []
+
+
 class ActionFallback(Action):
     def name(self) -> str:
         return "action_fallback"
@@ -66,6 +89,9 @@ class ActionFallback(Action):
                                               button("utter_button_no_thanks", "/deny")])
             return [SlotSet("proposal", seal(Proposal.new("handoff", tracker.get_slot("order_id") or ""), tracker))]
         question = pending_question(tracker)
+        if question is None and not tracker.active_loop.get("name") and \
+                find_order_number(tracker.latest_message.get("text")):
+            return [FollowupAction(IDENTITY_FORM)]  # "CL-100001? maria@example.com": check that order
         if question is not None:
             text = render("utter_reask", question=question["text"])
             if times_in_a_row(tracker.events, text) < MAX_SAME_PROMPT:

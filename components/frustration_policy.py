@@ -29,9 +29,11 @@ from components.waiting_policy import waiting_for_a_person
 
 HANDOFF = "action_handoff"
 ASKED_FOR_A_PERSON = "human_handoff"
-#: Messages that get no acknowledgement first: a request for a person is honoured at once, and a
-#: complaint's own rule apologises already (one apology, then the offer of a person).
-NO_ACKNOWLEDGEMENT = (ASKED_FOR_A_PERSON, "complain")
+#: Messages that get no acknowledgement first: a request for a person is honoured at once, a
+#: complaint's own rule apologises already (one apology, then the offer of a person), and a yes or
+#: no answers the bot's question (a "no, it did not work out" brings in a person at once: no
+#: "just say so" in front of it).
+NO_ACKNOWLEDGEMENT = (ASKED_FOR_A_PERSON, "complain", "affirm", "deny")
 ACKNOWLEDGE = "action_acknowledge_frustration"
 
 

@@ -23,7 +23,7 @@ from careline.nlu.intent_model import CONCEPT_NAME
 ENTITY_MARKUP = re.compile(r"\[([^\]]+)\]\([^)]*\)|\[([^\]]+)\]\{[^}]*\}")
 INTENT_LINE = re.compile(r"^- intent:\s*(\S+)\s*$")
 EXAMPLE_LINE = re.compile(r"^\s+- (.+?)\s*$")
-RESPONSE_LINE = re.compile(r"^  (utter_[\w/]+):\s*$")
+RESPONSE_LINE = re.compile(r"^  (utter_[\w/]+):\s*(#.*)?$")  # a comment may follow the name
 USED_RESPONSE = re.compile(r"\b(utter_[a-z0-9_/]+)\b(?!{)")  # not a name being built: f"utter_ask_{slot}"
 
 

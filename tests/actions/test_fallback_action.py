@@ -1,4 +1,4 @@
-from actions.fallback import ActionFallback
+from actions.fallback import ActionFallback, ActionOutOfScope
 from tests.actions.conftest import make_tracker, run_action, user_event
 
 RANKING = [{"name": "nlu_fallback", "confidence": 0.55}, {"name": "cancel_order", "confidence": 0.3},
@@ -34,3 +34,37 @@ def test_two_close_requests_get_a_question_instead_of_a_guess():
     messages, _ = run_action(ActionFallback(), tracker)
     assert "which of these do you mean" in messages[0]["text"]
     assert [b["payload"] for b in messages[0]["buttons"]] == ["/cancel_order", "/change_address", "/human_handoff"]
+
+
+def _offered_return():
+    """A conversation whose bot just offered a return (a sealed proposal and its yes/no question)."""
+    from actions.orders import ActionOrderRequest
+    slots = {"order_id": "CL-100003", "email": "jkim88@example.net"}
+    events = [user_event("return_item", "I want to return something"), {"event": "action", "name": "order_form"},
+              {"event": "active_loop", "name": "order_form"}]
+    offer, proposed = run_action(ActionOrderRequest(), make_tracker(events, slots=slots))
+    proposal = next(e["value"] for e in proposed if e.get("name") == "proposal")
+    said = [{"event": "action", "name": "action_order_request"},
+            {"event": "bot", "text": offer[0]["text"], "data": {"buttons": offer[0]["buttons"]}},
+            {"event": "action", "name": "action_listen"}]
+    return events + said, {**slots, "proposal": proposal}
+
+
+def test_an_unreadable_answer_to_an_open_question_gets_the_question_again():
+    events, slots = _offered_return()
+    for action, text in ((ActionFallback(), "hmm it doesn't fit"), (ActionOutOfScope(), "they're too small")):
+        messages, returned = run_action(action, make_tracker(events + [user_event("nlu_fallback", text)], slots=slots))
+        assert messages[0]["text"].endswith("Shall I create a return authorisation with a prepaid label?")
+        assert [b["payload"] for b in messages[0]["buttons"]] == ["/affirm", "/deny"] and returned == []
+
+
+def test_out_of_scope_without_an_open_question_says_what_the_bot_does():
+    messages, _ = run_action(ActionOutOfScope(), make_tracker([user_event("out_of_scope", "what's the weather")]))
+    assert messages[0]["response"] == "utter_out_of_scope"
+
+
+def test_an_unreadable_message_with_an_order_number_starts_the_identity_check():
+    from rasa_sdk.events import FollowupAction
+    tracker = make_tracker([user_event("nlu_fallback", "CL-100001? maria.lopez@example.com", 0.2, RANKING)])
+    messages, events = run_action(ActionFallback(), tracker)
+    assert messages == [] and events == [FollowupAction("order_form")]

@@ -87,3 +87,8 @@ def test_nothing_while_a_person_has_the_conversation(policy, domain):
     tracker = DialogueStateTracker.from_events("t", [SlotSet("handoff_ticket", "7"), ActionExecuted("action_listen")]
                                                + said("WHERE IS MY ORDER!!!", "order_status", 0.95), domain.slots)
     assert max(policy.predict_action_probabilities(tracker, domain).probabilities) == 0
+
+
+def test_a_yes_or_no_is_not_acknowledged_it_answers_the_bots_question(policy, domain):
+    assert predicted(policy, domain, said("no it did NOT work, still broken", "deny", 0.7)) is None
+    assert predicted(policy, domain, said("yes!!!", "affirm", 0.6)) is None
