@@ -1,12 +1,14 @@
 """Follow-ups on a real SQLite copy of the seeded shop, with a settable clock and a fake bot."""
 from __future__ import annotations
 
+import zlib
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from careline.db import FollowUp, Ticket, make_engine
@@ -52,9 +54,16 @@ def refund(claims: ClaimService, conversation: str = "conv-1", key: str = "k1") 
     return outcome.reference
 
 
-def authorise_return(claims: ClaimService, conversation: str, key: str) -> str:
-    """A return of James Kim's CL-100003 authorised in `conversation` (returns have no claim limits): the reference."""
-    outcome = claims.decide_and_apply(idempotency_key=key, order_number="CL-100003", email="jkim88@example.net",
+def authorise_return(claims: ClaimService, conversation: str, key: str, engine: Engine) -> str:
+    """A return authorised in `conversation` (returns have no claim limits), on a new delivered order of
+    James Kim's (a copy of CL-100003: an order has one return): the reference."""
+    with engine.begin() as connection:
+        columns = [row[1] for row in connection.exec_driver_sql("PRAGMA table_info(orders)") if row[1] != "id"]
+        number = "CL-9" + f"{zlib.crc32(key.encode()) % 100000:05d}"
+        values = ", ".join("?" if c == "number" else c for c in columns)
+        connection.exec_driver_sql(f"INSERT INTO orders ({', '.join(columns)}) SELECT {values} FROM orders "
+                                   "WHERE number = 'CL-100003'", (number,))
+    outcome = claims.decide_and_apply(idempotency_key=key, order_number=number, email="jkim88@example.net",
                                       request=Request("return"), conversation_id=conversation)
     assert outcome.reference
     return outcome.reference

@@ -61,7 +61,7 @@ def test_while_the_bot_is_down_it_is_tried_again_with_backoff_and_sent_once_it_i
 
 def test_a_channel_that_may_not_write_first_is_recorded_not_dropped(delivery, bot, schedule, claims, engine, clock):
     for conversation in ("fb-late", "fb-recent", "cli", "gone"):
-        authorise_return(claims, conversation, key=conversation)
+        authorise_return(claims, conversation, key=conversation, engine=engine)
     schedule.sweep()
     clock.now = max(f.due_at for f in follow_ups(engine))
     bot.talk("fb-late", "facebook", ago=timedelta(days=5))
@@ -105,8 +105,8 @@ def test_a_person_working_on_the_conversation_holds_the_follow_up(delivery, bot,
 
 
 def test_one_question_at_a_time_per_conversation(delivery, bot, schedule, claims, engine, clock):
-    authorise_return(claims, "conv-1", key="a")
-    authorise_return(claims, "conv-1", key="b")  # two cases in one conversation
+    authorise_return(claims, "conv-1", key="a", engine=engine)
+    authorise_return(claims, "conv-1", key="b", engine=engine)  # two cases in one conversation
     schedule.sweep()
     clock.now = max(f.due_at for f in follow_ups(engine))
     bot.talk("conv-1", ago=timedelta(days=20))
