@@ -104,7 +104,8 @@ def mapping_problems(mapping: Mapping[str, object], source_dir: Path, root: Path
     where = "data/realdata/mapping.yml"
     text = (root / where).read_text(encoding="utf-8")
     domain = yaml.safe_load((root / "domain.yml").read_text(encoding="utf-8")) or {}
-    intents = set(domain.get("intents") or [])
+    # an intent is a name, or a mapping of its name to its properties (`- EXTERNAL_follow_up: {...}`)
+    intents = {name if isinstance(name, str) else next(iter(name)) for name in domain.get("intents") or []}
     topics = {name[len("utter_"):] for name in (domain.get("responses") or {}) if name.startswith("utter_faq/")}
     problems: List[str] = []
     for source, spec in mapping["sources"].items():

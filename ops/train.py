@@ -25,6 +25,8 @@ INPUT_GLOBS = ("config.yml", "domain.yml", "domain/**/*.yml", "data/**/*.yml", "
                "careline/nlu/intent_model.py", "careline/nlu/frustration_model.py", "careline/nlu/encoder.py",
                # ... and the patterns and text lengths they read (order numbers, emails, how much of a message)
                "careline/shared/patterns.py", "careline/shared/limits.py",
+               # ... and which events are the customer's own words (not a system-triggered intent)
+               "careline/shared/events.py",
                # the pretrained encoder's pin (its weights are checked by hash when installed)
                "requirements-encoder.txt")
 
