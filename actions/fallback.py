@@ -15,7 +15,7 @@ import re
 from typing import Any, Dict, List, Optional
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -36,10 +36,13 @@ def pending_question(tracker: Tracker) -> Optional[Dict[str, Any]]:
     if proposal is None or proposal.kind == "handoff":
         return None
     for event in reversed(list(tracker.events)):
-        buttons = (event.get("data") or {}).get("buttons") or [] if event.get("event") == "bot" else []
-        if any(b.get("payload") == "/affirm" for b in buttons):
-            asked = QUESTION.findall(event.get("text") or "")
-            return {"text": asked[-1].strip() if asked else event.get("text") or "", "buttons": buttons}
+        buttons = ((event.get("data") or {}).get("buttons") or []) if event.get("event") == "bot" else []
+        if not buttons:
+            continue
+        if not any(b.get("payload") == "/affirm" for b in buttons):
+            return None  # something else was asked since (the rating, a menu): that question is retired
+        asked = QUESTION.findall(event.get("text") or "")
+        return {"text": asked[-1].strip() if asked else event.get("text") or "", "buttons": buttons}
     return None
 
 
@@ -77,19 +80,31 @@ class ActionOutOfScope(Action):
 
 
 class ActionFallback(Action):
+    """Also Rasa's core fallback (config.yml): when no rule fits a message the bot did understand (a
+    change of mind the rules do not know), it answers, then forgets the message (UserUtteranceReverted),
+    so the conversation goes on from where it was instead of predicting this action again and again."""
+
     def name(self) -> str:
         return "action_fallback"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
+        events = self._answer(dispatcher, tracker)
+        if (tracker.latest_message.get("intent") or {}).get("name") != "nlu_fallback":
+            events.append(UserUtteranceReverted())
+        return events
+
+    @staticmethod
+    def _answer(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
         if just_handed_back(tracker):  # "is anyone coming?" right after a person finished
             dispatcher.utter_message(text=render("utter_after_handback"),
                                      buttons=[button("utter_button_person_please", "/human_handoff"),
                                               button("utter_button_no_thanks", "/deny")])
             return [SlotSet("proposal", seal(Proposal.new("handoff", tracker.get_slot("order_id") or ""), tracker))]
         question = pending_question(tracker)
-        if question is None and not tracker.active_loop.get("name") and \
+        not_understood = (tracker.latest_message.get("intent") or {}).get("name") == "nlu_fallback"
+        if question is None and not_understood and not tracker.active_loop.get("name") and \
                 find_order_number(tracker.latest_message.get("text")):
             return [FollowupAction(IDENTITY_FORM)]  # "CL-100001? maria@example.com": check that order
         if question is not None:

@@ -58,7 +58,7 @@ NOT_DUE_RULES = ("not_due_yet", "not_delivered_yet")
 CLEARED = ("refund_reason", "new_address")
 #: Questions answered in the middle of the identity check: the form's question follows again, and
 #: that is not the customer failing to answer it (the no-loop guard leaves it alone).
-DIGRESSIONS = ("faq", "bot_challenge", "out_of_scope")
+DIGRESSIONS = ("faq", "bot_challenge")
 
 
 def yes_no() -> List[Dict[str, str]]:
@@ -397,22 +397,38 @@ class ActionOrderRequest(Action):
                                   order.number, outcome.decision.rule)
 
 
+YES_NO_PAYLOADS = ("/affirm", "/deny")
+
+
 def _latest_yes_no_asker(tracker: Tracker) -> Optional[str]:
-    """The action that asked the bot's latest yes/no question (a message with a /affirm button)."""
+    """The action that asked the bot's latest question, if that question is a yes/no one.
+
+    The latest question is the bot's latest message with buttons; it is a yes/no question when a
+    button answers /affirm or /deny (an offer, "did it work out?", "would you like a person?").
+    Anything else asked since (the rating, a menu of requests) retires an older yes/no question, so
+    a later "yes" never carries out a stale proposal. None: no yes/no question is open.
+    """
     events = list(tracker.events)
     for index in range(len(events) - 1, -1, -1):
         event = events[index]
         buttons = ((event.get("data") or {}).get("buttons") or []) if event.get("event") == "bot" else []
-        if any(b.get("payload") == "/affirm" for b in buttons):
-            return next((str(events[j].get("name")) for j in range(index - 1, -1, -1)
-                         if events[j].get("event") == "action"), None)
+        if not buttons:
+            continue
+        if not any(b.get("payload") in YES_NO_PAYLOADS for b in buttons):
+            return None
+        return next((str(events[j].get("name")) for j in range(index - 1, -1, -1)
+                     if events[j].get("event") == "action"), "")
     return None
 
 
-def _answers_follow_up(tracker: Tracker) -> bool:
+def _answers_follow_up(asker: Optional[str], tracker: Tracker) -> bool:
     """Whether a yes or no answers a follow-up: it was the bot's latest yes/no question and is still open."""
-    return _latest_yes_no_asker(tracker) == "action_follow_up" and \
-        follow_up_schedule().awaiting_answer(tracker.sender_id) is not None
+    return asker == "action_follow_up" and follow_up_schedule().awaiting_answer(tracker.sender_id) is not None
+
+
+def _open_proposal(asker: Optional[str], tracker: Tracker) -> Optional[Proposal]:
+    """The pending proposal, while its question is the bot's latest yes/no question."""
+    return pending_proposal(tracker) if asker is not None and asker != "action_follow_up" else None
 
 
 class ActionAnswerYes(Action):
@@ -429,9 +445,10 @@ class ActionAnswerYes(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
-        if _answers_follow_up(tracker):  # "did it work out?", perhaps after a detour
+        asker = _latest_yes_no_asker(tracker)
+        if _answers_follow_up(asker, tracker):  # "did it work out?", perhaps after a detour
             return await ActionFollowUpYes().run(dispatcher, tracker, domain) + [FollowupAction("feedback_form")]
-        proposal = pending_proposal(tracker)
+        proposal = _open_proposal(asker, tracker)
         if proposal is None:  # none pending, or not one this server made for this conversation
             dispatcher.utter_message(text=render("utter_nothing_pending"))
             return _clear("proposal") if tracker.get_slot("proposal") else []
@@ -469,9 +486,10 @@ class ActionAnswerNo(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
-        if _answers_follow_up(tracker):
+        asker = _latest_yes_no_asker(tracker)
+        if _answers_follow_up(asker, tracker):
             return await ActionFollowUpNo().run(dispatcher, tracker, domain)
-        proposal = pending_proposal(tracker)
+        proposal = _open_proposal(asker, tracker)
         if proposal is None or proposal.kind == "handoff":
             dispatcher.utter_message(text=render("utter_anything_else"))
             return _clear("proposal", *CLEARED) if tracker.get_slot("proposal") else []

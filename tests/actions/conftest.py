@@ -44,8 +44,10 @@ def make_tracker(events: List[Dict[str, Any]], slots: Optional[Dict[str, Any]] =
                  sender: str = CONVERSATION) -> Tracker:
     """A tracker; with `order_id` and `email` slots it holds their proof too unless `verified=False`
     (or a `verified` slot is given)."""
-    latest = next((e["parse_data"] for e in reversed(events) if e.get("event") == "user"), {})
     slots = dict(slots or {})
+    if slots.get("proposal") and not any((e.get("data") or {}).get("buttons") for e in events):
+        events = _asked_before_the_answer(events)
+    latest = next((e["parse_data"] for e in reversed(events) if e.get("event") == "user"), {})
     if verified and "verified" not in slots and slots.get("order_id") and slots.get("email"):
         slots["verified"] = proof(slots["order_id"], slots["email"], sender)
     return Tracker(
@@ -53,6 +55,21 @@ def make_tracker(events: List[Dict[str, Any]], slots: Optional[Dict[str, Any]] =
         events=events, paused=False, followup_action=None, active_loop=active_loop or {},
         latest_action_name="action_listen",
     )
+
+
+#: A yes/no question as the bot asks it (its buttons answer /affirm and /deny).
+QUESTION = [{"event": "action", "name": "action_order_request"},
+            {"event": "bot", "text": "Shall I go ahead?",
+             "data": {"buttons": [{"title": "Yes, please", "payload": "/affirm"},
+                                  {"title": "No, thanks", "payload": "/deny"}]}},
+            {"event": "action", "name": "action_listen"}]
+
+
+def _asked_before_the_answer(events: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """A tracker holding a proposal had its question asked: put the question before the customer's answer
+    (a yes only answers a proposal whose question is the bot's latest, actions/orders.py)."""
+    last_user = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=len(events))
+    return events[:last_user] + QUESTION + events[last_user:]
 
 
 def run_action(action, tracker: Tracker, domain: Optional[Dict[str, Any]] = None):

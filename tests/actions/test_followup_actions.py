@@ -160,3 +160,23 @@ def test_a_yes_or_no_after_a_detour_still_answers_the_follow_up():
         [_triggered("EXTERNAL_follow_up", row.id)] + question + detour + [user_event("deny", "no")]))
     assert _row(row.id).outcome == "resolved", "answered once: a later no changes nothing"
     assert again and "bringing in a person" not in again[0]["text"]
+
+
+def test_a_no_to_a_later_offer_of_a_person_does_not_answer_an_older_follow_up():
+    """The latest yes/no question was "would you like a person?", not the follow-up (reviewer's finding)."""
+    from actions.orders import ActionAnswerNo
+    row = _refund_followed_up()
+    asked, _ = run_action(ActionFollowUp(), make_tracker([_triggered("EXTERNAL_follow_up", row.id)]))
+    question = [{"event": "action", "name": "action_follow_up"},
+                {"event": "bot", "text": asked[0]["text"], "data": {"buttons": asked[0]["buttons"]}},
+                {"event": "action", "name": "action_listen"}]
+    offer = [user_event("dispute_charge", "what is this fee?"), {"event": "action", "name": "action_order_request"},
+             {"event": "bot", "text": "a person from our team can trace it.",
+              "data": {"buttons": [{"title": "Talk to a person", "payload": "/human_handoff"},
+                                   {"title": "No, thanks", "payload": "/deny"}]}},
+             {"event": "action", "name": "action_listen"}]
+    messages, events = run_action(ActionAnswerNo(), make_tracker(
+        [_triggered("EXTERNAL_follow_up", row.id)] + question + offer + [user_event("deny", "no")]))
+    assert _row(row.id).outcome is None, "the follow-up is still unanswered"
+    assert "bringing in a person" not in messages[0]["text"] and not any(e.get("name") == "handoff_ticket"
+                                                                        for e in events)

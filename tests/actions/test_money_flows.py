@@ -376,3 +376,18 @@ def test_a_second_return_for_the_same_order_gives_the_label_of_the_first_again()
     with Session(deps.store_engine()) as session:
         kinds = session.execute(sa.select(DecisionRecord.rule).where(DecisionRecord.kind == "return")).scalars().all()
     assert sorted(kinds) == ["return_exists", "within_return_window"], "one return, the second ask audited"
+
+
+def test_a_yes_after_something_else_was_asked_carries_out_nothing_stale():
+    """Goodbye and the rating retire an open offer: a later "yes" creates no return (reviewer's finding)."""
+    from tests.actions.conftest import QUESTION
+    slots = {"order_id": "CL-100003", "email": "jkim88@example.net"}
+    events = started_by("return_item")
+    _, proposed = run_action(ActionOrderRequest(), make_tracker(events, slots=slots))
+    rating = {"event": "bot", "text": "Before you go: how did we do?",
+              "data": {"buttons": [{"title": str(n), "payload": str(n)} for n in range(1, 6)]}}
+    later = events + QUESTION + [user_event("goodbye", "bye"), {"event": "action", "name": "feedback_form"}, rating,
+                                 user_event("affirm", "yes")]
+    stale = {**slots, "proposal": _slot(proposed, "proposal")}
+    messages, answered = run_action(ActionAnswerYes(), make_tracker(later, slots=stale))
+    assert messages[0]["text"] == NOTHING_PENDING and _count(DecisionRecord) == 0
