@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from careline.db import DecisionRecord, FollowUp, Order, OrderWatch, Ticket
+from careline.db import DecisionRecord, FollowUp, Order, OrderWatch, Ticket, WarehouseOrder
 from careline.followup.cases import CARRIED_OUT, FINISHED, Case, case_of, is_late
 from careline.followup.rules import LATE_ORDER, FollowUpRules
 from careline.shared import utcnow
@@ -85,7 +85,11 @@ class FollowUpSchedule:
                     .outerjoin(FollowUp, FollowUp.decision_id == DecisionRecord.id)
                     .where(FollowUp.id.is_(None), DecisionRecord.kind.in_(kinds),
                            DecisionRecord.outcome.in_(CARRIED_OUT), DecisionRecord.conversation_id.is_not(None),
-                           DecisionRecord.created_at >= since)
+                           DecisionRecord.created_at >= since,
+                           # a replacement is asked about once the warehouse has it, never before
+                           sa.or_(DecisionRecord.kind != "reship", sa.select(WarehouseOrder.id).where(
+                               WarehouseOrder.decision_id == DecisionRecord.id,
+                               WarehouseOrder.delivered_at.is_not(None)).exists()))
                     .order_by(DecisionRecord.id)).all()
                 for d in decisions:
                     delay = self._rules.delay(d.kind) or timedelta(0)

@@ -172,12 +172,14 @@ class TicketService:
             session.commit()
 
     def handled_spans(self, limit: int) -> List[HandledSpan]:
-        """The latest `limit` tickets people finished: when they started on each and when they finished."""
+        """The latest `limit` tickets people answered and finished: from the first reply to the finish."""
         with self._sessions() as session:
-            rows = session.execute(sa.select(Ticket).where(Ticket.resolved_at.is_not(None))
+            # only tickets a person answered: one closed unanswered (spam, a duplicate) says nothing of handling
+            rows = session.execute(sa.select(Ticket).where(Ticket.resolved_at.is_not(None),
+                                                           Ticket.first_response_at.is_not(None))
                                    .order_by(Ticket.resolved_at.desc()).limit(limit)).scalars()
-            return [HandledSpan(started=min(t.first_response_at or t.created_at, t.resolved_at),
-                                finished=t.resolved_at) for t in rows]
+            return [HandledSpan(started=min(t.first_response_at, t.resolved_at), finished=t.resolved_at)
+                    for t in rows]
 
     def agents_at_work(self, minutes: int) -> int:
         """Agents who did something in the desk (took, answered, noted, finished) in the last `minutes`."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Mapping, Optional, Sequence
 
 from careline.shared import Shop, render, whole_numbers
@@ -77,11 +77,25 @@ def when_back(opening: datetime, now: datetime, shop: Shop) -> str:
     return render("utter_when_day", day=f"{opening:%A}", time=hour, zone=zone)
 
 
+def _after_closing(now: datetime, shop: Shop, estimate: WaitEstimate) -> Optional[tuple[datetime, datetime]]:
+    """(closing, next opening) when the estimated reply would come after today's closing time."""
+    closing = shop.closing(now)
+    if closing is None or now + timedelta(minutes=estimate.minutes) <= closing:
+        return None
+    reopening = shop.next_opening(closing + timedelta(seconds=1))
+    return (closing, reopening) if reopening is not None else None
+
+
 def expectation(position: int, now: datetime, shop: Shop, estimate: WaitEstimate) -> str:
     """What the customer hears when handed over: their place and wait, or when the team is back."""
     opening = shop.next_opening(now)
     if opening is not None:
         return render("utter_handoff_offline", when=when_back(opening, now, shop))
+    late = _after_closing(now, shop, estimate)
+    if late is not None:  # the team leaves before the estimated reply: say so, and when they are back
+        return render("utter_handoff_queue_past_closing", position=max(1, position),
+                      closing=f"{late[0]:%I:%M %p}".lstrip("0") + f" {late[0].tzname() or ''}".rstrip(),
+                      when=when_back(late[1], now, shop))
     if estimate.from_history:
         return render("utter_handoff_queue", position=max(1, position), minutes=estimate.minutes)
     return render("utter_handoff_queue_usually", position=max(1, position), minutes=estimate.minutes)
@@ -103,6 +117,8 @@ def waiting_reply(position: int, now: datetime, shop: Shop, estimate: WaitEstima
     opening = shop.next_opening(now)
     if opening is not None:
         when = when_back(opening, now, shop)
+        if contact_email and brief:
+            return render("utter_waiting_offline_email_known_brief", when=when)
         if contact_email:
             return render("utter_waiting_offline_email_known", when=when, email=contact_email)
         if brief:

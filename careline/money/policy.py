@@ -307,6 +307,10 @@ def decide(
         return _decide_address(order, request.detail)
     if request.kind == "return":
         return _decide_return(order, policy, today)
+    if request.kind in ("reship", "refund") and order.return_reference and limits.frequency_rules:
+        # a return is open: its refund comes when the parcel arrives; another remedy is a person's call
+        return _escalate(RETURN_OPEN, _remaining(order), render("utter_policy_return_open", number=order.number,
+                                                                reference=order.return_reference))
     if request.kind == "reship":
         return _decide_reship(order, policy, today)
     if request.kind == "goodwill":
@@ -533,6 +537,8 @@ def _decide_address(order: OrderFacts, detail: Optional[str]) -> Decision:
 
 #: The order has a return already: its label again, nothing new (actions show the label's link).
 RETURN_EXISTS = "return_exists"
+#: ... and a refund or a replacement asked for while that return is open goes to a person (bot only).
+RETURN_OPEN = "return_open"
 
 
 def _decide_return(order: OrderFacts, policy: Policy, today: date) -> Decision:

@@ -42,8 +42,17 @@ def test_only_carried_out_cases_of_listed_kinds_from_a_conversation_are_followed
     claims.decide_and_apply(idempotency_key="fee", order_number="CL-100001", email="maria.lopez@example.com",
                             request=Request("waiver", charge_id=_fee_of(engine, "maria.lopez@example.com")),
                             conversation_id="conv-fee")  # waivers are not listed in RULES
-    claims.decide_and_apply(idempotency_key="ship", order_number="CL-100004", email="priya.shah@example.org",
-                            request=Request("reship"), conversation_id="conv-ship")
+    ship = claims.decide_and_apply(idempotency_key="ship", order_number="CL-100004", email="priya.shah@example.org",
+                                   request=Request("reship"), conversation_id="conv-ship")
+    schedule.sweep()
+    assert follow_ups(engine) == [], "a replacement is asked about only once the warehouse has it"
+    from careline.db import DecisionRecord, WarehouseOrder
+    from careline.shared import utcnow
+    with Session(engine) as session, session.begin():
+        decision = session.execute(sa.select(DecisionRecord.id).where(DecisionRecord.reference == ship.reference)
+                                   ).scalar_one()
+        session.add(WarehouseOrder(decision_id=decision, idempotency_key=ship.reference, payload="{}", attempts=1,
+                                   created_at=utcnow(), next_attempt_at=utcnow(), delivered_at=utcnow()))
     schedule.sweep()
     assert [(f.kind, f.conversation_id) for f in follow_ups(engine)] == [("reship", "conv-ship")]
 

@@ -121,3 +121,19 @@ def test_the_store_gives_the_state_history_and_agents_at_work(engine):
     assert service.state("c11").contact_email == "kim@example.net"
     assert not service.state("c0").active and service.state("c0").agent_name == "Ana Ruiz"
     assert taken_id
+
+
+def test_a_wait_past_closing_time_says_so_and_when_the_team_is_back():
+    ten_to_eight_pm = datetime(2026, 11, 24, 0, 50, tzinfo=timezone.utc)   # Mon 23 Nov 19:50 New York
+    text = expectation(12, ten_to_eight_pm, SHOP, estimate_wait(12, [], 1, RULES))
+    assert "finishes at 8:00 PM EST today" in text and "back tomorrow at 8:00 AM EST" in text
+    assert "about" not in text, "no wait in minutes that cannot be kept"
+    early = expectation(1, MONDAY_10AM, SHOP, estimate_wait(1, [], 1, RULES))
+    assert "finishes" not in early
+
+
+def test_offline_with_an_email_left_alternates_too():
+    estimate = estimate_wait(1, [], 0, RULES)
+    full = waiting_reply(1, SUNDAY_10AM, SHOP, estimate, None, "kim@example.net", brief=False)
+    brief = waiting_reply(1, SUNDAY_10AM, SHOP, estimate, None, "kim@example.net", brief=True)
+    assert full != brief and "by email" in brief
