@@ -38,7 +38,7 @@ from typing import Dict, Iterable, List, Mapping, Sequence, Tuple
 
 import yaml
 
-from careline.nlu.datacheck import NearDuplicates, examples
+from careline.nlu.datacheck import NearDuplicates, examples, intent_names
 from careline.shared.settings import PROJECT_ROOT
 
 MAPPING = PROJECT_ROOT / "data" / "realdata" / "mapping.yml"
@@ -104,8 +104,7 @@ def mapping_problems(mapping: Mapping[str, object], source_dir: Path, root: Path
     where = "data/realdata/mapping.yml"
     text = (root / where).read_text(encoding="utf-8")
     domain = yaml.safe_load((root / "domain.yml").read_text(encoding="utf-8")) or {}
-    # an intent is a name, or a mapping of its name to its properties (`- EXTERNAL_follow_up: {...}`)
-    intents = {name if isinstance(name, str) else next(iter(name)) for name in domain.get("intents") or []}
+    intents = set(intent_names(domain))
     topics = {name[len("utter_"):] for name in (domain.get("responses") or {}) if name.startswith("utter_faq/")}
     problems: List[str] = []
     for source, spec in mapping["sources"].items():

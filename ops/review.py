@@ -31,7 +31,7 @@ def known_intents(root: Path = PROJECT_ROOT) -> List[str]:
     domain = yaml.safe_load((root / "domain.yml").read_text(encoding="utf-8")) or {}
     topics = sorted({e.intent for path in (root / "data" / "nlu").glob("*.yml")
                      for e in datacheck.examples(path, root) if e.intent.startswith("faq/")})
-    return [i for i in domain.get("intents", []) if i != "faq"] + topics
+    return [i for i in datacheck.intent_names(domain) if i != "faq"] + topics
 
 
 def export(out: Path, min_confidence: float) -> int:

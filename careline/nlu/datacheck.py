@@ -198,6 +198,14 @@ class NearDuplicates:
         return (best[1], "nearly equals") if best else None
 
 
+def intent_names(domain: object) -> List[str]:
+    """The intents of a parsed domain.yml: each is a name, or a mapping of its name to its properties
+    (`- EXTERNAL_follow_up: {use_entities: [...]}`)."""
+    intents = domain.get("intents") if isinstance(domain, dict) else None
+    return [name if isinstance(name, str) else str(next(iter(name))) for name in intents or []
+            if isinstance(name, (str, dict)) and name]
+
+
 def domain_responses(domain: Path, root: Path) -> Dict[str, Tuple[str, int]]:
     found = {}
     for number, line in enumerate(domain.read_text(encoding="utf-8").splitlines(), start=1):
