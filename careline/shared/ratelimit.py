@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Callable, Dict, Tuple
 
 from careline.shared.catalogue import render
+from careline.shared.events import EXTERNAL_INTENT_PREFIX
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,8 @@ class MessageGate:
         """None-problem result when the message may go on; else the status and the polite answer."""
         if not text.strip():
             return GateResult(400, "empty_message", render("utter_message_empty"))
+        if text.lstrip().upper().startswith("/" + EXTERNAL_INTENT_PREFIX):  # only the system triggers these
+            return GateResult(400, "reserved_intent", render("utter_message_empty"))
         if len(text) > self.max_chars:
             return GateResult(413, "message_too_long",
                               render("utter_message_too_long", length=len(text), limit=self.max_chars))

@@ -169,3 +169,11 @@ def test_the_vendored_socket_io_client_is_the_pinned_npm_release():
     locked = json.loads((WEB_ROOT / "package-lock.json").read_text())["packages"]["node_modules/socket.io-client"]
     header = (WEB_ROOT / "vendor" / "socket.io.min.js").read_text()[:200]
     assert locked["version"] == pinned and f"Socket.IO v{pinned}" in header
+
+
+def test_a_customer_cannot_type_an_intent_only_the_system_triggers():
+    gate = MessageGate(max_chars=200, per_sender=Limit(60, 5), per_address=Limit(60, 5), clock=Clock())
+    for text in ('/EXTERNAL_follow_up{"follow_up_id": "1"}', "  /external_late_order"):
+        refused = gate.check("s", "1.2.3.4", text)
+        assert (refused.status, refused.error) == (400, "reserved_intent") and refused.reply
+    assert gate.check("s", "1.2.3.4", "/affirm").ok and gate.check("s", "1.2.3.4", "EXTERNAL: hello").ok
