@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import mimetypes
+import re
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,6 +24,7 @@ from careline.fulfilment.links import PATH_PREFIX as LABEL_PATH
 from careline.shared.settings import Settings, load_settings
 
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
+SIGNED_LINK = re.compile(r"(/returns/label/)[^\s\"?]+")
 SERVED_SUFFIXES = {".html", ".css", ".js", ".png", ".svg", ".ico"}
 HIDDEN_PARTS = {"node_modules"}
 
@@ -119,7 +121,8 @@ def make_server(settings: Settings, port: int, root: Path = WEB_ROOT) -> Threadi
             self._serve(head_only=True)
 
         def log_message(self, fmt: str, *args: object) -> None:
-            sys.stderr.write("web: " + fmt % args + "\n")
+            # a label link is a live key to a customer's name and address: the log keeps none of it
+            sys.stderr.write("web: " + SIGNED_LINK.sub(r"\1<link>", fmt % args) + "\n")
 
     return ThreadingHTTPServer((settings.host, port), Handler)
 

@@ -71,3 +71,12 @@ def test_the_link_the_chat_gives_is_on_the_public_address(server):
     url = LabelLinks(KEY, "https://shop.example").url(reference)
     assert url.startswith("https://shop.example/returns/label/")
     assert requests.get(base + urlparse(url).path, timeout=10).status_code == 200
+
+
+def test_the_access_log_keeps_no_label_link(server, capfd):
+    base, store_url = server
+    token_path = _link(_return(store_url), time.time() + 3600)
+    assert requests.get(base + token_path, timeout=10).status_code == 200
+    assert requests.get(base + "/returns/label/forged.pdf", timeout=10).status_code == 404
+    logged = capfd.readouterr().err
+    assert "/returns/label/<link>" in logged and token_path.split("/")[-1] not in logged and "forged" not in logged
