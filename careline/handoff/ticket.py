@@ -126,6 +126,8 @@ def summarize(reason: str, intents: Sequence[str], facts: TicketFacts, frustrati
     """Three short sentences: what the customer wants, what was tried, why it escalated."""
     who = facts.customer_name.split()[0] if facts.customer_name else "The customer (not verified)"
     wants = REQUEST_LABELS.get(main_request(intents) or "", "help")
+    if facts.case:  # the follow-up's "no": what they want is that case put right, not what they asked first
+        wants = "more help with a case that did not work out"
     order = f" with order {facts.order_number}" if facts.order_number else ""
     tried = [f"{d.get('kind')} {d.get('outcome')} ({d.get('rule')})" for d in facts.decisions]
     tried_text = "; ".join(tried) if tried else "no policy decision was made"

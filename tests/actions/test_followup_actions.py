@@ -102,6 +102,7 @@ def test_no_hands_over_to_a_person_with_a_ticket_naming_the_case():
         [ticket] = session.execute(sa.select(Ticket)).scalars().all()
     assert (ticket.conversation_id, ticket.reason) == (CONVERSATION, "follow_up")
     assert "Follow-up on refund RF-" in ticket.summary and "($20.00, order CL-100003)" in ticket.summary
+    assert "wants more help with a case that did not work out" in ticket.summary
     assert "EXTERNAL" not in ticket.transcript
 
 
