@@ -178,3 +178,29 @@ def test_6_the_wait_and_the_phone_number_are_the_shops(system):
     answer = chat.say("can I talk to a real person please")
     assert SHOP.phone in answer and "0800" not in answer, answer
     assert re.search(r"about \d+ minutes|back (today|tomorrow|on \w+day) at \d+:\d\d [AP]M E[SD]T", answer), answer
+
+
+def test_a_change_of_mind_in_the_identity_check_starts_it_again_and_nothing_goes_silent(system):
+    """Reviewers' finding: "actually I want to cancel it" while asked for the order number tripped Rasa's
+    circuit breaker (ten fallbacks) and left the conversation silent for good."""
+    maria = customers.maria(system)
+    chat = Chat(system)
+    chat.say("where is my order")
+    for change in ("actually I want to cancel it", "I want to cancel instead"):
+        answer = chat.say(change)
+        assert answer.count("didn't quite get that") <= 1 and answer, answer
+    assert chat.say("hello?"), "the conversation still answers"
+    chat.say(maria.order("CL-100002"))
+    offer = chat.say(maria.email)
+    assert "cancel" in offer and "Shall I go ahead?" in offer, offer
+
+
+def test_a_yes_long_after_an_offer_was_left_carries_out_nothing(system):
+    james = customers.james(system)
+    chat = Chat(system)
+    chat.say(f"I want to return order {james.order('CL-100003')}, email {james.email}")
+    chat.say("bye")
+    chat.say("4")
+    chat.say("no comment")
+    later = chat.say("yes")
+    assert "return number" not in later, later
