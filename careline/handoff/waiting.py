@@ -64,10 +64,15 @@ def estimate_wait(position: int, minutes_per_ticket: Sequence[float], agents_at_
     return WaitEstimate(minutes, from_history)
 
 
+def _clock(moment: datetime) -> str:
+    """'8:00 AM' in the moment's own time zone."""
+    return f"{moment:%I:%M %p}".lstrip("0")
+
+
 def when_back(opening: datetime, now: datetime, shop: Shop) -> str:
     """'today at 8:00 AM EST', 'tomorrow at 9:00 AM EST' or 'on Monday at 8:00 AM EST'."""
     local_now = now.astimezone(shop.timezone)
-    hour = f"{opening:%I:%M %p}".lstrip("0")
+    hour = _clock(opening)
     zone = opening.tzname() or ""
     days = (opening.date() - local_now.date()).days
     if days == 0:
@@ -94,7 +99,7 @@ def expectation(position: int, now: datetime, shop: Shop, estimate: WaitEstimate
     late = _after_closing(now, shop, estimate)
     if late is not None:  # the team leaves before the estimated reply: say so, and when they are back
         return render("utter_handoff_queue_past_closing", position=max(1, position),
-                      closing=f"{late[0]:%I:%M %p}".lstrip("0") + f" {late[0].tzname() or ''}".rstrip(),
+                      closing=f"{_clock(late[0])} {late[0].tzname() or ''}".rstrip(),
                       when=when_back(late[1], now, shop))
     if estimate.from_history:
         return render("utter_handoff_queue", position=max(1, position), minutes=estimate.minutes)
