@@ -15,15 +15,14 @@ import re
 from typing import Any, Dict, List, Optional
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, FollowupAction, SlotSet, UserUtteranceReverted
+from rasa_sdk.events import EventType, FollowupAction, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.deps import fallback_thresholds
-from actions.identity import pending_proposal, seal
-from careline.dialogue.conversation import IDENTITY_FORM, MAX_SAME_PROMPT, times_in_a_row
+from actions.identity import pending_proposal, person_offered
+from careline.dialogue.conversation import IDENTITY_FORM, MAX_SAME_PROMPT, latest_question, times_in_a_row
 from careline.money.identity import find_order_number
-from careline.money.proposal import Proposal
 from careline.nlu.clarification import clarification, consecutive_misses, fallback_reply
 from careline.shared import button, render
 
@@ -31,19 +30,18 @@ QUESTION = re.compile(r"[^.!?]*\?")
 
 
 def pending_question(tracker: Tracker) -> Optional[Dict[str, Any]]:
-    """The bot's latest yes/no question (its last sentence and buttons) while its proposal is pending."""
+    """The bot's latest yes/no question (its last sentence and buttons) while its proposal is pending.
+
+    None when something else was asked since (the rating, a menu): that question is retired.
+    """
     proposal = pending_proposal(tracker)
     if proposal is None or proposal.kind == "handoff":
         return None
-    for event in reversed(list(tracker.events)):
-        buttons = ((event.get("data") or {}).get("buttons") or []) if event.get("event") == "bot" else []
-        if not buttons:
-            continue
-        if not any(b.get("payload") == "/affirm" for b in buttons):
-            return None  # something else was asked since (the rating, a menu): that question is retired
-        asked = QUESTION.findall(event.get("text") or "")
-        return {"text": asked[-1].strip() if asked else event.get("text") or "", "buttons": buttons}
-    return None
+    question = latest_question(tracker.events)
+    if question is None or not question.offers("/affirm"):
+        return None
+    asked = QUESTION.findall(question.text)
+    return {"text": asked[-1].strip() if asked else question.text, "buttons": question.buttons}
 
 
 def just_handed_back(tracker: Tracker, within_messages: int = 2) -> bool:
@@ -90,20 +88,18 @@ class ActionFallback(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
-        events = self._answer(dispatcher, tracker)
-        if (tracker.latest_message.get("intent") or {}).get("name") != "nlu_fallback":
-            events.append(UserUtteranceReverted())
-        return events
+        not_understood = (tracker.latest_message.get("intent") or {}).get("name") == "nlu_fallback"
+        events = self._answer(dispatcher, tracker, not_understood)
+        return events if not_understood else events + [UserUtteranceReverted()]
 
     @staticmethod
-    def _answer(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
+    def _answer(dispatcher: CollectingDispatcher, tracker: Tracker, not_understood: bool) -> List[EventType]:
         if just_handed_back(tracker):  # "is anyone coming?" right after a person finished
             dispatcher.utter_message(text=render("utter_after_handback"),
                                      buttons=[button("utter_button_person_please", "/human_handoff"),
                                               button("utter_button_no_thanks", "/deny")])
-            return [SlotSet("proposal", seal(Proposal.new("handoff", tracker.get_slot("order_id") or ""), tracker))]
+            return person_offered(tracker, tracker.get_slot("order_id") or "")
         question = pending_question(tracker)
-        not_understood = (tracker.latest_message.get("intent") or {}).get("name") == "nlu_fallback"
         if question is None and not_understood and not tracker.active_loop.get("name") and \
                 find_order_number(tracker.latest_message.get("text")):
             return [FollowupAction(IDENTITY_FORM)]  # "CL-100001? maria@example.com": check that order
@@ -132,5 +128,5 @@ class ActionFallback(Action):
             buttons=[{"title": title, "payload": payload} for title, payload in reply.buttons],
         )
         if reply.text == render("utter_fallback_offer_person"):  # a yes/no question: "yes" means a person
-            return [SlotSet("proposal", seal(Proposal.new("handoff", tracker.get_slot("order_id") or ""), tracker))]
+            return person_offered(tracker, tracker.get_slot("order_id") or "")
         return []

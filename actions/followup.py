@@ -20,18 +20,13 @@ from rasa_sdk.types import DomainDict
 from actions.deps import follow_up_schedule, late_remedy_days
 from actions.handoff import hand_off
 from careline.dialogue.followups import follow_up_question, late_notice
-from careline.followup import ENTITY, latest_question_was_follow_up
+from careline.followup import ENTITY
 from careline.shared import button, render
 from careline.shared.clock import utctoday
 
 logger = logging.getLogger(__name__)
 
 FOLLOW_UP_REASON = "follow_up"  # careline/handoff/ticket.py: the customer said the case did not work out
-
-
-def is_follow_up_question(tracker: Tracker) -> bool:
-    """Whether the customer's latest message answers a follow-up (the bot's latest question was one)."""
-    return latest_question_was_follow_up(tracker.events)
 
 
 def watch_order(tracker: Tracker, order_number: str) -> None:

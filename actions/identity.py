@@ -60,3 +60,8 @@ def seal(proposal: Proposal, tracker: Tracker) -> str:
 def pending_proposal(tracker: Tracker) -> Optional[Proposal]:
     """The proposal this server made in this conversation and still awaits an answer to."""
     return Proposal.unseal(tracker.get_slot("proposal"), proposal_signer(), tracker.sender_id, utcnow())
+
+
+def person_offered(tracker: Tracker, order_number: str = "") -> List[EventType]:
+    """The bot has just offered a person as a yes/no question: seal it, so that a typed "yes" brings one in."""
+    return [SlotSet("proposal", seal(Proposal.new("handoff", order_number), tracker))]

@@ -19,13 +19,21 @@ from actions.deps import claim_service, follow_up_schedule, identity_guard, iden
 from actions.followup import watch_order
 from actions.followup import ActionFollowUpNo, ActionFollowUpYes
 from actions.handoff import hand_off
-from actions.identity import channel_of, client_of, pending_proposal, proven_order, seal, session_of
+from actions.identity import (
+    channel_of,
+    client_of,
+    pending_proposal,
+    person_offered,
+    proven_order,
+    seal,
+    session_of,
+)
 from careline.dialogue.conversation import (
-    IDENTITY_FORM,
     MAX_FAILED_VERIFICATIONS,
     MAX_SAME_PROMPT,
     failed_verifications,
     is_locked,
+    latest_question,
     order_topic,
     times_in_a_row,
     topic_texts,
@@ -86,7 +94,7 @@ def _offer_person(dispatcher: CollectingDispatcher, tracker: Tracker, text: str,
                   buttons: Optional[List[Dict[str, str]]] = None) -> List[EventType]:
     """Say `text` with a "talk to a person" button; a plain "yes" then means a person too."""
     dispatcher.utter_message(text=text, buttons=buttons or person_or_not())
-    return [SlotSet("proposal", seal(Proposal.new("handoff", order_number), tracker))]
+    return person_offered(tracker, order_number)
 
 
 def _given_in_this_check(tracker: Tracker, address: str) -> bool:
@@ -95,15 +103,7 @@ def _given_in_this_check(tracker: Tracker, address: str) -> bool:
     An email carried over from an earlier session, or left from an expired proof, is not
     evidence of anything: it is asked for again, and no check is counted.
     """
-    events = list(tracker.events)
-    start = 0
-    for index in range(len(events) - 1, -1, -1):
-        event = events[index]
-        if event.get("event") == "active_loop" and event.get("name") == IDENTITY_FORM:
-            start = next((i for i in range(index - 1, -1, -1) if events[i].get("event") == "user"), index)
-            break
-    texts = [e.get("text") or "" for e in events[start:] if e.get("event") == "user"]
-    texts.append(tracker.latest_message.get("text") or "")
+    texts = topic_texts(tracker.events, tracker.latest_message.get("text") or "")
     return any(address in text.lower() for text in texts)
 
 
@@ -279,7 +279,7 @@ class _AskAction(Action, ABC):
             dispatcher.utter_message(text=render("utter_loop_offer", missing=render(self.missing)),
                                      buttons=[button("utter_button_human_handoff", "/human_handoff"),
                                               button("utter_button_stop_here", "/deny")])
-            return [SlotSet("proposal", seal(Proposal.new("handoff", tracker.get_slot("order_id") or ""), tracker))]
+            return person_offered(tracker, tracker.get_slot("order_id") or "")
         dispatcher.utter_message(text=text, buttons=self.buttons())
         return []
 
@@ -397,28 +397,14 @@ class ActionOrderRequest(Action):
                                   order.number, outcome.decision.rule)
 
 
-YES_NO_PAYLOADS = ("/affirm", "/deny")
-
-
 def _latest_yes_no_asker(tracker: Tracker) -> Optional[str]:
     """The action that asked the bot's latest question, if that question is a yes/no one.
 
-    The latest question is the bot's latest message with buttons; it is a yes/no question when a
-    button answers /affirm or /deny (an offer, "did it work out?", "would you like a person?").
     Anything else asked since (the rating, a menu of requests) retires an older yes/no question, so
     a later "yes" never carries out a stale proposal. None: no yes/no question is open.
     """
-    events = list(tracker.events)
-    for index in range(len(events) - 1, -1, -1):
-        event = events[index]
-        buttons = ((event.get("data") or {}).get("buttons") or []) if event.get("event") == "bot" else []
-        if not buttons:
-            continue
-        if not any(b.get("payload") in YES_NO_PAYLOADS for b in buttons):
-            return None
-        return next((str(events[j].get("name")) for j in range(index - 1, -1, -1)
-                     if events[j].get("event") == "action"), "")
-    return None
+    question = latest_question(tracker.events)
+    return question.asker if question is not None and question.yes_no else None
 
 
 def _answers_follow_up(asker: Optional[str], tracker: Tracker) -> bool:

@@ -2,10 +2,12 @@
 
 - which request started the current identity check, and what the customer wrote since,
 - how many identity checks failed in this conversation,
-- how many times in a row the bot has just said the same thing (the no-loop guard).
+- how many times in a row the bot has just said the same thing (the no-loop guard),
+- the bot's latest question (its latest message with buttons) and which action asked it.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Optional
 
 ORDER_REQUESTS = (
@@ -22,6 +24,8 @@ IDENTITY_FORM = "order_form"
 MAX_FAILED_VERIFICATIONS = 3
 #: The bot never says the same prompt three times in a row: the third time becomes another offer.
 MAX_SAME_PROMPT = 2
+#: The payloads of buttons that answer a yes/no question.
+YES_NO = ("/affirm", "/deny")
 
 def _intent(event: Dict[str, Any]) -> Optional[str]:
     return ((event.get("parse_data") or {}).get("intent") or {}).get("name")
@@ -97,6 +101,41 @@ def times_in_a_row(events: Iterable[Dict[str, Any]], text: str) -> int:
             break
         count += 1
     return count
+
+
+@dataclass(frozen=True)
+class Question:
+    """The bot's latest question: its text, its buttons and the action that asked it ("" if unknown)."""
+
+    text: str
+    buttons: List[Dict[str, Any]]
+    asker: str
+
+    def offers(self, *payloads: str) -> bool:
+        """Whether one of its buttons answers one of `payloads`."""
+        return any(button.get("payload") in payloads for button in self.buttons)
+
+    @property
+    def yes_no(self) -> bool:
+        """A yes/no question: an offer, "did it work out?", "would you like a person?"."""
+        return self.offers(*YES_NO)
+
+
+def latest_question(events: Iterable[Dict[str, Any]]) -> Optional[Question]:
+    """The bot's latest message with buttons (None when it never asked one).
+
+    Whatever is asked later (the rating, a menu of requests) replaces it as the latest question, so
+    an older yes/no question is retired; answers without buttons (an FAQ) leave it standing.
+    """
+    history = list(events)
+    for index in range(len(history) - 1, -1, -1):
+        event = history[index]
+        buttons = ((event.get("data") or {}).get("buttons") or []) if event.get("event") == "bot" else []
+        if buttons:
+            asker = next((str(history[j].get("name")) for j in range(index - 1, -1, -1)
+                          if history[j].get("event") == "action"), "")
+            return Question(str(event.get("text") or ""), list(buttons), asker)
+    return None
 
 
 def failed_verifications(value: object) -> int:

@@ -13,9 +13,9 @@ from actions.followup import (
     ActionFollowUpNo,
     ActionFollowUpYes,
     ActionLateOrderNotice,
-    is_follow_up_question,
 )
 from actions.orders import ActionOrderRequest
+from careline.dialogue.conversation import latest_question
 from careline.db import FollowUp, Order, OrderWatch, Ticket
 from careline.money import Request
 from careline.shared import utcnow
@@ -48,7 +48,9 @@ def _row(follow_up_id: int) -> FollowUp:
 
 
 ASK = [{"event": "action", "name": "action_follow_up"},
-       {"event": "bot", "text": "Did it arrive?"}, {"event": "action", "name": "action_listen"}]
+       {"event": "bot", "text": "Did it arrive?", "data": {"buttons": [{"title": "Yes", "payload": "/affirm"},
+                                                                       {"title": "No", "payload": "/deny"}]}},
+       {"event": "action", "name": "action_listen"}]
 
 
 def test_the_follow_up_asks_about_the_actual_case_once_with_yes_and_no():
@@ -81,7 +83,7 @@ def test_yes_records_it_worked_out():
     row = _refund_followed_up()
     run_action(ActionFollowUp(), make_tracker([_triggered("EXTERNAL_follow_up", row.id)]))
     answered = make_tracker([_triggered("EXTERNAL_follow_up", row.id), *ASK, user_event("affirm", "yes")])
-    assert is_follow_up_question(answered)
+    assert latest_question(answered.events).asker == "action_follow_up"
     messages, _ = run_action(ActionFollowUpYes(), answered)
     assert messages[0]["text"] == "That's great to hear, thank you for letting me know!"
     assert _row(row.id).outcome == "resolved"
