@@ -1,8 +1,10 @@
 """What the desk asks of the Rasa server, through its token-protected HTTP API.
 
 An agent's reply is a `bot` event appended with `execute_side_effects`, so Rasa sends it through
-the conversation's latest channel (the website socket, Messenger) and keeps it in the tracker.
-The worker asks through it too: a follow-up is an external intent triggered on the latest channel.
+the conversation's latest channel (the website socket, Messenger) and keeps it in the tracker; so is
+a system line ("Ana joined the chat", `announce`). `agent_event` pokes the website widget's server
+(the agent is typing, the conversation's state changed). The worker asks through it too: a
+follow-up is an external intent triggered on the latest channel.
 """
 from __future__ import annotations
 
@@ -12,9 +14,14 @@ from urllib.parse import quote
 
 import requests
 
-from careline.shared import said_by_customer
+from careline.shared import render, transcript
 
 TIMEOUT_S = 15
+#: The widget pokes are small and optional: a slow bot server must not hold a desk thread long.
+POKE_TIMEOUT_S = 3
+#: What `announce` says, by kind (contract: domain.yml responses, filled with the agent's first name).
+ANNOUNCEMENTS = {"joined": "utter_agent_joined", "left": "utter_agent_left"}
+AGENT_EVENTS = ("typing", "state")
 
 
 class RasaUnavailable(RuntimeError):
@@ -30,9 +37,9 @@ class RasaAPI:
     def _url(self, conversation_id: str, path: str) -> str:
         return f"{self._base}/conversations/{quote(conversation_id, safe='')}/{path}"
 
-    def _post(self, url: str, body: Any, **params: str) -> Dict[str, Any]:
+    def _post(self, url: str, body: Any, timeout: float = TIMEOUT_S, **params: str) -> Dict[str, Any]:
         try:
-            answer = self._http.post(url, json=body, params={"token": self._token, **params}, timeout=TIMEOUT_S)
+            answer = self._http.post(url, json=body, params={"token": self._token, **params}, timeout=timeout)
         except requests.RequestException as error:
             raise RasaUnavailable(f"the bot server could not be reached ({type(error).__name__})") from None
         if answer.status_code >= 400:
@@ -44,6 +51,32 @@ class RasaAPI:
         event = {"event": "bot", "text": text, "timestamp": time.time(), "metadata": {"agent": agent_name}}
         self._post(self._url(conversation_id, "tracker/events"), event,
                    output_channel="latest", execute_side_effects="true")
+
+    def announce(self, conversation_id: str, agent_name: str, kind: str) -> None:
+        """A system line to the customer: the agent "joined" the chat or "left" it (handed it back).
+
+        A `bot` event with metadata {"agent", "system"}, so the widget shows it as a system line
+        and the desk (which has its own record) leaves it out of its transcript.
+        """
+        if kind not in ANNOUNCEMENTS:
+            raise ValueError(f"unknown announcement {kind!r}")
+        text = render(ANNOUNCEMENTS[kind], agent=transcript.first_name(agent_name) or agent_name)
+        event = {"event": "bot", "text": text, "timestamp": time.time(),
+                 "metadata": {"agent": agent_name, "system": kind}}
+        self._post(self._url(conversation_id, "tracker/events"), event,
+                   output_channel="latest", execute_side_effects="true")
+
+    def agent_event(self, conversation_id: str, kind: str, agent: Optional[str] = None,
+                    typing: Optional[bool] = None) -> None:
+        """Poke the website widget's server: the agent is typing (or stopped), or the state changed."""
+        if kind not in AGENT_EVENTS:
+            raise ValueError(f"unknown agent event {kind!r}")
+        body: Dict[str, Any] = {"conversation_id": conversation_id, "kind": kind}
+        if agent is not None:
+            body["agent"] = agent
+        if typing is not None:
+            body["typing"] = typing
+        self._post(f"{self._base}/webhooks/socketio/agent_event", body, timeout=POKE_TIMEOUT_S)
 
     def resume(self, conversation_id: str) -> None:
         """Give the conversation back to the bot: no person has it any more (the `handoff_ticket` slot
@@ -72,13 +105,5 @@ class RasaAPI:
                    output_channel="latest", include_events="NONE")
 
     def messages(self, conversation_id: str) -> List[Dict[str, Any]]:
-        """The conversation as it is now: customer, bot and agent messages."""
-        lines = []
-        for event in self.tracker(conversation_id).get("events", []):
-            if event.get("event") == "user" and said_by_customer(event):
-                lines.append({"role": "customer", "text": event.get("text") or "", "at": event.get("timestamp")})
-            elif event.get("event") == "bot" and event.get("text"):
-                agent = (event.get("metadata") or {}).get("agent")
-                lines.append({"role": "agent" if agent else "bot", "agent": agent, "text": event["text"],
-                              "at": event.get("timestamp")})
-        return lines
+        """The conversation as the people in it saw it (careline.shared.transcript lines)."""
+        return transcript.lines(self.tracker(conversation_id).get("events", []))

@@ -21,12 +21,13 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from careline.db import Agent, Customer, DecisionRecord, DeskFormKey, EmailRecord, Order, Ticket, TicketEvent
+from careline.desk import words
 from careline.desk.auth import DeskUser
 from careline.fulfilment import has_label
 from careline.handoff import CONTACT_EMAIL
 from careline.money import GOODWILL_CAP_OVERRIDDEN, ClaimService, Request, from_cents
 from careline.notify import OutgoingEmail, queue_email
-from careline.shared import redact, render, utcnow
+from careline.shared import as_utc, redact, render, utcnow
 
 ACTIVE = ("open", "assigned")
 MAX_TEXT = 2000
@@ -66,7 +67,9 @@ class QueueItem:
     frustration: Optional[float]
 
     def as_dict(self) -> Dict[str, Any]:
-        return dict(self.__dict__)
+        """The item with its plain words (careline.desk.words): channel_name, reason_title, waiting."""
+        return {**self.__dict__, "channel_name": words.channel_name(self.channel),
+                "reason_title": words.reason_title(self.reason), "waiting": words.waiting(self.waiting_s)}
 
 
 @dataclass
@@ -132,18 +135,27 @@ class DeskService:
 
     # --- reading ---------------------------------------------------------------------------------
 
-    def queue(self) -> List[QueueItem]:
-        """Tickets waiting for or with a person: highest priority first, then longest waiting."""
+    def queue(self, show: str = "all", user: Optional[DeskUser] = None) -> List[QueueItem]:
+        """Tickets waiting for or with a person: highest priority first, then longest waiting.
+
+        `show`: "all", "mine" (assigned to `user`) or "unassigned" (careline.desk.words.SHOW_FILTERS).
+        """
+        show = words.show_filter(show)
+        if show == "mine" and user is None:
+            raise DeskError("whose tickets? (show=mine needs a signed-in agent)")
         now = self._now()
+        query = (sa.select(Ticket, Customer.name, Order.number, Agent.name)
+                 .outerjoin(Customer, Customer.id == Ticket.customer_id)
+                 .outerjoin(Order, Order.id == Ticket.order_id)
+                 .outerjoin(Agent, Agent.id == Ticket.assigned_agent_id)
+                 .where(Ticket.status.in_(ACTIVE))
+                 .order_by(Ticket.priority.desc(), Ticket.created_at, Ticket.id))
+        if show == "mine" and user is not None:
+            query = query.where(Ticket.assigned_agent_id == user.id)
+        elif show == "unassigned":
+            query = query.where(Ticket.assigned_agent_id.is_(None))
         with self._sessions() as session:
-            rows = session.execute(
-                sa.select(Ticket, Customer.name, Order.number, Agent.name)
-                .outerjoin(Customer, Customer.id == Ticket.customer_id)
-                .outerjoin(Order, Order.id == Ticket.order_id)
-                .outerjoin(Agent, Agent.id == Ticket.assigned_agent_id)
-                .where(Ticket.status.in_(ACTIVE))
-                .order_by(Ticket.priority.desc(), Ticket.created_at, Ticket.id)
-            ).all()
+            rows = session.execute(query).all()
         items = []
         for ticket, customer, order_number, agent in rows:
             scores = json.loads(ticket.frustration or "[]")
@@ -161,6 +173,17 @@ class DeskService:
                                       .where(Ticket.status.in_(ACTIVE))).one()
             last_event = session.execute(sa.select(sa.func.max(TicketEvent.id))).scalar_one()
         return int(tickets[0] or 0), int(tickets[1] or 0), int(last_event or 0)
+
+    def ticket_fingerprint(self, ticket_id: int) -> Tuple[str, int, int]:
+        """Changes whenever the ticket does (status, who has it, a desk event such as a note); raises NotFound."""
+        with self._sessions() as session:
+            row = session.execute(sa.select(Ticket.status, Ticket.assigned_agent_id)
+                                  .where(Ticket.id == ticket_id)).one_or_none()
+            if row is None:
+                raise NotFound(f"there is no ticket {ticket_id}")
+            last_event = session.execute(sa.select(sa.func.max(TicketEvent.id))
+                                         .where(TicketEvent.ticket_id == ticket_id)).scalar_one()
+        return str(row[0]), int(row[1] or 0), int(last_event or 0)
 
     def _ticket(self, session: Session, ticket_id: int) -> Ticket:
         ticket: Optional[Ticket] = session.get(Ticket, ticket_id)
@@ -191,8 +214,8 @@ class DeskService:
                                          .order_by(DecisionRecord.id)).scalars()
             ]
             events = [
-                {"at": e.created_at.isoformat(timespec="seconds"), "kind": e.kind, "detail": redact(e.detail),
-                 "agent": name}
+                {"at": e.created_at.isoformat(timespec="seconds"), "ts": as_utc(e.created_at).timestamp(),
+                 "kind": e.kind, "detail": redact(e.detail), "agent": name}
                 for e, name in session.execute(sa.select(TicketEvent, Agent.name)
                                                .outerjoin(Agent, Agent.id == TicketEvent.agent_id)
                                                .where(TicketEvent.ticket_id == ticket.id)
@@ -222,8 +245,9 @@ class DeskService:
 
     # --- acting ----------------------------------------------------------------------------------
 
-    def _audit(self, session: Session, ticket: Ticket, user: DeskUser, kind: str, detail: Any = "") -> None:
-        session.add(TicketEvent(ticket_id=ticket.id, agent_id=user.id, kind=kind, created_at=self._now(),
+    def _audit(self, session: Session, ticket: Ticket, user: DeskUser, kind: str, detail: Any = "",
+               at: Optional[datetime] = None) -> None:
+        session.add(TicketEvent(ticket_id=ticket.id, agent_id=user.id, kind=kind, created_at=at or self._now(),
                                 detail=detail if isinstance(detail, str) else json.dumps(detail)))
 
     def _active(self, session: Session, ticket_id: int) -> Ticket:
@@ -269,37 +293,55 @@ class DeskService:
             raise DeskError("this form expired; reload the page and try again")
         return form_key
 
-    def take(self, ticket_id: int, user: DeskUser) -> None:
+    def take(self, ticket_id: int, user: DeskUser) -> bool:
+        """The ticket is `user`'s now; True when that is new (so the customer is told who joined)."""
         with self._sessions() as session:
             ticket = self._active(session, ticket_id)
             self._may_act(session, ticket, user)  # a supervisor may take a ticket over, another agent may not
-            if ticket.assigned_agent_id != user.id:
-                ticket.status, ticket.assigned_agent_id = "assigned", user.id
-                self._audit(session, ticket, user, "take")
-                session.commit()
+            if ticket.assigned_agent_id == user.id:
+                return False
+            ticket.status, ticket.assigned_agent_id = "assigned", user.id
+            self._audit(session, ticket, user, "take")
+            session.commit()
+            return True
 
     def _active_conversation(self, ticket_id: int, user: DeskUser) -> str:
+        return self.conversation_for(ticket_id, user)[0]
+
+    def conversation_for(self, ticket_id: int, user: DeskUser) -> Tuple[str, bool]:
+        """(conversation id, whether nobody has the ticket yet) of an active ticket `user` may act on;
+        raises NotFound, Forbidden or DeskError."""
         with self._sessions() as session:
             ticket = self._active(session, ticket_id)
             self._may_act(session, ticket, user)
             conversation_id: str = ticket.conversation_id
-            return conversation_id
+            return conversation_id, ticket.assigned_agent_id is None
 
-    def reply(self, ticket_id: int, user: DeskUser, text: Any, send: Callable[[str, str], None]) -> None:
+    def reply(self, ticket_id: int, user: DeskUser, text: Any, send: Callable[[str, str], None],
+              joining: Optional[Callable[[str], Any]] = None) -> bool:
         """Send `text` to the customer (through `send(conversation_id, text)`), then record it.
 
+        The first reply to a ticket nobody has takes it (audited as a take): `joining(conversation_id)`
+        runs before the reply is sent (to tell the customer who joined). True when the ticket was taken so.
         No database transaction is open while the bot server works (SQLite has one writer).
         """
         text = _clean_text(text, "reply")
-        send(self._active_conversation(ticket_id, user), text)
+        conversation, unassigned = self.conversation_for(ticket_id, user)
+        joined_at = self._now()  # the desk's "joined" line comes before the reply
+        if unassigned and joining is not None:
+            joining(conversation)
+        send(conversation, text)
         with self._sessions() as session:
             ticket = self._ticket(session, ticket_id)
-            if ticket.assigned_agent_id is None:
+            taken = ticket.assigned_agent_id is None
+            if taken:
                 ticket.status, ticket.assigned_agent_id = "assigned", user.id
+                self._audit(session, ticket, user, "take", "with the first reply", at=joined_at)
             ticket.first_response_at = ticket.first_response_at or self._now()
             self._audit(session, ticket, user, "reply", text)
             self._email_reply(session, ticket, user, text)
             session.commit()
+        return taken
 
     def _email_reply(self, session: Session, ticket: Ticket, user: DeskUser, text: str) -> None:
         """The reply goes by email too when the customer left an address while waiting (as the bot promised).

@@ -1,13 +1,20 @@
 """What every desk route shares, in one place: the session and CSRF check, the security headers,
-who is signed in, rendering, error answers, the supervisor gate and the way an agent action is run
-and answered. The routes themselves are in routes/, one module per area.
+who is signed in, rendering, banners (flash), error answers, the supervisor gate and the way an
+agent action is run and answered. The routes themselves are in routes/, one module per area.
+
+Banners come only from the server: `flash(resp, kind, text)` puts the server's own message in a
+signed, HttpOnly, one-time cookie that the next `page()` shows and clears. Nothing in a URL ever
+becomes a banner (a link with "?err=Your session expired, sign in at evil.example" shows nothing).
 """
 from __future__ import annotations
 
 import asyncio
 import functools
 import hmac
-from typing import TYPE_CHECKING, Any, Callable, Coroutine, Dict, Optional, Union
+import logging
+import secrets
+import time
+from typing import TYPE_CHECKING, Any, Callable, Coroutine, Dict, Optional, Tuple, Union
 from urllib.parse import quote, urlsplit
 
 from sanic import response
@@ -17,7 +24,7 @@ from sanic.response import BaseHTTPResponse, HTTPResponse
 from careline.desk.auth import DeskUser
 from careline.desk.rasa_api import RasaUnavailable
 from careline.desk.service import DeskError, Forbidden, NotFound
-from careline.shared import safe_json
+from careline.shared import Limit, RateLimiter, Signer, safe_json
 
 if TYPE_CHECKING:
     from careline.desk.app import Desk
@@ -32,6 +39,13 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 PUBLIC = ("/login", "/health", "/static/")
+FLASH_COOKIE = "careline_desk_flash"
+FLASH_KINDS = ("ok", "err")
+FLASH_MAX_AGE_S = 120
+FLASH_MAX_CHARS = 500
+#: Banners are signed with a secret of this process (a restart drops a banner not yet shown, nothing else).
+_FLASH = Signer(secrets.token_urlsafe(32), "desk-flash")
+log = logging.getLogger("careline.desk")
 
 Handler = Callable[..., Coroutine[Any, Any, HTTPResponse]]
 #: What an agent action did -> the message shown (or sent as JSON) when it is done.
@@ -63,25 +77,80 @@ def json_error(status: int, error: str, detail: str) -> HTTPResponse:
     return response.json({"error": error, "detail": detail}, status=status)
 
 
+def flash(resp: HTTPResponse, kind: str, text: str) -> HTTPResponse:
+    """Show `text` (the server's own words) as a banner on the next page: kind "ok" or "err"."""
+    if kind not in FLASH_KINDS:
+        raise ValueError(f"a banner is {' or '.join(FLASH_KINDS)}, not {kind!r}")
+    resp.cookies[FLASH_COOKIE] = _FLASH.sign({"kind": kind, "text": text[:FLASH_MAX_CHARS], "at": int(time.time())})
+    _cookie_flags(resp, FLASH_COOKIE, FLASH_MAX_AGE_S)
+    return resp
+
+
+def flashed(request: Request) -> Optional[Tuple[str, str]]:
+    """(kind, text) of the banner this server set for this browser, if one is waiting and fresh."""
+    payload = _FLASH.verify(request.cookies.get(FLASH_COOKIE))
+    if not payload or payload.get("kind") not in FLASH_KINDS or not isinstance(payload.get("text"), str):
+        return None
+    if not isinstance(payload.get("at"), int) or abs(time.time() - payload["at"]) > FLASH_MAX_AGE_S:
+        return None
+    return payload["kind"], payload["text"]
+
+
+def redirect_with(target: str, kind: str, text: str) -> HTTPResponse:
+    """Redirect to one of our own paths with a banner."""
+    return flash(response.redirect(target), kind, text)
+
+
 def page(template: str, request: Request, status: int = 200, **context: Any) -> HTTPResponse:
+    """A page, with the banner the server left for it (shown once)."""
+    banner = flashed(request)
+    message, error = ("", "") if banner is None else (banner[1], "") if banner[0] == "ok" else ("", banner[1])
     html = desk_of(request).templates.get_template(template).render(
         user=getattr(request.ctx, "user", None), csrf=getattr(request.ctx, "csrf", ""),
-        message=request.args.get("msg", ""), error=request.args.get("err", ""), **context)
-    return response.html(html, status=status)
+        message=message, error=error, **context)
+    resp = response.html(html, status=status)
+    if FLASH_COOKIE in request.cookies:
+        resp.cookies[FLASH_COOKIE] = ""
+        _cookie_flags(resp, FLASH_COOKIE, 0)
+    return resp
 
 
 def error_page(request: Request, status: int, title: str, detail: str) -> HTTPResponse:
     return page("error.html", request, status=status, title=title, detail=detail)
 
 
-def set_cookie(request: Request, resp: HTTPResponse, name: str, value: str, max_age: int) -> None:
-    resp.cookies[name] = value
+def _cookie_flags(resp: HTTPResponse, name: str, max_age: int) -> None:
     resp.cookies[name]["httponly"] = True
     resp.cookies[name]["samesite"] = "Strict"
     resp.cookies[name]["path"] = "/"
     resp.cookies[name]["max-age"] = max_age
+
+
+def set_cookie(request: Request, resp: HTTPResponse, name: str, value: str, max_age: int) -> None:
+    resp.cookies[name] = value
+    _cookie_flags(resp, name, max_age)
     if desk_of(request).secure_cookies:
         resp.cookies[name]["secure"] = True
+
+
+def limiter(request: Request, name: str, limit: Limit) -> RateLimiter:
+    """The app's rate limiter called `name` (made on first use)."""
+    limiters: Dict[str, RateLimiter] = request.app.ctx.__dict__.setdefault("limiters", {})
+    if name not in limiters:
+        limiters[name] = RateLimiter(limit)
+    return limiters[name]
+
+
+def quietly(what: str, poke: Callable[[], Any]) -> bool:
+    """Run a courtesy call (telling the widget, announcing who joined); a failure is logged, never raised,
+    so it never fails the agent's action. True when it worked."""
+    try:
+        poke()
+    except Exception as error:  # noqa: BLE001 - any failure of a courtesy call is only logged
+        detail = str(error) if isinstance(error, RasaUnavailable) else type(error).__name__
+        log.warning("desk: %s failed (%s); the agent's action is done", what, detail)
+        return False
+    return True
 
 
 async def authenticate(request: Request) -> Optional[HTTPResponse]:
@@ -107,9 +176,12 @@ async def authenticate(request: Request) -> Optional[HTTPResponse]:
 
 
 async def security_headers(request: Request, resp: BaseHTTPResponse) -> None:
-    """Response middleware: SECURITY_HEADERS on every answer (a route may set its own)."""
+    """Response middleware: SECURITY_HEADERS on every answer (a route may set its own); the banner
+    cookie is Secure like the session's when the desk is served over HTTPS."""
     for key, value in SECURITY_HEADERS.items():
         resp.headers.setdefault(key, value)
+    if isinstance(resp, HTTPResponse) and FLASH_COOKIE in resp.cookies and desk_of(request).secure_cookies:
+        resp.cookies[FLASH_COOKIE]["secure"] = True
 
 
 def supervisor_only(handler: Handler) -> Handler:
@@ -125,9 +197,12 @@ def supervisor_only(handler: Handler) -> Handler:
 
 
 async def act(request: Request, ticket_id: int, action: Callable[[Dict[str, Any], DeskUser], Any],
-              done: Done) -> HTTPResponse:
+              done: Done, after: Optional[Callable[[Any, DeskUser], None]] = None) -> HTTPResponse:
     """Run an agent action on a ticket with the posted form (or JSON object) and answer it: JSON for
-    API clients, otherwise a redirect with a message (to the queue after resolve and close)."""
+    fetch() and API clients, otherwise a redirect with a banner (to the queue after resolve and close).
+
+    `after(result, user)`: courtesy calls once the action is done (e.g. telling the widget), run in
+    the background and never failing the action (see `quietly`)."""
     form = safe_json.loads_or_none(request.body) if request.headers.get("content-type", "").startswith(
         "application/json") \
         else {k: request.form.get(k) for k in (request.form or {})}
@@ -144,13 +219,16 @@ async def act(request: Request, ticket_id: int, action: Callable[[Dict[str, Any]
     except DeskError as error:
         if wants_json(request):
             return json_error(400, "not_done", str(error))
-        return response.redirect(f"/tickets/{ticket_id}?err={quote(str(error))}")
+        return redirect_with(f"/tickets/{ticket_id}", "err", str(error))
     except RasaUnavailable as error:
         if wants_json(request):
             return json_error(502, "bot_unavailable", str(error))
-        return response.redirect(f"/tickets/{ticket_id}?err={quote(str(error))}")
+        return redirect_with(f"/tickets/{ticket_id}", "err", str(error))
+    if after is not None:
+        user = current_user(request)
+        request.app.add_task(run(quietly, f"after {request.path}", functools.partial(after, result, user)))
     message = done(result) if callable(done) else done
     if wants_json(request):
         return response.json({"ok": True, "message": message, "result": result})
     target = "/queue" if request.path.endswith(("/resolve", "/close")) else f"/tickets/{ticket_id}"
-    return response.redirect(f"{target}?msg={quote(message)}")
+    return redirect_with(target, "ok", message)

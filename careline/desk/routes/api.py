@@ -1,24 +1,39 @@
-"""The JSON API: health, the queue (and its live event stream for the queue page), a ticket, the
-analytics figures (supervisors). Agent actions answer JSON on their own URLs (queue.py, money.py)."""
+"""The JSON API: health, the queue (and its live event stream), a ticket (and its live event stream
+for the workspace page), the analytics figures (supervisors). Agent actions answer JSON on their
+own URLs (queue.py, money.py).
+
+Both streams are server-sent events: the queue's when its fingerprint changes (and every
+QUEUE_REFRESH_S, so waiting times stay true), a ticket's when its conversation or its record changes
+(careline.desk.live), each a whole snapshot, so a reconnecting page is right at once.
+"""
 from __future__ import annotations
 
 import asyncio
 import functools
 import json
+from typing import Any, Dict, Optional
 
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from careline.desk import live, words
 from careline.desk.routes.analytics import report_for
 from careline.desk.routes.queue import ticket_context
 from careline.desk.service import DeskError, NotFound
-from careline.desk.web import desk_of, json_error, run, supervisor_only
+from careline.desk.web import current_user, desk_of, json_error, run, supervisor_only
 
 bp = Blueprint("api")
 
 SSE_INTERVAL_S = 1.0
 SSE_MAX_S = 300.0
+QUEUE_REFRESH_S = 30
+#: A ticket's stream looks at the tracker store this often, and at the ticket's record every other time.
+TICKET_INTERVAL_S = 0.5
+#: Without a tracker store to look at (no events table), the conversation is reloaded this often.
+TICKET_RELOAD_S = 3.0
+
+_dumps = functools.partial(json.dumps, default=str)
 
 
 @bp.get("/health")
@@ -28,27 +43,41 @@ async def health(_: Request) -> HTTPResponse:
 
 @bp.get("/api/queue")
 async def queue_api(request: Request) -> HTTPResponse:
-    return response.json([item.as_dict() for item in await run(desk_of(request).service.queue)])
+    show = words.show_filter(request.args.get("show"))
+    items = await run(desk_of(request).service.queue, show, current_user(request))
+    return response.json([item.as_dict() for item in items])
+
+
+def _event(name: str, data: Any) -> str:
+    return f"event: {name}\ndata: {_dumps(data)}\n\n"
 
 
 @bp.get("/api/queue/stream")
 async def queue_stream(request: Request) -> None:
-    service = desk_of(request).service
+    service, user = desk_of(request).service, current_user(request)
+    show = words.show_filter(request.args.get("show"))
     stream = await request.respond(content_type="text/event-stream",
                                    headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
-    last, waited = None, 0.0
+    last, waited, sent = None, 0.0, 0.0
     while waited < SSE_MAX_S:
         fingerprint = await run(service.queue_fingerprint)
-        if fingerprint != last:
-            items = [item.as_dict() for item in await run(service.queue)]
-            await stream.send(f"event: queue\ndata: {json.dumps(items)}\n\n")
-            last = fingerprint
+        if fingerprint != last or waited - sent >= QUEUE_REFRESH_S:
+            items = [item.as_dict() for item in await run(service.queue, show, user)]
+            await stream.send(_event("queue", items))
+            last, sent = fingerprint, waited
         elif int(waited) % 15 == 0:
             await stream.send(": keep-alive\n\n")
         await asyncio.sleep(SSE_INTERVAL_S)
         waited += SSE_INTERVAL_S
     await stream.send("retry: 1000\n\n")
     await stream.eof()
+
+
+def ticket_snapshot(context: Dict[str, Any]) -> Dict[str, Any]:
+    """What the workspace page redraws: the ticket's record, the conversation's lines, the notes, and
+    whether the lines are the saved copy (the bot server is not answering)."""
+    return {"ticket": context["view"].ticket, "lines": context["lines"], "notes": context["notes"],
+            "saved_copy": context["live"] is None}
 
 
 @bp.get("/api/tickets/<ticket_id:int>")
@@ -58,8 +87,43 @@ async def ticket_api(request: Request, ticket_id: int) -> HTTPResponse:
     except NotFound as error:
         return json_error(404, "not_found", str(error))
     view = context["view"]
-    return response.json({**view.__dict__, "live": context["live"]},
-                         dumps=functools.partial(json.dumps, default=str))
+    return response.json({**view.__dict__, **ticket_snapshot(context), "live": context["live"]}, dumps=_dumps)
+
+
+@bp.get("/api/tickets/<ticket_id:int>/stream")
+async def ticket_stream(request: Request, ticket_id: int) -> Optional[HTTPResponse]:
+    desk = desk_of(request)
+    try:
+        conversation_id = (await run(desk.service.view, ticket_id)).ticket["conversation_id"]
+    except NotFound as error:
+        return json_error(404, "not_found", str(error))
+    stream = await request.respond(content_type="text/event-stream",
+                                   headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    record, last, waited, sent, ticks, saved_copy = None, None, 0.0, 0.0, 0, False
+    while waited < SSE_MAX_S:
+        if ticks % 2 == 0:
+            try:
+                record = await run(desk.service.ticket_fingerprint, ticket_id)
+            except NotFound:
+                break
+        mark = await run(live.tracker_mark, desk.tracker_engine, conversation_id)
+        blind = mark is None or saved_copy  # nothing to watch, or the bot server was not answering
+        if (record, mark) != last or (blind and waited - sent >= TICKET_RELOAD_S):
+            try:
+                context = await ticket_context(request, ticket_id)
+            except NotFound:
+                break
+            snapshot = ticket_snapshot(context)
+            await stream.send(_event("ticket", snapshot))
+            last, sent, saved_copy = (record, mark), waited, snapshot["saved_copy"]
+        elif ticks % int(15 / TICKET_INTERVAL_S) == 0:
+            await stream.send(": keep-alive\n\n")
+        await asyncio.sleep(TICKET_INTERVAL_S)
+        waited += TICKET_INTERVAL_S
+        ticks += 1
+    await stream.send("retry: 1000\n\n")
+    await stream.eof()
+    return None
 
 
 @bp.get("/api/analytics")
@@ -71,4 +135,4 @@ async def analytics_api(request: Request) -> HTTPResponse:
         return json_error(400, "bad_dates", str(error))
     body = {**report.__dict__, "containment_rate": report.containment_rate,
             "handoff_rate": report.handoff_rate, "fallback_rate": report.fallback_rate}
-    return response.json(body, dumps=functools.partial(json.dumps, default=str))
+    return response.json(body, dumps=_dumps)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import hmac
 import secrets
 from typing import Optional
-from urllib.parse import quote
 
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from careline.desk.web import COOKIE, desk_of, page, run, set_cookie
+from careline.desk.web import COOKIE, desk_of, page, redirect_with, run, set_cookie
 
 bp = Blueprint("auth")
 
@@ -41,19 +40,19 @@ async def login(request: Request) -> HTTPResponse:
     # First, in memory: every attempt takes a token of its address (so concurrent attempts cannot
     # slip past the check); only a successful sign-in gives it back.
     if not desk.login_addresses.hit(address).allowed:
-        return response.redirect("/login?err=" + quote(TOO_MANY_LOGINS))
+        return redirect_with("/login", "err", TOO_MANY_LOGINS)
     form = request.form or {}
     cookie, given = request.cookies.get(LOGIN_COOKIE, ""), form.get("csrf", "")
     if not cookie or not hmac.compare_digest(cookie.encode(), given.encode()):
-        return response.redirect("/login?err=" + quote("Your sign-in form expired. Please try again."))
+        return redirect_with("/login", "err", "Your sign-in form expired. Please try again.")
     email = (form.get("email") or "").strip().lower()
     key = f"{address}|{email}"
     if desk.login_limiter.blocked(key):
-        return response.redirect("/login?err=" + quote(TOO_MANY_LOGINS))
+        return redirect_with("/login", "err", TOO_MANY_LOGINS)
     user = await run(desk.accounts.authenticate, email, form.get("password") or "")
     if user is None:
         desk.login_limiter.hit(key)  # only failures count
-        return response.redirect("/login?err=" + quote("That email and password don't match an account."))
+        return redirect_with("/login", "err", "That email and password don't match an account.")
     desk.login_addresses.give_back(address)
     token, _ = await run(desk.accounts.start_session, user)
     resp = response.redirect(_safe_next(form.get("next")))
@@ -65,6 +64,6 @@ async def login(request: Request) -> HTTPResponse:
 @bp.post("/logout")
 async def logout(request: Request) -> HTTPResponse:
     await run(desk_of(request).accounts.end_session, request.cookies.get(COOKIE))
-    resp = response.redirect("/login?msg=" + quote("You are signed out."))
+    resp = redirect_with("/login", "ok", "You are signed out.")
     del resp.cookies[COOKIE]  # type: ignore[no-untyped-call]  # (it sends an expired cookie)
     return resp

@@ -1,0 +1,64 @@
+"""The desk's plain words for what the store keeps as codes: channels, handoff reasons, waiting times.
+
+One place for each, used by the pages (Jinja) and the JSON the live queue is drawn from, so the
+queue page, the workspace's queue pane and the API never name a thing two ways.
+"""
+from __future__ import annotations
+
+from typing import Dict, Optional
+
+#: Rasa's input channel names (channels/*.py `name()`) as agents know them.
+CHANNEL_NAMES: Dict[str, str] = {
+    "socketio": "Website chat",
+    "facebook": "Messenger",
+    "rest": "API",
+}
+
+#: Why a conversation came to a person, in a few words for the queue (the summary's longer
+#: clauses are careline.handoff's REASON_LABELS; tests check both name the same reasons).
+REASON_TITLES: Dict[str, str] = {
+    "customer_request": "Asked for a person",
+    "frustration": "Frustrated customer",
+    "policy": "Needs approval",
+    "identity_locked": "Identity check failed",
+    "not_understood": "Bot did not understand",
+    "follow_up": "Follow-up did not work out",
+}
+
+#: Show filters of the queue: ?show=<key> -> its button label.
+SHOW_FILTERS: Dict[str, str] = {"all": "All", "mine": "Mine", "unassigned": "Unassigned"}
+DEFAULT_SHOW = "all"
+
+
+def channel_name(channel: Optional[str]) -> str:
+    """"socketio" -> "Website chat"; an unknown channel keeps its code, "unknown" reads "Unknown"."""
+    if not channel or channel == "unknown":
+        return "Unknown"
+    return CHANNEL_NAMES.get(channel, channel)
+
+
+def reason_title(reason: Optional[str]) -> str:
+    """"frustration" -> "Frustrated customer"; an unknown code reads as words ("new_reason" -> "New reason")."""
+    if not reason:
+        return "Unknown"
+    return REASON_TITLES.get(reason, reason.replace("_", " ").capitalize())
+
+
+def waiting(seconds: float) -> str:
+    """How long someone has waited: "under 1 min", "4 min", "1 h 05 min", "2 d 3 h"."""
+    total = max(0, int(seconds))
+    minutes = total // 60
+    if minutes < 1:
+        return "under 1 min"
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes:02d} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h"
+
+
+def show_filter(value: Optional[str]) -> str:
+    """The queue filter asked for (?show=), or the default for anything else."""
+    return value if value in SHOW_FILTERS else DEFAULT_SHOW
