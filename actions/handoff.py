@@ -10,7 +10,7 @@ flows. The desk clears the slot when a person resolves or closes the ticket and 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, ActiveLoop, EventType, SlotSet
@@ -18,7 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.deps import frustration_thresholds, handoff_limits, settings, ticket_service, wait_settings
-from actions.identity import client_of, proven_order
+from actions.identity import client_of, declined_offers, proven_order
 from careline.dialogue.conversation import MAX_SAME_PROMPT, is_locked, times_in_a_row
 from careline.handoff.ticket import TicketFacts, build_ticket, handback_text, handoff_reason
 from careline.handoff.tickets import TicketState
@@ -30,7 +30,9 @@ from careline.handoff.waiting import (
     handling_minutes,
     waiting_reply,
 )
+from careline.money import rule_words
 from careline.money.identity import find_email
+from careline.money.proposal import Proposal
 from careline.nlu.clarification import consecutive_misses
 from careline.nlu.frustration_model import conversation, turns_from_events
 from careline.shared import render
@@ -49,11 +51,13 @@ def _estimate(position: int) -> WaitEstimate:
 
 
 def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, after_policy_offer: bool = False,
-             preface: str = "", reason: Optional[str] = None, case: str = "") -> List[EventType]:
+             preface: str = "", reason: Optional[str] = None, case: str = "",
+             declined: Sequence[Proposal] = ()) -> List[EventType]:
     """Open (once) a ticket with the whole context, tell the customer what to expect, wait for a person.
 
     `preface` is said first (the policy's explanation when it escalated the request). `reason` is
-    the ticket's reason when the caller knows it; `case` names an earlier case the ticket is about.
+    the ticket's reason when the caller knows it; `case` names an earlier case the ticket is about;
+    `declined` an offer declined in this very turn (earlier ones are found in the events).
     """
     service = ticket_service()
     client = client_of(tracker)
@@ -71,8 +75,9 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, after_policy_of
         customer_tier=order.customer_tier if order else None,
         order_number=order.number if order else None,
         order_total=float(order.total) if order else 0.0,
-        decisions=service.decisions_for(tracker.sender_id),
+        decisions=[{**d, "why": rule_words(d.get("rule") or "")} for d in service.decisions_for(tracker.sender_id)],
         case=case,
+        declined=_declined(tracker, declined),
     )
     draft = build_ticket(tracker.sender_id, tracker.get_latest_input_channel() or "unknown", reason,
                          tracker.events, facts)
@@ -86,6 +91,13 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, after_policy_of
     dispatcher.utter_message(text=" ".join(said))
     return proof + [SlotSet("proposal", None), ActiveLoop(None), SlotSet("requested_slot", None),
                     SlotSet(TICKET_SLOT, str(opened.id))]
+
+
+def _declined(tracker: Tracker, now: Sequence[Proposal]) -> List[Dict[str, Any]]:
+    """The offers the customer said no to, for the ticket's summary: what, how much, on which order."""
+    offers = declined_offers(tracker.events, tracker.sender_id)
+    offers += [p for p in now if all(p.id != o.id for o in offers)]
+    return [{"kind": p.kind, "amount": p.amount, "order_number": p.order_number} for p in offers]
 
 
 def _first_name(name: Optional[str]) -> Optional[str]:

@@ -6,7 +6,8 @@ session, order and email, still fresh (policy.yml `identity:`); every use renews
 """
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
+from datetime import datetime, timezone
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -14,6 +15,7 @@ from rasa_sdk.events import EventType, SlotSet
 from actions.deps import identity_tokens, order_repository, proposal_signer
 from careline.access.channel_metadata import CLIENT_KEY, MAX_CLIENT_CHARS
 from careline.db.orders import OrderView
+from careline.dialogue.conversation import latest_question
 from careline.money.identity import verify
 from careline.money.proposal import Proposal
 from careline.shared.clock import utcnow
@@ -65,3 +67,35 @@ def pending_proposal(tracker: Tracker) -> Optional[Proposal]:
 def person_offered(tracker: Tracker, order_number: str = "") -> List[EventType]:
     """The bot has just offered a person as a yes/no question: seal it, so that a typed "yes" brings one in."""
     return [SlotSet("proposal", seal(Proposal.new("handoff", order_number), tracker))]
+
+
+#: The action that resolves a customer's no (actions/orders.py ActionAnswerNo).
+ANSWER_NO = "action_answer_no"
+
+
+def _when(event: Dict[str, Any]) -> datetime:
+    at = event.get("timestamp")
+    return datetime.fromtimestamp(at, tz=timezone.utc) if isinstance(at, (int, float)) else utcnow()
+
+
+def declined_offers(events: Iterable[Dict[str, Any]], conversation_id: str) -> List[Proposal]:
+    """The offers the customer said no to in this conversation, oldest first.
+
+    An offer was declined when `action_answer_no` ran while it was pending the way that action sees
+    it: sealed by this server for this conversation, still fresh then, and its question the bot's
+    latest yes/no question (not a follow-up's). A yes is no decline, and an offered person is no offer.
+    """
+    history = list(events)
+    pending: Any = None
+    found: List[Proposal] = []
+    for index, event in enumerate(history):
+        if event.get("event") == "slot" and event.get("name") == "proposal":
+            pending = event.get("value")
+        elif event.get("event") == "action" and event.get("name") == ANSWER_NO and pending:
+            question = latest_question(history[:index])
+            if question is None or not question.yes_no or question.asker == "action_follow_up":
+                continue
+            proposal = Proposal.unseal(pending, proposal_signer(), conversation_id, _when(event))
+            if proposal is not None and proposal.kind != "handoff" and all(p.id != proposal.id for p in found):
+                found.append(proposal)
+    return found

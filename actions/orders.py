@@ -131,13 +131,16 @@ def _prove(dispatcher: CollectingDispatcher, tracker: Tracker, number: str, addr
 
 
 def _escalate_or_offer(dispatcher: CollectingDispatcher, tracker: Tracker, explanation: str, outcome: str,
-                       order_number: str, rule: str = "") -> List[EventType]:
+                       order_number: str, rule: str = "", declined: Optional[Proposal] = None) -> List[EventType]:
     """A request the policy escalates goes to a person at once; a denial offers one.
 
     A claim that is not due yet (the order is still on its way) offers to check where it is now.
+    `declined`: the offer the customer has just said no to (for the ticket, which cannot find this
+    turn's no in the events yet).
     """
     if outcome == ESCALATE:
-        return _clear(*CLEARED) + hand_off(dispatcher, tracker, after_policy_offer=True, preface=explanation)
+        return _clear(*CLEARED) + hand_off(dispatcher, tracker, after_policy_offer=True, preface=explanation,
+                                           declined=[declined] if declined else [])
     if rule in NOT_DUE_RULES:  # one question: check where it is, or a person (not the policy's offer too)
         explanation = explanation.replace(render("utter_policy_offer_person"), "").strip()
         return _offer_person(dispatcher, tracker, f"{explanation} {render('utter_check_back')}", order_number,
@@ -376,7 +379,8 @@ class ActionOrderRequest(Action):
         decision = service.preview(order_number=order.number, email=email, request=request)
         if decision.outcome in (APPROVE, PARTIAL):
             proposal = Proposal.new(kind, order.number, reason=request.reason, charge_id=request.charge_id,
-                                    detail=request.detail)
+                                    detail=request.detail,
+                                    amount=f"{decision.amount:.2f}" if decision.amount > 0 else None)
             dispatcher.utter_message(
                 text=offer_text(kind, order, decision.amount, rule=decision.rule, detail=request.detail or "",
                                 fee_description=fee.description if fee else "",
@@ -485,7 +489,8 @@ class ActionAnswerNo(Action):
             request = Request("refund", reason="not_received")
             decision = claim_service().preview(order_number=proposal.order_number, email=email, request=request)
             if decision.outcome in (APPROVE, PARTIAL):
-                alternative = Proposal.new("refund", proposal.order_number, reason="not_received")
+                alternative = Proposal.new("refund", proposal.order_number, reason="not_received",
+                                           amount=f"{decision.amount:.2f}")
                 dispatcher.utter_message(text=render("utter_refund_instead", amount=f"${decision.amount:.2f}"),
                                          buttons=yes_no())
                 return proof + [SlotSet("proposal", seal(alternative, tracker))]
@@ -495,7 +500,7 @@ class ActionAnswerNo(Action):
                     email=email, request=request, conversation_id=tracker.sender_id)
                 return proof + _escalate_or_offer(dispatcher, tracker,
                                                   render("utter_no_problem_then", explanation=decision.explanation),
-                                                  decision.outcome, proposal.order_number)
+                                                  decision.outcome, proposal.order_number, declined=proposal)
         dispatcher.utter_message(text=render("utter_nothing_changed"))
         return _clear("proposal", *CLEARED)
 

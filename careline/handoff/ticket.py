@@ -8,10 +8,11 @@ in everything that leaves the conversation.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Iterable, List, Mapping, Optional, Sequence
+from datetime import datetime, timezone
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from careline.shared import redact, render, said_by_customer, whole_numbers
+from careline.shared import redact, render, whole_numbers
+from careline.shared import transcript as people_saw
 
 
 @dataclass(frozen=True)
@@ -51,29 +52,31 @@ REASON_BASE_PRIORITY = {"frustration": 60, "identity_locked": 55, "policy": 50, 
 
 @dataclass(frozen=True)
 class TranscriptLine:
+    """One line of the ticket's saved transcript. `role`: customer, bot, agent or system; `at`: ISO
+    time (UTC); `agent`: the agent's name on agent and system lines."""
+
     role: str
     text: str
     at: str
     intent: Optional[str] = None
     frustration: Optional[float] = None
+    agent: Optional[str] = None
+
+
+def _iso(at: Optional[float]) -> str:
+    return datetime.fromtimestamp(at or 0, tz=timezone.utc).isoformat(timespec="seconds")
 
 
 def transcript(events: Iterable[Mapping[str, Any]]) -> List[TranscriptLine]:
-    """Customer and bot messages in order, redacted, with intent and frustration per customer line."""
+    """The conversation as people saw it (careline.shared.transcript: button titles, not payloads;
+    who said it), redacted, with intent and frustration per customer line."""
     lines: List[TranscriptLine] = []
-    for event in events:
-        kind = event.get("event")
-        if kind not in ("user", "bot") or not event.get("text") or (kind == "user" and not said_by_customer(event)):
+    for line in people_saw.lines(events):
+        text = redact(str(line.get("text") or ""))
+        if not text:
             continue
-        at = datetime.fromtimestamp(float(event.get("timestamp") or 0)).isoformat(timespec="seconds")
-        if kind == "bot":
-            lines.append(TranscriptLine("bot", redact(str(event["text"])), at))
-            continue
-        parse = event.get("parse_data") or {}
-        score = (parse.get("frustration") or {}).get("score")
-        lines.append(TranscriptLine("customer", redact(str(event["text"])), at,
-                                    (parse.get("intent") or {}).get("name"),
-                                    float(score) if score is not None else None))
+        lines.append(TranscriptLine(str(line["role"]), text, _iso(line.get("at")), line.get("intent"),
+                                    line.get("frustration"), line.get("agent")))
     return lines
 
 
@@ -91,7 +94,12 @@ def main_request(intents: Sequence[str]) -> Optional[str]:
 
 @dataclass(frozen=True)
 class TicketFacts:
-    """What the store knows, when the customer was verified."""
+    """What the store knows, when the customer was verified, and what the bot offered.
+
+    `decisions`: the policy's decisions in the conversation ({kind, outcome, rule, amount,
+    reference}, and `why`: the rule in agent language, careline.money.rule_words). `declined`: the
+    offers the customer said no to ({kind, amount: "28.95" or None, order_number}), oldest first.
+    """
 
     customer_name: Optional[str] = None
     customer_tier: Optional[str] = None
@@ -99,6 +107,7 @@ class TicketFacts:
     order_total: float = 0.0
     decisions: Sequence[Mapping[str, Any]] = ()
     case: str = ""  # the earlier case a follow-up found not sorted out (careline/followup)
+    declined: Sequence[Mapping[str, Any]] = ()
 
 
 @dataclass(frozen=True)
@@ -122,19 +131,61 @@ def priority(reason: str, frustration_score: float, facts: TicketFacts) -> int:
     return max(0, min(100, value))
 
 
+#: What was offered or decided, in the summary's words: kind -> (with an amount, without one).
+OFFER_WORDS: Dict[str, Tuple[str, str]] = {
+    "refund": ("a {amount} refund", "a refund"),
+    "goodwill": ("a {amount} goodwill refund", "a goodwill refund"),
+    "waiver": ("waiving a {amount} fee", "waiving a fee"),
+    "cancel": ("cancelling the order with a {amount} refund", "cancelling the order"),
+    "return": ("a return with a prepaid label", "a return with a prepaid label"),
+    "reship": ("a free replacement", "a free replacement"),
+    "address": ("changing the delivery address", "changing the delivery address"),
+}
+#: A decision's outcome after its words ("a $38.95 refund was approved").
+DECIDED_WORDS = {"approve": "was approved", "partial": "was approved in part", "deny": "was refused",
+                 "escalate": "needs a person's approval"}
+
+
+def offer_words(kind: Any, amount: Any = None) -> str:
+    """"refund", 28.95 -> "a $28.95 refund"; an unknown kind reads as words."""
+    with_amount, without = OFFER_WORDS.get(str(kind), (str(kind).replace("_", " "),) * 2)
+    try:
+        value = float(amount) if amount not in (None, "") else 0.0
+    except (TypeError, ValueError):
+        value = 0.0
+    return with_amount.format(amount=f"${value:.2f}") if value > 0 else without
+
+
+def _decided(decision: Mapping[str, Any]) -> str:
+    """"a $180.00 refund needs a person's approval (the amount is over the bot's limit)"."""
+    outcome = str(decision.get("outcome") or "")
+    text = f"{offer_words(decision.get('kind'), decision.get('amount'))} " \
+           f"{DECIDED_WORDS.get(outcome, outcome.replace('_', ' '))}"
+    if decision.get("reference"):
+        text += f" ({decision['reference']})"
+    return f"{text}: {decision['why']}" if decision.get("why") and outcome not in ("approve", "partial") else text
+
+
+def _and(parts: Sequence[str]) -> str:
+    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+
+
 def summarize(reason: str, intents: Sequence[str], facts: TicketFacts, frustration: Sequence[float]) -> str:
-    """Three short sentences: what the customer wants, what was tried, why it escalated."""
-    who = facts.customer_name.split()[0] if facts.customer_name else "The customer (not verified)"
+    """A few short sentences: what the customer wants, what they declined, what was tried, why it escalated."""
+    name = facts.customer_name.split()[0] if facts.customer_name else ""
+    who = name or "The customer (not verified)"
     wants = REQUEST_LABELS.get(main_request(intents) or "", "help")
     if facts.case:  # the follow-up's "no": what they want is that case put right, not what they asked first
         wants = "more help with a case that did not work out"
     order = f" with order {facts.order_number}" if facts.order_number else ""
-    tried = [f"{d.get('kind')} {d.get('outcome')} ({d.get('rule')})" for d in facts.decisions]
-    tried_text = "; ".join(tried) if tried else "no policy decision was made"
+    offers = [offer_words(offer.get("kind"), offer.get("amount")) for offer in facts.declined]
+    declined = f" {name or 'The customer'} declined {_and(offers)}." if offers else ""
+    tried = [_decided(d) for d in facts.decisions]
+    tried_text = f" Tried: {'; '.join(tried)}." if tried else "" if offers else " Tried: no policy decision was made."
     peak = max(frustration) if frustration else 0.0
     mood = f" Frustration peaked at {peak:.2f}." if frustration else ""
     earlier = f" Follow-up on {facts.case}." if facts.case else ""
-    return (f"{who} wants {wants}{order}. Tried: {tried_text}. "
+    return (f"{who} wants {wants}{order}.{declined}{tried_text} "
             f"Escalated because {REASON_LABELS.get(reason, reason)}.{earlier}{mood}")
 
 

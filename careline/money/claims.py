@@ -219,10 +219,14 @@ class ClaimService:
                                   self._earlier_payouts(session, owner.order, ticket_id))
         return Judgement(decision, owner, facts.charge)
 
-    def preview(self, *, order_number: str, email: str, request: Request, authority: str = "bot") -> Decision:
-        """What `decide_and_apply` would decide now, without changing or recording anything."""
+    def preview(self, *, order_number: str, email: str, request: Request, authority: str = "bot",
+                ticket_id: Optional[int] = None) -> Decision:
+        """What `decide_and_apply` would decide now, without changing or recording anything.
+
+        `ticket_id`: the desk ticket a person would decide on (their limits are totals per ticket).
+        """
         with self._sessions() as session:
-            decision = self._decide(session, order_number, email, request, authority).decision
+            decision = self._decide(session, order_number, email, request, authority, ticket_id).decision
             session.rollback()
             return decision
 

@@ -387,7 +387,8 @@ def _reported_too_late(order: OrderFacts, policy: Policy, today: date) -> Option
         return None
     return _deny("reported_too_late", render("utter_policy_reported_too_late", number=order.number,
                                              delivered=f"{order.delivered_date:%d %b}",
-                                             days=policy.return_window_days))
+                                             days=policy.return_window_days),
+                 age=str((today - order.delivered_date).days), window=str(policy.return_window_days))
 
 
 def _bot_refund_bounds(order: OrderFacts, reason: str, remaining: Decimal, policy: Policy,
@@ -460,7 +461,8 @@ def _goodwill_or_deny(request: Request, order: OrderFacts, history: Sequence[Pas
             next_step("goodwill"),
         )
     return _deny("outside_return_window", render("utter_policy_refund_outside_window", number=order.number, age=age,
-                                                 window=policy.return_window_days))
+                                                 window=policy.return_window_days),
+                 age=str(age), window=str(policy.return_window_days))
 
 
 def _decide_goodwill(request: Request, customer: CustomerFacts, order: OrderFacts,
@@ -553,7 +555,8 @@ def _decide_return(order: OrderFacts, policy: Policy, today: date) -> Decision:
     age = (today - order.delivered_date).days
     if age > policy.return_window_days:
         return _deny("outside_return_window", render("utter_policy_return_outside_window", number=order.number,
-                                                     age=age, window=policy.return_window_days))
+                                                     age=age, window=policy.return_window_days),
+                     age=str(age), window=str(policy.return_window_days))
     last_day = order.delivered_date + timedelta(days=policy.return_window_days)
     return Decision(APPROVE, Decimal("0.00"), "within_return_window",
                     render("utter_policy_return_approved", number=order.number, last_day=f"{last_day:%d %b}"),

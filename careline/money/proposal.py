@@ -10,11 +10,17 @@ from typing import Any, Optional
 from careline.shared import Signer
 
 PROPOSAL_MAX_AGE_S = 30 * 60  # a "yes" later than this answers nothing: the bot proposes again
+AMOUNT = r"[0-9]{1,9}\.[0-9]{2}"  # an offered amount as the proposal records it: "28.95"
 
 
 @dataclass(frozen=True)
 class Proposal:
-    """What the bot offered to do and awaits a yes for. `id` makes the yes idempotent."""
+    """What the bot offered to do and awaits a yes for. `id` makes the yes idempotent.
+
+    `amount` records what the offer said (a ticket shows a declined offer); it never decides the
+    payout, which `ClaimService` decides again from the store on a yes. Proposals sealed before it
+    existed have none.
+    """
 
     kind: str
     order_number: str
@@ -22,6 +28,7 @@ class Proposal:
     charge_id: Optional[int] = None
     detail: Optional[str] = None
     id: str = ""
+    amount: Optional[str] = None  # what was offered, "28.95" (for the ticket; the payout is decided again on a yes)
 
     @staticmethod
     def new(kind: str, order_number: str, **extra: Any) -> Proposal:
@@ -58,11 +65,14 @@ class Proposal:
             proposal = Proposal(
                 kind=str(data["kind"]), order_number=str(data["order_number"]),
                 reason=data.get("reason"), charge_id=data.get("charge_id"), detail=data.get("detail"),
-                id=str(data["id"]),
+                id=str(data["id"]), amount=data.get("amount"),
             )
         except (KeyError, TypeError):
             return None
         if not re.fullmatch(r"[0-9a-f]{32}", proposal.id):
+            return None
+        if proposal.amount is not None and not (isinstance(proposal.amount, str)
+                                                and re.fullmatch(AMOUNT, proposal.amount)):
             return None
         if proposal.charge_id is not None and not isinstance(proposal.charge_id, int):
             return None
