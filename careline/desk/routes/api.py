@@ -18,9 +18,10 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from careline.desk import live, words
+from careline.desk.analytics import PeriodError
 from careline.desk.routes.analytics import report_for
 from careline.desk.routes.queue import ticket_context
-from careline.desk.service import DeskError, NotFound
+from careline.desk.service import NotFound
 from careline.desk.web import current_user, desk_of, json_error, run, supervisor_only
 
 bp = Blueprint("api")
@@ -129,10 +130,9 @@ async def ticket_stream(request: Request, ticket_id: int) -> Optional[HTTPRespon
 @bp.get("/api/analytics")
 @supervisor_only
 async def analytics_api(request: Request) -> HTTPResponse:
+    """The analytics figures (Report.as_json: the period's totals and every UTC day); 400 for bad dates."""
     try:
         report = await report_for(request)
-    except DeskError as error:
+    except PeriodError as error:
         return json_error(400, "bad_dates", str(error))
-    body = {**report.__dict__, "containment_rate": report.containment_rate,
-            "handoff_rate": report.handoff_rate, "fallback_rate": report.fallback_rate}
-    return response.json(body, dumps=_dumps)
+    return response.json(report.as_json())
