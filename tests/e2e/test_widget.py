@@ -2,52 +2,30 @@
 from __future__ import annotations
 
 import pytest
+import requests
 
 from careline.access import webchat
-from careline.shared.settings import load_settings
 from tests.e2e.browser import browser, screenshot  # noqa: F401 - the fixture
+from tests.e2e.widget_page import (
+    DESKTOP,
+    PHONE,
+    WAIT_MS,
+    conversation_id,
+    count,
+    new_context,
+    open_chat,
+    page_url,
+    say,
+    texts,
+    wait_for_more,
+)
 
 pytestmark = pytest.mark.e2e
 
-WAIT_MS = 30_000
-
-
-def _page_url(system) -> str:
-    return f"{load_settings(environ=system.env).web_url}/"
-
-
-def _context(browser, **options):  # noqa: F811
-    """A fresh browser profile; the tests' own page scripts need the page CSP bypassed."""
-    return browser.new_context(bypass_csp=True, **options)
-
-
-def _open(context, system):
-    page = context.new_page()
-    page.goto(_page_url(system))
-    page.get_by_role("button", name="Chat with us").click()
-    page.locator(".cl-msg.cl-bot").first.wait_for(timeout=WAIT_MS)
-    page.wait_for_function("localStorage.getItem('careline.session') !== null", timeout=WAIT_MS)
-    return page
-
-
-def _bot_count(page) -> int:
-    return page.locator(".cl-msg.cl-bot").count()
-
-
-def _say(page, text: str) -> None:
-    before = _bot_count(page)
-    page.get_by_label("Your message").fill(text)
-    page.keyboard.press("Enter")
-    page.wait_for_function(f"document.querySelectorAll('.cl-msg.cl-bot').length > {before}", timeout=WAIT_MS)
-
-
-def _texts(page):
-    return page.locator(".cl-log").inner_text()
-
 
 def test_chat_quick_reply_reload_and_privacy(system, browser):  # noqa: F811
-    context = _context(browser)
-    page = _open(context, system)
+    context = new_context(browser)
+    page = open_chat(context, system)
     assert page.get_by_role("log").get_attribute("aria-live") == "polite"
     assert page.get_by_role("button", name="Chat with us").get_attribute("aria-expanded") == "true"
     assert page.get_by_label("Your message").evaluate("el => el === document.activeElement")
@@ -56,30 +34,32 @@ def test_chat_quick_reply_reload_and_privacy(system, browser):  # noqa: F811
     assert typing_shown, "a typing indicator shows while the bot works"
     page.wait_for_function("document.querySelectorAll('.cl-msg.cl-bot').length > 1", timeout=WAIT_MS)
     page.wait_for_function("document.querySelector('.cl-typing').hidden", timeout=WAIT_MS)
-    _say(page, "zxqv blorp wug")  # not understood: the bot suggests what it can do
+    say(page, "zxqv blorp wug")  # not understood: the bot suggests what it can do
     quick = page.locator(".cl-quick button")
     quick.first.wait_for(timeout=WAIT_MS)
     title = quick.first.inner_text()
     screenshot(page, "widget-quick-replies")
-    before = _bot_count(page)
+    before = count(page)
     quick.first.click()
-    page.wait_for_function(f"document.querySelectorAll('.cl-msg.cl-bot').length > {before}", timeout=WAIT_MS)
+    assert page.get_by_label("Your message").evaluate("el => el === document.activeElement"), \
+        "after a quick reply the focus is back in the message box"
+    wait_for_more(page, ".cl-msg.cl-bot", before)
     assert page.locator(".cl-msg.cl-customer").last.inner_text().endswith(title), "the title shows, not a payload"
-    assert page.locator(".cl-quick button").count() == 0 or "/" not in _texts(page)
-    conversation = _texts(page)
+    assert page.locator(".cl-quick button").count() == 0 or "/" not in texts(page)
+    conversation = texts(page)
 
     page.reload()
     page.wait_for_function("document.querySelectorAll('.cl-msg.cl-customer').length >= 3", timeout=WAIT_MS)
-    after = _texts(page)
+    after = texts(page)
     for line in ("hello", "zxqv blorp wug", title):
         assert line in after
     assert after.count("zxqv blorp wug") == conversation.count("zxqv blorp wug")
     screenshot(page, "widget-after-reload")
 
-    stranger = _context(browser)
-    other = _open(stranger, system)
+    stranger = new_context(browser)
+    other = open_chat(stranger, system)
     other.wait_for_selector(".cl-msg.cl-bot", timeout=WAIT_MS)
-    assert "zxqv" not in _texts(other), "a second browser does not see the first one's conversation"
+    assert "zxqv" not in texts(other), "a second browser does not see the first one's conversation"
     mine = page.evaluate("localStorage.getItem('careline.session')")
     assert other.evaluate("localStorage.getItem('careline.session')") != mine
     stranger.close()
@@ -92,44 +72,92 @@ def test_the_page_works_under_its_own_content_security_policy(system, browser): 
     blocked = []
     page.on("console", lambda message: blocked.append(message.text) if "Content Security Policy" in message.text
             else None)
-    page.goto(_page_url(system))
+    page.goto(page_url(system))
     page.get_by_role("button", name="Chat with us").click()
     page.get_by_label("Your message").fill("hello")
     page.keyboard.press("Enter")
     page.locator(".cl-msg.cl-bot").nth(1).wait_for(timeout=WAIT_MS)
+    box = page.get_by_label("Your message")
+    height = box.bounding_box()["height"]
+    box.fill("one line\nand another")  # the box grows: a style set from script, which the policy allows
+    assert box.bounding_box()["height"] > height
     assert blocked == []
     context.close()
 
 
 def test_a_forged_session_id_gets_a_new_empty_conversation(system, browser):  # noqa: F811
-    victim = _context(browser)
-    page = _open(victim, system)
-    _say(page, "my secret question about order CL-100001")
-    conversation_id = webchat.sender_for(page.evaluate("localStorage.getItem('careline.session')"))
+    victim = new_context(browser)
+    page = open_chat(victim, system)
+    say(page, "my secret question about order CL-100001")
+    stolen = conversation_id(page)
     victim.close()
-    attacker = _context(browser)  # knows the conversation id (as logs and agents do), not the token
-    attacker.add_init_script(f"localStorage.setItem('careline.session', '{conversation_id}')")
+    attacker = new_context(browser)  # knows the conversation id (as logs and agents do), not the token
+    attacker.add_init_script(f"localStorage.setItem('careline.session', '{stolen}')")
     page = attacker.new_page()
-    page.goto(_page_url(system))
+    page.goto(page_url(system))
     page.get_by_role("button", name="Chat with us").click()
     page.wait_for_selector(".cl-msg.cl-bot", timeout=WAIT_MS)
     page.wait_for_timeout(1000)
-    assert "secret question" not in _texts(page)
+    assert "secret question" not in texts(page)
     assert not page.evaluate("localStorage.getItem('careline.session')").startswith("web-")
     attacker.close()
 
 
 def test_reconnects_after_a_dropped_connection_and_fits_a_phone(system, browser):  # noqa: F811
-    phone = _context(browser, viewport={"width": 375, "height": 667}, is_mobile=True, has_touch=True)
-    page = _open(phone, system)
+    phone = new_context(browser, **PHONE)
+    page = open_chat(phone, system)
     width = page.locator(".cl-panel").bounding_box()["width"]
     assert width >= 370, "the chat fills a phone screen"
     page.evaluate("CarelineChat.socket().io.engine.close()")
     page.wait_for_function("CarelineChat.socket().connected", timeout=WAIT_MS)
-    _say(page, "hello again")
+    say(page, "hello again")
     assert page.locator(".cl-status").inner_text() == ""
     screenshot(page, "widget-phone")
     page.keyboard.press("Escape")
     assert page.locator(".cl-panel").is_hidden()
     assert page.get_by_role("button", name="Chat with us").evaluate("el => el === document.activeElement")
     phone.close()
+
+
+def _customer_events(system, sender: str, text: str) -> int:
+    tracker = requests.get(f"{system.rasa_url}/conversations/{sender}/tracker", params={"token": system.token},
+                           timeout=10).json()
+    return sum(1 for event in tracker["events"] if event.get("event") == "user" and event.get("text") == text)
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_a_message_typed_while_offline_is_sent_once_and_kept_after_reconnecting(system, browser, size):  # noqa: F811
+    context = new_context(browser, **(DESKTOP if size == "desktop" else PHONE))
+    page = open_chat(context, system)
+    say(page, "hello")
+    sender = conversation_id(page)
+    context.set_offline(True)  # the network is gone: no reconnecting until it is back
+    page.evaluate("CarelineChat.socket().io.engine.close()")
+    page.locator(".cl-status").get_by_text("Careline").or_(page.locator(".cl-status").get_by_text("Connection")) \
+        .wait_for(timeout=WAIT_MS)
+    before = count(page)
+    typed = "what are your opening hours"
+    page.get_by_label("Your message").fill(typed)
+    page.get_by_label("Your message").press("Enter")
+    assert page.get_by_label("Your message").input_value() == ""
+    page.wait_for_timeout(1500)
+    assert texts(page).count(typed) == 1 and count(page) == before, "shown while offline, not answered yet"
+    screenshot(page, f"widget-offline-typed-{size}")
+
+    context.set_offline(False)
+    page.wait_for_function("CarelineChat.socket().connected", timeout=WAIT_MS)
+    wait_for_more(page, ".cl-msg.cl-bot", before)
+    page.wait_for_timeout(1500)  # anything sent twice would be answered twice by now
+    assert texts(page).count(typed) == 1, "kept in the history after reconnecting, shown once"
+    customer_lines = [line.inner_text() for line in page.locator(".cl-msg.cl-customer").all()]
+    assert customer_lines[-1].endswith(typed) and count(page) == before + 1, "answered once"
+    assert page.locator(".cl-status").inner_text() == ""
+    assert _customer_events(system, sender, typed) == 1, "sent once"
+    assert webchat.sender_for(page.evaluate("localStorage.getItem('careline.session')")) == sender
+    screenshot(page, f"widget-offline-reconnected-{size}")
+
+    page.reload()
+    page.wait_for_function("(t) => document.querySelector('.cl-log').innerText.includes(t)", arg=typed,
+                           timeout=WAIT_MS)
+    assert texts(page).count(typed) == 1
+    context.close()

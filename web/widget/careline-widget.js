@@ -1,25 +1,55 @@
 /*
- * Careline chat widget: talks to Rasa's socket.io channel (channels/webchat.py).
- * Needs window.io (vendor/socket.io.min.js) and window.CARELINE = {socketUrl}.
- * The server issues the session token; it lives in localStorage so a reload keeps the conversation,
- * and the server sends the history back. Everything is built with DOM calls (no innerHTML), so
- * nothing a message contains can run as code.
+ * Careline chat widget: talks to Rasa's socket.io channel (channels/webchat.py, protocol in its docstring).
+ * Needs window.io (vendor/socket.io.min.js) and window.CARELINE = {socketUrl, socketPath, maxChars}.
+ *
+ * - The server issues the session token; it lives in localStorage so a reload keeps the conversation,
+ *   and the server sends the history back. A page that finds a token connects at once (panel closed),
+ *   so replies that come while the customer browses the shop show as an unread badge on the launcher.
+ * - Who is talking: bot messages carry a "Bot" tag, an agent's messages their name and initials,
+ *   system lines ("Ana joined the chat") are centred; screen readers hear who said each message.
+ * - `conversation_state` says whether a person has (or will take) the conversation: then no bot typing
+ *   animation, a header state ("Waiting for the team · about 5 min", "Ana Rivera is here", "Our team is
+ *   offline · back ..."), and out of hours a small form for an email address if we have none.
+ *   `agent_typing` shows the typing indicator only while an agent really types.
+ * - `seen` tells the server the newest message the customer has had on screen (panel open, page visible),
+ *   so replies they never saw can go by email.
+ * - Messages typed while the connection is down wait in `pending` and are sent once the history of the
+ *   reconnected session is on screen (sending before would let the history wipe them from view).
+ * Everything is built with DOM calls (no innerHTML), so nothing a message contains can run as code.
  */
 (function () {
   "use strict";
 
   var TOKEN_KEY = "careline.session";
-  var OPEN_KEY = "careline.open";
-  var TYPING_TIMEOUT_MS = 20000;
-  var MAX_CHARS = (window.CARELINE && window.CARELINE.maxChars) || 1000;
-  var GREETING = "Hi! I'm Careline, the Harbor & Pine assistant. Ask me about an order, a return, a refund or a charge.";
-  var URL_PATTERN = /(https?:\/\/[^\s<>"')\]]+)/g;
-
+  var SEEN_KEY = "careline.seen";                 /* localStorage: `at` of the newest message seen */
+  var OPEN_KEY = "careline.open";                 /* sessionStorage: the panel was open on this tab */
+  var TYPING_TIMEOUT_MS = 20000;                  /* the bot's typing dots never stay longer */
+  var AGENT_TYPING_TIMEOUT_MS = 8000;             /* the desk renews "typing" about every 2 s */
+  var HISTORY_TIMEOUT_MS = 5000;                  /* confirmed but no history: send what waits anyway */
+  var SEEN_DEBOUNCE_MS = 400;
+  var MAX_LINES = 5;                              /* the message box grows up to this, then scrolls */
   var config = window.CARELINE || {};
+  var MAX_CHARS = config.maxChars || 1000;
+  var COUNTER_FROM = Math.floor(MAX_CHARS * 0.8);
+  var GREETING = "Hi! I'm Careline, the Harbor & Pine assistant. Ask me about an order, a return, a refund or a charge.";
+  var URL_PATTERN = /(https?:\/\/[^\s<>"')\]]+[^\s<>"')\].,;:!?])/g;
+  /* The address the bot will keep (careline/shared/patterns.py EMAIL_WHOLE). */
+  var EMAIL_PATTERN = /^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}$/;
+
   var socket = null;
-  var ready = false;
-  var pending = [];
+  var ready = false;          /* the session's history is on screen: messages may go */
+  var pending = [];           /* typed, not sent yet */
+  var historyTimer = null;
   var typingTimer = null;
+  var typingMode = null;      /* null, "bot" or "agent" */
+  var seenTimer = null;
+  var newestAt = 0;           /* `at` of the newest message on screen */
+  var seenSent = 0;
+  var unread = 0;
+  var lastSpeaker = null;
+  var emailSent = false;      /* an address went since the latest conversation_state */
+  var state = { waiting: false, team_open: true, eta_minutes: null, back: null, agent: null, initials: null,
+                email_known: false };
   var ui = {};
 
   function el(tag, attrs, children) {
@@ -49,16 +79,53 @@
     try { return store ? store.getItem(key) : null; } catch (e) { return null; }
   }
 
-  /* Text with its web addresses turned into links. */
-  function richText(text) {
-    var fragment = document.createDocumentFragment();
+  /* Characters as the server counts them (code points, not UTF-16 units). */
+  function charCount(text) { return Array.from(text).length; }
+
+  function initialsOf(name) {
+    var parts = String(name || "").trim().split(/\s+/).filter(Boolean);
+    if (!parts.length) { return ""; }
+    return (parts[0].charAt(0) + (parts.length > 1 ? parts[parts.length - 1].charAt(0) : "")).toUpperCase();
+  }
+
+  function isHttps(url) {
+    try { return new URL(url).protocol === "https:"; } catch (e) { return false; }
+  }
+
+  function link(url, text, title) {
+    var attrs = { href: url, target: "_blank", rel: "noopener noreferrer", text: text };
+    if (title) { attrs.title = title; }
+    return el("a", attrs);
+  }
+
+  /* Plain text with its web addresses turned into links. */
+  function addressesLinked(fragment, text) {
     String(text || "").split(URL_PATTERN).forEach(function (part, index) {
-      if (index % 2 === 1) {
-        fragment.appendChild(el("a", { href: part, target: "_blank", rel: "noopener noreferrer", text: part }));
-      } else if (part) {
-        fragment.appendChild(document.createTextNode(part));
-      }
+      if (index % 2 === 1) { fragment.appendChild(link(part, part)); }
+      else if (part) { fragment.appendChild(document.createTextNode(part)); }
     });
+  }
+
+  /* Text with the server's `links` ([{text, url}]: exact substrings, https only) and its addresses as links. */
+  function richText(text, links) {
+    var fragment = document.createDocumentFragment();
+    var usable = (Array.isArray(links) ? links : []).filter(function (item) {
+      return item && typeof item.text === "string" && item.text && typeof item.url === "string" && isHttps(item.url);
+    });
+    var rest = String(text || "");
+    while (rest) {
+      var best = null;
+      usable.forEach(function (item) {
+        var at = rest.indexOf(item.text);
+        if (at >= 0 && (!best || at < best.at || (at === best.at && item.text.length > best.item.text.length))) {
+          best = { at: at, item: item };
+        }
+      });
+      if (!best) { addressesLinked(fragment, rest); break; }
+      addressesLinked(fragment, rest.slice(0, best.at));
+      fragment.appendChild(link(best.item.url, best.item.text, "Track the parcel (opens the carrier's page)"));
+      rest = rest.slice(best.at + best.item.text.length);
+    }
     return fragment;
   }
 
@@ -68,35 +135,93 @@
     Array.prototype.forEach.call(ui.log.querySelectorAll(".cl-quick"), function (group) { group.remove(); });
   }
 
-  function addMessage(role, message) {
-    var who = role === "customer" ? "You" : (message.agent ? message.agent + " (Careline team)" : "Careline");
+  function roleOf(message) {
+    if (message.system) { return "system"; }
+    return message.agent ? "agent" : "bot";
+  }
+
+  function avatar(name, initials, extra) {
+    return el("span", { className: "cl-avatar" + (extra ? " " + extra : ""), "aria-hidden": "true",
+      text: initials || initialsOf(name) });
+  }
+
+  function timeTitle(at) {
+    return at ? new Date(at * 1000).toLocaleString([], { dateStyle: "medium", timeStyle: "short" }) : null;
+  }
+
+  /* One message (or system line) at the end of the log; `role`: customer, bot, agent or system. */
+  function addEntry(role, message) {
+    var at = typeof message.at === "number" ? message.at : 0;
+    if (at > newestAt) { newestAt = at; }
+    if (role === "system") {
+      ui.log.appendChild(el("p", { className: "cl-system", text: message.text || "" }));
+      lastSpeaker = null;
+      return;
+    }
+    var speaker = role === "agent" ? "agent:" + message.agent : role;
+    var first = speaker !== lastSpeaker;
+    lastSpeaker = speaker;
+    var who = role === "customer" ? "You" : (role === "agent" ? message.agent + " (Careline team)" : "Careline assistant (bot)");
     var bubble = el("div", { className: "cl-msg cl-" + role + (message.error ? " cl-notice" : "") });
+    var title = timeTitle(at);
+    if (title) { bubble.title = title; }
     bubble.appendChild(el("span", { className: "cl-sr", text: who + ": " }));
-    if (message.text) { bubble.appendChild(richText(message.text)); }
+    if (first && role === "bot") {
+      bubble.appendChild(el("span", { className: "cl-meta", "aria-hidden": "true" }, [
+        document.createTextNode("Careline"), el("span", { className: "cl-tag", text: "Bot" })]));
+    } else if (first && role === "agent") {
+      bubble.appendChild(el("span", { className: "cl-meta", "aria-hidden": "true", text: message.agent }));
+    }
+    if (message.text) { bubble.appendChild(richText(message.text, message.links)); }
     var image = message.image || (message.attachment && message.attachment.type === "image" &&
       message.attachment.payload && message.attachment.payload.src);
     if (image && /^https?:\/\//.test(image)) {
       bubble.appendChild(el("img", { src: image, alt: "Image from Careline", loading: "lazy" }));
     }
-    ui.log.appendChild(bubble);
+    if (role === "agent") {
+      ui.log.appendChild(el("div", { className: "cl-entry" + (first ? "" : " cl-cont") }, [
+        avatar(message.agent, message.initials), bubble]));
+    } else {
+      ui.log.appendChild(bubble);
+    }
     var replies = message.quick_replies || message.buttons || [];
-    if (replies.length && role === "bot") {
+    if (replies.length && role !== "customer") {
       clearQuickReplies();
       var group = el("div", { className: "cl-quick", role: "group", "aria-label": "Suggested replies" });
       replies.forEach(function (reply) {
         var button = el("button", { type: "button", text: reply.title });
-        button.addEventListener("click", function () { send(reply.payload || reply.title, reply.title); });
+        button.addEventListener("click", function () {
+          send(reply.payload || reply.title, reply.title);
+          ui.input.focus();
+        });
         group.appendChild(button);
       });
       ui.log.appendChild(group);
+      lastSpeaker = null;
     }
     scrollDown();
   }
 
-  function setTyping(on) {
+  /* The typing indicator: the bot's dots after a message, or an agent who really types. */
+  function setTyping(mode, who) {
     clearTimeout(typingTimer);
-    ui.typing.hidden = !on;
-    if (on) { typingTimer = setTimeout(function () { ui.typing.hidden = true; }, TYPING_TIMEOUT_MS); }
+    typingMode = mode;
+    ui.typing.hidden = !mode;
+    ui.typingAvatar.textContent = "";
+    ui.typingAvatar.hidden = mode !== "agent";
+    ui.typingLabel.hidden = mode !== "agent";
+    if (mode === "agent") {
+      ui.typingAvatar.textContent = who.initials || initialsOf(who.agent);
+      ui.typingLabel.textContent = who.agent + " is typing";
+      ui.typingSr.textContent = "";
+    } else {
+      ui.typingLabel.textContent = "";
+      ui.typingSr.textContent = "Careline is typing";
+    }
+    if (mode) {
+      typingTimer = setTimeout(function () { setTyping(null); },
+        mode === "agent" ? AGENT_TYPING_TIMEOUT_MS : TYPING_TIMEOUT_MS);
+    }
     scrollDown();
   }
 
@@ -105,25 +230,190 @@
     ui.panel.classList.toggle("cl-offline", Boolean(text));
   }
 
-  function flush() {
-    while (ready && pending.length) { socket.emit("user_uttered", pending.shift()); }
+  /* The header's line on who will answer, from the latest conversation_state. */
+  function showState() {
+    var line = "";
+    var kind = "";
+    if (state.waiting && state.agent) {
+      line = state.agent + " is here";
+      kind = "agent";
+    } else if (state.waiting && state.team_open) {
+      line = "Waiting for the team" + (typeof state.eta_minutes === "number" ? " · about " + state.eta_minutes + " min" : "");
+      kind = "waiting";
+    } else if (state.waiting) {
+      line = "Our team is offline" + (state.back ? " · back " + state.back : "");
+      kind = "offline";
+    }
+    ui.stateText.textContent = line;
+    ui.stateAvatar.hidden = kind !== "agent";
+    ui.stateAvatar.textContent = kind === "agent" ? (state.initials || initialsOf(state.agent)) : "";
+    ui.stateLine.className = "cl-state" + (kind ? " cl-state-" + kind : "");
+    ui.stateLine.hidden = !line;
+    var askEmail = state.waiting && !state.team_open && !state.email_known && !emailSent;
+    if (ui.email.hidden === askEmail) {
+      ui.email.hidden = !askEmail;
+      if (askEmail) { ui.emailError.textContent = ""; ui.emailInput.removeAttribute("aria-invalid"); }
+    }
   }
 
+  function onState(data) {
+    if (!data || typeof data !== "object") { return; }
+    state = {
+      waiting: data.waiting === true,
+      team_open: data.team_open !== false,
+      eta_minutes: typeof data.eta_minutes === "number" ? data.eta_minutes : null,
+      back: typeof data.back === "string" ? data.back : null,
+      agent: typeof data.agent === "string" && data.agent ? data.agent : null,
+      initials: typeof data.initials === "string" ? data.initials : null,
+      email_known: data.email_known === true
+    };
+    emailSent = false;
+    if (state.waiting && typingMode === "bot") { setTyping(null); }
+    showState();
+  }
+
+  function onAgentTyping(data) {
+    if (!data || typeof data.agent !== "string" || !data.agent) { return; }
+    if (data.typing === true) { setTyping("agent", data); }
+    else if (typingMode === "agent") { setTyping(null); }
+  }
+
+  /* ---- unread badge and the `seen` mark ---- */
+
+  function looking() {
+    return !ui.panel.hidden && document.visibilityState !== "hidden";
+  }
+
+  function showUnread() {
+    ui.badge.textContent = unread > 9 ? "9+" : String(unread);
+    ui.badge.hidden = unread === 0;
+    ui.launcher.setAttribute("aria-label", unread ? "Chat with us, " + unread + " unread" : "Chat with us");
+  }
+
+  function markSeen() {
+    if (!looking()) { return; }
+    if (unread) { unread = 0; showUnread(); }
+    if (newestAt > Number(recall(SEEN_KEY) || 0)) { remember(SEEN_KEY, String(newestAt)); }
+    clearTimeout(seenTimer);
+    seenTimer = setTimeout(function () {
+      if (ready && socket && socket.connected && looking() && newestAt > seenSent) {
+        seenSent = newestAt;
+        socket.emit("seen", { at: newestAt });
+      }
+    }, SEEN_DEBOUNCE_MS);
+  }
+
+  /* ---- sending ---- */
+
+  function flush() {
+    while (ready && socket && socket.connected && pending.length) { socket.emit("user_uttered", pending.shift()); }
+  }
+
+  function showLength() {
+    var size = charCount(ui.input.value.trim());
+    var over = size > MAX_CHARS;
+    ui.count.hidden = size < COUNTER_FROM;
+    ui.count.textContent = size + " / " + MAX_CHARS;
+    ui.count.classList.toggle("cl-over", over);
+    ui.hint.textContent = over ? "Too long to send: " + size + " characters, the limit is " + MAX_CHARS +
+      ". Please shorten it or send it in parts." : "";
+    if (over) { ui.input.setAttribute("aria-invalid", "true"); } else { ui.input.removeAttribute("aria-invalid"); }
+  }
+
+  /* The box grows with its text up to MAX_LINES lines, then scrolls. */
+  function fitInput() {
+    var box = ui.input;
+    var style = window.getComputedStyle(box);
+    var lineHeight = parseFloat(style.lineHeight) || 20;
+    var chrome = parseFloat(style.paddingTop) + parseFloat(style.paddingBottom) +
+      parseFloat(style.borderTopWidth) + parseFloat(style.borderBottomWidth);
+    var most = lineHeight * MAX_LINES + chrome;
+    box.style.height = "auto";
+    var wanted = box.scrollHeight + parseFloat(style.borderTopWidth) + parseFloat(style.borderBottomWidth);
+    box.style.height = Math.min(wanted, most) + "px";
+    box.style.overflowY = wanted > most + 1 ? "auto" : "hidden";
+  }
+
+  /* Send a customer message; false (and the reason shown) when it cannot go. */
   function send(text, display) {
     text = String(text || "").trim();
-    if (!text) { return; }
-    if (text.length > MAX_CHARS) {
-      addMessage("bot", { text: "That message is a bit long for me (" + text.length + " characters; the limit is " +
-        MAX_CHARS + "). Could you shorten it?", error: "message_too_long" });
-      return;
+    if (!text) { return false; }
+    if (charCount(text) > MAX_CHARS) {
+      if (!display && ui.input.value.trim() !== text) { ui.input.value = text; fitInput(); }
+      showLength();
+      return false;
     }
     clearQuickReplies();
-    addMessage("customer", { text: display || text });
+    addEntry("customer", { text: display || text });
     var message = { message: text };
     if (display) { message.metadata = { display: display }; }
     pending.push(message);
-    setTyping(true);
+    if (!state.waiting) { setTyping("bot"); }
     flush();
+    return true;
+  }
+
+  function submitBox() {
+    if (send(ui.input.value)) {
+      ui.input.value = "";
+      fitInput();
+      showLength();
+    } else {
+      ui.input.focus();
+    }
+  }
+
+  function submitEmail() {
+    var address = ui.emailInput.value.trim();
+    var valid = address && ui.emailInput.checkValidity() && EMAIL_PATTERN.test(address);
+    if (!valid) {
+      ui.emailError.textContent = address ? "That doesn't look like an email address. Please check it (like name@example.com)."
+        : "Please enter your email address.";
+      ui.emailInput.setAttribute("aria-invalid", "true");
+      ui.emailInput.focus();
+      return;
+    }
+    ui.emailInput.removeAttribute("aria-invalid");
+    ui.emailError.textContent = "";
+    if (send(address)) {
+      ui.emailInput.value = "";
+      emailSent = true;
+      showState();
+      ui.input.focus();
+    }
+  }
+
+  /* ---- the socket ---- */
+
+  function showHistory(items) {
+    clearTimeout(historyTimer);
+    ui.log.textContent = "";
+    newestAt = 0;
+    seenSent = 0;
+    lastSpeaker = null;
+    addEntry("bot", { text: GREETING });
+    var seen = Number(recall(SEEN_KEY) || 0);
+    var unseen = 0;
+    (Array.isArray(items) ? items : []).forEach(function (item) {
+      if (!item || typeof item !== "object") { return; }
+      var role = ["customer", "bot", "agent", "system"].indexOf(item.role) >= 0 ? item.role : "bot";
+      if (role === "bot" || role === "agent") {
+        role = roleOf(item);
+        if ((role === "bot" || role === "agent") && seen && typeof item.at === "number" && item.at > seen) { unseen += 1; }
+      }
+      addEntry(role, item);
+    });
+    pending.forEach(function (message) { addEntry("customer", { text: (message.metadata || {}).display || message.message }); });
+    if (!pending.length && typingMode === "bot") { setTyping(null); }
+    if (!looking()) { unread = unseen; showUnread(); }
+    ready = true;
+    flush();
+    markSeen();
+  }
+
+  function requestSession() {
+    ready = false;
+    socket.emit("session_request", { session_id: recall(TOKEN_KEY) });
   }
 
   function connect() {
@@ -137,37 +427,37 @@
     });
     socket.on("connect", function () {
       setStatus("");
-      socket.emit("session_request", { session_id: recall(TOKEN_KEY) });
+      requestSession();
     });
     socket.on("session_confirm", function (token) {
       remember(TOKEN_KEY, token);
-      ready = true;
-      flush();
+      clearTimeout(historyTimer);  /* the history follows; should it not come, what waits still goes */
+      historyTimer = setTimeout(function () { ready = true; flush(); }, HISTORY_TIMEOUT_MS);
     });
-    socket.on("history", function (items) {
-      var hadPending = pending.length > 0;
-      ui.log.textContent = "";
-      addMessage("bot", { text: GREETING });
-      (items || []).forEach(function (item) { addMessage(item.role, item); });
-      pending.forEach(function (message) { addMessage("customer", { text: (message.metadata || {}).display || message.message }); });
-      if (!hadPending) { setTyping(false); }
-    });
+    socket.on("history", showHistory);
     socket.on("bot_uttered", function (message) {
-      setTyping(false);
-      addMessage("bot", message || {});
+      message = message && typeof message === "object" ? message : {};
+      var role = roleOf(message);
+      if (role === "agent" || typingMode === "bot") { setTyping(null); }
+      addEntry(role, message);
+      if (role !== "system" && !looking()) { unread += 1; showUnread(); }
+      markSeen();
     });
-    socket.on("session_required", function () {
-      ready = false;
-      socket.emit("session_request", { session_id: recall(TOKEN_KEY) });
-    });
+    socket.on("conversation_state", onState);
+    socket.on("agent_typing", onAgentTyping);
+    socket.on("session_required", requestSession);
     socket.on("disconnect", function () {
       ready = false;
+      clearTimeout(historyTimer);
+      if (typingMode === "agent") { setTyping(null); }
       setStatus("Connection lost. Reconnecting…");
     });
     socket.on("connect_error", function () {
       setStatus("Can't reach Careline right now. Trying again…");
     });
   }
+
+  /* ---- the panel ---- */
 
   function open(focus) {
     ui.panel.hidden = false;
@@ -176,6 +466,7 @@
     connect();
     if (focus) { ui.input.focus(); }
     scrollDown();
+    markSeen();
   }
 
   function close() {
@@ -185,42 +476,81 @@
     ui.launcher.focus();
   }
 
+  function buildComposer() {
+    ui.input = el("textarea", { id: "cl-input", rows: "1", autocomplete: "off", placeholder: "Type your message…",
+      "aria-describedby": "cl-count cl-hint", enterkeyhint: "send" });
+    ui.count = el("span", { id: "cl-count", className: "cl-count", hidden: true });
+    ui.hint = el("p", { id: "cl-hint", className: "cl-hint", "aria-live": "polite" });
+    var form = el("form", { className: "cl-form" }, [
+      el("div", { className: "cl-compose" }, [
+        el("label", { "for": "cl-input", className: "cl-sr", text: "Your message" }),
+        ui.input,
+        el("button", { type: "submit", className: "cl-send", text: "Send" })
+      ]),
+      el("div", { className: "cl-foot" }, [ui.hint, ui.count])
+    ]);
+    form.addEventListener("submit", function (event) { event.preventDefault(); submitBox(); });
+    ui.input.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
+        event.preventDefault();
+        submitBox();
+      }
+    });
+    ui.input.addEventListener("input", function () { fitInput(); showLength(); });
+    return form;
+  }
+
+  function buildEmailForm() {
+    ui.emailInput = el("input", { id: "cl-email-input", type: "email", autocomplete: "email", inputmode: "email",
+      required: "", placeholder: "name@example.com", "aria-describedby": "cl-email-error" });
+    ui.emailError = el("p", { id: "cl-email-error", className: "cl-error", "aria-live": "assertive" });
+    ui.email = el("form", { className: "cl-email", novalidate: "", hidden: true }, [
+      el("label", { "for": "cl-email-input", text: "Leave your email and we'll send the reply there too" }),
+      el("div", { className: "cl-email-row" }, [
+        ui.emailInput, el("button", { type: "submit", className: "cl-send", text: "Save email" })
+      ]),
+      ui.emailError
+    ]);
+    ui.email.addEventListener("submit", function (event) { event.preventDefault(); submitEmail(); });
+    return ui.email;
+  }
+
   function build() {
+    ui.badge = el("span", { className: "cl-badge", "aria-hidden": "true", hidden: true });
     ui.launcher = el("button", { type: "button", className: "cl-launcher", "aria-controls": "cl-panel",
-      "aria-expanded": "false", text: "Chat with us" });
+      "aria-expanded": "false", "aria-label": "Chat with us" }, [document.createTextNode("Chat with us"), ui.badge]);
     ui.status = el("p", { className: "cl-status", role: "status", "aria-live": "polite" });
     ui.log = el("div", { className: "cl-log", role: "log", "aria-live": "polite", "aria-relevant": "additions",
       "aria-label": "Conversation", tabindex: "0" });
+    ui.typingAvatar = el("span", { className: "cl-avatar cl-avatar-small", "aria-hidden": "true", hidden: true });
+    ui.typingLabel = el("span", { className: "cl-typing-label", hidden: true });
+    ui.typingSr = el("span", { className: "cl-sr", text: "Careline is typing" });
     ui.typing = el("div", { className: "cl-typing", hidden: true }, [
-      el("span", { className: "cl-sr", text: "Careline is typing" }),
-      el("span", { className: "cl-dot", "aria-hidden": "true" }),
-      el("span", { className: "cl-dot", "aria-hidden": "true" }),
-      el("span", { className: "cl-dot", "aria-hidden": "true" })
+      ui.typingAvatar, ui.typingSr,
+      el("span", { className: "cl-dots", "aria-hidden": "true" }, [
+        el("span", { className: "cl-dot" }), el("span", { className: "cl-dot" }), el("span", { className: "cl-dot" })
+      ]),
+      ui.typingLabel
     ]);
-    ui.input = el("input", { id: "cl-input", type: "text", autocomplete: "off", maxlength: String(MAX_CHARS),
-      placeholder: "Type your message…" });
-    var form = el("form", { className: "cl-form" }, [
-      el("label", { "for": "cl-input", className: "cl-sr", text: "Your message" }),
-      ui.input,
-      el("button", { type: "submit", className: "cl-send", text: "Send" })
-    ]);
+    ui.stateAvatar = el("span", { className: "cl-avatar cl-avatar-small", "aria-hidden": "true", hidden: true });
+    ui.stateText = el("span", { className: "cl-state-text" });
+    ui.stateLine = el("p", { className: "cl-state", role: "status", hidden: true }, [ui.stateAvatar, ui.stateText]);
     var closeButton = el("button", { type: "button", className: "cl-close", "aria-label": "Close chat", text: "×" });
     ui.panel = el("section", { id: "cl-panel", className: "cl-panel", role: "dialog", "aria-modal": "false",
       "aria-labelledby": "cl-title", hidden: true }, [
-      el("header", { className: "cl-header" }, [el("h2", { id: "cl-title", text: "Careline support" }), closeButton]),
-      ui.status, ui.log, ui.typing, form
+      el("header", { className: "cl-header" }, [
+        el("div", { className: "cl-heading" }, [el("h2", { id: "cl-title", text: "Careline support" }), ui.stateLine]),
+        closeButton
+      ]),
+      ui.status, ui.log, ui.typing, buildEmailForm(), buildComposer()
     ]);
-    form.addEventListener("submit", function (event) {
-      event.preventDefault();
-      send(ui.input.value);
-      ui.input.value = "";
-    });
     ui.launcher.addEventListener("click", function () { if (ui.panel.hidden) { open(true); } else { close(); } });
     closeButton.addEventListener("click", close);
     ui.panel.addEventListener("keydown", function (event) { if (event.key === "Escape") { close(); } });
-    var root = el("div", { className: "cl-root" }, [ui.panel, ui.launcher]);
-    document.body.appendChild(root);
+    document.addEventListener("visibilitychange", markSeen);
+    document.body.appendChild(el("div", { className: "cl-root" }, [ui.panel, ui.launcher]));
     if (recall(OPEN_KEY, "sessionStorage") === "1") { open(false); }
+    else if (recall(TOKEN_KEY)) { connect(); }  /* a conversation exists: its replies show as unread */
   }
 
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", build); } else { build(); }

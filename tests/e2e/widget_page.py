@@ -1,0 +1,108 @@
+"""The website widget in a real browser: opening it, talking in it, reading it (for tests/e2e/test_widget*.py)."""
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+from careline.access import webchat
+from careline.shared.settings import load_settings
+
+WAIT_MS = 30_000
+DESKTOP: Dict[str, Any] = {"viewport": {"width": 1280, "height": 800}}
+PHONE: Dict[str, Any] = {"viewport": {"width": 375, "height": 667}, "is_mobile": True, "has_touch": True}
+
+#: Every message from our side (bot and agents), not system lines or the customer's.
+FROM_US = ".cl-msg.cl-bot, .cl-msg.cl-agent"
+
+#: WCAG contrast ratio of two CSS colours (as getComputedStyle gives them), in the page.
+CONTRAST_JS = """([a, b]) => {
+  const rgb = (css) => css.match(/[\\d.]+/g).slice(0, 3).map(Number);
+  const lum = (css) => {
+    const [r, g, b] = rgb(css).map((v) => {
+      v /= 255;
+      return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
+  return (x + 0.05) / (y + 0.05);
+}"""
+
+
+def page_url(system: Any) -> str:
+    return f"{load_settings(environ=system.env).web_url}/"
+
+
+def new_context(browser: Any, **options: Any) -> Any:
+    """A fresh browser profile; the tests' own page scripts need the page CSP bypassed."""
+    return browser.new_context(bypass_csp=True, **options)
+
+
+def open_chat(context: Any, system: Any) -> Any:
+    """The shop page with the chat open and its session confirmed."""
+    page = context.new_page()
+    page.goto(page_url(system))
+    page.get_by_role("button", name="Chat with us").click()
+    page.locator(".cl-msg.cl-bot").first.wait_for(timeout=WAIT_MS)
+    page.wait_for_function("localStorage.getItem('careline.session') !== null", timeout=WAIT_MS)
+    return page
+
+
+def count(page: Any, selector: str = ".cl-msg.cl-bot") -> int:
+    return int(page.locator(selector).count())
+
+
+def wait_for_more(page: Any, selector: str, than: int) -> None:
+    page.wait_for_function("([s, n]) => document.querySelectorAll(s).length > n", arg=[selector, than],
+                           timeout=WAIT_MS)
+
+
+def say(page: Any, text: str, answered_by: str = ".cl-msg.cl-bot") -> None:
+    """Type `text`, press Enter and wait for an answer (a new element matching `answered_by`)."""
+    before = count(page, answered_by)
+    page.get_by_label("Your message").fill(text)
+    page.get_by_label("Your message").press("Enter")
+    wait_for_more(page, answered_by, before)
+
+
+def texts(page: Any) -> str:
+    return str(page.locator(".cl-log").inner_text())
+
+
+def conversation_id(page: Any) -> str:
+    """The widget's conversation id (Rasa's sender), from the session token it keeps."""
+    return webchat.sender_for(page.evaluate("localStorage.getItem('careline.session')"))
+
+
+def header_state(page: Any) -> str:
+    return str(page.locator(".cl-state").inner_text()) if page.locator(".cl-state").is_visible() else ""
+
+
+def ask_for_a_person(page: Any) -> None:
+    """Ask for a person and wait until the header says the team will answer."""
+    say(page, "I want to talk to a human")
+    page.wait_for_function("!document.querySelector('.cl-state').hidden", timeout=WAIT_MS)
+
+
+def record_events(page: Any, *names: str) -> None:
+    """Keep what the server sends on these socket.io events in `window.__events[name]` (read with `events`)."""
+    page.evaluate("""(names) => {
+      window.__events = window.__events || {};
+      const socket = CarelineChat.socket();
+      names.forEach((name) => {
+        window.__events[name] = window.__events[name] || [];
+        socket.on(name, (data) => window.__events[name].push(data));
+      });
+    }""", list(names))
+
+
+def events(page: Any, name: str) -> list:
+    return list(page.evaluate("(name) => (window.__events || {})[name] || []", name))
+
+
+def contrast(page: Any, first: str, second: str) -> float:
+    return float(page.evaluate(CONTRAST_JS, [first, second]))
+
+
+def style(page: Any, selector: str, prop: str, pseudo: Optional[str] = None) -> str:
+    return str(page.locator(selector).first.evaluate(
+        "(el, [prop, pseudo]) => getComputedStyle(el, pseudo).getPropertyValue(prop)", [prop, pseudo]))
