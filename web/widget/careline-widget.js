@@ -461,6 +461,7 @@
 
   function open(focus) {
     ui.panel.hidden = false;
+    ui.root.classList.add("cl-open");
     ui.launcher.setAttribute("aria-expanded", "true");
     remember(OPEN_KEY, "1", "sessionStorage");
     connect();
@@ -471,6 +472,7 @@
 
   function close() {
     ui.panel.hidden = true;
+    ui.root.classList.remove("cl-open");
     ui.launcher.setAttribute("aria-expanded", "false");
     remember(OPEN_KEY, null, "sessionStorage");
     ui.launcher.focus();
@@ -548,7 +550,8 @@
     closeButton.addEventListener("click", close);
     ui.panel.addEventListener("keydown", function (event) { if (event.key === "Escape") { close(); } });
     document.addEventListener("visibilitychange", markSeen);
-    document.body.appendChild(el("div", { className: "cl-root" }, [ui.panel, ui.launcher]));
+    ui.root = el("div", { className: "cl-root" }, [ui.panel, ui.launcher]);
+    document.body.appendChild(ui.root);
     if (recall(OPEN_KEY, "sessionStorage") === "1") { open(false); }
     else if (recall(TOKEN_KEY)) { connect(); }  /* a conversation exists: its replies show as unread */
   }
