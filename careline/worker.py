@@ -8,6 +8,8 @@ A job that raises is logged and tried again on the next round; it never stops th
 Jobs (each a name and a callable returning how many things it did):
 - `helpdesk`: deliver queued handoff tickets to CARELINE_HELPDESK_URL (only when it is set).
 - `label-emails`: queue the label email of every approved return that has none (careline.fulfilment).
+- `unseen-replies`: queue the email of agent replies a customer has not seen after CARELINE_UNSEEN_REPLY_S
+  (website chat; other channels when the customer left an address; careline.notify.unseen_replies).
 - `email`: send queued emails over SMTP (CARELINE_SMTP_*; `make run` points them at its local mail
   catcher when no server is configured; without one they wait in the store).
 - `reshipments`: queue every approved reshipment for the warehouse (also while none is configured).
@@ -22,6 +24,7 @@ import logging
 import sys
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Callable, List
 
 from sqlalchemy.engine import Engine
@@ -30,8 +33,9 @@ from careline.db import make_engine
 from careline.desk.rasa_api import RasaAPI
 from careline.followup import FollowUpDelivery, FollowUpRules, FollowUpSchedule
 from careline.fulfilment import LabelLinks, Reshipments, ReturnLabels, WarehouseOutbox
+from careline.handoff import reply_address
 from careline.handoff.outbox import HelpdeskOutbox
-from careline.notify import EmailOutbox, SmtpConfig, SmtpMailer
+from careline.notify import EmailOutbox, SmtpConfig, SmtpMailer, UnseenReplies
 from careline.shared import Settings, load_settings
 
 logger = logging.getLogger("careline.worker")
@@ -60,12 +64,14 @@ def jobs(settings: Settings) -> List[Job]:
 
 
 def fulfilment_jobs(settings: Settings, engine: Engine) -> List[Job]:
-    """Keeping the bot's promises: label emails, their delivery, reshipments to the warehouse."""
+    """Keeping the promises: label emails, unseen replies by email, their delivery, reshipments to the warehouse."""
     result: List[Job] = []
     if settings.signing_key:  # the label links are signed (`make up` refuses to start without the key)
         labels = ReturnLabels(engine, settings.shop, LabelLinks(settings.signing_key, settings.customer_url,
                                                                 settings.label_link_days))
         result.append(Job("label-emails", labels.queue_emails))
+    unseen = UnseenReplies(engine, reply_address, grace=timedelta(seconds=settings.unseen_reply_s))
+    result.append(Job("unseen-replies", unseen.queue_due))
     if settings.smtp_host:
         emails = EmailOutbox(engine, SmtpMailer(SmtpConfig.from_settings(settings)))
         result.append(Job("email", lambda: sum(emails.deliver_due())))

@@ -6,37 +6,58 @@ a token we did not issue, or one revoked or expired, gets a fresh token and a ne
 Protocol (socket.io events):
   client -> session_request {"session_id": <token or null>}
   server -> session_confirm <token>     (a fresh token unless the one sent is a live session we issued)
-  server -> history [{"role", "text", "buttons"?, "image"?}, ...]
+  server -> history [{"role": customer|bot|agent|system, "text", "at", "agent"?, "initials"?, "system"?,
+                      "buttons"?, "image"?, "links"?}, ...]
+  server -> conversation_state {"waiting", "team_open", "eta_minutes", "back", "agent", "initials",
+                                "email_known"}   after history, after each message, when the desk pokes
   client -> user_uttered {"message": str, "metadata": {"display": str}?}
-  server -> bot_uttered {"text", "quick_replies"?, "attachment"?}  to every tab of the session
+  server -> bot_uttered {"text", "quick_replies"?, "attachment"?, "at", "agent"?, "initials"?, "system"?,
+                         "links"?}  to every tab of the session (an agent's name comes from the bot
+                         event's metadata, tracking numbers link to the carrier's page from shop.yml)
+  server -> agent_typing {"agent", "initials", "typing"}   when the desk says an agent types
+  client -> seen {"at": <Unix seconds of the newest message on screen>}   recorded at most every 2 s
+                                          per socket (careline.access.seen_marks; unseen agent
+                                          replies go by email, careline.notify.unseen_replies)
   server -> session_required {}           a message came before session_request, or the session ended
   client -> session_end {}                 the customer ends the chat: the session is revoked
   server -> session_ended {}
 Messages are checked by the shared gate (length, per-sender and per-address rates); a refused
 message gets a polite bot_uttered with "error" set and never reaches the bot. Packets are parsed
 with careline.shared.safe_json (deep nesting and lone surrogates are dropped).
+
+HTTP: POST /webhooks/socketio/agent_event?token=<the Rasa server's auth token> with
+{"conversation_id", "kind": "typing"|"state", "agent"?, "typing"?} (the desk's pokes): 200 {"ok": true},
+401 without the token (constant-time compare), 400 for a malformed body, 413 for a body over 2 KB.
+It reaches only the sockets of that conversation.
 """
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import time
 import types
 from functools import lru_cache
-from typing import Any, Awaitable, Callable, Dict, Optional
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from rasa.core.channels.socketio import SocketBlueprint, SocketIOOutput
+from rasa.shared.core.trackers import DialogueStateTracker
 from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+from sqlalchemy.engine import Engine
 from socketio import AsyncServer
 
 from careline.access import channel_metadata, webchat
+from careline.access.seen_marks import SeenMarks, seen_moment
 from careline.access.web_sessions import WebSessions
 from careline.db.engine import make_engine
-from careline.shared import render, safe_json
+from careline.handoff import CustomerView, WaitSettings
+from careline.shared import render, safe_json, utcnow
+from careline.shared.carriers import Carrier
 from channels.guard import gate, reads, settings
+from components.waiting_policy import TICKET_SLOT
 
 logger = logging.getLogger(__name__)
 
@@ -44,10 +65,70 @@ logger = logging.getLogger(__name__)
 SAFE_JSON = types.SimpleNamespace(loads=safe_json.loads, dumps=json.dumps)
 
 
+#: A socket's `seen` marks are written at most this often (a later one waits for its turn, none is lost).
+SEEN_EVERY_S = 2.0
+
+
+@lru_cache(maxsize=1)
+def store() -> Engine:
+    """The shop store (opened on first use, never at import)."""
+    return make_engine(settings().store_db_url)
+
+
 @lru_cache(maxsize=1)
 def sessions() -> WebSessions:
-    """The store of issued sessions (opened on first use, never at import)."""
-    return WebSessions(make_engine(settings().store_db_url))
+    """The store of issued sessions."""
+    return WebSessions(store())
+
+
+@lru_cache(maxsize=1)
+def seen_marks() -> SeenMarks:
+    """What each website customer has seen."""
+    return SeenMarks(store())
+
+
+@lru_cache(maxsize=1)
+def customer_view() -> CustomerView:
+    """A conversation's state for its customer (the widget's header)."""
+    return CustomerView(store(), settings().shop, WaitSettings.from_mapping(settings().policy_section("handoff")))
+
+
+def carriers() -> Sequence[Carrier]:
+    """The carriers' tracking pages (shop.yml, read again when the file changes)."""
+    return settings().shop().carriers
+
+
+class WebChatOutput(SocketIOOutput):
+    """Rasa's socket.io output, telling the widget who speaks, when, and which tracking numbers are links.
+
+    Rasa hands each output method the rest of the bot event's dictionary (`BotUttered.message()`: its
+    `timestamp` and its metadata, e.g. {"agent": "Ana Rivera", "system": "joined"}) as keyword
+    arguments; Rasa's own output drops them, so an agent's name never reached a live widget.
+    """
+
+    def _fields(self, text: str, kwargs: Dict[str, Any]) -> Dict[str, Any]:
+        return webchat.bot_fields(text, kwargs, carriers())
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        for part in text.strip().split("\n\n"):
+            await self._send_message(recipient_id, {"text": part, **self._fields(part, kwargs)})
+
+    async def send_text_with_buttons(self, recipient_id: str, text: str, buttons: List[Dict[str, Any]],
+                                     **kwargs: Any) -> None:
+        parts = text.strip().split("\n\n") or [text]
+        for number, part in enumerate(parts, start=1):
+            message: Dict[str, Any] = {"text": part, "quick_replies": [], **self._fields(part, kwargs)}
+            if number == len(parts):  # the buttons go with the last part
+                message["quick_replies"] = [{"content_type": "text", "title": b["title"], "payload": b["payload"]}
+                                            for b in buttons]
+            await self._send_message(recipient_id, message)
+
+    async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
+        await self._send_message(recipient_id, {"attachment": {"type": "image", "payload": {"src": image}},
+                                                **self._fields("", kwargs)})
+
+    async def send_attachment(self, recipient_id: str, attachment: Dict[str, Any], **kwargs: Any) -> None:
+        await self._send_message(recipient_id, {"attachment": attachment, **self._fields("", kwargs)})
 
 
 class _Blueprint(SocketBlueprint):
@@ -81,17 +162,58 @@ class WebChatInput(InputChannel):
         self.socketio_path = socketio_path
         self.sio: Optional[AsyncServer] = None
         self.app: Optional[Sanic] = None
+        self._seen_due: Dict[str, float] = {}       # socket -> when its next `seen` may be written (monotonic)
+        self._seen_waiting: Dict[str, float] = {}   # socket -> the newest `at` waiting for its turn
 
     def get_output_channel(self) -> Optional[OutputChannel]:
         """Used by Rasa's API (e.g. an agent's reply): sends to every open tab of the conversation."""
-        return SocketIOOutput(self.sio, self.bot_message_evt) if self.sio else None
+        return WebChatOutput(self.sio, self.bot_message_evt) if self.sio else None
 
-    async def _history(self, sender: str) -> list:
+    async def _tracker(self, sender: str) -> Optional[DialogueStateTracker]:
         agent = getattr(getattr(self.app, "ctx", None), "agent", None)
         if agent is None or agent.tracker_store is None:
-            return []
-        tracker = await agent.tracker_store.retrieve(sender)
-        return webchat.history(e.as_dict() for e in tracker.events) if tracker else []
+            return None
+        tracker: Optional[DialogueStateTracker] = await agent.tracker_store.retrieve(sender)
+        return tracker
+
+    def _history(self, tracker: Optional[DialogueStateTracker]) -> List[Dict[str, Any]]:
+        return webchat.history((e.as_dict() for e in tracker.events), carriers()) if tracker else []
+
+    async def _state(self, sender: str, tracker: Optional[DialogueStateTracker]) -> Dict[str, Any]:
+        """The conversation's `conversation_state` (careline.handoff.conversation_state)."""
+        with_a_person = bool(tracker is not None and tracker.get_slot(TICKET_SLOT))
+        state = await asyncio.to_thread(customer_view().state, sender, with_a_person)
+        return state.as_dict()
+
+    async def _emit_state(self, sender: str) -> None:
+        """Tell every tab of the conversation its state (logged, never raised: it must not stop a reply)."""
+        assert self.sio is not None
+        try:
+            state = await self._state(sender, await self._tracker(sender))
+        except Exception:  # noqa: BLE001 - the chat goes on without a fresh header
+            logger.exception("webchat: the state of %s could not be read", sender)
+            return
+        await self.sio.emit("conversation_state", state, room=sender)
+
+    async def _newest(self, sender: str) -> Optional[float]:
+        """When the conversation's newest bot, agent or system message was sent (Unix seconds)."""
+        tracker = await self._tracker(sender)
+        times = [e.timestamp for e in (tracker.events if tracker else []) if getattr(e, "type_name", "") == "bot"]
+        return max(times) if times else None
+
+    async def _record_seen(self, sid: str, sender: str, wait_s: float = 0.0) -> None:
+        """Write the newest `seen` waiting for socket `sid` (after `wait_s`, its turn)."""
+        if wait_s > 0:
+            await asyncio.sleep(wait_s)
+        at = self._seen_waiting.pop(sid, None)
+        if at is None:
+            return
+        try:
+            moment = seen_moment(at, await self._newest(sender), utcnow())
+            if moment is not None:
+                await asyncio.to_thread(seen_marks().mark, sender, moment)
+        except Exception:  # noqa: BLE001 - a lost mark means at worst an email the customer did not need
+            logger.exception("webchat: the seen mark of %s could not be recorded", sender)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> SocketBlueprint:
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins=list(settings().allowed_web_origins),
@@ -139,7 +261,12 @@ class WebChatInput(InputChannel):
             await sio.save_session(sid, {**session, "sender": sender})
             await sio.enter_room(sid, sender)
             await sio.emit("session_confirm", opened.token, room=sid)
-            await sio.emit("history", await self._history(sender), room=sid)
+            tracker = await self._tracker(sender)
+            await sio.emit("history", self._history(tracker), room=sid)
+            try:
+                await sio.emit("conversation_state", await self._state(sender, tracker), room=sid)
+            except Exception:  # noqa: BLE001 - the chat works without its header's state
+                logger.exception("webchat: the state of %s could not be read", sender)
 
         @sio.on(self.user_message_evt)
         async def handle_message(sid: str, data: Any) -> None:
@@ -169,7 +296,7 @@ class WebChatInput(InputChannel):
                 return
             metadata = channel_metadata.with_client(webchat.display_metadata(data.get("metadata")),
                                                     session.get("client", "web:unknown"))
-            output = SocketIOOutput(sio, self.bot_message_evt)
+            output = WebChatOutput(sio, self.bot_message_evt)
             try:
                 await on_new_message(UserMessage(text, output, sender, input_channel=self.name(),
                                                  metadata=metadata))
@@ -177,6 +304,48 @@ class WebChatInput(InputChannel):
                 logger.exception("webchat: handling a message from %s failed", sender)
                 await sio.emit(self.bot_message_evt, {"text": render("utter_channel_error"), "error": "internal_error"},
                                room=sid)
+                return
+            await self._emit_state(sender)
+
+        @sio.on("seen")
+        async def seen(sid: str, data: Any = None) -> None:
+            at = webchat.unix_time(data.get("at")) if isinstance(data, dict) else None
+            if at is None:
+                return
+            sender = (await sio.get_session(sid)).get("sender")
+            if not sender:
+                return
+            if sid in self._seen_waiting:  # a write is due already: it takes the newest mark
+                self._seen_waiting[sid] = max(self._seen_waiting[sid], at)
+                return
+            self._seen_waiting[sid] = at
+            now = time.monotonic()
+            due = self._seen_due.get(sid, 0.0)
+            self._seen_due[sid] = max(now, due) + SEEN_EVERY_S  # when the next one may be written
+            if due > now:
+                sio.start_background_task(self._record_seen, sid, sender, due - now)
+            else:
+                await self._record_seen(sid, sender)
+
+        @sio.on("disconnect")
+        async def disconnect(sid: str) -> None:
+            self._seen_due.pop(sid, None)  # a mark still waiting is written when its turn comes
+
+        @blueprint.route("/agent_event", methods=["POST"])
+        async def agent_event(request: Request) -> HTTPResponse:
+            """The desk's pokes: an agent types (agent_typing) or the conversation's state changed."""
+            if not webchat.token_matches(settings().auth_token, request.args.get("token")):
+                return response.json({"error": "unauthorized"}, status=401)
+            if len(request.body or b"") > webchat.MAX_AGENT_EVENT_BYTES:
+                return response.json({"error": "too_large"}, status=413)
+            event = webchat.agent_event(safe_json.loads_or_none(request.body or b""))
+            if event is None:
+                return response.json({"error": "bad_request"}, status=400)
+            if event.for_the_widget and event.kind == "typing":
+                await sio.emit("agent_typing", event.typing_event(), room=event.conversation_id)
+            elif event.for_the_widget:
+                await self._emit_state(event.conversation_id)
+            return response.json({"ok": True})
 
         @sio.on("session_end")
         async def session_end(sid: str, _: Any = None) -> None:

@@ -9,14 +9,14 @@ migrate.py       Alembic upgrade (entry point: python -m careline.db.migrate)
 seed.py          deterministic demo shop data
 """
 from careline.db.engine import Base, UTCDateTime, make_engine, make_readonly_engine
-from careline.db.models.access import WebSession
+from careline.db.models.access import SeenMark, WebSession
 from careline.db.models.desk import Agent, DeskFormKey, DeskSession
 from careline.db.models.feedback import Feedback
 from careline.db.models.followup import FOLLOW_UP_OUTCOMES, FOLLOW_UP_STATUSES, FollowUp, OrderWatch
 from careline.db.models.fulfilment import WarehouseOrder
 from careline.db.models.handoff import OutboxMessage, Ticket, TicketEvent
 from careline.db.models.money import DecisionRecord, Refund, VerificationAttempt, Waiver
-from careline.db.models.notify import EmailRecord
+from careline.db.models.notify import EmailRecord, ReplyNotice
 from careline.db.models.shop import CHARGE_KINDS, ORDER_STATUSES, Charge, Customer, Order, OrderItem
 from careline.db.orders import OrderRepository, OrderView
 from careline.db.outbox import Outbox, OutboxColumns, Sent, Tally, backoff, post_webhook
@@ -26,4 +26,5 @@ __all__ = ["CHARGE_KINDS", "ORDER_STATUSES", "Agent", "Base", "Charge", "Custome
            "Ticket", "TicketEvent", "UTCDateTime", "VerificationAttempt", "Waiver", "WebSession", "make_engine",
            "make_readonly_engine"]
 __all__ += ["EmailRecord", "Outbox", "OutboxColumns", "Sent", "Tally", "WarehouseOrder", "backoff", "post_webhook"]
+__all__ += ["ReplyNotice", "SeenMark"]
 __all__ += ["FOLLOW_UP_OUTCOMES", "FOLLOW_UP_STATUSES", "FollowUp", "OrderWatch"]

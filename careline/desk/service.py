@@ -20,14 +20,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from careline.db import Agent, Customer, DecisionRecord, DeskFormKey, EmailRecord, Order, Ticket, TicketEvent
+from careline.db import Agent, Customer, DecisionRecord, DeskFormKey, Order, Ticket, TicketEvent
 from careline.desk import words
 from careline.desk.auth import DeskUser
 from careline.fulfilment import has_label
-from careline.handoff import CONTACT_EMAIL
 from careline.money import GOODWILL_CAP_OVERRIDDEN, ClaimService, Request, from_cents
-from careline.notify import OutgoingEmail, queue_email
-from careline.shared import as_utc, redact, render, utcnow
+from careline.shared import as_utc, redact, utcnow
 
 ACTIVE = ("open", "assigned")
 MAX_TEXT = 2000
@@ -118,10 +116,6 @@ class ClaimOwner:
 
     order_number: str
     email: str
-
-
-#: At most one email of an agent's replies per ticket in this time (the customer left an address).
-REPLY_EMAIL_GAP = timedelta(minutes=10)
 
 
 class DeskService:
@@ -339,37 +333,8 @@ class DeskService:
                 self._audit(session, ticket, user, "take", "with the first reply", at=joined_at)
             ticket.first_response_at = ticket.first_response_at or self._now()
             self._audit(session, ticket, user, "reply", text)
-            self._email_reply(session, ticket, user, text)
             session.commit()
         return taken
-
-    def _email_reply(self, session: Session, ticket: Ticket, user: DeskUser, text: str) -> None:
-        """The reply goes by email too when the customer left an address while waiting (as the bot promised).
-
-        A verified customer's reply goes to the address on their account, never to one typed in chat;
-        at most one email per ticket every REPLY_EMAIL_GAP (a live chat is not an email thread, and the
-        shop's address is nobody's relay). Queued in the reply's own transaction (careline.notify), so it
-        is sent once even if a process dies.
-        """
-        contact = session.execute(sa.select(TicketEvent.detail).where(
-            TicketEvent.ticket_id == ticket.id, TicketEvent.kind == CONTACT_EMAIL)
-            .order_by(TicketEvent.id.desc()).limit(1)).scalar_one_or_none()
-        if not contact:
-            return
-        if ticket.customer_id is not None:
-            contact = session.get(Customer, ticket.customer_id).email
-        recent = session.execute(sa.select(EmailRecord.id).where(
-            EmailRecord.idempotency_key.like(f"ticket-reply:{ticket.id}:%"),
-            EmailRecord.created_at > self._now() - REPLY_EMAIL_GAP).limit(1)).first()
-        if recent:
-            return
-        replies = session.execute(sa.select(sa.func.count(TicketEvent.id)).where(
-            TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "reply")).scalar_one()
-        agent = user.name.split()[0] if user.name.split() else user.name
-        queue_email(session, OutgoingEmail(
-            key=f"ticket-reply:{ticket.id}:{replies}", to=contact,
-            subject=render("utter_email_reply_subject", agent=agent),
-            body=render("utter_email_reply_body", agent=agent, reply=text)), self._now())
 
     def note(self, ticket_id: int, user: DeskUser, text: Any) -> None:
         text = _clean_text(text, "note")

@@ -82,7 +82,7 @@ def when_back(opening: datetime, now: datetime, shop: Shop) -> str:
     return render("utter_when_day", day=f"{opening:%A}", time=hour, zone=zone)
 
 
-def _after_closing(now: datetime, shop: Shop, estimate: WaitEstimate) -> Optional[tuple[datetime, datetime]]:
+def after_closing(now: datetime, shop: Shop, estimate: WaitEstimate) -> Optional[tuple[datetime, datetime]]:
     """(closing, next opening) when the estimated reply would come after today's closing time."""
     closing = shop.closing(now)
     if closing is None or now + timedelta(minutes=estimate.minutes) <= closing:
@@ -96,7 +96,7 @@ def expectation(position: int, now: datetime, shop: Shop, estimate: WaitEstimate
     opening = shop.next_opening(now)
     if opening is not None:
         return render("utter_handoff_offline", when=when_back(opening, now, shop))
-    late = _after_closing(now, shop, estimate)
+    late = after_closing(now, shop, estimate)
     if late is not None:  # the team leaves before the estimated reply: say so, and when they are back
         return render("utter_handoff_queue_past_closing", position=max(1, position),
                       closing=f"{_clock(late[0])} {late[0].tzname() or ''}".rstrip(),

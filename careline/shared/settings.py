@@ -142,6 +142,7 @@ class Settings:
     smtp_from: str = ""         # unset: the shop's name and support email (shop.yml)
     smtp_security: str = "starttls"  # starttls, ssl (SMTP over TLS) or none
     mail_port: int = 8025       # the local mail catcher's port
+    unseen_reply_s: float = 120.0  # an agent reply a website customer has not seen this long goes by email
 
     @property
     def customer_url(self) -> str:
@@ -276,4 +277,5 @@ def load_settings(
         smtp_from=values.get("CARELINE_SMTP_FROM", "").strip(),
         smtp_security=_smtp_security(values),
         mail_port=_port(values, "CARELINE_MAIL_PORT", Settings.mail_port),
+        unseen_reply_s=_number(values, "CARELINE_UNSEEN_REPLY_S", Settings.unseen_reply_s, 0),
     )

@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from careline.shared.carriers import Carrier, parse_carriers
+
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 
@@ -36,6 +38,7 @@ class Shop:
     holidays: FrozenSet[date]
     returns_address: Tuple[str, ...]
     drop_off_days: int
+    carriers: Tuple[Carrier, ...] = ()       # their tracking pages (careline/shared/carriers.py)
 
     def is_open(self, now: datetime) -> bool:
         """Whether the support team is at work at `now` (any time zone)."""
@@ -140,6 +143,10 @@ def parse_shop(data: Any) -> Shop:
     address = returns.get("address")
     if not isinstance(address, list) or not address or not all(isinstance(line, str) and line for line in address):
         raise ShopFileError("shop.yml: returns.address must be a list of address lines")
+    try:
+        carriers = parse_carriers(data.get("carriers"))
+    except ValueError as error:
+        raise ShopFileError(str(error)) from None
     return Shop(
         name=_text(data, "name", ""),
         country=_text(data, "country", ""),
@@ -152,6 +159,7 @@ def parse_shop(data: Any) -> Shop:
         holidays=frozenset(holidays),
         returns_address=tuple(address),
         drop_off_days=_whole(returns, "drop_off_days", "returns."),
+        carriers=carriers,
     )
 
 

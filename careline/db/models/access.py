@@ -19,3 +19,16 @@ class WebSession(Base):
     last_seen_at = sa.Column(UTCDateTime, nullable=False)
     expires_at = sa.Column(UTCDateTime, nullable=False)
     revoked_at = sa.Column(UTCDateTime)
+
+
+class SeenMark(Base):
+    """The newest moment of a website conversation its customer has seen on screen (the widget's `seen`).
+
+    Never later than when it was recorded, never moved backwards (careline.access.seen_marks); the
+    worker emails the agent replies that stay unseen (careline.notify.unseen_replies).
+    """
+
+    __tablename__ = "seen_marks"
+
+    conversation_id = sa.Column(sa.String(128), primary_key=True)
+    seen_at = sa.Column(UTCDateTime, nullable=False)

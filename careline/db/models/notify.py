@@ -23,3 +23,15 @@ class EmailRecord(OutboxColumns, Base):
     attachment_name = sa.Column(sa.String(120))
     attachment_type = sa.Column(sa.String(80))
     created_at = sa.Column(UTCDateTime, nullable=False)
+
+
+class ReplyNotice(Base):
+    """How far a ticket's agent replies are settled for email: each one up to `through_event_id` (a
+    `reply` TicketEvent) was seen in the chat, emailed, or had no address to go to."""
+
+    __tablename__ = "reply_notices"
+
+    ticket_id = sa.Column(sa.Integer, sa.ForeignKey("tickets.id", name="fk_reply_notices_ticket_id_tickets"),
+                          primary_key=True)
+    through_event_id = sa.Column(sa.Integer, nullable=False)
+    updated_at = sa.Column(UTCDateTime, nullable=False)

@@ -433,25 +433,3 @@ def test_the_refund_form_offers_exactly_the_policys_reasons_and_nothing_else_is_
         with pytest.raises(DeskError, match="reason"):
             desk.claim(ticket_id, user, "refund", key, amount="10", reason=wrong)
     assert desk.claim(ticket_id, user, "refund", key, amount="10", reason=reasons[0])["outcome"]
-
-
-def test_a_reply_goes_by_email_too_when_the_waiting_customer_left_an_address(engine, accounts, desk, clock):
-    from careline.db import EmailRecord
-    user = _user(accounts)
-    quiet, waiting = _ticket(engine, "conv-quiet", order=None), _ticket(engine, "conv-email", order=None)
-    verified = _ticket(engine, "conv-verified")
-    for ticket in (waiting, verified):
-        TicketService(engine).leave_contact(ticket, "kim.waiting@example.net")
-    sent = []
-    for ticket in (quiet, waiting, waiting, verified):
-        desk.reply(ticket, user, f"Hi, Ana here ({ticket})", lambda conversation, text: sent.append(conversation))
-    clock.now += timedelta(minutes=11)
-    desk.reply(waiting, user, "Anything else?", lambda conversation, text: sent.append(conversation))
-    with Session(engine) as session:
-        emails = session.execute(sa.select(EmailRecord).order_by(EmailRecord.id)).scalars().all()
-    assert sent == ["conv-quiet", "conv-email", "conv-email", "conv-verified", "conv-email"], "every reply is in chat"
-    assert [e.recipient for e in emails] == ["kim.waiting@example.net", "maria.lopez@example.com",
-                                             "kim.waiting@example.net"], \
-        "one email per ticket per 10 minutes; a verified customer's goes to the address on the account"
-    assert emails[0].subject == "Ana from Harbor & Pine replied to your message"
-    assert f"Hi, Ana here ({waiting})" in emails[0].body and "Anything else?" in emails[2].body
