@@ -22,14 +22,8 @@ from actions.identity import client_of, declined_offers, proven_order
 from careline.dialogue.conversation import MAX_SAME_PROMPT, is_locked, times_in_a_row
 from careline.handoff.ticket import TicketFacts, build_ticket, handback_text, handoff_reason
 from careline.handoff.tickets import TicketState
-from careline.handoff.waiting import (
-    WaitEstimate,
-    alternative,
-    estimate_wait,
-    expectation,
-    handling_minutes,
-    waiting_reply,
-)
+from careline.handoff.customer_view import estimate_for
+from careline.handoff.waiting import WaitEstimate, alternative, expectation, waiting_reply
 from careline.money import rule_words
 from careline.money.identity import find_email
 from careline.money.proposal import Proposal
@@ -45,9 +39,7 @@ AGENT_TALKING = timedelta(minutes=2)
 
 def _estimate(position: int) -> WaitEstimate:
     """The wait for `position`, from how long people took with the tickets they handled lately."""
-    service, rules = ticket_service(), wait_settings()
-    minutes = handling_minutes(service.handled_spans(rules.history_tickets), settings().shop())
-    return estimate_wait(position, minutes, service.agents_at_work(rules.agent_active_minutes), rules)
+    return estimate_for(ticket_service(), position, settings().shop(), wait_settings())
 
 
 def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, after_policy_offer: bool = False,
