@@ -98,12 +98,12 @@ def _day(day: date, with_year: bool) -> str:
 
 
 def trend_chart(days: Sequence[date], values: Sequence[Optional[float]], label: str, kind: str = COUNT,
-                width: int = 600, height: int = 200) -> Markup:
+                width: int = 400, height: int = 170) -> Markup:
     """One figure per day: counts as columns, rates (0-1) and scores (1-5) as a line that skips the days
     without a value. The axis names its scale; hovering a column or dot names its day and value."""
     if not days or len(days) != len(values):
         return Markup('<p class="muted">No days in this period.</p>')
-    left, right, top, bottom = 46, 14, 12, 30
+    left, right, top, bottom = 40, 10, 10, 26
     plot_w, plot_h = width - left - right, height - top - bottom
     low, high, ticks = _axis(values, kind)
     slot = plot_w / len(days)

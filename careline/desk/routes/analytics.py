@@ -15,8 +15,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from careline.desk.analytics import (DAY_COLUMNS, SMALL_TALK_INTENTS, PeriodError, Report,
-                                     intent_title, parse_period, report, topic_title)
+from careline.desk.analytics import (DAY_COLUMNS, DEFAULT_PERIOD_DAYS, MAX_PERIOD_DAYS, SMALL_TALK_INTENTS,
+                                     PeriodError, Report, intent_title, parse_period, report, topic_title)
 from careline.desk.charts import COUNT, RATE, SCORE, reading, trend_chart
 from careline.desk.words import reason_title
 from careline.desk.web import desk_of, json_error, page, run, supervisor_only
@@ -65,7 +65,7 @@ def page_context(figures: Report) -> Dict[str, Any]:
 
 def problem_context(problem: str, typed: Mapping[str, Optional[str]]) -> Dict[str, Any]:
     """What analytics.html shows for dates that make no period: the reason and the form as typed."""
-    return {"report": None, "problem": problem,
+    return {"report": None, "problem": problem, "default_days": DEFAULT_PERIOD_DAYS, "max_days": MAX_PERIOD_DAYS,
             "typed": {name: (typed.get(name) or "")[:TYPED_MAX_CHARS] for name in ("from", "to")}}
 
 
