@@ -24,7 +24,9 @@ from careline.db import Agent, Customer, DecisionRecord, DeskFormKey, Order, Tic
 from careline.desk import words
 from careline.desk.auth import DeskUser
 from careline.fulfilment import has_label
-from careline.money import GOODWILL_CAP_OVERRIDDEN, ClaimService, Request, from_cents
+from careline.desk.money_view import MONEY_ACTIONS, describe_event, kind_title, outcome_text, review, told_text
+from careline.money import (GOODWILL_CAP_OVERRIDDEN, GOODWILL_RULES, ClaimService, Request, allowed, from_cents,
+                            outcome_words, rule_words)
 from careline.shared import as_utc, redact, utcnow
 
 ACTIVE = ("open", "assigned")
@@ -197,19 +199,10 @@ class DeskService:
                                    "placed": order.placed_at.date().isoformat(),
                                    "total": f"${from_cents(order.total_cents):.2f}",
                                    "this_ticket": order.id == ticket.order_id})
-            decisions = [
-                {"at": r.created_at.isoformat(timespec="seconds"), "authority": r.authority, "kind": r.kind,
-                 "outcome": r.outcome, "amount": f"${from_cents(r.amount_cents):.2f}", "rule": r.rule,
-                 "reference": r.reference,
-                 "label_url": self._label_url(r.reference) if self._label_url and has_label(
-                     r.kind, r.outcome, r.reference) else None}
-                for r in session.execute(sa.select(DecisionRecord)
-                                         .where(DecisionRecord.conversation_id == ticket.conversation_id)
-                                         .order_by(DecisionRecord.id)).scalars()
-            ]
+            decisions = self._decisions(session, ticket)
             events = [
                 {"at": e.created_at.isoformat(timespec="seconds"), "ts": as_utc(e.created_at).timestamp(),
-                 "kind": e.kind, "detail": redact(e.detail), "agent": name}
+                 "kind": e.kind, "detail": redact(describe_event(e.kind, e.detail)), "agent": name}
                 for e, name in session.execute(sa.select(TicketEvent, Agent.name)
                                                .outerjoin(Agent, Agent.id == TicketEvent.agent_id)
                                                .where(TicketEvent.ticket_id == ticket.id)
@@ -343,25 +336,19 @@ class DeskService:
             self._audit(session, ticket, user, "note", text)
             session.commit()
 
+    # --- money -----------------------------------------------------------------------------------
+
     def _claim_owner(self, session: Session, ticket: Ticket) -> ClaimOwner:
         if not ticket.order_id:
             raise DeskError("this conversation has no verified order, so nothing can be refunded or waived here")
         order = session.get(Order, ticket.order_id)
         return ClaimOwner(order.number, session.get(Customer, order.customer_id).email)
 
-    def claim(self, ticket_id: int, user: DeskUser, kind: str, form_key: Any, amount: Any = None,
-              reason: Optional[str] = None, charge_id: Any = None, override_cap: bool = False) -> Dict[str, Any]:
-        """A refund, goodwill refund or fee waiver decided with the agent's authority, once per issued form key.
-
-        `override_cap`: a supervisor goes past the goodwill cap per customer (recorded and audited).
-        """
-        if kind not in ("refund", "goodwill", "waiver"):
+    def _money_request(self, kind: str, amount: Any, reason: Optional[str], charge_id: Any,
+                       override_cap: bool) -> Request:
+        """The policy request of a money form, checked (one place for the review and the confirm)."""
+        if kind not in MONEY_ACTIONS:
             raise DeskError(f"unknown action {kind!r}")
-        with self._sessions() as session:
-            ticket = self._active(session, ticket_id)
-            self._may_act(session, ticket, user)
-            owner = self._claim_owner(session, ticket)
-            form_key = self._issued_key(session, form_key, ticket, user)
         try:
             charge = int(charge_id) if kind == "waiver" else None
         except (TypeError, ValueError):
@@ -369,15 +356,69 @@ class DeskService:
         value = parse_amount(amount) if kind != "waiver" else None
         if kind == "refund" and reason not in self._claims.refund_reasons:
             raise DeskError(f"choose the refund's reason: {', '.join(self._claims.refund_reasons)}")
-        request = Request(kind, reason=reason, amount=value, charge_id=charge,
-                          override_cap=bool(override_cap) and kind != "waiver")
+        return Request(kind, reason=reason if kind != "waiver" else None, amount=value, charge_id=charge,
+                       override_cap=bool(override_cap) and kind != "waiver")
+
+    def preview(self, ticket_id: int, user: DeskUser, kind: str, amount: Any = None, reason: Optional[str] = None,
+                charge_id: Any = None, override_cap: bool = False) -> Dict[str, Any]:
+        """What the policy would decide for this money form with the agent's authority, applying nothing:
+        the review the agent confirms or cancels (careline.desk.money_view.review)."""
+        with self._sessions() as session:
+            ticket = self._active(session, ticket_id)
+            self._may_act(session, ticket, user)
+            owner = self._claim_owner(session, ticket)
+        request = self._money_request(kind, amount, reason, charge_id, override_cap)
+        decision = self._claims.preview(order_number=owner.order_number, email=owner.email, request=request,
+                                        authority=user.role, ticket_id=ticket_id)
+        fee = ""
+        if kind == "waiver":
+            fee = next((f.description for f in self._claims.waivable_fees(owner.order_number, owner.email)
+                        if f.charge_id == request.charge_id), "")
+        shown = review(kind, decision, owner.order_number, user.role, request.amount, redact(fee))
+        return {**shown, "reason": request.reason, "charge_id": request.charge_id,
+                "override_cap": request.override_cap}
+
+    def claim(self, ticket_id: int, user: DeskUser, kind: str, form_key: Any, amount: Any = None,
+              reason: Optional[str] = None, charge_id: Any = None, override_cap: bool = False) -> Dict[str, Any]:
+        """A refund, goodwill refund or fee waiver decided with the agent's authority, once per issued form key.
+
+        `override_cap`: a supervisor goes past the goodwill cap per customer (recorded and audited).
+        The result says what was decided, with the rule in agent language (`why`) and a sentence
+        for the agent (`message`); a used key answers its first result again.
+        """
+        return self._claim(ticket_id, user, kind, form_key, amount, reason, charge_id, override_cap)[0]
+
+    def confirm(self, ticket_id: int, user: DeskUser, kind: str, form_key: Any, amount: Any = None,
+                reason: Optional[str] = None, charge_id: Any = None, override_cap: bool = False,
+                tell: Optional[Callable[[str], Dict[str, Any]]] = None) -> Dict[str, Any]:
+        """`claim`, then, when it paid or waived something now (not a replayed key), `tell(reference)`
+        the customer (e.g. `tell_outcome`). `told` in the result: whether the customer heard of it now;
+        `tell_error`: why not, when telling failed (the money is applied all the same)."""
+        result, replayed = self._claim(ticket_id, user, kind, form_key, amount, reason, charge_id, override_cap)
+        answer: Dict[str, Any] = {}
+        if tell is not None and result["allowed"] and result["reference"] and not replayed:
+            answer = tell(result["reference"])
+        return {**result, "told": bool(answer.get("told")), "tell_error": str(answer.get("error") or "")}
+
+    def _claim(self, ticket_id: int, user: DeskUser, kind: str, form_key: Any, amount: Any,
+               reason: Optional[str], charge_id: Any, override_cap: bool) -> Tuple[Dict[str, Any], bool]:
+        """`claim`'s result and whether it replayed the key's first result (nothing happened again)."""
+        if kind not in MONEY_ACTIONS:
+            raise DeskError(f"unknown action {kind!r}")
+        with self._sessions() as session:
+            ticket = self._active(session, ticket_id)
+            self._may_act(session, ticket, user)
+            owner = self._claim_owner(session, ticket)
+            form_key = self._issued_key(session, form_key, ticket, user)
+        request = self._money_request(kind, amount, reason, charge_id, override_cap)
         outcome = self._claims.decide_and_apply(
             idempotency_key=f"desk:{ticket_id}:{form_key}", order_number=owner.order_number, email=owner.email,
             request=request, authority=user.role, conversation_id=ticket.conversation_id, ticket_id=ticket_id,
         )
         decision = outcome.decision
         result = {"kind": kind, "outcome": decision.outcome, "amount": f"{decision.amount:.2f}",
-                  "rule": decision.rule, "reference": outcome.reference, "explanation": decision.explanation}
+                  "rule": decision.rule, "reference": outcome.reference, "explanation": decision.explanation,
+                  "authority": user.role, "why": rule_words(decision.rule, decision.facts, user.role)}
         with self._sessions() as session:
             session.execute(sa.update(DeskFormKey).where(DeskFormKey.key == form_key, DeskFormKey.used_at.is_(None))
                             .values(used_at=self._now()))
@@ -389,7 +430,71 @@ class DeskService:
                                 f"{user.name} went past the goodwill cap per customer: {kind} of "
                                 f"${decision.amount:.2f} ({outcome.reference})")
             session.commit()
-        return result
+        return {**result, "allowed": allowed(decision.outcome), "message": outcome_text(result)}, outcome.replayed
+
+    def tell_outcome(self, ticket_id: int, user: DeskUser, reference: Any, send: Callable[[str, str], None],
+                     joining: Optional[Callable[[str], Any]] = None) -> Dict[str, Any]:
+        """Tell the customer, as the agent's message, what was done on this ticket under `reference`
+        (an applied refund or waiver), in the bot's own words for it (utter_done_refund/_waiver).
+
+        Once per outcome: when the conversation already has that message, nothing is sent again
+        ({"told": False, "already": True}). Sent through `reply` (recorded, takes an unassigned ticket).
+        """
+        if not isinstance(reference, str) or not reference or len(reference) > 40:
+            raise DeskError("which outcome should the customer hear about? (no reference)")
+        with self._sessions() as session:
+            ticket = self._active(session, ticket_id)
+            self._may_act(session, ticket, user)
+            record = session.execute(sa.select(DecisionRecord).where(
+                DecisionRecord.reference == reference, DecisionRecord.ticket_id == ticket.id,
+                DecisionRecord.kind.in_(MONEY_ACTIONS))).scalar_one_or_none()
+            if record is None or not allowed(record.outcome):
+                raise DeskError(f"nothing was paid or waived on this ticket under {reference}")
+            text = self._told_text(record)
+            sent = session.execute(sa.select(TicketEvent.id).where(
+                TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "reply", TicketEvent.detail == text)
+            ).first()
+        if sent:
+            return {"told": False, "already": True, "text": text}
+        self.reply(ticket_id, user, text, send, joining=joining)
+        return {"told": True, "already": False, "text": text}
+
+    @staticmethod
+    def _told_text(record: DecisionRecord) -> str:
+        """What the customer is told of an applied desk refund or waiver (money_view.told_text)."""
+        kind = "goodwill" if record.rule in GOODWILL_RULES else str(record.kind)
+        return told_text(kind, from_cents(record.amount_cents), record.reference)
+
+    def _decisions(self, session: Session, ticket: Ticket) -> List[Dict[str, Any]]:
+        """The conversation's policy decisions (the bot's and the desk's) as the decisions table shows
+        them: who, what, the outcome and the rule in words, amount, reference, the return label's link;
+        `tellable` for what this ticket paid or waived, and `told` once the customer had that message."""
+        records = session.execute(sa.select(DecisionRecord)
+                                  .where(DecisionRecord.conversation_id == ticket.conversation_id)
+                                  .order_by(DecisionRecord.id)).scalars().all()
+        replies = set(session.execute(sa.select(TicketEvent.detail).where(
+            TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "reply")).scalars())
+        keys = [r.idempotency_key.rsplit(":", 1)[-1] for r in records if r.idempotency_key.startswith("desk:")]
+        names = dict(session.execute(sa.select(DeskFormKey.key, Agent.name)
+                                     .join(Agent, Agent.id == DeskFormKey.agent_id)
+                                     .where(DeskFormKey.key.in_(keys))).all()) if keys else {}
+        rows = []
+        for r in records:
+            name = names.get(r.idempotency_key.rsplit(":", 1)[-1]) if r.idempotency_key.startswith("desk:") else None
+            who = "Bot" if r.authority == "bot" else f"{name or 'Someone'} ({r.authority})"
+            tellable = bool(r.ticket_id == ticket.id and r.kind in MONEY_ACTIONS and allowed(r.outcome) and r.reference)
+            told = tellable and self._told_text(r) in replies
+            rows.append({
+                "at": r.created_at.isoformat(timespec="seconds"), "authority": r.authority, "who": who,
+                "kind": r.kind, "what": kind_title(r.kind), "outcome": r.outcome,
+                "outcome_words": outcome_words(r.outcome, r.authority), "allowed": allowed(r.outcome),
+                "amount": f"${from_cents(r.amount_cents):.2f}", "rule": r.rule,
+                "why": rule_words(r.rule, authority=r.authority), "reference": r.reference,
+                "tellable": tellable, "told": told,
+                "label_url": self._label_url(r.reference) if self._label_url and has_label(
+                    r.kind, r.outcome, r.reference) else None,
+            })
+        return rows
 
     def finish(self, ticket_id: int, user: DeskUser, status: str, resume: Callable[[str], None]) -> None:
         """Resolve or close a ticket, then give the conversation back to the bot, which tells the customer.

@@ -49,7 +49,8 @@ log = logging.getLogger("careline.desk")
 
 Handler = Callable[..., Coroutine[Any, Any, HTTPResponse]]
 #: What an agent action did -> the message shown (or sent as JSON) when it is done.
-Done = Union[str, Callable[[Any], str]]
+#: A callable may answer (kind, text) to choose the banner: "ok", or "err" for a refusal (a money action).
+Done = Union[str, Callable[[Any], Union[str, Tuple[str, str]]]]
 
 
 async def run(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -70,7 +71,9 @@ def current_user(request: Request) -> DeskUser:
 
 
 def wants_json(request: Request) -> bool:
-    return request.path.startswith("/api/") or "application/json" in request.headers.get("accept", "")
+    """API paths, and callers that accept or send JSON (fetch() from the pages), get JSON answers."""
+    return (request.path.startswith("/api/") or "application/json" in request.headers.get("accept", "")
+            or request.headers.get("content-type", "").startswith("application/json"))
 
 
 def json_error(status: int, error: str, detail: str) -> HTTPResponse:
@@ -227,8 +230,9 @@ async def act(request: Request, ticket_id: int, action: Callable[[Dict[str, Any]
     if after is not None:
         user = current_user(request)
         request.app.add_task(run(quietly, f"after {request.path}", functools.partial(after, result, user)))
-    message = done(result) if callable(done) else done
+    said = done(result) if callable(done) else done
+    kind, message = said if isinstance(said, tuple) else ("ok", said)
     if wants_json(request):
         return response.json({"ok": True, "message": message, "result": result})
     target = "/queue" if request.path.endswith(("/resolve", "/close")) else f"/tickets/{ticket_id}"
-    return redirect_with(target, "ok", message)
+    return redirect_with(target, kind, message)

@@ -9,8 +9,17 @@ rules.py           the rule codes and outcomes of decisions in the words agents 
 claims.py          applying a decision: refunds, waivers, the audit of every decision
 """
 from careline.money.claims import ClaimService, from_cents
-from careline.money.policy import GOODWILL_CAP_OVERRIDDEN, Decision, Policy, Request, decide, load_policy
+from careline.money.policy import (
+    GOODWILL_CAP_OVERRIDDEN,
+    GOODWILL_RULES,
+    Decision,
+    Policy,
+    Request,
+    decide,
+    load_policy,
+    next_step,
+)
 from careline.money.rules import allowed, higher_authority, outcome_words, rule_words
 
-__all__ = ["GOODWILL_CAP_OVERRIDDEN", "ClaimService", "Decision", "Policy", "Request", "allowed", "decide",
-           "from_cents", "higher_authority", "load_policy", "outcome_words", "rule_words"]
+__all__ = ["GOODWILL_CAP_OVERRIDDEN", "GOODWILL_RULES", "ClaimService", "Decision", "Policy", "Request", "allowed",
+           "decide", "from_cents", "higher_authority", "load_policy", "next_step", "outcome_words", "rule_words"]

@@ -240,8 +240,8 @@ def next_step(step: str) -> str:
     return render(NEXT_STEPS[step])
 
 
-def _escalate(rule: str, amount: Decimal, explanation: str) -> Decision:
-    return Decision(ESCALATE, amount.quantize(CENT), rule, explanation, offer_human=True)
+def _escalate(rule: str, amount: Decimal, explanation: str, **facts: str) -> Decision:
+    return Decision(ESCALATE, amount.quantize(CENT), rule, explanation, offer_human=True, facts=dict(facts))
 
 
 def _recent(history: Sequence[PastClaim], kinds: Sequence[str], days: int, today: date) -> List[PastClaim]:
@@ -310,7 +310,8 @@ def decide(
     if request.kind in ("reship", "refund") and order.return_reference and limits.frequency_rules:
         # a return is open: its refund comes when the parcel arrives; another remedy is a person's call
         return _escalate(RETURN_OPEN, _remaining(order), render("utter_policy_return_open", number=order.number,
-                                                                reference=order.return_reference))
+                                                                reference=order.return_reference),
+                         reference=order.return_reference)
     if request.kind == "reship":
         return _decide_reship(order, policy, today)
     if request.kind == "goodwill":
@@ -375,7 +376,8 @@ def _decide_refund(request: Request, customer: CustomerFacts, order: OrderFacts,
         if age > policy.return_window_days:
             return _goodwill_or_deny(request, order, history, policy, today, limits, amount, age)
     if amount > limits.refund_limit:
-        return _escalate("above_limit", amount, render("utter_policy_refund_above_limit", amount=_fmt(amount)))
+        return _escalate("above_limit", amount, render("utter_policy_refund_above_limit", amount=_fmt(amount)),
+                         limit=_fmt(limits.refund_limit))
     approved = render("utter_policy_refund_approved_all", amount=_fmt(amount), number=order.number) if capped \
         else render("utter_policy_refund_approved", amount=_fmt(amount), number=order.number)
     return _paid_decision(amount, capped, "refund_within_limit", approved, next_step("refund"))
@@ -480,11 +482,12 @@ def _decide_goodwill(request: Request, customer: CustomerFacts, order: OrderFact
     within_cap = used < policy.goodwill_max_per_customer
     if not within_cap and not _overrides_cap(request, limits):
         if limits.frequency_rules:  # the bot, speaking to the customer
-            return _escalate("goodwill_cap_reached", amount, render("utter_policy_goodwill_cap_reached"))
+            return _escalate("goodwill_cap_reached", amount, render("utter_policy_goodwill_cap_reached"),
+                             used=str(used), days=str(policy.goodwill_period_days))
         # Said to the agent or supervisor deciding in the desk, never to a customer.
         return _escalate("goodwill_cap_reached", amount, f"This customer has had {used} goodwill refunds in the "
                          f"last {policy.goodwill_period_days} days, the most the policy allows; only a supervisor "
-                         "can override that cap.")
+                         "can override that cap.", used=str(used), days=str(policy.goodwill_period_days))
     return _paid_decision(
         amount, capped, "goodwill_within_limit" if within_cap else GOODWILL_CAP_OVERRIDDEN,
         render("utter_policy_goodwill_approved", number=order.number, amount=_fmt(amount)),
@@ -509,7 +512,8 @@ def _decide_waiver(request: Request, customer: CustomerFacts, history: Sequence[
                          render("utter_policy_waiver_already_used", days=policy.waiver_once_per_days))
     if charge.amount > limits.waiver_limit:
         return _escalate("above_limit", charge.amount,
-                         render("utter_policy_waiver_above_limit", amount=_fmt(charge.amount)))
+                         render("utter_policy_waiver_above_limit", amount=_fmt(charge.amount)),
+                         limit=_fmt(limits.waiver_limit))
     return Decision(APPROVE, charge.amount.quantize(CENT), "waiver_within_limit",
                     render("utter_policy_waiver_approved", amount=_fmt(charge.amount)), next_step=next_step("waiver"))
 
@@ -626,5 +630,6 @@ def cap_totals(decision: Decision, kind: str, limits: Limits, earlier: Sequence[
             return _escalate(f"{scope}_total_limit", decision.amount,
                              f"{_fmt(before)} has already been paid as {cls} on this {scope}; {_fmt(decision.amount)} "
                              f"more would pass the {_fmt(limit)} limit ({_fmt(left)} left). Ask for less, or a "
-                             "colleague with a higher limit can approve it.")
+                             "colleague with a higher limit can approve it.",
+                             paid=_fmt(before), limit=_fmt(limit), left=_fmt(left))
     return decision

@@ -70,15 +70,19 @@ RULES: Dict[str, RuleWords] = {
     "return_exists": RuleWords("a return is open for this order already ({reference})",
                                "a return is open for this order already"),
     # a person's call
-    "above_limit": RuleWords("the amount is over {whose} limit", "the amount is over the limit",
+    "above_limit": RuleWords("the amount is over {whose} limit of {limit}", "the amount is over the limit",
                              higher="A supervisor can approve it."),
-    "ticket_total_limit": RuleWords("with what was paid on this ticket already, the total would pass {whose} limit",
-                                    "with what was paid on this ticket already, the total would pass the limit",
-                                    higher="Ask for less, or a supervisor can approve it."),
-    "order_total_limit": RuleWords("with what was paid on this order already, the total would pass {whose} limit",
-                                   "with what was paid on this order already, the total would pass the limit",
-                                   higher="Ask for less, or a supervisor can approve it."),
-    "goodwill_cap_reached": RuleWords("the customer has had the most goodwill refunds the policy allows for now",
+    "ticket_total_limit": RuleWords(
+        "{paid} was paid on this ticket already; with this the total would pass {whose} limit of {limit} "
+        "({left} left)", "with what was paid on this ticket already, the total would pass the limit",
+        higher="Ask for less, or a supervisor can approve it."),
+    "order_total_limit": RuleWords(
+        "{paid} was paid on this order already; with this the total would pass {whose} limit of {limit} "
+        "({left} left)", "with what was paid on this order already, the total would pass the limit",
+        higher="Ask for less, or a supervisor can approve it."),
+    "goodwill_cap_reached": RuleWords("the customer has had {used} goodwill refunds in the last {days} days, the "
+                                      "most the policy allows",
+                                      "the customer has had the most goodwill refunds the policy allows for now",
                                       higher="A supervisor can go past that allowance."),
     "already_remedied": RuleWords("the order was replaced or refunded already"),
     "already_reshipped": RuleWords("a replacement was sent for this order already"),

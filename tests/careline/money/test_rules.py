@@ -49,7 +49,9 @@ def test_words_use_the_facts_when_known_and_read_without_them():
     assert rule_words("outside_return_window", {"age": "45", "window": "30"}) == \
         "the order was delivered 45 days ago; returns close after 30 days"
     assert rule_words("outside_return_window") == "the order is past the return window"
-    assert rule_words("above_limit", authority="agent") == "the amount is over an agent's limit"
+    assert rule_words("above_limit", {"limit": "$1000.00"}, authority="agent") == \
+        "the amount is over an agent's limit of $1000.00"
+    assert rule_words("above_limit", authority="agent") == "the amount is over the limit", "a fact is missing"
     assert rule_words("above_limit") == "the amount is over the limit"
     assert rule_words("brand_new_rule") == "brand new rule" and rule_words("") == ""
     for code in RULES:

@@ -1,0 +1,243 @@
+/* Money on a ticket without a page reload. A form's "Review" asks the policy with fetch() (nothing
+   is applied) and shows its answer under the form: "Refund $28.95 on CL-100001 - allowed: ..." with
+   Confirm and Cancel, or the refusal in words (red). Confirm applies it once (the form's one-time
+   key: a double click or a replay does nothing twice) and tells the customer when "Tell the customer"
+   is ticked; then the form gets a fresh key and the decisions table is drawn again.
+   Everything shown is built with textContent. Without JavaScript the same forms post and the review
+   is a page of its own (money_review.html). */
+(function () {
+  "use strict";
+  var panel = document.getElementById("money");
+  if (!panel || !window.fetch || !window.JSON) { return; }
+  var ticketId = panel.getAttribute("data-ticket");
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) { node.className = className; }
+    if (text !== undefined && text !== null) { node.textContent = String(text); }
+    return node;
+  }
+
+  function button(text, className) {
+    var node = el("button", className || "", text);
+    node.type = "button";
+    return node;
+  }
+
+  function csrfOf(form) {
+    var field = form.querySelector("input[name=csrf]");
+    return field ? field.value : "";
+  }
+
+  function fieldsOf(form) {
+    var data = {};
+    Array.prototype.forEach.call(form.elements, function (field) {
+      if (!field.name || field.name === "csrf") { return; }
+      if (field.type === "checkbox") {
+        if (field.checked) { data[field.name] = field.value || "1"; }
+      } else {
+        data[field.name] = field.value;
+      }
+    });
+    return data;
+  }
+
+  /* POST a JSON object; resolves with the desk's {"ok", "message", "result"}, rejects with its words. */
+  function post(url, body, csrf) {
+    return fetch(url, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Accept": "application/json", "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: JSON.stringify(body)
+    }).then(function (answer) {
+      return answer.json().catch(function () { return {}; }).then(function (data) {
+        if (!answer.ok || !data.ok) {
+          throw new Error(data.detail ? "Not done: " + data.detail : "The desk answered " + answer.status + "; try again.");
+        }
+        return data;
+      });
+    });
+  }
+
+  function boxOf(form) { return document.getElementById(form.getAttribute("data-review-box")); }
+
+  function close(form, box) {
+    box.textContent = "";
+    box.hidden = true;
+    var submit = form.querySelector("button[type=submit]");
+    if (submit) { submit.focus(); }
+  }
+
+  function said(box, text, good) {
+    var line = el("p", "verdict " + (good ? "allowed" : "refused"), text);
+    line.setAttribute("role", good ? "status" : "alert");
+    box.appendChild(line);
+    return line;
+  }
+
+  function problem(form, box, error) {
+    box.textContent = "";
+    box.hidden = false;
+    said(box, error.message, false);
+    var actions = el("div", "actions");
+    var dismiss = button("Close");
+    dismiss.addEventListener("click", function () { close(form, box); });
+    actions.appendChild(dismiss);
+    box.appendChild(actions);
+  }
+
+  /* --- the decisions table, drawn again from the ticket's JSON ------------------------------ */
+  var COLUMNS = [["When", "at"], ["Who", "who"], ["What", "what"], ["Outcome", "outcome_words"],
+                 ["Amount", "amount"], ["Why", "why"], ["Reference", "reference"]];
+
+  function tellButton(reference, where) {
+    var tell = button("Tell the customer");
+    tell.addEventListener("click", function () {
+      tell.disabled = true;
+      post("/tickets/" + ticketId + "/tell", { reference: reference }, csrfOf(panel.querySelector("form")))
+        .then(function (data) { where.textContent = ""; where.appendChild(el("span", "told", data.message)); refreshDecisions(); })
+        .catch(function (error) { tell.disabled = false; where.appendChild(el("span", "refused", " " + error.message)); });
+    });
+    return tell;
+  }
+
+  function row(decision) {
+    var tr = el("tr", decision.allowed ? "allowed" : "refused");
+    COLUMNS.forEach(function (column) {
+      var td = el("td");
+      td.setAttribute("data-label", column[0]);
+      var value = decision[column[1]];
+      if (column[1] === "at") {
+        var when = el("time", "", String(value).slice(0, 16).replace("T", " ") + " UTC");
+        when.setAttribute("datetime", value + "Z");
+        td.appendChild(when);
+      } else if (column[1] === "amount") {
+        td.textContent = value === "$0.00" ? "-" : value;
+      } else {
+        td.textContent = value || "-";
+      }
+      if (column[1] === "outcome_words") { td.className = "outcome"; }
+      if (column[1] === "reference") {
+        if (decision.label_url && /^https?:\/\//.test(decision.label_url)) {
+          td.appendChild(document.createTextNode(" · "));
+          var link = el("a", "", "return label (PDF)");
+          link.href = decision.label_url; link.target = "_blank"; link.rel = "noopener noreferrer";
+          td.appendChild(link);
+        }
+        if (decision.tellable && decision.told) { td.appendChild(el("span", "told", " · customer told")); }
+        else if (decision.tellable) { var slot = el("span"); slot.appendChild(tellButton(decision.reference, slot)); td.appendChild(slot); }
+      }
+      tr.appendChild(td);
+    });
+    return tr;
+  }
+
+  function drawDecisions(decisions) {
+    var history = document.getElementById("decision-history");
+    var heading = document.getElementById("decisions");
+    if (!history || !heading) { return; }
+    while (heading.nextSibling) { history.removeChild(heading.nextSibling); }
+    if (!decisions.length) { history.appendChild(el("p", "", "None.")); return; }
+    var table = el("table", "decisions");
+    table.setAttribute("aria-labelledby", "decisions");
+    var head = el("thead"), titles = el("tr");
+    COLUMNS.forEach(function (column) { var th = el("th", "", column[0]); th.scope = "col"; titles.appendChild(th); });
+    head.appendChild(titles);
+    var body = el("tbody");
+    body.id = "decision-rows";
+    decisions.forEach(function (decision) { body.appendChild(row(decision)); });
+    table.appendChild(head); table.appendChild(body);
+    history.appendChild(table);
+  }
+
+  function refreshDecisions() {
+    return fetch("/api/tickets/" + ticketId, { headers: { "Accept": "application/json" }, credentials: "same-origin" })
+      .then(function (answer) { return answer.ok ? answer.json() : null; })
+      .then(function (data) { if (data && data.decisions) { drawDecisions(data.decisions); } })
+      .catch(function () { /* the page's own refresh shows it later */ });
+  }
+
+  /* --- review, confirm, outcome -------------------------------------------------------------- */
+  function freshKey(form) {
+    return post("/tickets/" + ticketId + "/form-key", {}, csrfOf(form)).then(function (data) {
+      form.querySelector("input[name=form_key]").value = data.result.form_key;
+    });
+  }
+
+  function outcome(form, box, result, message) {
+    box.textContent = "";
+    box.hidden = false;
+    said(box, message, result.allowed);
+    var actions = el("div", "actions");
+    if (result.allowed && !result.told && result.reference) {
+      var where = el("span");
+      where.appendChild(tellButton(result.reference, where));
+      actions.appendChild(where);
+    }
+    var dismiss = button("Close");
+    dismiss.addEventListener("click", function () { close(form, box); });
+    actions.appendChild(dismiss);
+    box.appendChild(actions);
+    if (result.allowed && result.kind === "waiver") { form.hidden = true; }  /* the fee is waived: nothing left to waive */
+  }
+
+  function confirm(form, box, asked, shown, tell, buttons) {
+    buttons.forEach(function (each) { each.disabled = true; });
+    var body = { form_key: asked.form_key, amount: shown.amount, tell: tell.checked ? "1" : "" };
+    if (shown.kind === "goodwill") { body.goodwill = "1"; }
+    if (shown.reason) { body.reason = shown.reason; }
+    if (shown.charge_id !== null && shown.charge_id !== undefined) { body.charge_id = String(shown.charge_id); }
+    if (shown.override_cap) { body.override_cap = "1"; }
+    post(form.getAttribute("data-confirm"), body, csrfOf(form))
+      .then(function (data) {
+        outcome(form, box, data.result, data.message);
+        return freshKey(form);
+      })
+      .catch(function (error) { problem(form, box, error); })
+      .then(refreshDecisions);
+  }
+
+  function review(form, box, asked, shown) {
+    box.textContent = "";
+    box.hidden = false;
+    box.setAttribute("role", "group");
+    box.setAttribute("aria-label", "Review: " + shown.headline);
+    box.appendChild(el("p", "headline", shown.headline));
+    said(box, shown.verdict, shown.allowed);
+    var actions = el("div", "actions");
+    var cancel = button("Cancel");
+    cancel.addEventListener("click", function () { close(form, box); });
+    var first = cancel;
+    if (shown.allowed) {
+      var label = el("label", "check");
+      var tell = document.createElement("input");
+      tell.type = "checkbox"; tell.name = "tell"; tell.checked = true;
+      label.appendChild(tell);
+      label.appendChild(document.createTextNode(" Tell the customer"));
+      box.appendChild(label);
+      var go = button(shown.confirm, "primary");
+      go.addEventListener("click", function () {
+        if (!go.disabled) { confirm(form, box, asked, shown, tell, [go, cancel, tell]); }
+      });
+      actions.appendChild(go);
+      first = go;
+    }
+    actions.appendChild(cancel);
+    box.appendChild(actions);
+    first.focus();
+  }
+
+  Array.prototype.forEach.call(panel.querySelectorAll("form.money-form"), function (form) {
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var box = boxOf(form);
+      var submit = form.querySelector("button[type=submit]");
+      if (!box || submit.disabled) { return; }
+      var asked = fieldsOf(form);
+      submit.disabled = true;
+      post(form.action, asked, csrfOf(form))
+        .then(function (data) { review(form, box, asked, data.result); })
+        .catch(function (error) { problem(form, box, error); })
+        .then(function () { submit.disabled = false; });
+    });
+  });
+}());

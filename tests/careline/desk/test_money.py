@@ -1,0 +1,221 @@
+"""Money in the desk on a real SQLite store: a review that applies nothing and speaks in words, a
+confirm that applies once (and tells the customer only when asked), refusals in agent language, and a
+decision history and desk history with no JSON and no bare rule codes."""
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.orm import Session
+
+from careline.db.engine import make_engine
+from careline.db.models.handoff import TicketEvent
+from careline.db.models.money import DecisionRecord, Refund, Waiver
+from careline.db.models.shop import Customer, Order
+from careline.desk.auth import Accounts
+from careline.desk.money_view import describe_event, told_text
+from careline.desk.service import DeskError, DeskService
+from careline.handoff.ticket import TicketFacts, build_ticket
+from careline.handoff.tickets import TicketService
+from careline.money.claims import ClaimService
+from careline.money.policy import load_policy
+from careline.shared import utcnow
+from tests.conftest import SEED_DAY, Clock
+
+TEMPLATES = Path(__file__).resolve().parents[3] / "careline" / "desk" / "templates"
+EVENTS = [{"event": "user", "text": "a refund please", "timestamp": 1_700_000_000,
+           "parse_data": {"intent": {"name": "request_refund"}, "frustration": {"score": 0.4}}}]
+JAMES = ("CL-100003", "jkim88@example.net")
+MARIA = ("CL-100001", "maria.lopez@example.com")
+
+
+@pytest.fixture
+def engine(fresh_store_url):
+    return make_engine(fresh_store_url)
+
+
+@pytest.fixture
+def clock():
+    return Clock(datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc))
+
+
+@pytest.fixture
+def desk(engine, clock):
+    return DeskService(engine, ClaimService(engine, load_policy(), today=lambda: SEED_DAY), now=clock)
+
+
+@pytest.fixture
+def ana(engine, clock):
+    return Accounts(engine, now=clock).create("ana@example.test", "Ana Rivera", "agent", "correct horse battery")
+
+
+def _ticket(engine, who=JAMES, conversation="conv-money"):
+    number, email = who
+    with Session(engine) as session:
+        customer_id = session.execute(sa.select(Customer.id).where(Customer.email == email)).scalar_one()
+    draft = build_ticket(conversation, "socketio", "policy", EVENTS, TicketFacts(customer_name="James Kim",
+                                                                                 order_number=number))
+    return TicketService(engine).open(draft, f"{conversation}:1", customer_id=customer_id).id
+
+
+def _count(engine, model):
+    with Session(engine) as session:
+        return session.execute(sa.select(sa.func.count()).select_from(model)).scalar_one()
+
+
+def _delivered(engine, number, days_ago):
+    with Session(engine) as session:
+        order = session.execute(sa.select(Order).where(Order.number == number)).scalar_one()
+        order.status, order.delivered_date = "delivered", SEED_DAY - timedelta(days=days_ago)
+        session.commit()
+
+
+def _goodwill_used(engine, email, times):
+    """Earlier approved goodwill refunds of a customer (the policy's cap counts them)."""
+    with Session(engine) as session:
+        customer = session.execute(sa.select(Customer).where(Customer.email == email)).scalar_one()
+        for n in range(times):
+            session.add(DecisionRecord(created_at=utcnow(), idempotency_key=f"earlier-goodwill-{n}", authority="bot",
+                                       customer_id=customer.id, kind="goodwill", outcome="approve", amount_cents=500,
+                                       rule="goodwill_within_limit", explanation="ok"))
+        session.commit()
+
+
+def test_the_review_shows_amount_order_and_rule_in_words_and_applies_nothing(engine, desk, ana):
+    ticket = _ticket(engine)
+    shown = desk.preview(ticket, ana, "refund", reason="damaged")
+    assert shown["allowed"] and shown["amount"] == "38.95"
+    assert shown["text"] == "Refund $38.95 on CL-100003 - allowed: within an agent's refund limit"
+    assert shown["confirm"] == "Confirm refund of $38.95"
+    less = desk.preview(ticket, ana, "goodwill", amount="100")
+    assert less["verdict"].startswith("allowed ($38.95 of the $100.00 asked)"), less
+    assert _count(engine, DecisionRecord) == 0 and _count(engine, Refund) == 0, "a review decides nothing"
+    with pytest.raises(DeskError, match="reason"):
+        desk.preview(ticket, ana, "refund", reason="because")
+    with pytest.raises(DeskError, match="amount"):
+        desk.preview(ticket, ana, "refund", amount="-3", reason="damaged")
+
+
+def test_a_refusal_is_in_agent_language_with_the_next_step_never_a_code(engine, desk, ana):
+    _delivered(engine, "CL-100003", 45)
+    _goodwill_used(engine, JAMES[1], 2)
+    ticket = _ticket(engine)
+    shown = desk.preview(ticket, ana, "refund", reason="changed_mind")
+    assert not shown["allowed"] and shown["confirm"] == ""
+    assert shown["verdict"] == ("Not allowed: the order was delivered 45 days ago; returns close after 30 days. "
+                                "A supervisor can approve goodwill.")
+    assert "_" not in shown["verdict"]
+
+
+def test_a_persons_total_limit_is_refused_with_what_was_paid_and_what_is_left(engine, desk, ana):
+    ticket = _ticket(engine, MARIA, "conv-maria")
+    key = desk.issue_form_keys(ticket, ana, ["a"])["a"]
+    assert desk.claim(ticket, ana, "goodwill", key, amount="75")["outcome"] == "approve"
+    shown = desk.preview(ticket, ana, "goodwill", amount="20")
+    assert shown["verdict"] == ("Not allowed: $75.00 was paid on this ticket already; with this the total would "
+                                "pass an agent's limit of $75.00 ($0.00 left). Ask for less, or a supervisor can "
+                                "approve it.")
+
+
+def test_confirm_applies_once_and_tells_the_customer_once_when_asked(engine, desk, ana):
+    ticket = _ticket(engine)
+    key = desk.issue_form_keys(ticket, ana, ["refund"])["refund"]
+    sent = []
+
+    def tell(reference):
+        return desk.tell_outcome(ticket, ana, reference, lambda conversation, text: sent.append((conversation, text)))
+    first = desk.confirm(ticket, ana, "refund", key, amount="38.95", reason="damaged", tell=tell)
+    again = desk.confirm(ticket, ana, "refund", key, amount="38.95", reason="damaged", tell=tell)
+    assert first["told"] and not again["told"], "a replayed key tells nothing again"
+    assert first["reference"] == again["reference"] and _count(engine, Refund) == 1
+    assert first["message"] == f"Done: refund of $38.95 ({first['reference']})."
+    assert sent == [("conv-money", f"Done: I've refunded $38.95 (reference {first['reference']}). The money goes "
+                                   "back to your original payment method within 2 working days; your bank may take "
+                                   "3-5 more to show it.")]
+    assert sent[0][1] == told_text("refund", "38.95", first["reference"])
+    again_told = desk.tell_outcome(ticket, ana, first["reference"], lambda *_: sent.append("twice"))
+    assert again_told == {"told": False, "already": True, "text": sent[0][1]} and len(sent) == 1
+    view = desk.view(ticket)
+    assert [d["told"] for d in view.decisions] == [True]
+
+
+def test_without_tell_nothing_is_sent_until_the_agent_chooses_and_a_waiver_reads_as_one(engine, desk, ana):
+    ticket = _ticket(engine, MARIA, "conv-fee")
+    fee = desk.view(ticket).fees[0]
+    shown = desk.preview(ticket, ana, "waiver", charge_id=fee["id"])
+    assert shown["text"].startswith(f"Fee waiver {fee['amount']} (") and " on CL-100001 - allowed: " in shown["text"]
+    key = desk.issue_form_keys(ticket, ana, ["w"])["w"]
+    sent = []
+    done = desk.confirm(ticket, ana, "waiver", key, charge_id=str(fee["id"]))
+    assert done["allowed"] and not done["told"] and sent == [] and _count(engine, Waiver) == 1
+    row = desk.view(ticket).decisions[0]
+    assert row["tellable"] and not row["told"]
+    told = desk.tell_outcome(ticket, ana, done["reference"], lambda conversation, text: sent.append(text))
+    assert told["told"] and sent[0].startswith(f"Done: the {fee['amount']} charge is removed (reference WV-")
+    with pytest.raises(DeskError):
+        desk.tell_outcome(ticket, ana, "RF-999999", lambda *_: None)
+
+
+def test_histories_are_words_who_what_outcome_rule_and_never_json(engine, desk, ana):
+    _delivered(engine, "CL-100003", 45)
+    _goodwill_used(engine, JAMES[1], 2)
+    ticket = _ticket(engine)
+    key = desk.issue_form_keys(ticket, ana, ["r"])["r"]
+    refused = desk.claim(ticket, ana, "refund", key, reason="changed_mind")
+    assert refused["outcome"] == "deny" and refused["message"].startswith("Refund: Not allowed: the order was")
+    view = desk.view(ticket)
+    row = view.decisions[-1]
+    assert (row["who"], row["what"], row["outcome_words"]) == ("Ana Rivera (agent)", "Refund", "refused")
+    assert row["why"] == "the order is past the return window"
+    money_events = [e for e in view.events if e["kind"] == "refund"]
+    assert money_events[0]["detail"] == "Refund refused: the order was delivered 45 days ago; returns close after " \
+                                        "30 days"
+    assert "{" not in json.dumps([e["detail"] for e in view.events])
+    assert describe_event("note", '{"not": "money"}') == '{"not": "money"}', "only money events are read"
+    assert describe_event("refund", "not json") == "not json"
+    assert describe_event("goodwill", json.dumps({"kind": "goodwill", "outcome": "approve", "amount": "20.00",
+                                                  "rule": "goodwill_within_limit", "reference": "RF-000009"})) == \
+        "Goodwill refund of $20.00 approved (RF-000009): within the goodwill limit and the customer's goodwill " \
+        "allowance"
+    with Session(engine) as session:
+        stored = session.execute(sa.select(TicketEvent.detail).where(TicketEvent.kind == "refund")).scalar_one()
+    assert json.loads(stored)["rule"] == "outside_return_window", "the audit keeps the code; people read words"
+
+
+def _environment():
+    environment = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]))
+    environment.globals.update(max_text=2000)
+    return environment
+
+
+def test_the_templates_show_words_a_refusal_in_red_and_escape_everything(engine, desk, ana):
+    ticket = _ticket(engine)
+    goodwill = desk.preview(ticket, ana, "goodwill", amount="10")
+    key = desk.issue_form_keys(ticket, ana, ["r"])["r"]
+    desk.claim(ticket, ana, "refund", key, reason="damaged")
+    view = desk.view(ticket)
+    table = _environment().get_template("_decisions.html").render(view=view, t=view.ticket, may_act=True,
+                                                                   csrf="tok")
+    rows = re.search(r'<tbody id="decision-rows">(.*)</tbody>', table, re.S).group(1)
+    assert "{" not in rows and "refund_within_limit" not in rows
+    for words in ("Ana Rivera (agent)", "Refund", "approved", "$38.95", "within an agent&#39;s refund limit",
+                  "RF-", "Tell the customer"):
+        assert words in rows, words
+
+    page = _environment().get_template("money_review.html")
+    refused = page.render(review={"headline": "Refund on <b>CL-1</b>", "verdict": "Not allowed: <script>x</script>.",
+                                  "allowed": False, "kind": "refund"}, ticket_id=ticket, csrf="tok", form_key="k",
+                          action="/x", user=None)
+    assert 'class="verdict refused" role="alert"' in refused and "<script>x" not in refused and "<b>" not in refused
+    assert "Confirm" not in refused
+    allowed = page.render(review=goodwill, ticket_id=ticket, csrf="tok",
+                          form_key='k"><x', action=f"/tickets/{ticket}/refund", user=None)
+    assert ">Confirm goodwill refund of $10.00</button>" in allowed
+    assert 'name="tell" value="1" checked' in allowed and 'name="goodwill" value="1"' in allowed
+    assert 'value="k&#34;&gt;&lt;x"' in allowed and 'name="amount" value="10.00"' in allowed
+    assert f'<a class="button" href="/tickets/{ticket}">Cancel</a>' in allowed
