@@ -9,10 +9,12 @@ Internal notes are never part of the transcript: `notes` lists them apart.
 
 Every line is a dict: role (customer, bot, agent, system), who (the name shown), text, at (Unix
 seconds or None), iso (UTC, for <time datetime>), clock (HH:MM UTC, until the page shows local
-time), and buttons (titles the customer was offered) when there were any.
+time), key (the same for the same line on every load: the page appends only what is new), and
+buttons (titles the customer was offered) when there were any.
 """
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timezone
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
@@ -37,8 +39,19 @@ def stamp(at: Optional[float]) -> Dict[str, Any]:
     return {"at": at, "iso": moment.isoformat(timespec="seconds"), "clock": moment.strftime("%H:%M UTC")}
 
 
+def moment(iso: str) -> Dict[str, str]:
+    """A stored time (ISO, UTC) for <time datetime>: {"iso", "label": "2026-11-20 10:04 UTC"}."""
+    try:
+        value = datetime.fromisoformat(iso)
+    except (TypeError, ValueError):
+        return {"iso": "", "label": str(iso)}
+    value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return {"iso": value.isoformat(timespec="seconds"), "label": value.strftime("%Y-%m-%d %H:%M UTC")}
+
+
 def _line(role: str, who: str, text: str, at: Optional[float], **extra: Any) -> Line:
-    return {"role": role, "who": who, "text": text, **stamp(at), **extra}
+    key = hashlib.sha256(f"{role}|{who}|{at!r}|{text}".encode()).hexdigest()[:16]
+    return {"role": role, "who": who, "text": text, **stamp(at), "key": key, **extra}
 
 
 def from_tracker(lines: Iterable[Mapping[str, Any]]) -> List[Line]:

@@ -19,8 +19,8 @@ from careline.shared import render, transcript
 TIMEOUT_S = 15
 #: The widget pokes are small and optional: a slow bot server must not hold a desk thread long.
 POKE_TIMEOUT_S = 3
-#: What `announce` says, by kind (contract: domain.yml responses, filled with the agent's first name).
-ANNOUNCEMENTS = {"joined": "utter_agent_joined", "left": "utter_agent_left"}
+#: What `announce` may say: the agent joined or left (domain.yml utter_agent_joined / utter_agent_left).
+ANNOUNCEMENTS = ("joined", "left")
 AGENT_EVENTS = ("typing", "state")
 
 
@@ -60,7 +60,9 @@ class RasaAPI:
         """
         if kind not in ANNOUNCEMENTS:
             raise ValueError(f"unknown announcement {kind!r}")
-        text = render(ANNOUNCEMENTS[kind], agent=transcript.first_name(agent_name) or agent_name)
+        first = transcript.first_name(agent_name) or agent_name
+        text = (render("utter_agent_joined", agent=first) if kind == "joined"
+                else render("utter_agent_left", agent=first))
         event = {"event": "bot", "text": text, "timestamp": time.time(),
                  "metadata": {"agent": agent_name, "system": kind}}
         self._post(self._url(conversation_id, "tracker/events"), event,

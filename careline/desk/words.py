@@ -28,6 +28,12 @@ REASON_TITLES: Dict[str, str] = {
 #: Show filters of the queue: ?show=<key> -> its button label.
 SHOW_FILTERS: Dict[str, str] = {"all": "All", "mine": "Mine", "unassigned": "Unassigned"}
 DEFAULT_SHOW = "all"
+#: What an empty queue says, per filter.
+EMPTY_QUEUE: Dict[str, str] = {
+    "all": "Nobody is waiting. New handoffs appear here at once.",
+    "mine": "Nothing is assigned to you.",
+    "unassigned": "Every conversation has someone.",
+}
 
 
 def channel_name(channel: Optional[str]) -> str:

@@ -67,7 +67,8 @@ async def home(_: Request) -> HTTPResponse:
 async def queue_page(request: Request) -> HTTPResponse:
     show = words.show_filter(request.args.get("show"))
     items = await run(desk_of(request).service.queue, show, current_user(request))
-    return page("queue.html", request, items=items, show=show, filters=words.SHOW_FILTERS)
+    return page("queue.html", request, items=items, show=show, filters=words.SHOW_FILTERS,
+                empty=words.EMPTY_QUEUE[show])
 
 
 @bp.get("/tickets/<ticket_id:int>")
@@ -90,7 +91,8 @@ async def ticket_page(request: Request, ticket_id: int) -> HTTPResponse:
     show = words.show_filter(request.args.get("show"))
     items = await run(desk_of(request).service.queue, show, user)
     return page("ticket.html", request, form_keys=form_keys, may_act=may_act, items=items, show=show,
-                filters=words.SHOW_FILTERS, words=words, **saved_replies(view, user), **context)
+                filters=words.SHOW_FILTERS, empty=words.EMPTY_QUEUE[show], words=words, moment=conversation.moment,
+                **saved_replies(view, user), **context)
 
 
 def _tell_widget(desk: Desk, conversation_id: Optional[str], user: DeskUser, announce: Optional[str] = None) -> None:

@@ -1,41 +1,79 @@
-/* The queue page: replace the rows whenever the server says the queue changed (server-sent events). */
+/* The live queue, on the queue page (a table) and in the workspace's left pane (a list): redrawn from
+   the server's snapshots (server-sent events, /api/queue/stream?show=...). The words (channel,
+   reason, waiting time) come from the server; the DOM is built with textContent only. */
 (function () {
   "use strict";
   var rows = document.getElementById("queue-rows");
+  var list = document.getElementById("queue-list");
   var count = document.getElementById("queue-count");
   var status = document.getElementById("live-status");
-  if (!rows || !window.EventSource) { return; }
+  var holder = rows || list;
+  if (!holder || !window.EventSource) { return; }
+  var show = (rows ? rows.closest("table").dataset.show : list.dataset.show) || "all";
+  var current = list ? list.dataset.current : "";
 
-  function cell(text) { var td = document.createElement("td"); td.textContent = text; return td; }
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) { node.className = className; }
+    if (text !== undefined && text !== null) { node.textContent = String(text); }
+    return node;
+  }
+
+  function link(item) {
+    var a = el("a");
+    a.href = "/tickets/" + encodeURIComponent(item.ticket_id) + "?show=" + encodeURIComponent(show);
+    return a;
+  }
+
+  function tableRow(item) {
+    var tr = el("tr");
+    var prio = el("td"); prio.appendChild(el("span", "prio", item.priority));
+    var who = el("td"); var a = link(item); a.textContent = item.customer; who.appendChild(a);
+    if (item.order_number) { who.appendChild(el("br")); who.appendChild(el("small", "", item.order_number)); }
+    [prio, who, el("td", "", item.reason_title), el("td", "", item.waiting), el("td", "", item.channel_name),
+     el("td", "", item.assigned_to || "Nobody yet"), el("td", "summary", item.summary)].forEach(function (td) { tr.appendChild(td); });
+    return tr;
+  }
+
+  function listItem(item) {
+    var li = el("li");
+    var a = link(item);
+    var top = el("span", "q-top");
+    top.appendChild(el("span", "q-who", item.customer));
+    top.appendChild(el("span", "q-wait", item.waiting));
+    a.appendChild(top);
+    a.appendChild(el("span", "q-why", item.reason_title));
+    a.appendChild(el("span", "q-meta", item.channel_name + " · " + (item.assigned_to || "Nobody yet")));
+    if (String(item.ticket_id) === current) { li.className = "current"; a.setAttribute("aria-current", "page"); }
+    li.appendChild(a);
+    return li;
+  }
 
   function render(items) {
     var known = {};
-    Array.prototype.forEach.call(rows.querySelectorAll("tr[data-ticket]"), function (tr) { known[tr.dataset.ticket] = true; });
-    rows.textContent = "";
+    Array.prototype.forEach.call(holder.querySelectorAll("[data-ticket]"), function (node) { known[node.dataset.ticket] = true; });
+    holder.textContent = "";
     if (!items.length) {
-      var empty = document.createElement("tr"); empty.className = "empty";
-      var td = cell("Nobody is waiting. New handoffs appear here at once."); td.colSpan = 7;
-      empty.appendChild(td); rows.appendChild(empty);
+      var empty = el(rows ? "tr" : "li", "empty");
+      if (rows) { var td = el("td", "", holder.dataset.empty); td.colSpan = 7; empty.appendChild(td); }
+      else { empty.textContent = holder.dataset.empty; }
+      holder.appendChild(empty);
     }
     items.forEach(function (item) {
-      var tr = document.createElement("tr");
-      tr.dataset.ticket = item.ticket_id;
-      if (!known[item.ticket_id]) { tr.className = "new"; }
-      var prio = cell(""); var span = document.createElement("span"); span.className = "prio"; span.textContent = item.priority; prio.appendChild(span);
-      var who = cell(""); var link = document.createElement("a"); link.href = "/tickets/" + item.ticket_id; link.textContent = item.customer; who.appendChild(link);
-      if (item.order_number) { who.appendChild(document.createElement("br")); var small = document.createElement("small"); small.textContent = item.order_number; who.appendChild(small); }
-      var summary = cell(item.summary); summary.className = "summary";
-      [prio, who, cell(item.reason.replace(/_/g, " ")), cell(Math.floor(item.waiting_s / 60) + " min"), cell(item.channel),
-       cell(item.assigned_to || "nobody yet"), summary].forEach(function (td) { tr.appendChild(td); });
-      rows.appendChild(tr);
+      var node = rows ? tableRow(item) : listItem(item);
+      node.dataset.ticket = item.ticket_id;
+      if (!known[item.ticket_id]) { node.classList.add("new"); }
+      holder.appendChild(node);
     });
-    count.textContent = items.length;
+    if (count) { count.textContent = items.length; }
   }
 
-  var source = new EventSource("/api/queue/stream");
+  var source = new EventSource("/api/queue/stream?show=" + encodeURIComponent(show));
   source.addEventListener("queue", function (event) {
     render(JSON.parse(event.data));
-    status.textContent = "Live: updated " + new Date().toLocaleTimeString() + ".";
+    if (status) {
+      status.textContent = "Live: updated " + new Date().toLocaleTimeString([], { hour: "numeric", minute: "2-digit" }) + ".";
+    }
   });
-  source.onerror = function () { status.textContent = "Reconnecting to the live queue…"; };
+  source.onerror = function () { if (status) { status.textContent = "Reconnecting to the live queue…"; } };
 }());
