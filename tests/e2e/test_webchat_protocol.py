@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import queue
+import sqlite3
 import time
 import uuid
+from datetime import datetime, timezone
 from typing import Any, List, Optional, Tuple
 
 import pytest
@@ -186,6 +188,39 @@ def test_an_agents_message_says_who_sent_it_and_the_history_has_roles_times_and_
     assert all(isinstance(item["at"], float) for item in history)
     assert all("intent" not in item and "frustration" not in item for item in history)
     assert state["waiting"] is False
+
+
+def _seen_mark(system, sender: str) -> Optional[float]:
+    """The conversation's seen mark in the store (Unix seconds), or None."""
+    with sqlite3.connect(system.var_dir / "careline.db") as db:
+        row = db.execute("SELECT seen_at FROM seen_marks WHERE conversation_id = ?", (sender,)).fetchone()
+    return None if row is None else datetime.fromisoformat(str(row[0])).replace(tzinfo=timezone.utc).timestamp()
+
+
+def test_seen_marks_take_their_turn_never_run_ahead_of_now_and_never_go_back(system, widget):
+    customer = widget()
+    customer.start()
+    said, _ = customer.say("hello")
+    newest = said[-1]["at"]
+    for junk in ({"at": "soon"}, {"at": None}, {}, "x", {"at": float("inf")}):
+        customer.sio.emit("seen", junk)
+    customer.sio.emit("seen", {"at": newest - 30})  # an older message on screen: written at once
+    deadline = time.monotonic() + 10
+    while _seen_mark(system, customer.sender) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _seen_mark(system, customer.sender) == pytest.approx(newest - 30, abs=0.001)
+    customer.sio.emit("seen", {"at": newest - 20})
+    customer.sio.emit("seen", {"at": newest + 86_400})  # "tomorrow": the newest message, and nothing later
+    time.sleep(0.5)
+    assert _seen_mark(system, customer.sender) == pytest.approx(newest - 30, abs=0.001), \
+        "at most one write every 2 s per socket: the later marks wait for their turn"
+    time.sleep(2.5)
+    written = _seen_mark(system, customer.sender)
+    assert newest <= written <= time.time(), "the newest message was on screen: seen up to then, never the future"
+    customer.sio.emit("seen", {"at": newest - 100})
+    time.sleep(2.5)
+    assert _seen_mark(system, customer.sender) == written, "an old tab cannot un-see"
+    assert customer.say("are you still there?")[0], "the socket lives on after junk marks"
 
 
 def _wait_for_ticket(desk: DeskClient, sender: str) -> int:
