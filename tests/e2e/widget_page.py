@@ -1,7 +1,12 @@
 """The website widget in a real browser: opening it, talking in it, reading it (for tests/e2e/test_widget*.py)."""
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+import contextlib
+import secrets
+import socket
+import threading
+from typing import Any, Dict, List, Optional
+from urllib.parse import urlsplit
 
 from careline.access import webchat
 from careline.shared.settings import load_settings
@@ -35,6 +40,81 @@ def page_url(system: Any) -> str:
 def new_context(browser: Any, **options: Any) -> Any:
     """A fresh browser profile; the tests' own page scripts need the page CSP bypassed."""
     return browser.new_context(bypass_csp=True, **options)
+
+
+class ClientAddress:
+    """A TCP forwarder to the chat server whose connections come from a loopback address of their own
+    (127.x.y.z), as a second customer's browser would: the server counts its budgets (tickets a client
+    may open in an hour, messages per address) for it alone, not for every test talking from 127.0.0.1."""
+
+    def __init__(self, target_url: str) -> None:
+        parts = urlsplit(target_url)
+        self._target = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self.address = f"127.{secrets.randbelow(200) + 50}.{secrets.randbelow(250) + 1}.{secrets.randbelow(250) + 2}"
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._open: List[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:  # closed
+                return
+            try:
+                upstream = socket.create_connection(self._target, timeout=10, source_address=(self.address, 0))
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            self._open += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    break
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self._listener.close()
+        for each in self._open:
+            each.close()
+
+
+def own_client(context: Any, system: Any) -> ClientAddress:
+    """Make the widget in `context` reach the chat server from an address of its own (see ClientAddress);
+    close it after the context."""
+    forward = ClientAddress(system.rasa_url)
+
+    def config(route: Any) -> None:
+        answer = route.fetch()
+        body = answer.text()
+        assert system.rasa_url in body, body
+        route.fulfill(response=answer, body=body.replace(system.rasa_url, forward.url))
+
+    context.route("**/config.js", config)
+    return forward
+
+
+def customer_context(browser: Any, system: Any, **options: Any) -> Any:
+    """A fresh browser profile for one customer whose widget reaches the chat server from an address of
+    its own (own_client: what it does in one test, e.g. asking for a person, counts for it alone)."""
+    context = new_context(browser, **options)
+    forward = own_client(context, system)
+    context.on("close", lambda _: forward.close())
+    return context
 
 
 def open_chat(context: Any, system: Any) -> Any:

@@ -1,0 +1,317 @@
+"""The widget while a person has the conversation, in real Chromium against the whole system: the agent
+acts in the desk (take, typing, reply, over real HTTP), the customer sees who is talking, the header's
+waiting state, typing only while the agent types, an unread badge, the `seen` mark, and out of hours
+a form for an email address."""
+from __future__ import annotations
+
+import sqlite3
+import time
+from datetime import datetime, timezone
+from typing import Any, Dict, Optional
+
+import pytest
+
+from tests.e2e.browser import browser, screenshot  # noqa: F401 - the fixture
+from tests.e2e.desk_client import DeskClient
+from tests.e2e.widget_page import (
+    DESKTOP,
+    FROM_US,
+    PHONE,
+    WAIT_MS,
+    ask_for_a_person,
+    conversation_id,
+    count,
+    customer_context,
+    events,
+    header_state,
+    open_chat,
+    record_events,
+    say,
+    style,
+    texts,
+    wait_for_more,
+)
+
+pytestmark = pytest.mark.e2e
+
+SIZES = {"desktop": DESKTOP, "phone": PHONE}
+AGENT = "Ana Rivera"
+AGENT_TYPING_TIMEOUT_S = 8
+
+
+class Desk:
+    """Ana in the desk, on the ticket of one widget conversation."""
+
+    def __init__(self, system: Any, conversation: str) -> None:
+        self.client = DeskClient(system)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self.ticket = self.client.ticket_of(conversation)
+                break
+            except StopIteration:
+                assert time.monotonic() < deadline, "the handoff's ticket reaches the desk's queue"
+                time.sleep(0.5)
+
+    def act(self, action: str, **form: str) -> None:
+        answer = self.client.post(f"/tickets/{self.ticket}/{action}", form)
+        assert answer.status_code < 400, (action, answer.status_code, answer.text)
+
+    def take(self) -> None:
+        self.act("take")
+
+    def typing(self, on: bool) -> None:
+        self.act("typing", typing="1" if on else "0")
+
+    def reply(self, text: str) -> None:
+        self.act("reply", text=text)
+
+
+def _waiting_header(state: Dict[str, Any]) -> str:
+    """What the header says for a conversation_state the server sent."""
+    if state["agent"]:
+        return f"{state['agent']} is here"
+    if state["team_open"]:
+        return "Waiting for the team" + (f" · about {state['eta_minutes']} min" if state["eta_minutes"] else "")
+    return "Our team is offline" + (f" · back {state['back']}" if state["back"] else "")
+
+
+def _latest_state(page) -> Dict[str, Any]:
+    states = events(page, "conversation_state")
+    assert states, "the server tells the widget the conversation's state"
+    return states[-1]
+
+
+def _watch_typing(page) -> None:
+    """Remember in window.__typingShown whether the typing indicator shows at any moment from now."""
+    page.evaluate("""() => {
+      const typing = document.querySelector('.cl-typing');
+      window.__typingShown = !typing.hidden;
+      new MutationObserver(() => { if (!typing.hidden) { window.__typingShown = true; } })
+        .observe(typing, { attributes: true });
+    }""")
+
+
+def _seen_at(system, conversation: str) -> Optional[float]:
+    with sqlite3.connect(system.var_dir / "careline.db") as db:
+        row = db.execute("SELECT seen_at FROM seen_marks WHERE conversation_id = ?", (conversation,)).fetchone()
+    if row is None:
+        return None
+    return datetime.fromisoformat(str(row[0])).replace(tzinfo=timezone.utc).timestamp()
+
+
+def _wait_until(condition, seconds: float = 15) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.25)
+    return False
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_who_is_talking_while_waiting_for_and_talking_with_a_person(system, browser, size):  # noqa: F811
+    context = customer_context(browser, system, **SIZES[size])
+    page = open_chat(context, system)
+    record_events(page, "conversation_state", "agent_typing", "bot_uttered")
+    first_bot = page.locator(".cl-msg.cl-bot").first
+    assert first_bot.locator(".cl-tag").inner_text() == "Bot", "a bot tag on the bot's messages"
+    assert first_bot.locator(".cl-sr").inner_text().startswith("Careline assistant (bot)"), "screen readers hear it"
+    assert header_state(page) == "", "nothing in the header while the bot has the conversation"
+
+    ask_for_a_person(page)
+    state = _latest_state(page)
+    assert state["waiting"] and not state["agent"]
+    assert header_state(page) == _waiting_header(state)
+    assert header_state(page).startswith("Waiting for the team · about " if state["team_open"] else
+                                         "Our team is offline")
+    screenshot(page, f"widget-waiting-{size}")
+
+    _watch_typing(page)
+    before = count(page)
+    page.get_by_label("Your message").fill("hello? anyone there?")
+    page.get_by_label("Your message").press("Enter")
+    wait_for_more(page, ".cl-msg.cl-bot", before)  # the bot's honest acknowledgement
+    assert not page.evaluate("window.__typingShown"), "no bot typing animation while waiting for a person"
+
+    conversation = conversation_id(page)
+    desk = Desk(system, conversation)
+    desk.take()
+    page.locator(".cl-system").filter(has_text="Ana joined the chat").wait_for(timeout=WAIT_MS)
+    line = page.locator(".cl-system").last
+    assert style(page, ".cl-system", "text-align") == "center" and style(page, ".cl-system", "align-self") == "center"
+    log = page.locator(".cl-log").bounding_box()
+    box = line.bounding_box()
+    assert abs((box["x"] + box["width"] / 2) - (log["x"] + log["width"] / 2)) < 12, "a system line is centred"
+    assert float(style(page, ".cl-system", "font-size").rstrip("px")) < 15, "and quiet"
+    page.wait_for_function("document.querySelector('.cl-state').innerText.includes('Ana Rivera is here')",
+                           timeout=WAIT_MS)
+    assert page.locator(".cl-state .cl-avatar").inner_text() == "AR"
+
+    desk.typing(True)
+    typing = page.locator(".cl-typing")
+    typing.wait_for(state="visible", timeout=WAIT_MS)
+    assert "Ana Rivera is typing" in typing.inner_text() and typing.locator(".cl-avatar").inner_text() == "AR"
+    screenshot(page, f"widget-agent-typing-{size}")
+    agents = count(page, ".cl-msg.cl-agent")
+    desk.reply("Hi, I'm Ana. I'm looking at your conversation now.")
+    wait_for_more(page, ".cl-msg.cl-agent", agents)
+    assert typing.is_hidden(), "the typing indicator goes with the agent's message"
+    message = page.locator(".cl-entry").last
+    assert message.locator(".cl-avatar").inner_text() == "AR"
+    assert message.locator(".cl-meta").inner_text() == AGENT
+    assert message.locator(".cl-sr").inner_text().startswith("Ana Rivera (Careline team)")
+    assert message.locator(".cl-tag").count() == 0, "an agent is no bot"
+    screenshot(page, f"widget-agent-{size}")
+
+    desk.typing(True)
+    typing.wait_for(state="visible", timeout=WAIT_MS)
+    desk.typing(False)
+    typing.wait_for(state="hidden", timeout=WAIT_MS)
+    desk.typing(True)
+    typing.wait_for(state="visible", timeout=WAIT_MS)
+    started = time.monotonic()
+    typing.wait_for(state="hidden", timeout=(AGENT_TYPING_TIMEOUT_S + 5) * 1000)
+    assert time.monotonic() - started >= AGENT_TYPING_TIMEOUT_S - 2, "an agent who stops sending 'typing' times out"
+    assert all(event["agent"] == AGENT and event["initials"] == "AR" for event in events(page, "agent_typing"))
+
+    page.reload()
+    page.locator(".cl-entry .cl-msg.cl-agent").first.wait_for(timeout=WAIT_MS)
+    assert page.locator(".cl-system").filter(has_text="Ana joined the chat").count() == 1
+    assert page.locator(".cl-entry .cl-avatar").first.inner_text() == "AR"
+    assert page.locator(".cl-msg.cl-bot .cl-tag").count() >= 1
+    page.wait_for_function("document.querySelector('.cl-state').innerText.includes('Ana Rivera is here')",
+                           timeout=WAIT_MS)
+    assert texts(page).count("I'm looking at your conversation now.") == 1
+    context.close()
+
+
+def test_an_unread_badge_while_the_chat_is_closed_and_seen_once_it_is_open(system, browser):  # noqa: F811
+    context = customer_context(browser, system, **DESKTOP)
+    page = open_chat(context, system)
+    record_events(page, "bot_uttered")
+    ask_for_a_person(page)
+    conversation = conversation_id(page)
+    desk = Desk(system, conversation)
+    launcher = page.locator(".cl-launcher")
+    badge = page.locator(".cl-badge")
+    assert badge.is_hidden() and launcher.get_attribute("aria-label") == "Chat with us"
+
+    page.get_by_role("button", name="Close chat").click()
+    desk.take()  # "Ana joined the chat": a system line, not counted
+    desk.reply("Hi, I'm Ana. Are you still there?")
+    badge.wait_for(state="visible", timeout=WAIT_MS)
+    assert badge.inner_text() == "1" and launcher.get_attribute("aria-label") == "Chat with us, 1 unread"
+    desk.reply("I can see your order; one moment please.")
+    page.wait_for_function("document.querySelector('.cl-badge').textContent === '2'", timeout=WAIT_MS)
+    assert page.get_by_role("button", name="Chat with us, 2 unread").is_visible(), "the badge has a name"
+    screenshot(page, "widget-unread-badge")
+    newest = max(event["at"] for event in events(page, "bot_uttered") if event.get("agent"))
+    page.wait_for_timeout(1000)
+    seen = _seen_at(system, conversation)
+    assert seen is None or seen < newest, "nothing is seen while the chat is closed"
+
+    page.reload()  # another page of the shop: the badge counts what came since the customer last looked
+    page.locator(".cl-badge").filter(has_text="2").wait_for(timeout=WAIT_MS)
+    assert page.locator(".cl-panel").is_hidden()
+    assert page.locator(".cl-launcher").get_attribute("aria-label") == "Chat with us, 2 unread"
+
+    page.get_by_role("button", name="Chat with us, 2 unread").click()
+    assert page.locator(".cl-badge").is_hidden()
+    assert page.locator(".cl-launcher").get_attribute("aria-label") == "Chat with us"
+    assert _wait_until(lambda: (_seen_at(system, conversation) or 0) >= newest - 0.001), "seen once it is open"
+
+    page.evaluate("""() => {  // the customer switches to another tab: the page is hidden
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
+      document.dispatchEvent(new Event('visibilitychange'));
+    }""")
+    record_events(page, "bot_uttered")
+    desk.reply("Found it: it is with the carrier.")
+    page.locator(".cl-badge").filter(has_text="1").wait_for(timeout=WAIT_MS)
+    latest = events(page, "bot_uttered")[-1]["at"]
+    page.wait_for_timeout(1000)
+    assert (_seen_at(system, conversation) or 0) < latest, "a hidden page has not seen it"
+    page.evaluate("""() => {
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'visible' });
+      document.dispatchEvent(new Event('visibilitychange'));
+    }""")
+    page.locator(".cl-badge").wait_for(state="hidden", timeout=WAIT_MS)
+    assert _wait_until(lambda: (_seen_at(system, conversation) or 0) >= latest - 0.001), "seen once back"
+    context.close()
+
+
+OFFLINE = {"waiting": True, "team_open": False, "eta_minutes": None, "back": "tomorrow at 8:00 AM EST",
+           "agent": None, "initials": None, "email_known": False}
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_out_of_hours_the_widget_asks_for_an_email_and_the_bot_keeps_it(system, browser, size):  # noqa: F811
+    context = customer_context(browser, system, **SIZES[size])
+    page = open_chat(context, system)
+    record_events(page, "conversation_state")
+    ask_for_a_person(page)
+    form = page.locator(".cl-email")
+    if _latest_state(page)["team_open"]:
+        assert form.is_hidden(), "while the team is at work nobody is asked for an email"
+        # The server says "offline" only out of the team's hours (shop.yml, the real clock): the state it
+        # would send then is given to the page's socket as if it had come from the server.
+        page.evaluate("(state) => CarelineChat.socket().listeners('conversation_state')"
+                      ".forEach((listener) => listener(state))", OFFLINE)
+    expected = _latest_state(page) if not _latest_state(page)["team_open"] else OFFLINE
+    assert header_state(page) == _waiting_header(expected)
+    form.wait_for(state="visible", timeout=WAIT_MS)
+    assert form.locator("label").inner_text() == "Leave your email and we'll send the reply there too"
+    address = page.get_by_label("Leave your email and we'll send the reply there too")
+    assert address.get_attribute("type") == "email" and address.get_attribute("autocomplete") == "email"
+    assert style(page, "#cl-email-input", "font-size") == "16px"
+    error = page.locator(".cl-email .cl-error")
+
+    save = form.get_by_role("button", name="Save email")
+    save.click()
+    assert error.inner_text() == "Please enter your email address."
+    assert address.get_attribute("aria-invalid") == "true"
+    assert address.evaluate("el => el === document.activeElement")
+    address.fill("maria.lopez@")
+    address.press("Enter")
+    assert "doesn't look like an email address" in error.inner_text()
+    address.fill("maria.lopez@example")  # the browser takes it; the bot would not
+    save.click()
+    assert "doesn't look like an email address" in error.inner_text()
+    assert "maria.lopez@example" not in texts(page), "nothing invalid is sent"
+    screenshot(page, f"widget-email-error-{size}")
+
+    before, states = count(page), len(events(page, "conversation_state"))
+    address.fill("maria.lopez@example.com")
+    save.click()
+    assert form.is_hidden() and error.inner_text() == ""
+    assert page.locator(".cl-msg.cl-customer").last.inner_text().endswith("maria.lopez@example.com")
+    wait_for_more(page, ".cl-msg.cl-bot", before)
+    assert "maria.lopez@example.com" in page.locator(".cl-msg.cl-bot").last.inner_text(), "the bot kept it"
+    page.wait_for_function("(n) => window.__events.conversation_state.length > n", arg=states, timeout=WAIT_MS)
+    assert _latest_state(page)["email_known"] is True, "the server has the address for the reply"
+    assert form.is_hidden()
+    screenshot(page, f"widget-email-kept-{size}")
+    context.close()
+
+
+def test_the_readme_screenshot(system, browser):  # noqa: F811
+    """The shop page with the chat open in a conversation with an agent (README.md shows it)."""
+    context = customer_context(browser, system, **DESKTOP)
+    page = open_chat(context, system)
+    say(page, "where is my order CL-100001")
+    say(page, "maria.lopez@example.com")
+    page.locator(".cl-msg.cl-bot a").filter(has_text="US").first.wait_for(timeout=WAIT_MS)
+    ask_for_a_person(page)
+    desk = Desk(system, conversation_id(page))
+    desk.take()
+    page.locator(".cl-system").first.wait_for(timeout=WAIT_MS)
+    agents = count(page, FROM_US)
+    desk.reply("Hi Maria, Ana here. Your parcel is with USPS (tracking number US5699252753) and due on "
+               "Friday; I'll keep an eye on it for you.")
+    wait_for_more(page, FROM_US, agents)
+    page.locator(".cl-msg.cl-agent a").filter(has_text="US5699252753").wait_for(timeout=WAIT_MS)
+    page.wait_for_function("document.querySelector('.cl-state').innerText.includes('is here')", timeout=WAIT_MS)
+    page.locator(".cl-log").evaluate("el => { el.scrollTop = el.scrollHeight; }")
+    page.get_by_label("Your message").blur()
+    screenshot(page, "readme-widget")
+    context.close()
