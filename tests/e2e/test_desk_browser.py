@@ -2,6 +2,8 @@
 in the desk, the bot takes over again, the customer rates, and a supervisor sees it in analytics."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from careline.shared.settings import load_settings
@@ -65,14 +67,17 @@ def test_handoff_agent_reply_refund_handback_rating_and_analytics(system, browse
 
     desk.get_by_label("Reply to the customer").fill("Hi Maria, I'm Ana. I'm sorry for the wait, let me fix this.")
     desk.get_by_role("button", name="Send reply").click()
-    desk.get_by_text("Sent.").wait_for(timeout=WAIT_MS)
-    shop.locator(".cl-msg.cl-bot", has_text="I'm Ana").wait_for(timeout=WAIT_MS)
+    desk.get_by_text("Sent.").wait_for(timeout=WAIT_MS)  # sent with fetch(), no reload
+    desk.locator("#transcript li.from-agent", has_text="I'm Ana").wait_for(timeout=WAIT_MS)
+    shop.locator(".cl-msg", has_text="I'm Ana").wait_for(timeout=WAIT_MS)
     screenshot(shop, "desk-5-customer-sees-agent")
 
     desk.get_by_label("Amount in dollars (empty: what the policy allows)").fill("50")
     desk.get_by_label("Goodwill (outside the return rules)").check()  # the order is not due for a refund yet
-    desk.get_by_role("button", name="Refund", exact=True).click()
-    desk.get_by_text("Done: goodwill of $50.00").wait_for(timeout=WAIT_MS)
+    desk.get_by_role("button", name="Review refund").click()
+    review = desk.get_by_role("group", name=re.compile(r"^Review: Goodwill"))
+    review.get_by_role("button", name=re.compile(r"^Confirm goodwill.* of \$50\.00$")).click()
+    desk.get_by_text(re.compile(r"Done: goodwill.* of \$50\.00")).wait_for(timeout=WAIT_MS)
     assert "agent" in desk.locator("#decisions + table").inner_text()
     screenshot(desk, "desk-6-refunded")
 

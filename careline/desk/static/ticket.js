@@ -192,7 +192,7 @@
   if (tabs.length > 1) { Array.prototype.forEach.call(tabs, function (tab) { tab.hidden = false; }); }
 
   function setStatus(kind, text) {
-    statusLine.className = "composer-status " + kind;
+    statusLine.className = "composer-status" + (kind ? " is-" + kind : "");
     statusLine.textContent = text;
   }
 
