@@ -309,11 +309,13 @@
     while (ready && socket && socket.connected && pending.length) { socket.emit("user_uttered", pending.shift()); }
   }
 
-  function showLength() {
-    var size = charCount(ui.input.value.trim());
+  /* The counter near the limit and, past it, the reason the text cannot go (`size`: of another text). */
+  function showLength(size) {
+    var boxSize = charCount(ui.input.value.trim());
+    size = typeof size === "number" ? size : boxSize;
     var over = size > MAX_CHARS;
-    ui.count.hidden = size < COUNTER_FROM;
-    ui.count.textContent = size + " / " + MAX_CHARS;
+    ui.count.hidden = boxSize < COUNTER_FROM;
+    ui.count.textContent = boxSize + " / " + MAX_CHARS;
     ui.count.classList.toggle("cl-over", over);
     ui.hint.textContent = over ? "Too long to send: " + size + " characters, the limit is " + MAX_CHARS +
       ". Please shorten it or send it in parts." : "";
@@ -338,9 +340,8 @@
   function send(text, display) {
     text = String(text || "").trim();
     if (!text) { return false; }
-    if (charCount(text) > MAX_CHARS) {
-      if (!display && ui.input.value.trim() !== text) { ui.input.value = text; fitInput(); }
-      showLength();
+    if (charCount(text) > MAX_CHARS) {  /* refused, never cut: the text stays where it was typed */
+      showLength(charCount(text));
       return false;
     }
     clearQuickReplies();
