@@ -4,14 +4,16 @@ waiting state, typing only while the agent types, an unread badge, the `seen` ma
 a form for an email address."""
 from __future__ import annotations
 
+import json
 import sqlite3
+import statistics
 import time
 from datetime import datetime, timezone
 from typing import Any, Dict, Optional
 
 import pytest
 
-from tests.e2e.browser import browser, screenshot  # noqa: F401 - the fixture
+from tests.e2e.browser import ARTIFACTS, browser, screenshot  # noqa: F401 - the fixture
 from tests.e2e.desk_client import DeskClient
 from tests.e2e.widget_page import (
     DESKTOP,
@@ -317,4 +319,34 @@ def test_the_readme_screenshot(system, browser):  # noqa: F811
     page.locator(".cl-log").evaluate("el => { el.scrollTop = el.scrollHeight; }")
     page.get_by_label("Your message").blur()
     screenshot(page, "readme-widget")
+    context.close()
+
+
+def test_an_agents_message_reaches_the_customers_screen_within_a_second(system, browser):  # noqa: F811
+    """Measured: from the desk's reply (the agent presses send) to the message on the customer's screen.
+    The figures go to test-artifacts/widget-latency.json."""
+    context = customer_context(browser, system, **DESKTOP)
+    page = open_chat(context, system)
+    ask_for_a_person(page)
+    desk = Desk(system, conversation_id(page))
+    desk.take()
+    page.evaluate("""() => {  // the wall-clock moment each agent message enters the page
+      window.__shown = [];
+      new MutationObserver(() => {
+        const n = document.querySelectorAll('.cl-msg.cl-agent').length;
+        while (window.__shown.length < n) { window.__shown.push(Date.now() / 1000); }
+      }).observe(document.querySelector('.cl-log'), { childList: true, subtree: true });
+    }""")
+    delays = []
+    for number in range(1, 6):
+        sent = time.time()
+        desk.reply(f"Message {number} from Ana.")
+        page.wait_for_function("(n) => window.__shown.length >= n", arg=number, timeout=WAIT_MS)
+        delays.append(page.evaluate("(n) => window.__shown[n - 1]", number) - sent)
+    ARTIFACTS.mkdir(exist_ok=True)
+    figures = {"agent_send_to_customer_screen_s": {
+        "median": round(statistics.median(delays), 3), "max": round(max(delays), 3),
+        "samples": [round(d, 3) for d in delays]}}
+    (ARTIFACTS / "widget-latency.json").write_text(json.dumps(figures, indent=2))
+    assert 0 < statistics.median(delays) < 1.0 and max(delays) < 3.0, figures
     context.close()
