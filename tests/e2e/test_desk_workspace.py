@@ -88,7 +88,7 @@ def _ticket_id(system, conversation: str) -> int:
 def _open_ticket(desk, system, ticket: int, show: str = "all") -> None:
     desk.goto(f"{load_settings(environ=system.env).desk_url}/tickets/{ticket}?show={show}")
     desk.locator("#transcript li.line").first.wait_for(timeout=WAIT_MS)
-    desk.wait_for_function("document.querySelector('#live-status').textContent.startsWith('Live')", timeout=WAIT_MS)
+    desk.locator("#live-status", has_text="Live: updated").wait_for(timeout=WAIT_MS)
 
 
 def _tracker(system, conversation: str) -> List[Dict[str, Any]]:
@@ -114,7 +114,7 @@ def test_three_panes_the_transcript_as_people_saw_it_and_a_reply_without_reload(
     desk = _desk(browser, system)
     desk.locator(f"#queue-rows tr[data-ticket='{ticket}'] a").click()
     desk.get_by_role("heading", name="Why it came to a person").wait_for(timeout=WAIT_MS)
-    desk.wait_for_function("document.querySelector('#live-status').textContent.startsWith('Live')", timeout=WAIT_MS)
+    desk.locator("#live-status", has_text="Live: updated").wait_for(timeout=WAIT_MS)
 
     queue, middle, context = _box(desk, ".pane-queue"), _box(desk, ".pane-conversation"), _box(desk, ".pane-context")
     assert queue["x"] < middle["x"] < context["x"], "queue | conversation | context, side by side"
@@ -179,8 +179,7 @@ def test_new_messages_wait_behind_an_unread_marker_while_the_agent_reads_older_o
         say(shop, text)
     unread = desk.locator("#unread")
     unread.wait_for(state="visible", timeout=WAIT_MS)
-    desk.wait_for_function(f"document.querySelectorAll('#transcript li.line').length >= {before + 3}",
-                           timeout=WAIT_MS)
+    desk.locator("#transcript li.line").nth(before + 2).wait_for(timeout=WAIT_MS)
     desk.wait_for_timeout(1500)  # the bot's answers to them arrive too
     added = desk.locator("#transcript li.line").count() - before
     assert re.fullmatch(rf"{added} new messages ↓", unread.inner_text()), unread.inner_text()
@@ -315,7 +314,7 @@ def test_the_queue_in_plain_words_with_its_filters_live(system, browser):  # noq
     desk.wait_for_url("**/queue?show=mine")
     assert desk.locator(f"#queue-rows tr[data-ticket='{ticket}']").count() == 1
     assert desk.get_by_role("link", name="Mine").get_attribute("aria-current") == "page"
-    desk.wait_for_function("document.querySelector('#live-status').textContent.startsWith('Live')", timeout=WAIT_MS)
+    desk.locator("#live-status", has_text="Live: updated").wait_for(timeout=WAIT_MS)
     screenshot(desk, "desk-workspace-8-queue-mine")
     second_context, _, fresh = _handed_off(browser, system, button=False)
     fresh_ticket = _ticket_id(system, fresh)
@@ -326,7 +325,7 @@ def test_the_queue_in_plain_words_with_its_filters_live(system, browser):  # noq
     desk.wait_for_url("**/queue?show=unassigned")
     desk.locator(f"#queue-rows tr[data-ticket='{fresh_ticket}']").wait_for(timeout=WAIT_MS)
     assert desk.locator(f"#queue-rows tr[data-ticket='{ticket}']").count() == 0
-    desk.wait_for_function("document.querySelector('#live-status').textContent.startsWith('Live')", timeout=WAIT_MS)
+    desk.locator("#live-status", has_text="Live: updated").wait_for(timeout=WAIT_MS)
     third_context, _, newest = _handed_off(browser, system, button=False)
     desk.locator(f"#queue-rows tr[data-ticket='{_ticket_id(system, newest)}']").wait_for(timeout=WAIT_MS)
     screenshot(desk, "desk-workspace-9-queue-unassigned-live")

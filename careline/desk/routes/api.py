@@ -2,9 +2,10 @@
 for the workspace page), the analytics figures (supervisors). Agent actions answer JSON on their
 own URLs (queue.py, money.py).
 
-Both streams are server-sent events: the queue's when its fingerprint changes (and every
-QUEUE_REFRESH_S, so waiting times stay true), a ticket's when its conversation or its record changes
-(careline.desk.live), each a whole snapshot, so a reconnecting page is right at once.
+Both streams are server-sent events, each a whole snapshot, so a reconnecting page is right at once:
+the queue's ("queue" events) when its fingerprint changes and every QUEUE_REFRESH_S (waiting times
+stay true); a ticket's ("ticket" events) when its conversation or its record changes
+(careline.desk.live), with the queue's events too (?show=), so a workspace tab holds one connection.
 """
 from __future__ import annotations
 
@@ -55,19 +56,35 @@ def _event(name: str, data: Any) -> str:
     return f"event: {name}\ndata: {_dumps(data)}\n\n"
 
 
+class QueueWatch:
+    """The queue as one agent filters it (?show=): a new snapshot when it changed or has aged."""
+
+    def __init__(self, request: Request) -> None:
+        self._service, self._user = desk_of(request).service, current_user(request)
+        self._show = words.show_filter(request.args.get("show"))
+        self._last: Any = None
+        self._sent = 0.0
+
+    async def news(self, now: float) -> Optional[str]:
+        """The "queue" event to send at `now` (seconds into the stream), or None."""
+        fingerprint = await run(self._service.queue_fingerprint)
+        if fingerprint == self._last and now - self._sent < QUEUE_REFRESH_S:
+            return None
+        items = [item.as_dict() for item in await run(self._service.queue, self._show, self._user)]
+        self._last, self._sent = fingerprint, now
+        return _event("queue", items)
+
+
 @bp.get("/api/queue/stream")
 async def queue_stream(request: Request) -> None:
-    service, user = desk_of(request).service, current_user(request)
-    show = words.show_filter(request.args.get("show"))
+    watch = QueueWatch(request)
     stream = await request.respond(content_type="text/event-stream",
                                    headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
-    last, waited, sent = None, 0.0, 0.0
+    waited = 0.0
     while waited < SSE_MAX_S:
-        fingerprint = await run(service.queue_fingerprint)
-        if fingerprint != last or waited - sent >= QUEUE_REFRESH_S:
-            items = [item.as_dict() for item in await run(service.queue, show, user)]
-            await stream.send(_event("queue", items))
-            last, sent = fingerprint, waited
+        news = await watch.news(waited)
+        if news:
+            await stream.send(news)
         elif int(waited) % 15 == 0:
             await stream.send(": keep-alive\n\n")
         await asyncio.sleep(SSE_INTERVAL_S)
@@ -100,6 +117,7 @@ async def ticket_stream(request: Request, ticket_id: int) -> Optional[HTTPRespon
         conversation_id = (await run(desk.service.view, ticket_id)).ticket["conversation_id"]
     except NotFound as error:
         return json_error(404, "not_found", str(error))
+    queue = QueueWatch(request)
     stream = await request.respond(content_type="text/event-stream",
                                    headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
     record, last, waited, sent, ticks, saved_copy = None, None, 0.0, 0.0, 0, False
@@ -109,6 +127,9 @@ async def ticket_stream(request: Request, ticket_id: int) -> Optional[HTTPRespon
                 record = await run(desk.service.ticket_fingerprint, ticket_id)
             except NotFound:
                 break
+            news = await queue.news(waited)
+            if news:
+                await stream.send(news)
         mark = await run(live.tracker_mark, desk.tracker_engine, conversation_id)
         blind = mark is None or saved_copy  # nothing to watch, or the bot server was not answering
         if (record, mark) != last or (blind and waited - sent >= TICKET_RELOAD_S):

@@ -1,5 +1,6 @@
 /* The live queue, on the queue page (a table) and in the workspace's left pane (a list): redrawn from
-   the server's snapshots (server-sent events, /api/queue/stream?show=...). The words (channel,
+   the server's snapshots (server-sent events: /api/queue/stream?show=... on the queue page; on the
+   workspace, the ticket's stream, which ticket.js passes on as "careline:queue" events). The words (channel,
    reason, waiting time) come from the server; the DOM is built with textContent only. */
 (function () {
   "use strict";
@@ -68,12 +69,20 @@
     if (count) { count.textContent = items.length; }
   }
 
-  var source = new EventSource("/api/queue/stream?show=" + encodeURIComponent(show));
-  source.addEventListener("queue", function (event) {
-    render(JSON.parse(event.data));
+  function update(items) {
+    render(items);
     if (status) {
       status.textContent = "Live: updated " + new Date().toLocaleTimeString([], { hour: "numeric", minute: "2-digit" }) + ".";
     }
-  });
-  source.onerror = function () { if (status) { status.textContent = "Reconnecting to the live queue…"; } };
+  }
+  function reconnecting() { if (status) { status.textContent = "Reconnecting to the live queue…"; } }
+
+  if (list) {  // the workspace: ticket.js's stream brings the queue's snapshots (one connection per tab)
+    document.addEventListener("careline:queue", function (event) { update(event.detail); });
+    document.addEventListener("careline:offline", reconnecting);
+    return;
+  }
+  var source = new EventSource("/api/queue/stream?show=" + encodeURIComponent(show));
+  source.addEventListener("queue", function (event) { update(JSON.parse(event.data)); });
+  source.onerror = reconnecting;
 }());

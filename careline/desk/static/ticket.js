@@ -174,9 +174,14 @@
   scroller.addEventListener("scroll", function () { if (unread && atBottom()) { clearUnread(); } });
   unreadButton.addEventListener("click", function () { toBottom(); clearUnread(); box.focus(); });
 
-  if (window.EventSource) {
-    var source = new EventSource("/api/tickets/" + encodeURIComponent(ticketId) + "/stream");
+  if (window.EventSource) {  // one connection per tab: the ticket's stream brings the queue's snapshots too
+    var show = document.getElementById("queue-list").dataset.show;
+    var source = new EventSource("/api/tickets/" + encodeURIComponent(ticketId) + "/stream?show=" + encodeURIComponent(show));
     source.addEventListener("ticket", function (event) { apply(JSON.parse(event.data)); });
+    source.addEventListener("queue", function (event) {
+      document.dispatchEvent(new CustomEvent("careline:queue", { detail: JSON.parse(event.data) }));
+    });
+    source.onerror = function () { document.dispatchEvent(new CustomEvent("careline:offline")); };
   } else {
     setInterval(refresh, 2000);
   }

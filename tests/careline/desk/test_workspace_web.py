@@ -410,28 +410,36 @@ def test_the_queue_filters_mine_and_unassigned(site):
     assert re.search(r'href="/queue\?show=mine" class="filter-mine" aria-current="page"', page)
 
 
-def test_the_ticket_stream_sends_a_snapshot_and_the_next_message(site):
+def test_the_ticket_stream_sends_a_snapshot_the_next_message_and_the_queue(site):
     ana = site.login()
     ticket, conversation = site.ticket()
-    snapshots: List[dict] = []
+    seen: Dict[str, List[dict]] = {"ticket": [], "queue": []}
+    opened: List[str] = []
 
     def listen() -> None:
-        with ana.get(f"{site.url}/api/tickets/{ticket}/stream", stream=True, timeout=30) as stream:
-            snapshots.append({"content-type": stream.headers.get("content-type")})
+        with ana.get(f"{site.url}/api/tickets/{ticket}/stream?show=unassigned", stream=True, timeout=30) as stream:
+            opened.append(stream.headers.get("content-type", ""))
+            name = ""
             for line in stream.iter_lines(decode_unicode=True):
-                if line and line.startswith("data: "):
-                    snapshots.append(json.loads(line[len("data: "):]))
-                    if len(snapshots) >= 3:
+                if line.startswith("event: "):
+                    name = line[len("event: "):]
+                elif line.startswith("data: "):
+                    seen[name].append(json.loads(line[len("data: "):]))
+                    if len(seen["ticket"]) >= 2:
                         return
 
     thread = threading.Thread(target=listen, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
-    while len(snapshots) < 2 and time.monotonic() < deadline:
+    while not seen["ticket"] and time.monotonic() < deadline:
         time.sleep(0.05)
     site.rasa.events[conversation].append({"event": "user", "text": "hello? anyone?", "timestamp": time.time()})
     thread.join(15)
-    assert snapshots[0]["content-type"] == "text/event-stream"
-    assert snapshots[1]["ticket"]["id"] == ticket and len(snapshots[1]["lines"]) == 4
-    assert snapshots[2]["lines"][-1]["text"] == "hello? anyone?", "without a tracker store to watch, it reloads"
+    assert opened == ["text/event-stream"]
+    first, second = seen["ticket"][:2]
+    assert first["ticket"]["id"] == ticket and len(first["lines"]) == 4
+    assert second["lines"][-1]["text"] == "hello? anyone?", "without a tracker store to watch, it reloads"
+    assert seen["queue"], "the workspace's queue pane rides on the same connection"
+    assert ticket in [item["ticket_id"] for item in seen["queue"][0]]
+    assert all(item["assigned_to"] is None for item in seen["queue"][0]), "as the agent filters it"
     assert ana.get(f"{site.url}/api/tickets/987654/stream", timeout=10).status_code == 404
