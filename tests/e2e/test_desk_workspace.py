@@ -15,7 +15,7 @@ import json
 import re
 import statistics
 import time
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 import requests
@@ -36,7 +36,7 @@ LATENCY_LIMIT_S = 5.0
 # --- the customer and the agent ------------------------------------------------------------------------
 
 
-def _handed_off(browser, system, customer: customers.CustomerCopy = None, button: bool = True,  # noqa: F811
+def _handed_off(browser, system, customer: Optional[customers.CustomerCopy] = None, button: bool = True,  # noqa: F811
                 **options: Any) -> Tuple[Any, Any, str]:
     """A customer in the widget who (optionally) verified `customer`'s order, then asked for a person:
     with the bot's "Talk to a person" button (`button`) or in words: (context, page, conversation id)."""
