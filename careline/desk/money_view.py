@@ -49,14 +49,16 @@ def review(kind: str, decision: Decision, order_number: str, authority: str, ask
            fee: str = "") -> Dict[str, Any]:
     """What the policy would decide, for the agent to confirm or cancel (nothing is applied yet).
 
-    `text`: "Refund $28.95 on CL-100001 - allowed: within an agent's refund limit"; `confirm`: the
-    button's words when it is allowed ("Confirm refund of $28.95").
+    `text`: "Refund $28.95 on CL-100001 - allowed: within an agent's refund limit" (a waiver names its
+    fee: "Fee waiver $14.99 on CL-100001: Late fee - ..."); `confirm`: the button's words when it is
+    allowed ("Confirm refund of $28.95").
     """
     ok = allowed(decision.outcome)
     shown = decision.amount if decision.amount > 0 else asked
     amount = dollars(shown) if shown else ""
-    about = f" ({fee})" if fee else ""
-    headline = " ".join(part for part in (kind_title(kind), amount) if part) + f"{about} on {order_number}"
+    headline = " ".join(part for part in (kind_title(kind), amount) if part) + f" on {order_number}"
+    if fee:
+        headline += f": {fee}"
     why = rule_words(decision.rule, decision.facts, authority)
     said = verdict(decision.outcome, why, decision.rule, authority, amount, dollars(asked) if asked else "")
     return {

@@ -94,7 +94,7 @@
     tell.addEventListener("click", function () {
       tell.disabled = true;
       post("/tickets/" + ticketId + "/tell", { reference: reference }, csrfOf(panel.querySelector("form")))
-        .then(function (data) { where.textContent = ""; where.appendChild(el("span", "told", data.message)); refreshDecisions(); })
+        .then(function (data) { where.textContent = ""; where.appendChild(el("span", "told", " · " + data.message)); refreshDecisions(); })
         .catch(function (error) { tell.disabled = false; where.appendChild(el("span", "refused", " " + error.message)); });
     });
     return tell;
