@@ -435,7 +435,7 @@ class DeskService:
     def tell_outcome(self, ticket_id: int, user: DeskUser, reference: Any, send: Callable[[str, str], None],
                      joining: Optional[Callable[[str], Any]] = None) -> Dict[str, Any]:
         """Tell the customer, as the agent's message, what was done on this ticket under `reference`
-        (an applied refund or waiver), in the bot's own words for it (utter_done_refund/_waiver).
+        (an applied refund or waiver), in the bot's own words for it (utter_done_refund or utter_done_waiver).
 
         Once per outcome: when the conversation already has that message, nothing is sent again
         ({"told": False, "already": True}). Sent through `reply` (recorded, takes an unassigned ticket).

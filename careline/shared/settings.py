@@ -142,6 +142,7 @@ class Settings:
     smtp_from: str = ""         # unset: the shop's name and support email (shop.yml)
     smtp_security: str = "starttls"  # starttls, ssl (SMTP over TLS) or none
     mail_port: int = 8025       # the local mail catcher's port
+    shop_file: str = ""         # another shop.yml (CARELINE_SHOP_FILE): a second shop, or a test's hours
     unseen_reply_s: float = 120.0  # an agent reply a website customer has not seen this long goes by email
 
     @property
@@ -204,8 +205,9 @@ class Settings:
 
     @property
     def shop_path(self) -> Path:
-        """shop.yml: the shop's name, time zone, support hours, holidays and contacts."""
-        return self.root / "shop.yml"
+        """shop.yml: the shop's name, time zone, support hours, holidays and contacts
+        (CARELINE_SHOP_FILE names another file; a relative path is under the project)."""
+        return self.root / self.shop_file if self.shop_file else self.root / "shop.yml"
 
     def shop(self) -> Shop:
         """The shop's facts (careline/shared/shop.py), parsed once per version of shop.yml."""
@@ -277,5 +279,6 @@ def load_settings(
         smtp_from=values.get("CARELINE_SMTP_FROM", "").strip(),
         smtp_security=_smtp_security(values),
         mail_port=_port(values, "CARELINE_MAIL_PORT", Settings.mail_port),
+        shop_file=values.get("CARELINE_SHOP_FILE", "").strip(),
         unseen_reply_s=_number(values, "CARELINE_UNSEEN_REPLY_S", Settings.unseen_reply_s, 0),
     )

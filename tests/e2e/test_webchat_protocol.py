@@ -22,11 +22,13 @@ import socketio
 from careline.access import webchat
 from careline.shared.settings import load_settings
 from tests.e2e.desk_client import DeskClient
+from tests.e2e.out_of_hours import OUT_OF_HOURS_ENV
 
 pytestmark = pytest.mark.e2e
 
-#: A system of this module's own: agent replies left unseen for 3 s go by email.
-SYSTEM_ENV = {"CARELINE_UNSEEN_REPLY_S": "3"}
+#: A system of its own (shared with the widget's out-of-hours test): agent replies left unseen for 3 s go
+#: by email, and the team is out of hours.
+SYSTEM_ENV = OUT_OF_HOURS_ENV
 WAIT_S = 60
 UPS_PAGE = "https://www.ups.com/track?loc=en_US&tracknum="
 

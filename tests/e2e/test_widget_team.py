@@ -1,7 +1,7 @@
 """The widget while a person has the conversation, in real Chromium against the whole system: the agent
 acts in the desk (take, typing, reply, over real HTTP), the customer sees who is talking, the header's
-waiting state, typing only while the agent types, an unread badge, the `seen` mark, and out of hours
-a form for an email address."""
+waiting state, typing only while the agent types, an unread badge and the `seen` mark (out of hours:
+test_widget_offline.py)."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,7 @@ import sqlite3
 import statistics
 import time
 from datetime import datetime, timezone
-from typing import Any, Dict, Optional
+from typing import Any, Optional
 
 import pytest
 
@@ -26,12 +26,14 @@ from tests.e2e.widget_page import (
     customer_context,
     events,
     header_state,
+    latest_state,
     open_chat,
     record_events,
     say,
     style,
     texts,
     wait_for_more,
+    waiting_header,
 )
 
 pytestmark = pytest.mark.e2e
@@ -67,21 +69,6 @@ class Desk:
 
     def reply(self, text: str) -> None:
         self.act("reply", text=text)
-
-
-def _waiting_header(state: Dict[str, Any]) -> str:
-    """What the header says for a conversation_state the server sent."""
-    if state["agent"]:
-        return f"{state['agent']} is here"
-    if state["team_open"]:
-        return "Waiting for the team" + (f" · about {state['eta_minutes']} min" if state["eta_minutes"] else "")
-    return "Our team is offline" + (f" · back {state['back']}" if state["back"] else "")
-
-
-def _latest_state(page) -> Dict[str, Any]:
-    states = events(page, "conversation_state")
-    assert states, "the server tells the widget the conversation's state"
-    return states[-1]
 
 
 def _watch_typing(page) -> None:
@@ -122,9 +109,9 @@ def test_who_is_talking_while_waiting_for_and_talking_with_a_person(system, brow
     assert header_state(page) == "", "nothing in the header while the bot has the conversation"
 
     ask_for_a_person(page)
-    state = _latest_state(page)
+    state = latest_state(page)
     assert state["waiting"] and not state["agent"]
-    assert header_state(page) == _waiting_header(state)
+    assert header_state(page) == waiting_header(state)
     assert header_state(page).startswith("Waiting for the team · about " if state["team_open"] else
                                          "Our team is offline")
     screenshot(page, f"widget-waiting-{size}")
@@ -242,60 +229,6 @@ def test_an_unread_badge_while_the_chat_is_closed_and_seen_once_it_is_open(syste
     }""")
     page.wait_for_function("document.querySelector('.cl-badge').hidden", timeout=WAIT_MS)
     assert _wait_until(lambda: (_seen_at(system, conversation) or 0) >= latest - 0.001), "seen once back"
-    context.close()
-
-
-OFFLINE = {"waiting": True, "team_open": False, "eta_minutes": None, "back": "tomorrow at 8:00 AM EST",
-           "agent": None, "initials": None, "email_known": False}
-
-
-@pytest.mark.parametrize("size", SIZES)
-def test_out_of_hours_the_widget_asks_for_an_email_and_the_bot_keeps_it(system, browser, size):  # noqa: F811
-    context = customer_context(browser, system, **SIZES[size])
-    page = open_chat(context, system)
-    record_events(page, "conversation_state")
-    ask_for_a_person(page)
-    form = page.locator(".cl-email")
-    if _latest_state(page)["team_open"]:
-        assert form.is_hidden(), "while the team is at work nobody is asked for an email"
-        # The server says "offline" only out of the team's hours (shop.yml, the real clock): the state it
-        # would send then is given to the page's socket as if it had come from the server.
-        page.evaluate("(state) => CarelineChat.socket().listeners('conversation_state')"
-                      ".forEach((listener) => listener(state))", OFFLINE)
-    expected = _latest_state(page) if not _latest_state(page)["team_open"] else OFFLINE
-    assert header_state(page) == _waiting_header(expected)
-    form.wait_for(state="visible", timeout=WAIT_MS)
-    assert form.locator("label").inner_text() == "Leave your email and we'll send the reply there too"
-    address = page.get_by_label("Leave your email and we'll send the reply there too")
-    assert address.get_attribute("type") == "email" and address.get_attribute("autocomplete") == "email"
-    assert style(page, "#cl-email-input", "font-size") == "16px"
-    error = page.locator(".cl-email .cl-error")
-
-    save = form.get_by_role("button", name="Save email")
-    save.click()
-    assert error.inner_text() == "Please enter your email address."
-    assert address.get_attribute("aria-invalid") == "true"
-    assert address.evaluate("el => el === document.activeElement")
-    address.fill("maria.lopez@")
-    address.press("Enter")
-    assert "doesn't look like an email address" in error.inner_text()
-    address.fill("maria.lopez@example")  # the browser takes it; the bot would not
-    save.click()
-    assert "doesn't look like an email address" in error.inner_text()
-    assert "maria.lopez@example" not in texts(page), "nothing invalid is sent"
-    screenshot(page, f"widget-email-error-{size}")
-
-    before, states = count(page), len(events(page, "conversation_state"))
-    address.fill("maria.lopez@example.com")
-    save.click()
-    assert form.is_hidden() and error.inner_text() == ""
-    assert page.locator(".cl-msg.cl-customer").last.inner_text().endswith("maria.lopez@example.com")
-    wait_for_more(page, ".cl-msg.cl-bot", before)
-    assert "maria.lopez@example.com" in page.locator(".cl-msg.cl-bot").last.inner_text(), "the bot kept it"
-    page.wait_for_function("(n) => window.__events.conversation_state.length > n", arg=states, timeout=WAIT_MS)
-    assert _latest_state(page)["email_known"] is True, "the server has the address for the reply"
-    assert form.is_hidden()
-    screenshot(page, f"widget-email-kept-{size}")
     context.close()
 
 

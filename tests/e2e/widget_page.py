@@ -186,3 +186,18 @@ def contrast(page: Any, first: str, second: str) -> float:
 def style(page: Any, selector: str, prop: str, pseudo: Optional[str] = None) -> str:
     return str(page.locator(selector).first.evaluate(
         "(el, [prop, pseudo]) => getComputedStyle(el, pseudo).getPropertyValue(prop)", [prop, pseudo]))
+
+
+def waiting_header(state: Dict[str, Any]) -> str:
+    """What the header says for a conversation_state the server sent."""
+    if state["agent"]:
+        return f"{state['agent']} is here"
+    if state["team_open"]:
+        return "Waiting for the team" + (f" · about {state['eta_minutes']} min" if state["eta_minutes"] else "")
+    return "Our team is offline" + (f" · back {state['back']}" if state["back"] else "")
+
+
+def latest_state(page) -> Dict[str, Any]:
+    states = events(page, "conversation_state")
+    assert states, "the server tells the widget the conversation's state"
+    return states[-1]

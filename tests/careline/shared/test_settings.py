@@ -78,3 +78,11 @@ def test_policy_sections_are_read_through_the_settings_once_per_version_of_the_f
     policy.unlink()
     with pytest.raises(FileNotFoundError):
         settings.policy_section("frustration")
+
+
+def test_the_shop_file_is_shop_yml_unless_another_is_named(tmp_path: Path):
+    assert load_settings(environ={}, root=tmp_path).shop_path == tmp_path / "shop.yml"
+    other = tmp_path / "elsewhere" / "second-shop.yml"
+    assert load_settings(environ={"CARELINE_SHOP_FILE": str(other)}, root=tmp_path).shop_path == other
+    assert load_settings(environ={"CARELINE_SHOP_FILE": "shops/b.yml"}, root=tmp_path).shop_path == \
+        tmp_path / "shops" / "b.yml"

@@ -42,9 +42,11 @@ def test_button_title_wins_over_what_the_client_claims_it_showed():
 
 
 def test_who_said_it_agents_system_lines_and_triggered_intents():
-    events = [_user("hi", intent="greet", score=0.25), _bot("Ana Rivera joined the chat", agent="Ana Rivera", system="joined"),
-              _bot("Hi Maria, Ana here.", agent="Ana Rivera"), _bot("Hello from the bot"),
-              {"event": "user", "text": "/EXTERNAL_follow_up", "parse_data": {"intent": {"name": "EXTERNAL_follow_up"}}},
+    triggered = {"event": "user", "text": "/EXTERNAL_follow_up",
+                 "parse_data": {"intent": {"name": "EXTERNAL_follow_up"}}}
+    events = [_user("hi", intent="greet", score=0.25),
+              _bot("Ana Rivera joined the chat", agent="Ana Rivera", system="joined"),
+              _bot("Hi Maria, Ana here.", agent="Ana Rivera"), _bot("Hello from the bot"), triggered,
               {"event": "action", "name": "action_listen"}]
     shown = lines(events)
     assert [(line["role"], line.get("agent")) for line in shown] == [
