@@ -19,55 +19,22 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from careline.db import Feedback, FollowUp, Ticket
+from careline.desk.words import FALLBACK_INTENT, FAQ_INTENT, intent_title, topic_title
 from careline.shared import EXTERNAL_INTENT_PREFIX, as_utc
 
 FRUSTRATION_BUCKETS = ((0.0, 0.2), (0.2, 0.4), (0.4, 0.6), (0.6, 0.8), (0.8, 1.01))
-FALLBACK_INTENT = "nlu_fallback"
-#: The retrieval intent of the FAQ answers: the NLU names the topic as "faq/<topic>" (domain.yml).
-FAQ_INTENT = "faq"
 #: The follow-up figures per kind, in the order the page and the CSV show them.
 FOLLOW_UP_FIGURES = ("due", "sent", "resolved", "not_resolved", "no_answer", "not_sent", "waiting")
 #: Small talk: counted as customer messages, left out of the top intents (it says nothing about what
 #: customers need): greetings, goodbyes, thanks, yes and no, "are you a bot?".
 SMALL_TALK_INTENTS = frozenset({"greet", "goodbye", "thank", "affirm", "deny", "bot_challenge"})
 TOP_INTENTS = 10
-#: Intents whose name alone does not read well; any other reads as its words ("order_status" -> "Order status").
-INTENT_TITLES: Dict[str, str] = {
-    FALLBACK_INTENT: "Not understood",
-    FAQ_INTENT: "General question (FAQ)",
-    "order_status": "Where is my order",
-    "inform": "Gave details asked for",
-    "human_handoff": "Asked for a person",
-    "dispute_charge": "Query a charge",
-    "complain": "Complaint",
-    "bot_challenge": "Asked if it is a bot",
-    "greet": "Greeting",
-    "thank": "Thanks",
-    "affirm": "Yes",
-    "deny": "No",
-}
-
 #: The longest period one report covers (a year, leap day included) and the one shown by default.
 MAX_PERIOD_DAYS = 366
 DEFAULT_PERIOD_DAYS = 30
 #: Dates a period may use (the stores hold nothing older; it keeps every day's arithmetic in range).
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 DATE_FORMAT = "YYYY-MM-DD"
-
-
-def words(code: str) -> str:
-    """A code as words: "shipping_times" -> "Shipping times"."""
-    return code.replace("_", " ").strip().capitalize()
-
-
-def intent_title(intent: str) -> str:
-    """An intent in words: "nlu_fallback" -> "Not understood", "return_item" -> "Return item"."""
-    return INTENT_TITLES.get(intent) or words(intent)
-
-
-def topic_title(topic: str) -> str:
-    """An FAQ topic in words: "shipping_times" -> "Shipping times"."""
-    return words(topic)
 
 
 class PeriodError(ValueError):

@@ -21,6 +21,7 @@ from careline.desk.charts import bar_chart, sparkline
 from careline.desk.rasa_api import RasaAPI
 from careline.desk.routes import BLUEPRINTS
 from careline.desk.service import MAX_TEXT, DeskService
+from careline.desk.words import intent_title
 from careline.desk.web import authenticate, security_headers
 from careline.fulfilment import LabelLinks
 from careline.money import ClaimService, load_policy
@@ -30,6 +31,14 @@ HERE = Path(__file__).resolve().parent
 #: Failed sign-ins one address may make across all accounts (password spraying), checked before
 #: any database or password-hashing work; a successful sign-in gives its token back.
 LOGIN_PER_ADDRESS = Limit(per_minute=10, burst=20)
+
+
+def templates() -> Environment:
+    """The desk's Jinja templates: autoescaped, with the chart helpers and the words for intents."""
+    environment = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["html"]))
+    environment.globals.update(sparkline=sparkline, bar_chart=bar_chart, max_text=MAX_TEXT)
+    environment.filters["intent_title"] = intent_title
+    return environment
 
 
 class Desk:
@@ -48,9 +57,7 @@ class Desk:
         self.rasa = rasa or RasaAPI(settings.rasa_url, settings.auth_token)
         self.login_limiter = RateLimiter(Limit(per_minute=10, burst=5))  # failures per address and account
         self.login_addresses = RateLimiter(LOGIN_PER_ADDRESS)  # failures per address, across accounts
-        self.templates = Environment(loader=FileSystemLoader(str(HERE / "templates")),
-                                     autoescape=select_autoescape(["html"]))
-        self.templates.globals.update(sparkline=sparkline, bar_chart=bar_chart, max_text=MAX_TEXT)
+        self.templates = templates()
         self.secure_cookies = settings.desk_secure_cookies
 
 

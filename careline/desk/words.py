@@ -1,4 +1,5 @@
-"""The desk's plain words for what the store keeps as codes: channels, handoff reasons, waiting times.
+"""The desk's plain words for what the stores keep as codes: channels, handoff reasons, waiting times,
+intents and FAQ topics.
 
 One place for each, used by the pages (Jinja) and the JSON the live queue is drawn from, so the
 queue page, the workspace's queue pane and the API never name a thing two ways.
@@ -47,7 +48,7 @@ def reason_title(reason: Optional[str]) -> str:
     """"frustration" -> "Frustrated customer"; an unknown code reads as words ("new_reason" -> "New reason")."""
     if not reason:
         return "Unknown"
-    return REASON_TITLES.get(reason, reason.replace("_", " ").capitalize())
+    return REASON_TITLES.get(reason) or words(reason)
 
 
 def waiting(seconds: float) -> str:
@@ -68,3 +69,38 @@ def waiting(seconds: float) -> str:
 def show_filter(value: Optional[str]) -> str:
     """The queue filter asked for (?show=), or the default for anything else."""
     return value if value in SHOW_FILTERS else DEFAULT_SHOW
+
+
+FALLBACK_INTENT = "nlu_fallback"
+#: The retrieval intent of the FAQ answers: the NLU names the topic as "faq/<topic>" (domain.yml).
+FAQ_INTENT = "faq"
+#: Intents whose name alone does not read well; any other reads as its words ("order_status" -> "Order status").
+INTENT_TITLES: Dict[str, str] = {
+    FALLBACK_INTENT: "Not understood",
+    FAQ_INTENT: "General question (FAQ)",
+    "order_status": "Where is my order",
+    "inform": "Gave details asked for",
+    "human_handoff": "Asked for a person",
+    "dispute_charge": "Query a charge",
+    "complain": "Complaint",
+    "bot_challenge": "Asked if it is a bot",
+    "greet": "Greeting",
+    "thank": "Thanks",
+    "affirm": "Yes",
+    "deny": "No",
+}
+
+
+def words(code: str) -> str:
+    """A code as words: "shipping_times" -> "Shipping times"."""
+    return code.replace("_", " ").strip().capitalize()
+
+
+def intent_title(intent: str) -> str:
+    """An intent in words: "nlu_fallback" -> "Not understood", "return_item" -> "Return item"."""
+    return INTENT_TITLES.get(intent) or words(intent)
+
+
+def topic_title(topic: str) -> str:
+    """An FAQ topic in words: "shipping_times" -> "Shipping times"."""
+    return words(topic)

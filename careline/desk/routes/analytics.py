@@ -16,9 +16,9 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from careline.desk.analytics import (DAY_COLUMNS, DEFAULT_PERIOD_DAYS, MAX_PERIOD_DAYS, SMALL_TALK_INTENTS,
-                                     PeriodError, Report, intent_title, parse_period, report, topic_title)
+                                     PeriodError, Report, parse_period, report)
 from careline.desk.charts import COUNT, RATE, SCORE, reading, trend_chart
-from careline.desk.words import reason_title
+from careline.desk.words import intent_title, reason_title, topic_title
 from careline.desk.web import desk_of, json_error, page, run, supervisor_only
 from careline.shared import utctoday
 

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from careline.db import make_engine
-from careline.desk import analytics
+from careline.desk import analytics, words
 from careline.desk.analytics import PeriodError, parse_period
 from careline.feedback import FeedbackService
 from careline.handoff.ticket import TicketFacts, build_ticket
@@ -144,7 +144,7 @@ def test_faq_questions_are_counted_by_the_topic_the_bot_answered(store, tracker)
 
     assert report.faq_topics == [("shipping_times", 3), ("gift_cards", 1), ("return_policy", 1)]
     assert report.faq_questions == 5 and report.customer_messages == 8
-    assert [analytics.topic_title(topic) for topic, _ in report.faq_topics] == \
+    assert [words.topic_title(topic) for topic, _ in report.faq_topics] == \
         ["Shipping times", "Gift cards", "Return policy"]
     assert report.as_json()["faq_topics"][0] == {"topic": "shipping_times", "title": "Shipping times", "questions": 3}
     assert ("faq_topics", "shipping_times", "3") in report.rows()
@@ -164,7 +164,7 @@ def test_small_talk_is_left_out_of_the_top_intents_but_counted_as_messages(store
     assert report.top_intents == [("order_status", 2), ("nlu_fallback", 1), ("return_item", 1)]
     assert not analytics.SMALL_TALK_INTENTS & {name for name, _ in report.top_intents}
     assert {"greet", "goodbye", "thank", "affirm", "deny"} <= analytics.SMALL_TALK_INTENTS
-    assert [analytics.intent_title(name) for name, _ in report.top_intents] == \
+    assert [words.intent_title(name) for name, _ in report.top_intents] == \
         ["Where is my order", "Not understood", "Return item"]
     assert report.as_json()["top_intents"][0] == {"intent": "order_status", "title": "Where is my order",
                                                   "messages": 2}

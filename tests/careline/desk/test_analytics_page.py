@@ -5,25 +5,20 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from pathlib import Path
 
 import pytest
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from careline.desk import analytics
 from careline.desk.analytics import PeriodError, parse_period
-from careline.desk.charts import bar_chart, sparkline
+from careline.desk.app import templates
 from careline.desk.routes.analytics import TRENDS, page_context, problem_context
 from tests.careline.desk.test_analytics import START, at, handed_off, rated, said, store, tracker  # noqa: F401
 
-TEMPLATES = Path(__file__).resolve().parents[3] / "careline" / "desk" / "templates"
 
 
 def render(**context) -> str:
     """analytics.html with the desk's own environment (autoescape, the chart helpers)."""
-    environment = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]))
-    environment.globals.update(sparkline=sparkline, bar_chart=bar_chart, max_text=2000)
-    return environment.get_template("analytics.html").render(user=None, csrf="", **context)
+    return templates().get_template("analytics.html").render(user=None, csrf="", **context)
 
 
 def test_the_page_draws_every_trend_per_day_with_a_table_and_the_words_for_codes(store, tracker):  # noqa: F811

@@ -6,17 +6,16 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
 
 from careline.db.engine import make_engine
 from careline.db.models.handoff import TicketEvent
 from careline.db.models.money import DecisionRecord, Refund, Waiver
 from careline.db.models.shop import Customer, Order
+from careline.desk.app import templates
 from careline.desk.auth import Accounts
 from careline.desk.money_view import describe_event, told_text
 from careline.desk.service import DeskError, DeskService
@@ -27,7 +26,6 @@ from careline.money.policy import load_policy
 from careline.shared import utcnow
 from tests.conftest import SEED_DAY, Clock
 
-TEMPLATES = Path(__file__).resolve().parents[3] / "careline" / "desk" / "templates"
 EVENTS = [{"event": "user", "text": "a refund please", "timestamp": 1_700_000_000,
            "parse_data": {"intent": {"name": "request_refund"}, "frustration": {"score": 0.4}}}]
 JAMES = ("CL-100003", "jkim88@example.net")
@@ -189,9 +187,7 @@ def test_histories_are_words_who_what_outcome_rule_and_never_json(engine, desk, 
 
 
 def _environment():
-    environment = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]))
-    environment.globals.update(max_text=2000)
-    return environment
+    return templates()
 
 
 def test_the_templates_show_words_a_refusal_in_red_and_escape_everything(engine, desk, ana):

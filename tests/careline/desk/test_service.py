@@ -14,6 +14,7 @@ from careline.db.models.feedback import Feedback
 from careline.db.models.handoff import Ticket, TicketEvent
 from careline.db.models.money import DecisionRecord, Refund
 from careline.desk import analytics
+from careline.desk.app import templates as desk_templates
 from careline.desk.auth import AccountError, Accounts, check_password, hash_password
 from careline.desk.service import MAX_TEXT, DeskError, DeskService, Forbidden, NotFound, parse_amount, redact_lines
 from careline.feedback.csat import FeedbackService, no_comment, parse_rating
@@ -410,19 +411,14 @@ def test_the_refund_form_offers_exactly_the_policys_reasons_and_nothing_else_is_
     """The desk once offered "other", a reason policy.yml does not have; the reasons are policy.yml's now."""
     import re
 
-    from jinja2 import Environment, FileSystemLoader, select_autoescape
-
-    from careline.desk.charts import bar_chart, sparkline
-    from careline.shared import PROJECT_ROOT, load_settings
+    from careline.shared import load_settings
 
     reasons = list(load_settings().policy_section("refund_reasons"))
     user = _user(accounts)
     ticket_id = _ticket(engine)
     view = desk.view(ticket_id)
     assert [key for key, _ in view.refund_reasons] == reasons
-    templates = Environment(loader=FileSystemLoader(str(PROJECT_ROOT / "careline" / "desk" / "templates")),
-                            autoescape=select_autoescape())
-    templates.globals.update(sparkline=sparkline, bar_chart=bar_chart, max_text=MAX_TEXT)
+    templates = desk_templates()
     from careline.desk import conversation, words
     html = templates.get_template("ticket.html").render(
         view=view, may_act=True, csrf="c", user=user, form_keys={"refund": "k"}, message="", error="",
