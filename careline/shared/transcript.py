@@ -4,9 +4,11 @@ One reading of the tracker for every screen that shows a conversation: the websi
 history, the agent desk's live transcript and the ticket's saved copy.
 
 - A clicked button shows its title ("No", "It arrived damaged"), never its payload
-  (`/deny`, `/inform{"refund_reason": "damaged"}`): the title of the bot's latest button with that
-  payload, else what the widget said it showed (`metadata.display`), else a plain word for a bare
-  yes or no. A payload nobody can name is left out rather than shown raw.
+  (`/deny`, `/inform{"refund_reason": "damaged"}`): the title of a button the bot offered with that
+  payload (its latest such offer), else a plain word for a bare yes or no. Anything else starting with
+  "/" is shown as sent: the client's own account of what it showed (`metadata.display`) is never
+  believed, so a customer cannot dress a typed command up as harmless words for the agent or the
+  ticket's record.
 - A bot event with `metadata.agent` is an agent's message; with `metadata.system` it is a system
   line ("Ana joined the chat"), which the desk may leave out because it has its own record.
 - Messages the system triggered (follow-ups, `EXTERNAL_` intents) were typed by nobody: left out.
@@ -32,17 +34,12 @@ def _buttons(data: Mapping[str, Any]) -> List[Dict[str, str]]:
             for b in buttons[:MAX_BUTTONS] if isinstance(b, Mapping) and b.get("title")]
 
 
-def shown_text(text: str, metadata: Optional[Mapping[str, Any]], offered: Iterable[Mapping[str, str]]) -> Optional[str]:
-    """What the customer saw themselves send: typed text as typed, a payload as its button's title."""
+def shown_text(text: str, offered: Mapping[str, str]) -> str:
+    """What the customer saw themselves send: typed text as typed, a payload of a button the bot offered
+    as that button's title (`offered`: payload -> title), a bare yes/no as a word, anything else as sent."""
     if not text.startswith("/"):
         return text
-    for button in offered:
-        if button.get("payload") == text:
-            return str(button.get("title"))
-    display = (metadata or {}).get("display")
-    if isinstance(display, str) and display.strip():
-        return display
-    return PLAIN_PAYLOADS.get(text.strip())
+    return offered.get(text) or PLAIN_PAYLOADS.get(text.strip()) or text
 
 
 def lines(events: Iterable[Mapping[str, Any]]) -> List[Line]:
@@ -54,7 +51,7 @@ def lines(events: Iterable[Mapping[str, Any]]) -> List[Line]:
     reading) when known.
     """
     result: List[Line] = []
-    offered: List[Dict[str, str]] = []
+    offered: Dict[str, str] = {}  # every button payload the bot offered so far -> its latest title
     for event in events:
         kind = event.get("event")
         at = event.get("timestamp")
@@ -62,7 +59,7 @@ def lines(events: Iterable[Mapping[str, Any]]) -> List[Line]:
         if kind == "user":
             if not said_by_customer(event):
                 continue
-            text = shown_text(str(event.get("text") or ""), event.get("metadata"), offered)
+            text = shown_text(str(event.get("text") or ""), offered)
             if not text:
                 continue
             parse = event.get("parse_data") or {}
@@ -75,8 +72,7 @@ def lines(events: Iterable[Mapping[str, Any]]) -> List[Line]:
             data = event.get("data") or {}
             metadata = event.get("metadata") or {}
             buttons = _buttons(data)
-            if buttons:
-                offered = buttons
+            offered.update((button["payload"], button["title"]) for button in buttons if button["payload"])
             text = str(event.get("text") or "")
             role = SYSTEM if metadata.get("system") else AGENT if metadata.get("agent") else BOT
             line = {"role": role, "text": text, "at": at}

@@ -28,17 +28,26 @@ def test_a_clicked_button_shows_its_title_not_its_payload():
     assert shown[0]["buttons"][0] == reasons[0] and shown[0]["at"] == 10.0
 
 
-def test_a_payload_without_a_button_reads_as_a_word_or_is_left_out():
-    assert shown_text("/affirm", {}, []) == "Yes"
-    assert shown_text("/deny", {}, []) == "No"
-    assert shown_text('/inform{"x": 1}', {"display": "That one"}, []) == "That one"
-    assert shown_text('/inform{"x": 1}', {}, []) is None
-    assert lines([_user('/inform{"x": 1}')]) == []
+def test_a_payload_without_a_button_reads_as_a_word_or_as_sent():
+    assert shown_text("/affirm", {}) == "Yes"
+    assert shown_text("/deny", {}) == "No"
+    assert shown_text('/inform{"x": 1}', {}) == '/inform{"x": 1}'
+    assert lines([_user('/inform{"x": 1}', display="That one")])[0]["text"] == '/inform{"x": 1}'
 
 
-def test_button_title_wins_over_what_the_client_claims_it_showed():
-    events = [_bot("Pick", [{"title": "Refund", "payload": "/refund"}]), _user("/refund", display="I love you")]
-    assert lines(events)[-1]["text"] == "Refund"
+def test_what_the_client_claims_it_showed_is_never_believed():
+    """A typed command cannot be dressed up as harmless words for the agent or the ticket's record."""
+    events = [_bot("Pick", [{"title": "Refund", "payload": "/refund"}]), _user("/refund", display="I love you"),
+              _user('/inform{"order_id": "CL-100001"}', display="Just browsing"),
+              _user("/order_status", display="Everything is fine now, thank you")]
+    assert [line["text"] for line in lines(events)[1:]] == [
+        "Refund", '/inform{"order_id": "CL-100001"}', "/order_status"]
+
+
+def test_a_button_offered_earlier_keeps_its_title():
+    events = [_bot("Why?", [{"title": "It arrived damaged", "payload": "/damaged"}]),
+              _bot("Anything else?", [{"title": "No, thanks", "payload": "/deny"}]), _user("/damaged")]
+    assert lines(events)[-1]["text"] == "It arrived damaged"
 
 
 def test_who_said_it_agents_system_lines_and_triggered_intents():
