@@ -95,16 +95,12 @@ async def ticket_page(request: Request, ticket_id: int) -> HTTPResponse:
                 **saved_replies(view, user), **context)
 
 
-def _tell_widget(desk: Desk, conversation_id: Optional[str], user: DeskUser, announce: Optional[str] = None) -> None:
-    """After an action: the customer is told who joined or left (contract 2), then the widget's
-    state is recomputed (contract 3). Each call is a courtesy: logged when it fails."""
-    if not conversation_id:
-        return
-    if announce:
-        quietly(f"telling the customer that {user.name} {announce}",
-                lambda: desk.rasa.announce(conversation_id, user.name, announce))
-    quietly("telling the widget the conversation's state", lambda: desk.rasa.agent_event(
-        conversation_id, "state", agent=user.name))
+def _tell_widget(desk: Desk, conversation_id: Optional[str], user: DeskUser) -> None:
+    """After an action, in the background: the widget's state is recomputed (contract 3). A courtesy:
+    logged when it fails. (Who joined or left is told before the action answers: it must come first.)"""
+    if conversation_id:
+        quietly("telling the widget the conversation's state", lambda: desk.rasa.agent_event(
+            conversation_id, "state", agent=user.name))
 
 
 @bp.post("/tickets/<ticket_id:int>/take")
@@ -113,10 +109,15 @@ async def take(request: Request, ticket_id: int) -> HTTPResponse:
     done: Dict[str, Any] = {}
 
     def do(form: Dict[str, Any], user: DeskUser) -> None:
-        done["joined"] = desk.service.take(ticket_id, user)
-        done["conversation"] = desk.service.conversation_for(ticket_id, user)[0]
+        conversation = desk.service.conversation_for(ticket_id, user)[0]
+        done["conversation"] = conversation
+        if desk.service.take(ticket_id, user):
+            # Before answering the agent: "Ana joined the chat" must reach the customer before
+            # anything Ana sends next (in the background it could arrive after her first reply).
+            quietly(f"telling the customer that {user.name} joined",
+                    lambda: desk.rasa.announce(conversation, user.name, "joined"))
     return await act(request, ticket_id, do, "The conversation is yours.", after=lambda _, user: _tell_widget(
-        desk, done.get("conversation"), user, "joined" if done.get("joined") else None))
+        desk, done.get("conversation"), user))
 
 
 @bp.post("/tickets/<ticket_id:int>/reply")

@@ -249,6 +249,8 @@ def test_taking_a_conversation_tells_the_customer_who_joined_and_pokes_the_widge
     ticket, conversation = site.ticket()
     assert ana.post(f"{site.url}/tickets/{ticket}/take", json={}, headers={"Accept": "application/json"},
                     timeout=30).json()["ok"]
+    told = [post for post in list(site.rasa.posted) if post["path"] == f"/conversations/{conversation}/tracker/events"]
+    assert len(told) == 1, "told before the take answers: 'joined' comes before anything the agent sends next"
     [joined] = _system_lines(site, conversation)
     assert joined["body"]["metadata"] == {"agent": "Ana Rivera", "system": "joined"}
     assert joined["body"]["text"] == "Ana joined the chat" and joined["body"]["event"] == "bot"
