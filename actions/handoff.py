@@ -119,8 +119,9 @@ class ActionWaiting(Action):
 
     Queued: the place in the queue and the wait. Out of hours: when the team is back, and that a
     reply also goes by email if the customer leaves an address (one written here is kept on the
-    ticket). With a person who answered in the last two minutes: nothing (they are talking). If the
-    ticket was finished meanwhile (the desk could not reach the bot), the bot hands itself back.
+    ticket, up to a few different ones; beyond them the bot names the one it keeps). With a person
+    who answered in the last two minutes: nothing (they are talking). If the ticket was finished
+    meanwhile (the desk could not reach the bot), the bot hands itself back.
     """
 
     def name(self) -> str:
@@ -137,9 +138,8 @@ class ActionWaiting(Action):
             return []
         email = find_email(tracker.latest_message.get("text"))
         contact = state.contact_email
-        if email and email != contact:
-            service.leave_contact(state.id, email)
-            contact = email
+        if email and email != contact:  # a ticket keeps a few addresses: beyond them, the one it has is named
+            contact = service.leave_contact(state.id, email)
         shop = settings().shop()
         estimate = _estimate(state.queue_position)
         agent = _first_name(state.agent_name)

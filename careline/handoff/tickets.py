@@ -26,6 +26,9 @@ HELPDESK = "helpdesk"
 
 ACTIVE = ("open", "assigned")
 CONTACT_EMAIL = "contact_email"   # a TicketEvent: the email the customer left while waiting
+#: The different addresses one ticket takes from the chat (a typo and its fix fit; a list of strangers
+#: to email does not: the unseen-reply emails go to the latest, careline.notify.unseen_replies).
+MAX_CONTACTS = 3
 
 
 @dataclass(frozen=True)
@@ -164,12 +167,28 @@ class TicketService:
                                self._position(session, ticket) if ticket.status == "open" else 0,
                                agent.name if agent else None, replied, contact)
 
-    def leave_contact(self, ticket_id: int, email: str) -> None:
-        """Remember the email the waiting customer left, for the agents (shown on the ticket)."""
+    def leave_contact(self, ticket_id: int, email: str) -> Optional[str]:
+        """Remember the email the waiting customer left (the ticket's contact now); the contact it keeps.
+
+        A ticket takes at most MAX_CONTACTS different addresses: beyond them a new one is not kept (and
+        logged) and the current contact stays; one it has already is the contact again.
+        """
+        email = email[:254]
         with self._sessions() as session:
-            session.add(TicketEvent(ticket_id=ticket_id, agent_id=None, kind=CONTACT_EMAIL, detail=email[:254],
+            left: List[str] = list(session.execute(sa.select(TicketEvent.detail).where(
+                TicketEvent.ticket_id == ticket_id, TicketEvent.kind == CONTACT_EMAIL)
+                .order_by(TicketEvent.id)).scalars())
+            current = left[-1] if left else None
+            if email == current:
+                return current
+            if email not in left and len(set(left)) >= MAX_CONTACTS:
+                logger.warning("ticket %s: a contact address beyond the %d it has was not kept", ticket_id,
+                               MAX_CONTACTS)
+                return current
+            session.add(TicketEvent(ticket_id=ticket_id, agent_id=None, kind=CONTACT_EMAIL, detail=email,
                                     created_at=self._now()))
             session.commit()
+            return email
 
     def handled_spans(self, limit: int) -> List[HandledSpan]:
         """The latest `limit` tickets people answered and finished: from the first reply to the finish."""

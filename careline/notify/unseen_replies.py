@@ -9,6 +9,10 @@ a verified customer's own address, else the one they left while waiting.
 
 Each ticket keeps how far its replies are settled (`reply_notices`): a reply seen in time, emailed,
 or with nowhere to go is never looked at again, so every round reads only the replies still open.
+
+A ticket gets at most one such email every REPLY_EMAIL_GAP (a live chat is not an email thread, and
+the shop's address is nobody's relay: an unverified customer chooses where the email goes). Replies
+missed meanwhile stay open and go together in the next email after the gap; nothing is lost.
 """
 from __future__ import annotations
 
@@ -30,6 +34,8 @@ HORIZON = timedelta(days=1)
 #: A reply recorded this soon after the customer's mark was on their screen already: the desk records
 #: a reply just after the customer's widget got it (careline.access.seen_marks).
 SLACK = timedelta(seconds=2)
+#: At most one unseen-reply email per ticket this often (the replies missed meanwhile go in the next one).
+REPLY_EMAIL_GAP = timedelta(minutes=10)
 WEB_CHANNEL = "socketio"
 TICKETS_PER_ROUND = 50
 
@@ -48,19 +54,22 @@ class UnseenReplies:
     """Queues the email of agent replies left unseen for `grace` (blocking; run by the worker)."""
 
     def __init__(self, engine: Engine, address: ReplyAddress, grace: timedelta = GRACE,
-                 now: Callable[[], datetime] = utcnow, horizon: timedelta = HORIZON) -> None:
+                 now: Callable[[], datetime] = utcnow, horizon: timedelta = HORIZON,
+                 gap: timedelta = REPLY_EMAIL_GAP) -> None:
         self._sessions = sessionmaker(bind=engine, future=True)
-        self._address, self.grace, self._now, self.horizon = address, grace, now, horizon
+        self._address, self.grace, self._now, self.horizon, self.gap = address, grace, now, horizon, gap
 
     def queue_due(self) -> int:
-        """Settle every ticket with a reply past its grace period; how many emails were queued."""
+        """Settle every ticket with a reply past its grace period and no email within the gap; how many
+        emails were queued."""
         now = self._now()
         settled = sa.func.coalesce(ReplyNotice.through_event_id, 0)
         with self._sessions.begin() as session:
             due = session.execute(
                 sa.select(TicketEvent.ticket_id).outerjoin(ReplyNotice, ReplyNotice.ticket_id == TicketEvent.ticket_id)
                 .where(TicketEvent.kind == REPLY, TicketEvent.id > settled,
-                       TicketEvent.created_at <= now - self.grace, TicketEvent.created_at > now - self.horizon)
+                       TicketEvent.created_at <= now - self.grace, TicketEvent.created_at > now - self.horizon,
+                       sa.or_(ReplyNotice.emailed_at.is_(None), ReplyNotice.emailed_at <= now - self.gap))
                 .distinct().order_by(TicketEvent.ticket_id).limit(TICKETS_PER_ROUND)).scalars().all()
             return sum(self._settle(session, ticket_id, now) for ticket_id in due)
 
@@ -80,20 +89,24 @@ class UnseenReplies:
             SeenMark.conversation_id == ticket.conversation_id)).scalar_one_or_none() if web else None
         missed = unseen(replies, seen_at)
         queued = 0
-        if missed and missed[0].created_at <= now - self.grace:
+        emailed_lately = notice is not None and notice.emailed_at is not None and notice.emailed_at > now - self.gap
+        if missed and missed[0].created_at <= now - self.grace and not emailed_lately:
             through = replies[-1].id  # the missed ones are emailed (or have nowhere to go), the others were seen
             to = self._address(session, ticket, not web)
             if to:
                 queued = int(queue_email(session, self._email(session, ticket, missed, to), now))
-        elif missed:  # the first missed reply is still in its grace period: settle the seen ones before it
+        elif missed:  # in its grace period, or an email went lately: settle the seen ones before the first missed
             through = max((reply.id for reply in replies if reply.id < missed[0].id), default=0)
         else:
             through = replies[-1].id
         if through:
             if notice is None:
-                session.add(ReplyNotice(ticket_id=ticket_id, through_event_id=through, updated_at=now))
-            elif through > notice.through_event_id:
+                notice = ReplyNotice(ticket_id=ticket_id, through_event_id=0, updated_at=now)
+                session.add(notice)
+            if through > notice.through_event_id:
                 notice.through_event_id, notice.updated_at = through, now
+            if queued:
+                notice.emailed_at = now
         return queued
 
     @staticmethod

@@ -8,9 +8,10 @@ from rasa_sdk.events import ActionExecuted
 from sqlalchemy.orm import Session
 
 from actions import deps
-from actions.handoff import ActionHandback, ActionHandoff
+from actions.handoff import ActionHandback, ActionHandoff, ActionWaiting
 from actions.orders import ActionAnswerYes, ActionOrderRequest
 from careline.db.models.handoff import OutboxMessage, Ticket
+from careline.handoff import reply_address
 from tests.actions.conftest import handed_over, make_tracker, run_action, user_event
 
 
@@ -91,3 +92,21 @@ def test_acknowledgement_steps_aside_so_the_usual_answer_follows():
     messages, events = run_action(ActionAcknowledgeFrustration(), make_tracker([event]))
     assert messages[0]["text"].startswith("I'm sorry you've had to repeat yourself.")
     assert events == [ActionReverted()]
+
+
+def test_a_waiting_customer_leaves_a_few_addresses_and_then_hears_which_one_is_kept():
+    _, handed = run_action(ActionHandoff(), make_tracker([angry("agent please", "human_handoff", 0.1)]))
+    assert handed_over(handed)
+    slot = {"handoff_ticket": next(e["value"] for e in handed if e.get("name") == "handoff_ticket")}
+    said = []
+    for email in ("kim@example.net", "kim.fixed@example.net", "lee@example.net", "victim.person@example.org"):
+        tracker = make_tracker([user_event("inform", f"reach me at {email}")], slots=slot)
+        messages, events = run_action(ActionWaiting(), tracker)
+        assert events == []
+        said.append(messages[0]["text"])
+    assert "kim@example.net" in said[0] and "lee@example.net" in said[2]
+    assert "lee@example.net" in said[3] and "victim" not in said[3], \
+        "a fourth address is not taken: the bot names the one the reply goes to"
+    with Session(deps.store_engine()) as session:
+        ticket = session.execute(sa.select(Ticket)).scalar_one()
+        assert reply_address(session, ticket) == "lee@example.net"

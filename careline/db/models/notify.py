@@ -27,7 +27,8 @@ class EmailRecord(OutboxColumns, Base):
 
 class ReplyNotice(Base):
     """How far a ticket's agent replies are settled for email: each one up to `through_event_id` (a
-    `reply` TicketEvent) was seen in the chat, emailed, or had no address to go to."""
+    `reply` TicketEvent) was seen in the chat, emailed, or had no address to go to; `emailed_at`: when
+    the ticket's latest unseen-reply email was queued (one per ticket per REPLY_EMAIL_GAP)."""
 
     __tablename__ = "reply_notices"
 
@@ -35,3 +36,4 @@ class ReplyNotice(Base):
                           primary_key=True)
     through_event_id = sa.Column(sa.Integer, nullable=False)
     updated_at = sa.Column(UTCDateTime, nullable=False)
+    emailed_at = sa.Column(UTCDateTime)

@@ -10,10 +10,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from careline.db.engine import make_engine
-from careline.db.models.handoff import OutboxMessage, Ticket
+from careline.db.models.handoff import OutboxMessage, Ticket, TicketEvent
 from careline.handoff.ticket import TicketFacts, build_ticket
 from careline.handoff.outbox import HelpdeskOutbox
-from careline.handoff.tickets import TicketService
+from careline.handoff.tickets import CONTACT_EMAIL, MAX_CONTACTS, TicketService
 from tests.conftest import Clock
 from tests.fakes.helpdesk import FakeHelpdesk
 
@@ -115,3 +115,26 @@ def test_a_bad_helpdesk_url_is_refused():
     with pytest.raises(ValueError):
         HelpdeskOutbox(None, "ftp://example")
     assert requests  # the outbox talks HTTP through requests
+
+
+def test_a_ticket_keeps_a_few_contact_addresses_and_then_the_one_it_has(engine, caplog):
+    service = TicketService(engine)
+    ticket = service.open(_draft("conv-contacts"), "conv-contacts:1").id
+    assert service.leave_contact(ticket, "kim@example.net") == "kim@example.net"
+    assert service.leave_contact(ticket, "kim@example.net") == "kim@example.net", "the same one again: nothing new"
+    assert service.leave_contact(ticket, "kim.fixed@example.net") == "kim.fixed@example.net"
+    assert service.leave_contact(ticket, "kim@example.net") == "kim@example.net", "one it has: the contact again"
+    assert service.leave_contact(ticket, "third@example.net") == "third@example.net"
+    assert MAX_CONTACTS == 3
+    with caplog.at_level("WARNING", logger="careline.handoff.tickets"):
+        assert service.leave_contact(ticket, "victim.person@example.org") == "third@example.net", \
+            "a fourth address is not kept: the current one stays"
+    assert "victim" not in caplog.text and "beyond the 3" in caplog.text, "logged, without the address"
+    assert service.state("conv-contacts").contact_email == "third@example.net"
+    assert service.leave_contact(ticket, "kim.fixed@example.net") == "kim.fixed@example.net"
+    with Session(engine) as session:
+        kept = session.execute(sa.select(TicketEvent.detail).where(
+            TicketEvent.ticket_id == ticket, TicketEvent.kind == CONTACT_EMAIL)).scalars().all()
+    assert set(kept) == {"kim@example.net", "kim.fixed@example.net", "third@example.net"}
+    other = service.open(_draft("conv-other"), "conv-other:1").id
+    assert service.leave_contact(other, "victim.person@example.org") == "victim.person@example.org", "per ticket"

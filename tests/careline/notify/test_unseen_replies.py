@@ -13,6 +13,7 @@ from careline.db import Agent, EmailRecord, ReplyNotice, TicketEvent, make_engin
 from careline.handoff import TicketService, reply_address
 from careline.handoff.ticket import TicketFacts, build_ticket
 from careline.notify import UnseenReplies
+from careline.notify.unseen_replies import REPLY_EMAIL_GAP
 from tests.conftest import Clock
 
 START = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)
@@ -99,6 +100,8 @@ def test_the_replies_missed_together_go_in_one_email_and_later_ones_in_the_next(
     marks.mark("web-batch", clock.now)  # back: the third is on screen
     _reply(engine, ticket, ana, "Fourth.", clock.now + timedelta(seconds=20))
     clock.now += GRACE + timedelta(seconds=30)
+    assert job.queue_due() == 0, "one email per ticket every REPLY_EMAIL_GAP: the fourth waits"
+    clock.now = START + GRACE + REPLY_EMAIL_GAP
     assert job.queue_due() == 1 and job.queue_due() == 0
     emails = _emails(engine)
     assert [to for _, to, _, _ in emails] == ["maria.lopez@example.com"] * 2, "a verified customer's own address"
@@ -135,3 +138,62 @@ def test_old_replies_are_never_emailed(engine, clock, ana):
     _reply(engine, ticket, ana, "From last week.", START - timedelta(days=7))
     job = UnseenReplies(engine, reply_address, grace=GRACE, now=clock, horizon=timedelta(days=1))
     assert job.queue_due() == 0 and _emails(engine) == []
+
+
+def test_an_unverified_customer_cannot_turn_the_replies_into_a_relay(engine, clock, ana):
+    """The review's case: four replies 12 s apart, a new address typed before each, a short grace (3 s):
+    one email, then the rest together after the gap, to at most MAX_CONTACTS addresses."""
+    job = UnseenReplies(engine, reply_address, grace=timedelta(seconds=3), now=clock)
+    ticket = _ticket(engine, "web-relay")
+    service = TicketService(engine)
+    assert timedelta(minutes=10) == REPLY_EMAIL_GAP
+    for number, victim in enumerate(("one", "two", "three", "four"), start=1):
+        service.leave_contact(ticket, f"victim.{victim}@example.org")
+        _reply(engine, ticket, ana, f"Reply {number}.", clock.now)
+        clock.now += timedelta(seconds=12)
+        job.queue_due()
+    for _ in range(10):  # the worker keeps running for the next minutes
+        clock.now += timedelta(seconds=30)
+        job.queue_due()
+    assert clock.now - START < REPLY_EMAIL_GAP
+    [(_, to, _, body)] = _emails(engine)
+    assert to == "victim.one@example.org" and "Reply 1." in body and "Reply 2." not in body
+    clock.now = START + timedelta(seconds=12) + REPLY_EMAIL_GAP
+    assert job.queue_due() == 1, "after the gap, the replies missed meanwhile in one email"
+    emails = _emails(engine)
+    assert emails[1][1] == "victim.three@example.org", "a fourth address was never kept"
+    assert all(f"Reply {n}." in emails[1][3] for n in (2, 3, 4)) and "Reply 1." not in emails[1][3]
+    clock.now += REPLY_EMAIL_GAP
+    assert job.queue_due() == 0 and len(_emails(engine)) == 2, "nothing twice, nothing lost"
+
+
+def test_a_ticket_waiting_out_its_gap_does_not_hold_back_the_others(engine, clock, ana):
+    job = UnseenReplies(engine, reply_address, grace=GRACE, now=clock)
+    first = _ticket(engine, "web-first", contact="kim@example.net")
+    _reply(engine, first, ana, "One.", START)
+    clock.now = START + GRACE
+    assert job.queue_due() == 1
+    _reply(engine, first, ana, "Two.", clock.now)
+    later = _ticket(engine, "web-later", contact="lee@example.net")
+    _reply(engine, later, ana, "Hello Lee.", clock.now)
+    clock.now += GRACE
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("careline.notify.unseen_replies.TICKETS_PER_ROUND", 1)
+        assert job.queue_due() == 1, "the ticket in its gap is not picked (it would fill the round)"
+    assert [to for _, to, _, _ in _emails(engine)] == ["kim@example.net", "lee@example.net"]
+
+
+def test_a_reply_seen_during_the_gap_is_not_emailed_after_it(engine, clock, job, ana):
+    ticket = _ticket(engine, "web-gap-seen", contact="kim@example.net")
+    marks = SeenMarks(engine, clock=clock)
+    _reply(engine, ticket, ana, "One.", START)
+    clock.now = START + GRACE
+    assert job.queue_due() == 1
+    _reply(engine, ticket, ana, "Two.", clock.now)
+    clock.now += timedelta(minutes=5)
+    marks.mark("web-gap-seen", clock.now)  # back in the chat: read it there
+    clock.now = START + GRACE + REPLY_EMAIL_GAP
+    assert job.queue_due() == 0 and len(_emails(engine)) == 1
+    with Session(engine) as session:
+        assert session.get(ReplyNotice, ticket).through_event_id == \
+            session.execute(sa.select(sa.func.max(TicketEvent.id))).scalar_one(), "settled: seen"
