@@ -3,8 +3,10 @@
 The shop store gives tickets (handoffs, response and resolution times), ratings and follow-ups;
 Rasa's SQL tracker store (its `events` table) gives conversations, intents, FAQ topics, fallbacks and
 frustration (of what customers said: the intents the system triggers to write first are not customer
-messages). Every day is a UTC day; a period is `start`..`end`, both included, at most
-MAX_PERIOD_DAYS long, and every day of it has its figures (zero when nothing happened).
+messages). Days are the shop's days (midnight to midnight in shop.yml's time zone, where the team
+works; UTC when no zone is given); a period is `start`..`end`, both included, at most
+MAX_PERIOD_DAYS long, and every day of it has its figures (counts are zero when nothing happened;
+a rate or an average of nothing is None, drawn as a gap).
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import json
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import Any, Dict, List, Mapping, Optional, Set, Tuple, TypedDict
 
 import sqlalchemy as sa
@@ -109,8 +111,8 @@ class FollowUpFigures(TypedDict):
 
 @dataclass
 class Day:
-    """One UTC day's figures. A day without conversations has no handoffs and nothing misunderstood
-    (rates 0), and no containment and no average rating (None): there is nothing to divide."""
+    """One day's figures. A day without conversations has no rates and no average rating (None: there
+    is nothing to divide, and 0% would read as a good day)."""
 
     day: date
     conversations: int = 0
@@ -121,16 +123,16 @@ class Day:
     rating_sum: int = 0
 
     @property
-    def handoff_rate(self) -> float:
-        return 0.0 if not self.conversations else min(1.0, self.handoffs / self.conversations)
+    def handoff_rate(self) -> Optional[float]:
+        return None if not self.conversations else min(1.0, self.handoffs / self.conversations)
 
     @property
     def containment_rate(self) -> Optional[float]:
         return None if not self.conversations else max(0, self.conversations - self.handoffs) / self.conversations
 
     @property
-    def fallback_rate(self) -> float:
-        return 0.0 if not self.customer_messages else self.fallbacks / self.customer_messages
+    def fallback_rate(self) -> Optional[float]:
+        return None if not self.customer_messages else self.fallbacks / self.customer_messages
 
     @property
     def csat_average(self) -> Optional[float]:
@@ -157,6 +159,7 @@ def _fmt(value: Optional[float], digits: int = 3) -> str:
 class Report:
     start: date
     end: date
+    zone: str = "UTC"  # the time zone of its days (the shop's)
     conversations: int = 0
     customer_messages: int = 0
     handoffs: int = 0
@@ -221,7 +224,7 @@ class Report:
     def as_json(self) -> Dict[str, Any]:
         """The figures for the JSON API: codes with their words where a person reads them."""
         return {
-            "start": self.start.isoformat(), "end": self.end.isoformat(), "days_are": "UTC",
+            "start": self.start.isoformat(), "end": self.end.isoformat(), "days_are": self.zone,
             "conversations": self.conversations, "customer_messages": self.customer_messages,
             "handoffs": self.handoffs, "handoff_reasons": self.handoff_reasons,
             "containment_rate": self.containment_rate, "handoff_rate": self.handoff_rate,
@@ -237,19 +240,23 @@ class Report:
         }
 
 
-def _bounds(start: date, end: date) -> Tuple[datetime, datetime]:
-    return datetime.combine(start, time.min), datetime.combine(end + timedelta(days=1), time.min)
+def _bounds(start: date, end: date, zone: tzinfo) -> Tuple[datetime, datetime]:
+    """The period's first and last moment as the stores keep time (naive UTC)."""
+    def utc(day: date) -> datetime:
+        return datetime.combine(day, time.min, tzinfo=zone).astimezone(timezone.utc).replace(tzinfo=None)
+    return utc(start), utc(end + timedelta(days=1))
 
 
 def _epoch(moment: datetime) -> float:
     return moment.replace(tzinfo=timezone.utc).timestamp()
 
 
-def report(store: Engine, tracker: Engine, start: date, end: date) -> Report:
-    """Figures for the days `start`..`end` (inclusive, UTC); PeriodError (a ValueError) for a bad period."""
+def report(store: Engine, tracker: Engine, start: date, end: date, zone: tzinfo = timezone.utc) -> Report:
+    """Figures for the days `start`..`end` (inclusive, days in `zone`); PeriodError (a ValueError) for a
+    bad period."""
     check_period(start, end)
-    low, high = _bounds(start, end)
-    result = Report(start, end)
+    low, high = _bounds(start, end, zone)
+    result = Report(start, end, zone=str(zone))
     days = {start + timedelta(days=n): Day(start + timedelta(days=n)) for n in range((end - start).days + 1)}
     result.days = list(days.values())
     with store.connect() as db:
@@ -269,16 +276,16 @@ def report(store: Engine, tracker: Engine, start: date, end: date) -> Report:
     for who in ("bot", "agent"):
         scores = [r.rating for r in ratings if r.handled_by == who]
         result.csat[who] = {"count": len(scores), "average": statistics.mean(scores) if scores else None}
-    for when, _conversation in {(as_utc(t.created_at).date(), t.conversation_id) for t in tickets}:
+    for when, _conversation in {(as_utc(t.created_at).astimezone(zone).date(), t.conversation_id) for t in tickets}:
         if when in days:
             days[when].handoffs += 1
     for rating in ratings:
-        day = days.get(as_utc(rating.created_at).date())
+        day = days.get(as_utc(rating.created_at).astimezone(zone).date())
         if day is not None:
             day.ratings += 1
             day.rating_sum += rating.rating
     result.follow_ups = _follow_up_figures(follow_ups)
-    _conversation_figures(result, days, tracker, _epoch(low), _epoch(high))
+    _conversation_figures(result, days, tracker, _epoch(low), _epoch(high), zone)
     return result
 
 
@@ -325,7 +332,7 @@ def faq_topic(parse_data: Mapping[str, Any]) -> Optional[str]:
 
 
 def _conversation_figures(result: Report, days: Dict[date, Day], tracker: Engine, low: float,
-                          high: float) -> None:
+                          high: float, zone: tzinfo) -> None:
     if "events" not in sa.inspect(tracker).get_table_names():
         return
     events = sa.table("events", sa.column("sender_id"), sa.column("type_name"), sa.column("timestamp"),
@@ -347,7 +354,7 @@ def _conversation_figures(result: Report, days: Dict[date, Day], tracker: Engine
     topics: Counter[str] = Counter()
     talked: Dict[date, Set[str]] = {}
     for row in rows:
-        when = datetime.fromtimestamp(float(row.timestamp), timezone.utc).date()
+        when = datetime.fromtimestamp(float(row.timestamp), zone).date()
         day = days.get(when)
         if day is not None:
             day.customer_messages += 1

@@ -8,18 +8,22 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta
 from typing import Any, Dict
 
 import pytest
 
 from careline.desk.analytics import DEFAULT_PERIOD_DAYS, SMALL_TALK_INTENTS
 from careline.desk.words import intent_title, topic_title
-from careline.shared import utctoday
 from careline.shared.settings import load_settings
 from tests.e2e.browser import browser, screenshot  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.e2e
+
+
+def shop_today():
+    """Today in the shop's time zone: the analytics page's days are the shop's days."""
+    return datetime.now(load_settings().shop().timezone).date()
 
 WAIT_MS = 45_000
 DESKTOP: Dict[str, Any] = {"viewport": {"width": 1280, "height": 800}}
@@ -62,8 +66,8 @@ def _sign_in_as_supervisor(page, settings) -> None:
 
 def _faq_topics_stored(system) -> Dict[str, int]:
     """FAQ questions per topic in the default period, read straight from the tracker store."""
-    start = utctoday() - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
-    since = datetime.combine(start, time.min, timezone.utc).timestamp()
+    start = shop_today() - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
+    since = datetime.combine(start, time.min, load_settings().shop().timezone).timestamp()
     counts: Dict[str, int] = {}
     for _, _, data in _user_events(system, "AND intent_name = 'faq' AND timestamp >= ?", since):
         topic = _topic(data)
@@ -78,10 +82,10 @@ def test_the_supervisor_sees_trends_faq_topics_and_top_intents_without_small_tal
     context = browser.new_context(**SIZES[size])
     page = context.new_page()
     _sign_in_as_supervisor(page, settings)
-    today = utctoday().isoformat()
+    today = shop_today().isoformat()
 
-    assert "Days are UTC days" in page.locator(".period-note").inner_text()
-    first_day = (utctoday() - timedelta(days=DEFAULT_PERIOD_DAYS - 1)).isoformat()
+    assert "midnight to midnight America/New_York time" in page.locator(".period-note").inner_text()
+    first_day = (shop_today() - timedelta(days=DEFAULT_PERIOD_DAYS - 1)).isoformat()
     assert page.get_by_label("From", exact=True).input_value() == first_day
     assert page.get_by_label("To", exact=True).input_value() == today
     assert page.locator("#csat").is_visible() and page.locator("#handoff-rate").inner_text() != ""
@@ -141,7 +145,7 @@ def test_a_period_that_makes_no_sense_is_explained_on_the_same_page(system, brow
     context = browser.new_context(**SIZES[size])
     page = context.new_page()
     _sign_in_as_supervisor(page, settings)
-    start, end = utctoday().isoformat(), (utctoday() - timedelta(days=9)).isoformat()
+    start, end = shop_today().isoformat(), (shop_today() - timedelta(days=9)).isoformat()
 
     page.get_by_label("From", exact=True).fill(start)
     page.get_by_label("To", exact=True).fill(end)

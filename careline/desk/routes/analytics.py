@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import datetime
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from markupsafe import Markup
@@ -20,7 +21,7 @@ from careline.desk.analytics import (DAY_COLUMNS, DEFAULT_PERIOD_DAYS, MAX_PERIO
 from careline.desk.charts import COUNT, RATE, SCORE, reading, trend_chart
 from careline.desk.words import intent_title, reason_title, topic_title
 from careline.desk.web import desk_of, json_error, page, run, supervisor_only
-from careline.shared import utctoday
+
 
 bp = Blueprint("analytics")
 
@@ -38,10 +39,12 @@ TYPED_MAX_CHARS = 40
 
 
 async def report_for(request: Request) -> Report:
-    """The report for the request's ?from= and ?to= (YYYY-MM-DD, UTC days); raises PeriodError."""
-    period = parse_period(request.args.get("from"), request.args.get("to"), utctoday())
+    """The report for the request's ?from= and ?to= (YYYY-MM-DD, the shop's days: shop.yml's time zone,
+    where the team works); raises PeriodError."""
     desk = desk_of(request)
-    result: Report = await run(report, desk.store_engine, desk.tracker_engine, period.start, period.end)
+    zone = desk.settings.shop().timezone
+    period = parse_period(request.args.get("from"), request.args.get("to"), datetime.now(zone).date())
+    result: Report = await run(report, desk.store_engine, desk.tracker_engine, period.start, period.end, zone)
     return result
 
 

@@ -74,7 +74,7 @@ def rated(store, conversation: str, when: datetime, rating: int) -> None:
     assert FeedbackService(store, now=Clock(when)).record(conversation, rating)
 
 
-def test_every_day_of_the_period_has_its_figures_and_empty_days_are_zero(store, tracker):
+def test_every_day_of_the_period_has_its_figures_and_empty_days_count_zero_with_no_rates(store, tracker):
     # day 1: two conversations, one handed off, one message not understood, rated 5 and 3
     said(tracker, "a", at(1, 9), "order_status")
     said(tracker, "a", at(1, 9, 1), "nlu_fallback")
@@ -102,8 +102,8 @@ def test_every_day_of_the_period_has_its_figures_and_empty_days_are_zero(store, 
     for empty in (two, five):
         assert (empty.conversations, empty.customer_messages, empty.handoffs, empty.fallbacks, empty.ratings) == \
             (0, 0, 0, 0, 0)
-        assert empty.handoff_rate == 0.0 and empty.fallback_rate == 0.0
-        assert empty.csat_average is None and empty.containment_rate is None  # nothing to divide
+        assert empty.handoff_rate is None and empty.fallback_rate is None  # nothing to divide: a gap, not 0%
+        assert empty.csat_average is None and empty.containment_rate is None
     assert (three.conversations, three.customer_messages, three.handoffs) == (1, 1, 0)
     assert (four.conversations, four.customer_messages, four.handoffs, four.handoff_rate) == (2, 2, 1, 0.5)
     # the days add up to the period's totals
@@ -113,13 +113,13 @@ def test_every_day_of_the_period_has_its_figures_and_empty_days_are_zero(store, 
 
     exported = list(csv.reader(io.StringIO("\n".join(",".join(row) for row in report.day_rows()))))
     assert exported[0] == ["2031-03-01", "2", "4", "1", "0.500", "0.500", "1", "0.250", "2", "4.00"]
-    assert exported[1] == ["2031-03-02", "0", "0", "0", "0.000", "", "0", "0.000", "0", ""]
+    assert exported[1] == ["2031-03-02", "0", "0", "0", "", "", "0", "", "0", ""]
     assert len(exported) == 5 and len(exported[0]) == len(analytics.DAY_COLUMNS)
 
     api = json.loads(json.dumps(report.as_json()))
     assert api["days_are"] == "UTC" and [d["day"] for d in api["days"]][:2] == ["2031-03-01", "2031-03-02"]
     assert api["days"][1] == {"day": "2031-03-02", "conversations": 0, "customer_messages": 0, "handoffs": 0,
-                              "handoff_rate": 0.0, "containment_rate": None, "fallbacks": 0, "fallback_rate": 0.0,
+                              "handoff_rate": None, "containment_rate": None, "fallbacks": 0, "fallback_rate": None,
                               "csat_ratings": 0, "csat_average": None}
     assert api["conversations"] == 4 and api["handoff_rate"] == 0.5
 
@@ -210,3 +210,17 @@ def test_the_report_itself_refuses_a_period_that_makes_no_sense(store, tracker):
         analytics.report(store, tracker, date(2026, 1, 2), date(2026, 1, 1))
     with pytest.raises(PeriodError, match="at most 366 days"):
         analytics.report(store, tracker, date(2020, 1, 1), date(2026, 1, 1))
+
+
+def test_days_are_the_shops_days_in_its_time_zone(store, tracker):
+    """A message at 03:00 UTC on 2 March is an evening message of 1 March for a team in New York."""
+    from zoneinfo import ZoneInfo
+
+    said(tracker, "evening", at(2, 3), "order_status")  # 22:00 on 1 March in New York (EST)
+    handed_off(store, "evening", at(2, 3, 1))
+    said(tracker, "morning", at(2, 14), "return_item")  # 09:00 on 2 March in New York
+    new_york = analytics.report(store, tracker, START, date(2031, 3, 2), ZoneInfo("America/New_York"))
+    assert [(day.day.day, day.customer_messages, day.handoffs) for day in new_york.days] == [(1, 1, 1), (2, 1, 0)]
+    assert new_york.as_json()["days_are"] == "America/New_York"
+    utc = analytics.report(store, tracker, START, date(2031, 3, 2))
+    assert [(day.day.day, day.customer_messages, day.handoffs) for day in utc.days] == [(1, 0, 0), (2, 2, 1)]

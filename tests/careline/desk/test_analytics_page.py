@@ -30,7 +30,7 @@ def test_the_page_draws_every_trend_per_day_with_a_table_and_the_words_for_codes
     rated(store, "a", at(1, 9, 3), 4)
     html = render(**page_context(analytics.report(store, tracker, START, date(2031, 3, 3))))
 
-    assert "Days are UTC days" in html and "3 days, 2031-03-01 to 2031-03-03" in html
+    assert "midnight to midnight UTC time" in html and "3 days, 2031-03-01 to 2031-03-03" in html
     for key, title, _ in TRENDS:
         figure = re.search(rf'<figure class="trend" id="trend-{key.replace("_", "-")}">(.*?)</figure>', html, re.S)
         assert figure and f"<figcaption>{title}</figcaption>" in figure.group(1) and "<svg" in figure.group(1)
@@ -38,7 +38,7 @@ def test_the_page_draws_every_trend_per_day_with_a_table_and_the_words_for_codes
         r'<table id="days">.*?</table>', html, re.S).group(0), re.S)
     assert rows == ["2031-03-01", "2031-03-02", "2031-03-03"]
     empty_day = re.search(r'datetime="2031-03-02">.*?</tr>', html, re.S).group(0)
-    assert re.findall(r"<td>(.*?)</td>", empty_day) == ["0", "0", "0", "0%", "0%", "-", "0"]
+    assert re.findall(r"<td>(.*?)</td>", empty_day) == ["0", "0", "0", "-", "-", "-", "0"], "no rate of nothing"
     first_day = re.search(r'datetime="2031-03-01">.*?</tr>', html, re.S).group(0)
     assert re.findall(r"<td>(.*?)</td>", first_day) == ["1", "3", "0", "0%", "0%", "4.00", "1"]
 
