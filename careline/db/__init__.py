@@ -10,7 +10,7 @@ seed.py          deterministic demo shop data
 """
 from careline.db.engine import Base, UTCDateTime, make_engine, make_readonly_engine
 from careline.db.models.access import SeenMark, WebSession
-from careline.db.models.desk import Agent, DeskFormKey, DeskSession
+from careline.db.models.desk import Agent, DeskFormKey, DeskSession, DeskTold
 from careline.db.models.feedback import Feedback
 from careline.db.models.followup import FOLLOW_UP_OUTCOMES, FOLLOW_UP_STATUSES, FollowUp, OrderWatch
 from careline.db.models.fulfilment import WarehouseOrder
@@ -28,3 +28,4 @@ __all__ = ["CHARGE_KINDS", "ORDER_STATUSES", "Agent", "Base", "Charge", "Custome
 __all__ += ["EmailRecord", "Outbox", "OutboxColumns", "Sent", "Tally", "WarehouseOrder", "backoff", "post_webhook"]
 __all__ += ["ReplyNotice", "SeenMark"]
 __all__ += ["FOLLOW_UP_OUTCOMES", "FOLLOW_UP_STATUSES", "FollowUp", "OrderWatch"]
+__all__ += ["DeskTold"]

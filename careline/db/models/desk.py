@@ -1,4 +1,4 @@
-"""The agent desk's accounts, sessions and one-time form keys."""
+"""The agent desk's accounts, sessions, one-time form keys and what customers were told."""
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -46,3 +46,20 @@ class DeskFormKey(Base):
     agent_id = sa.Column(sa.Integer, sa.ForeignKey("agents.id"), nullable=False)
     created_at = sa.Column(UTCDateTime, nullable=False)
     used_at = sa.Column(UTCDateTime)
+
+
+class DeskTold(Base):
+    """The customer of a ticket was told (or is being told) what was done under `reference` (a desk
+    refund or waiver): one row per ticket and reference, inserted in its own transaction before the
+    message goes, so only the request that inserted it sends; removed when the message could not be
+    sent, so the agent can try again (careline.desk.service.DeskService.tell_outcome)."""
+
+    __tablename__ = "desk_told"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    ticket_id = sa.Column(sa.Integer, sa.ForeignKey("tickets.id"), nullable=False)
+    reference = sa.Column(sa.String(40), nullable=False)
+    agent_id = sa.Column(sa.Integer, sa.ForeignKey("agents.id"), nullable=False)
+    created_at = sa.Column(UTCDateTime, nullable=False)
+
+    __table_args__ = (sa.UniqueConstraint("ticket_id", "reference", name="uq_desk_told_ticket_reference"),)
