@@ -3,15 +3,19 @@
 Money goes through the same `ClaimService` as the bot's, with the agent's authority (higher
 limits in policy.yml, totals per ticket and per order); amounts and the customer come from the
 store, never from the form, and a money form counts only with a key this desk issued for that
-ticket and agent (`issue_form_keys`). Once a ticket is assigned, only its agent or a supervisor
-replies, pays, resolves or closes it. Everything shown to an agent is redacted (`redact`), except
-the verified customer's own contact details in the customer panel.
+ticket and agent (`issue_form_keys`). A confirm applies only what its review showed: the review
+signs what it reviewed (ticket, agent, form key, kind, amount, reason, charge, cap override) and
+the confirm must carry that token and the same values (`preview`, `confirm`). The customer hears
+of an outcome once: `tell_outcome` claims a `DeskTold` row (unique per ticket and reference) first.
+Once a ticket is assigned, only its agent or a supervisor replies, pays, resolves or closes it.
+Everything shown to an agent is redacted (`redact`), except the verified customer's own contact
+details in the customer panel.
 """
 from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
@@ -20,18 +24,19 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from careline.db import Agent, Customer, DecisionRecord, DeskFormKey, Order, Ticket, TicketEvent
+from careline.db import Agent, Customer, DecisionRecord, DeskFormKey, DeskTold, Order, Ticket, TicketEvent
 from careline.desk import words
 from careline.desk.auth import DeskUser
 from careline.fulfilment import has_label
 from careline.desk.money_view import MONEY_ACTIONS, describe_event, kind_title, outcome_text, review, told_text
 from careline.money import (GOODWILL_CAP_OVERRIDDEN, GOODWILL_RULES, ClaimService, Request, allowed, from_cents,
                             outcome_words, rule_words)
-from careline.shared import as_utc, redact, utcnow
+from careline.shared import Signer, as_utc, redact, utcnow
 
 ACTIVE = ("open", "assigned")
 MAX_TEXT = 2000
 FORM_KEY_HOURS = 12  # an unused money-form key lasts as long as a desk session
+REVIEW_MINUTES = 60  # a money review is confirmed within this, or reviewed again
 
 
 class DeskError(ValueError):
@@ -122,12 +127,14 @@ class ClaimOwner:
 
 class DeskService:
     def __init__(self, engine: Engine, claims: ClaimService, now: Callable[[], datetime] = utcnow,
-                 label_url: Optional[Callable[[str], str]] = None) -> None:
-        """`label_url(reference)`: a fresh signed link to a return's label (careline.fulfilment), shown with it."""
+                 label_url: Optional[Callable[[str], str]] = None, review_key: Optional[str] = None) -> None:
+        """`label_url(reference)`: a fresh signed link to a return's label (careline.fulfilment), shown with it.
+        `review_key`: signs money reviews (default: a secret of this process; a restart asks for a new review)."""
         self._sessions = sessionmaker(bind=engine, future=True, expire_on_commit=False)
         self._claims = claims
         self._now = now
         self._label_url = label_url
+        self._reviews = Signer(review_key or secrets.token_urlsafe(32), "desk-money-review")
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -360,13 +367,20 @@ class DeskService:
                        override_cap=bool(override_cap) and kind != "waiver")
 
     def preview(self, ticket_id: int, user: DeskUser, kind: str, amount: Any = None, reason: Optional[str] = None,
-                charge_id: Any = None, override_cap: bool = False) -> Dict[str, Any]:
+                charge_id: Any = None, override_cap: bool = False, form_key: Any = None) -> Dict[str, Any]:
         """What the policy would decide for this money form with the agent's authority, applying nothing:
-        the review the agent confirms or cancels (careline.desk.money_view.review)."""
+        the review the agent confirms or cancels (careline.desk.money_view.review).
+
+        With the form's `form_key` (one this desk issued for the ticket and agent), an allowed review
+        has a `review_token`: `confirm` needs it, and applies only what was reviewed (the amount shown,
+        the kind, reason, charge and cap override). Without one, it is a preview only.
+        """
         with self._sessions() as session:
             ticket = self._active(session, ticket_id)
             self._may_act(session, ticket, user)
             owner = self._claim_owner(session, ticket)
+            if form_key is not None:
+                form_key = self._issued_key(session, form_key, ticket, user)
         request = self._money_request(kind, amount, reason, charge_id, override_cap)
         decision = self._claims.preview(order_number=owner.order_number, email=owner.email, request=request,
                                         authority=user.role, ticket_id=ticket_id)
@@ -375,8 +389,32 @@ class DeskService:
             fee = next((f.description for f in self._claims.waivable_fees(owner.order_number, owner.email)
                         if f.charge_id == request.charge_id), "")
         shown = review(kind, decision, owner.order_number, user.role, request.amount, redact(fee))
+        token = ""
+        if form_key is not None and shown["allowed"] and decision.amount > 0:
+            reviewed = replace(request, amount=decision.amount if kind != "waiver" else None)
+            token = self._reviews.sign({**self._reviewed(ticket_id, user, form_key, reviewed),
+                                        "at": int(self._now().timestamp())})
         return {**shown, "reason": request.reason, "charge_id": request.charge_id,
-                "override_cap": request.override_cap}
+                "override_cap": request.override_cap, "review_token": token}
+
+    @staticmethod
+    def _reviewed(ticket_id: int, user: DeskUser, form_key: str, request: Request) -> Dict[str, Any]:
+        """What a review binds its confirm to (signed into `review_token`, compared at the confirm)."""
+        return {"ticket": ticket_id, "agent": user.id, "form_key": form_key, "kind": request.kind,
+                "amount": None if request.amount is None else f"{request.amount:.2f}", "reason": request.reason,
+                "charge": request.charge_id, "override": request.override_cap}
+
+    def _check_review(self, ticket_id: int, user: DeskUser, form_key: str, request: Request, token: Any) -> None:
+        """Raises DeskError unless `token` is this desk's review of exactly this confirm, and fresh."""
+        signed = self._reviews.verify(token)
+        if signed is None:
+            raise DeskError("review it first: a refund or waiver is confirmed from its review (review it again)")
+        at = signed.pop("at", None)
+        if signed != self._reviewed(ticket_id, user, form_key, request):
+            raise DeskError("this is not what was reviewed (the amount, kind, reason, charge or cap override "
+                            "differ); review it again")
+        if not isinstance(at, int) or self._now().timestamp() - at > REVIEW_MINUTES * 60:
+            raise DeskError(f"this review is more than {REVIEW_MINUTES} minutes old; review it again")
 
     def claim(self, ticket_id: int, user: DeskUser, kind: str, form_key: Any, amount: Any = None,
               reason: Optional[str] = None, charge_id: Any = None, override_cap: bool = False) -> Dict[str, Any]:
@@ -384,25 +422,31 @@ class DeskService:
 
         `override_cap`: a supervisor goes past the goodwill cap per customer (recorded and audited).
         The result says what was decided, with the rule in agent language (`why`) and a sentence
-        for the agent (`message`); a used key answers its first result again.
+        for the agent (`message`); a used key answers its first result again. The desk's pages and
+        API confirm with `confirm` (bound to a review); this is the same without one.
         """
         return self._claim(ticket_id, user, kind, form_key, amount, reason, charge_id, override_cap)[0]
 
     def confirm(self, ticket_id: int, user: DeskUser, kind: str, form_key: Any, amount: Any = None,
                 reason: Optional[str] = None, charge_id: Any = None, override_cap: bool = False,
-                tell: Optional[Callable[[str], Dict[str, Any]]] = None) -> Dict[str, Any]:
-        """`claim`, then, when it paid or waived something now (not a replayed key), `tell(reference)`
-        the customer (e.g. `tell_outcome`). `told` in the result: whether the customer heard of it now;
-        `tell_error`: why not, when telling failed (the money is applied all the same)."""
-        result, replayed = self._claim(ticket_id, user, kind, form_key, amount, reason, charge_id, override_cap)
+                tell: Optional[Callable[[str], Dict[str, Any]]] = None, review_token: Any = None) -> Dict[str, Any]:
+        """`claim` of what was reviewed: `review_token` is `preview`'s for this form key, and the values
+        must be the ones it showed (else DeskError: review it again). Then, when it paid or waived
+        something now (not a replayed key), `tell(reference)` the customer (e.g. `tell_outcome`).
+        `told` in the result: whether the customer heard of it now; `tell_error`: why not, when telling
+        failed (the money is applied all the same)."""
+        result, replayed = self._claim(ticket_id, user, kind, form_key, amount, reason, charge_id, override_cap,
+                                       review_token=review_token, reviewed=True)
         answer: Dict[str, Any] = {}
         if tell is not None and result["allowed"] and result["reference"] and not replayed:
             answer = tell(result["reference"])
         return {**result, "told": bool(answer.get("told")), "tell_error": str(answer.get("error") or "")}
 
     def _claim(self, ticket_id: int, user: DeskUser, kind: str, form_key: Any, amount: Any,
-               reason: Optional[str], charge_id: Any, override_cap: bool) -> Tuple[Dict[str, Any], bool]:
-        """`claim`'s result and whether it replayed the key's first result (nothing happened again)."""
+               reason: Optional[str], charge_id: Any, override_cap: bool, review_token: Any = None,
+               reviewed: bool = False) -> Tuple[Dict[str, Any], bool]:
+        """`claim`'s result and whether it replayed the key's first result (nothing happened again);
+        `reviewed`: only what `review_token` reviewed (`confirm`)."""
         if kind not in MONEY_ACTIONS:
             raise DeskError(f"unknown action {kind!r}")
         with self._sessions() as session:
@@ -411,6 +455,8 @@ class DeskService:
             owner = self._claim_owner(session, ticket)
             form_key = self._issued_key(session, form_key, ticket, user)
         request = self._money_request(kind, amount, reason, charge_id, override_cap)
+        if reviewed:
+            self._check_review(ticket_id, user, form_key, request, review_token)
         outcome = self._claims.decide_and_apply(
             idempotency_key=f"desk:{ticket_id}:{form_key}", order_number=owner.order_number, email=owner.email,
             request=request, authority=user.role, conversation_id=ticket.conversation_id, ticket_id=ticket_id,
@@ -437,8 +483,10 @@ class DeskService:
         """Tell the customer, as the agent's message, what was done on this ticket under `reference`
         (an applied refund or waiver), in the bot's own words for it (utter_done_refund or utter_done_waiver).
 
-        Once per outcome: when the conversation already has that message, nothing is sent again
-        ({"told": False, "already": True}). Sent through `reply` (recorded, takes an unassigned ticket).
+        Once per outcome: a `DeskTold` row for the ticket and reference is inserted first, in its own
+        transaction, under a unique key; only the request that inserted it sends, the others answer
+        {"told": False, "already": True}. When sending fails, the row is removed again (so the agent can
+        try again) and the error is raised. Sent through `reply` (recorded, takes an unassigned ticket).
         """
         if not isinstance(reference, str) or not reference or len(reference) > 40:
             raise DeskError("which outcome should the customer hear about? (no reference)")
@@ -451,13 +499,35 @@ class DeskService:
             if record is None or not allowed(record.outcome):
                 raise DeskError(f"nothing was paid or waived on this ticket under {reference}")
             text = self._told_text(record)
-            sent = session.execute(sa.select(TicketEvent.id).where(
-                TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "reply", TicketEvent.detail == text)
-            ).first()
-        if sent:
+        if not self._claim_told(ticket_id, user, reference):
             return {"told": False, "already": True, "text": text}
-        self.reply(ticket_id, user, text, send, joining=joining)
+        went = False
+
+        def sending(conversation_id: str, words: str) -> None:
+            nonlocal went
+            send(conversation_id, words)
+            went = True
+        try:
+            self.reply(ticket_id, user, text, sending, joining=joining)
+        except Exception:
+            if not went:  # nothing reached the customer: the outcome can be told again
+                with self._sessions() as session:
+                    session.execute(sa.delete(DeskTold).where(DeskTold.ticket_id == ticket_id,
+                                                              DeskTold.reference == reference))
+                    session.commit()
+            raise
         return {"told": True, "already": False, "text": text}
+
+    def _claim_told(self, ticket_id: int, user: DeskUser, reference: str) -> bool:
+        """Claim telling the customer of `reference` (its own transaction); False when it was claimed already."""
+        with self._sessions() as session:
+            session.add(DeskTold(ticket_id=ticket_id, reference=reference, agent_id=user.id, created_at=self._now()))
+            try:
+                session.commit()
+            except sa.exc.IntegrityError:
+                session.rollback()
+                return False
+        return True
 
     @staticmethod
     def _told_text(record: DecisionRecord) -> str:
@@ -468,12 +538,12 @@ class DeskService:
     def _decisions(self, session: Session, ticket: Ticket) -> List[Dict[str, Any]]:
         """The conversation's policy decisions (the bot's and the desk's) as the decisions table shows
         them: who, what, the outcome and the rule in words, amount, reference, the return label's link;
-        `tellable` for what this ticket paid or waived, and `told` once the customer had that message."""
+        `tellable` for what this ticket paid or waived, and `told` once the customer had that message
+        (or it is being sent: `DeskTold`)."""
         records = session.execute(sa.select(DecisionRecord)
                                   .where(DecisionRecord.conversation_id == ticket.conversation_id)
                                   .order_by(DecisionRecord.id)).scalars().all()
-        replies = set(session.execute(sa.select(TicketEvent.detail).where(
-            TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "reply")).scalars())
+        told_of = set(session.execute(sa.select(DeskTold.reference).where(DeskTold.ticket_id == ticket.id)).scalars())
         keys = [r.idempotency_key.rsplit(":", 1)[-1] for r in records if r.idempotency_key.startswith("desk:")]
         names = dict(session.execute(sa.select(DeskFormKey.key, Agent.name)
                                      .join(Agent, Agent.id == DeskFormKey.agent_id)
@@ -483,7 +553,7 @@ class DeskService:
             name = names.get(r.idempotency_key.rsplit(":", 1)[-1]) if r.idempotency_key.startswith("desk:") else None
             who = "Bot" if r.authority == "bot" else f"{name or 'Someone'} ({r.authority})"
             tellable = bool(r.ticket_id == ticket.id and r.kind in MONEY_ACTIONS and allowed(r.outcome) and r.reference)
-            told = tellable and self._told_text(r) in replies
+            told = tellable and r.reference in told_of
             rows.append({
                 "at": r.created_at.isoformat(timespec="seconds"), "authority": r.authority, "who": who,
                 "kind": r.kind, "what": kind_title(r.kind), "outcome": r.outcome,

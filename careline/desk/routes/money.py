@@ -1,12 +1,15 @@
 """Money on a ticket: refunds and goodwill gestures, fee waivers - reviewed first, applied on confirm.
 
-1. Review (`POST /tickets/<id>/refund/review`, `/waiver/review`): the policy is asked with the agent's
-   authority and nothing is applied; the agent sees "Refund $28.95 on CL-100001 - allowed: <why>",
-   or a refusal in words (careline.desk.money_view). JSON for fetch() (money.js), else a review page.
-2. Confirm (`POST /tickets/<id>/refund`, `/waiver`): applied once per server-issued form key (a double
-   click or a replay answers the first result); with `tell` the customer hears the outcome as the
-   agent's message, in the bot's own words for it.
-3. Tell later (`POST /tickets/<id>/tell`, {reference}): the same message for an outcome not told yet.
+1. Review (`POST /tickets/<id>/refund/review`, `/waiver/review`, with the form's `form_key`): the
+   policy is asked with the agent's authority and nothing is applied; the agent sees "Refund $28.95
+   on CL-100001 - allowed: <why>", or a refusal in words (careline.desk.money_view). JSON for fetch()
+   (money.js), else a review page. An allowed review carries a `review_token` bound to what it shows.
+2. Confirm (`POST /tickets/<id>/refund`, `/waiver`, with the review's `review_token` and its values):
+   applied once per server-issued form key (a double click or a replay answers the first result),
+   and only as reviewed (another amount, kind, reason, charge or cap override: review it again);
+   with `tell` the customer hears the outcome as the agent's message, in the bot's own words for it.
+3. Tell later (`POST /tickets/<id>/tell`, {reference}): the same message for an outcome not told yet
+   (once: of concurrent requests only one sends).
 
 The decision is careline.money's (through DeskService); these routes only pass the form on.
 """
@@ -73,7 +76,8 @@ def _teller(request: Request, ticket_id: int, user: DeskUser,
                 joining=lambda c: quietly(f"telling the customer that {user.name} joined",
                                           lambda: desk.rasa.announce(c, user.name, "joined")))
         except RasaUnavailable as error:
-            return {"told": False, "error": f"The customer was not told: {error}. Tell them in a reply."}
+            return {"told": False, "error": f"The customer was not told: {error}. Try \"Tell the customer\" "
+                                            "again in a moment."}
     return tell
 
 
@@ -94,7 +98,7 @@ async def _review(request: Request, ticket_id: int, kind_of: Callable[[Dict[str,
     def preview(form: Dict[str, Any], user: DeskUser) -> Dict[str, Any]:
         return desk.service.preview(ticket_id, user, kind_of(form), amount=form.get("amount"),
                                     reason=form.get("reason"), charge_id=form.get("charge_id"),
-                                    override_cap=_flag(form.get("override_cap")))
+                                    override_cap=_flag(form.get("override_cap")), form_key=form.get("form_key") or "")
     if wants_json(request):
         return await act(request, ticket_id, preview, lambda shown: str(shown["text"]))
     form = _posted(request)
@@ -121,7 +125,8 @@ async def _confirm(request: Request, ticket_id: int, kind_of: Callable[[Dict[str
         tell = _teller(request, ticket_id, user, sent) if _flag(form.get("tell")) else None
         return desk.service.confirm(ticket_id, user, kind_of(form), form.get("form_key"), amount=form.get("amount"),
                                     reason=form.get("reason"), charge_id=form.get("charge_id"),
-                                    override_cap=_flag(form.get("override_cap")), tell=tell)
+                                    override_cap=_flag(form.get("override_cap")), tell=tell,
+                                    review_token=form.get("review_token"))
     return await act(request, ticket_id, confirm, _done, after=_widget_state(request, sent))
 
 

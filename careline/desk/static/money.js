@@ -1,8 +1,9 @@
 /* Money on a ticket without a page reload. A form's "Review" asks the policy with fetch() (nothing
    is applied) and shows its answer under the form: "Refund $28.95 on CL-100001 - allowed: ..." with
    Confirm and Cancel, or the refusal in words (red). Confirm applies it once (the form's one-time
-   key: a double click or a replay does nothing twice) and tells the customer when "Tell the customer"
-   is ticked; then the form gets a fresh key and the decisions table is drawn again.
+   key: a double click or a replay does nothing twice), exactly as reviewed (it sends the review's
+   token and the values the review showed), and tells the customer when "Tell the customer" is
+   ticked; then the form gets a fresh key and the decisions table is drawn again.
    Everything shown is built with textContent. Without JavaScript the same forms post and the review
    is a page of its own (money_review.html). */
 (function () {
@@ -89,13 +90,20 @@
   var COLUMNS = [["When", "at"], ["Who", "who"], ["What", "what"], ["Outcome", "outcome_words"],
                  ["Amount", "amount"], ["Why", "why"], ["Reference", "reference"]];
 
+  /* "Tell the customer": once told, says so; when the message could not go (the bot server did not
+     answer), says why in red and the button stays, to try again. */
   function tellButton(reference, where) {
     var tell = button("Tell the customer");
+    var note = el("span", "refused");
+    function failed(text) { tell.disabled = false; note.textContent = " " + text; where.appendChild(note); }
     tell.addEventListener("click", function () {
       tell.disabled = true;
       post("/tickets/" + ticketId + "/tell", { reference: reference }, csrfOf(panel.querySelector("form")))
-        .then(function (data) { where.textContent = ""; where.appendChild(el("span", "told", " · " + data.message)); refreshDecisions(); })
-        .catch(function (error) { tell.disabled = false; where.appendChild(el("span", "refused", " " + error.message)); });
+        .then(function (data) {
+          if (data.result && data.result.error) { failed(data.message); return; }
+          where.textContent = ""; where.appendChild(el("span", "told", " · " + data.message)); refreshDecisions();
+        })
+        .catch(function (error) { failed(error.message); });
     });
     return tell;
   }
@@ -182,7 +190,8 @@
 
   function confirm(form, box, asked, shown, tell, buttons) {
     buttons.forEach(function (each) { each.disabled = true; });
-    var body = { form_key: asked.form_key, amount: shown.amount, tell: tell.checked ? "1" : "" };
+    var body = { form_key: asked.form_key, review_token: shown.review_token, amount: shown.amount,
+                 tell: tell.checked ? "1" : "" };
     if (shown.kind === "goodwill") { body.goodwill = "1"; }
     if (shown.reason) { body.reason = shown.reason; }
     if (shown.charge_id !== null && shown.charge_id !== undefined) { body.charge_id = String(shown.charge_id); }

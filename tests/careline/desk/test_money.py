@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -12,12 +14,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from careline.db.engine import make_engine
+from careline.db.models.desk import DeskTold
 from careline.db.models.handoff import TicketEvent
 from careline.db.models.money import DecisionRecord, Refund, Waiver
 from careline.db.models.shop import Customer, Order
 from careline.desk.app import templates
 from careline.desk.auth import Accounts
 from careline.desk.money_view import describe_event, told_text
+from careline.desk.rasa_api import RasaUnavailable
 from careline.desk.service import DeskError, DeskService
 from careline.handoff.ticket import TicketFacts, build_ticket
 from careline.handoff.tickets import TicketService
@@ -127,8 +131,9 @@ def test_confirm_applies_once_and_tells_the_customer_once_when_asked(engine, des
 
     def tell(reference):
         return desk.tell_outcome(ticket, ana, reference, lambda conversation, text: sent.append((conversation, text)))
-    first = desk.confirm(ticket, ana, "refund", key, amount="38.95", reason="damaged", tell=tell)
-    again = desk.confirm(ticket, ana, "refund", key, amount="38.95", reason="damaged", tell=tell)
+    token = desk.preview(ticket, ana, "refund", reason="damaged", form_key=key)["review_token"]
+    first = desk.confirm(ticket, ana, "refund", key, amount="38.95", reason="damaged", tell=tell, review_token=token)
+    again = desk.confirm(ticket, ana, "refund", key, amount="38.95", reason="damaged", tell=tell, review_token=token)
     assert first["told"] and not again["told"], "a replayed key tells nothing again"
     assert first["reference"] == again["reference"] and _count(engine, Refund) == 1
     assert first["message"] == f"Done: refund of $38.95 ({first['reference']})."
@@ -150,7 +155,8 @@ def test_without_tell_nothing_is_sent_until_the_agent_chooses_and_a_waiver_reads
                              "be waived and is within an agent's waiver limit")
     key = desk.issue_form_keys(ticket, ana, ["w"])["w"]
     sent = []
-    done = desk.confirm(ticket, ana, "waiver", key, charge_id=str(fee["id"]))
+    token = desk.preview(ticket, ana, "waiver", charge_id=fee["id"], form_key=key)["review_token"]
+    done = desk.confirm(ticket, ana, "waiver", key, charge_id=str(fee["id"]), review_token=token)
     assert done["allowed"] and not done["told"] and sent == [] and _count(engine, Waiver) == 1
     row = desk.view(ticket).decisions[0]
     assert row["tellable"] and not row["told"]
@@ -216,3 +222,135 @@ def test_the_templates_show_words_a_refusal_in_red_and_escape_everything(engine,
     assert 'name="tell" value="1" checked' in allowed and 'name="goodwill" value="1"' in allowed
     assert 'value="k&#34;&gt;&lt;x"' in allowed and 'name="amount" value="10.00"' in allowed
     assert f'<a class="button" href="/tickets/{ticket}">Cancel</a>' in allowed
+
+
+# --- a confirm applies what was reviewed, and nothing else ---------------------------------------------
+
+
+def test_a_confirm_needs_its_review_and_the_values_it_showed(engine, desk, ana, clock):
+    """The reported case: a review of $5 and a confirm of $7 with the same key paid $7."""
+    ticket = _ticket(engine, MARIA, "conv-bound")
+    key = desk.issue_form_keys(ticket, ana, ["r"])["r"]
+    shown = desk.preview(ticket, ana, "goodwill", amount="5", reason="damaged", form_key=key)
+    token = shown["review_token"]
+    assert shown["allowed"] and shown["amount"] == "5.00" and token
+    cases = {
+        "no review": dict(kind="goodwill", amount="5", review_token=None),
+        "another amount": dict(kind="goodwill", amount="7", review_token=token),
+        "another kind": dict(kind="refund", amount="5", review_token=token),
+        "another reason": dict(kind="goodwill", amount="5", reason="late", review_token=token),
+        "a cap override": dict(kind="goodwill", amount="5", override_cap=True, review_token=token),
+        "an altered token": dict(kind="goodwill", amount="5", review_token=token[:-2] + "xx"),
+    }
+    for case, form in cases.items():
+        with pytest.raises(DeskError, match="review it"):
+            desk.confirm(ticket, ana, form.pop("kind"), key, **{"reason": "damaged", **form})
+        assert _count(engine, DecisionRecord) == 0, case
+    other_key = desk.issue_form_keys(ticket, ana, ["o"])["o"]
+    with pytest.raises(DeskError, match="not what was reviewed"):
+        desk.confirm(ticket, ana, "goodwill", other_key, amount="5", reason="damaged", review_token=token)
+    clock.now += timedelta(minutes=61)
+    with pytest.raises(DeskError, match="more than 60 minutes old"):
+        desk.confirm(ticket, ana, "goodwill", key, amount="5", reason="damaged", review_token=token)
+    assert _count(engine, DecisionRecord) == 0 and _count(engine, Refund) == 0
+    fresh = desk.preview(ticket, ana, "goodwill", amount="5", reason="damaged", form_key=key)["review_token"]
+    done = desk.confirm(ticket, ana, "goodwill", key, amount="5.00", reason="damaged", review_token=fresh)
+    assert done["allowed"] and done["amount"] == "5.00"
+    assert desk.confirm(ticket, ana, "goodwill", key, amount="5", reason="damaged", review_token=fresh) == {
+        **done, "told": False}, "a replay of the same confirm answers its first result"
+
+
+def test_a_review_for_what_the_policy_allows_binds_that_amount_and_a_waiver_its_charge(engine, desk, ana):
+    ticket = _ticket(engine, JAMES, "conv-bound-2")
+    key = desk.issue_form_keys(ticket, ana, ["r"])["r"]
+    shown = desk.preview(ticket, ana, "refund", reason="damaged", form_key=key)  # empty amount: what is allowed
+    assert shown["amount"] == "38.95"
+    with pytest.raises(DeskError, match="not what was reviewed"):
+        desk.confirm(ticket, ana, "refund", key, amount="1.00", reason="damaged", review_token=shown["review_token"])
+    assert desk.confirm(ticket, ana, "refund", key, amount=shown["amount"], reason="damaged",
+                        review_token=shown["review_token"])["amount"] == "38.95"
+    ticket = _ticket(engine, MARIA, "conv-bound-2b")
+    fees = desk.view(ticket).fees
+    waiver_key = desk.issue_form_keys(ticket, ana, ["w"])["w"]
+    token = desk.preview(ticket, ana, "waiver", charge_id=fees[0]["id"], form_key=waiver_key)["review_token"]
+    with pytest.raises(DeskError, match="not what was reviewed"):
+        desk.confirm(ticket, ana, "waiver", waiver_key, charge_id=str(fees[0]["id"] + 1), review_token=token)
+    assert desk.confirm(ticket, ana, "waiver", waiver_key, charge_id=str(fees[0]["id"]), review_token=token)["allowed"]
+
+
+def test_a_review_token_is_the_reviewers_own_and_a_refusal_or_a_bare_preview_has_none(engine, desk, ana, clock):
+    ticket = _ticket(engine, MARIA, "conv-bound-3")
+    ben = Accounts(engine, now=clock).create("ben@example.test", "Ben Second", "agent", "correct horse battery")
+    key = desk.issue_form_keys(ticket, ana, ["r"])["r"]
+    with pytest.raises(DeskError, match="not issued to you"):
+        desk.preview(ticket, ben, "goodwill", amount="5", reason="damaged", form_key=key)
+    with pytest.raises(DeskError, match="missing its key"):
+        desk.preview(ticket, ana, "goodwill", amount="5", reason="damaged", form_key="")
+    token = desk.preview(ticket, ana, "goodwill", amount="5", reason="damaged", form_key=key)["review_token"]
+    bens_key = desk.issue_form_keys(ticket, ben, ["b"])["b"]
+    with pytest.raises(DeskError, match="not what was reviewed"):
+        desk.confirm(ticket, ben, "goodwill", bens_key, amount="5", reason="damaged", review_token=token)
+    assert desk.preview(ticket, ana, "goodwill", amount="5", reason="damaged")["review_token"] == ""
+    _delivered(engine, "CL-100003", 45)
+    _goodwill_used(engine, JAMES[1], 2)
+    late = _ticket(engine, JAMES, "conv-bound-3b")
+    late_key = desk.issue_form_keys(late, ana, ["l"])["l"]
+    refused = desk.preview(late, ana, "refund", reason="changed_mind", form_key=late_key)
+    assert not refused["allowed"] and refused["review_token"] == "", "nothing to confirm after a refusal"
+
+
+# --- the customer is told once -----------------------------------------------------------------------------
+
+
+def _paid(engine, desk, ana, conversation):
+    ticket = _ticket(engine, JAMES, conversation)
+    key = desk.issue_form_keys(ticket, ana, ["r"])["r"]
+    token = desk.preview(ticket, ana, "refund", reason="damaged", form_key=key)["review_token"]
+    return ticket, desk.confirm(ticket, ana, "refund", key, reason="damaged", amount="38.95",
+                                review_token=token)["reference"]
+
+
+def _replies(engine, ticket):
+    with Session(engine) as session:
+        return session.execute(sa.select(TicketEvent.detail).where(
+            TicketEvent.ticket_id == ticket, TicketEvent.kind == "reply")).scalars().all()
+
+
+def test_five_concurrent_tells_send_the_message_once(engine, desk, ana):
+    """The reported case: five "Tell the customer" at once all sent it (the check was a separate read)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    ticket, reference = _paid(engine, desk, ana, "conv-tell-race")
+    sent = []
+    start = threading.Barrier(5)
+
+    def send(conversation, text):
+        time.sleep(0.3)  # the bot server takes a moment: the others come meanwhile
+        sent.append(text)
+
+    def tell(_):
+        start.wait()
+        return desk.tell_outcome(ticket, ana, reference, send)
+    with ThreadPoolExecutor(5) as pool:
+        answers = list(pool.map(tell, range(5)))
+    assert len(sent) == 1 and [a["told"] for a in answers].count(True) == 1
+    assert [a.get("already") for a in answers].count(True) == 4
+    assert _replies(engine, ticket) == sent, "one reply event"
+    assert _count(engine, DeskTold) == 1
+    assert [d["told"] for d in desk.view(ticket).decisions] == [True]
+
+
+def test_when_sending_fails_the_outcome_can_be_told_again_and_told_is_not_the_reply_text(engine, desk, ana):
+    ticket, reference = _paid(engine, desk, ana, "conv-tell-fails")
+
+    def down(conversation, text):
+        raise RasaUnavailable("the bot server is not answering")
+    with pytest.raises(RasaUnavailable):
+        desk.tell_outcome(ticket, ana, reference, down)
+    assert _count(engine, DeskTold) == 0 and _replies(engine, ticket) == []
+    assert [d["told"] for d in desk.view(ticket).decisions] == [False], "not told: the button is still there"
+    sent = []
+    assert desk.tell_outcome(ticket, ana, reference, lambda conversation, text: sent.append(text))["told"]
+    assert len(sent) == 1 and _count(engine, DeskTold) == 1
+    desk.reply(ticket, ana, "Anything else?", lambda *_: None)
+    assert [d["told"] for d in desk.view(ticket).decisions] == [True]
