@@ -2,25 +2,41 @@
 from __future__ import annotations
 
 import pytest
-import requests
 
 from careline.access import webchat
 from tests.e2e.browser import browser, screenshot  # noqa: F401 - the fixture
 from tests.e2e.widget_page import (
     DESKTOP,
+    MAY_NOT_HAVE_BEEN_SENT,
+    NOT_SENT_YET,
     PHONE,
+    SENDING,
     WAIT_MS,
     conversation_id,
     count,
+    customer_messages,
+    deliver,
+    from_bottom,
+    header_state,
     new_context,
     open_chat,
     page_url,
     say,
+    scroll_top,
+    style,
     texts,
+    wait_at_the_bottom,
     wait_for_more,
+    wholly_in_view,
 )
 
 pytestmark = pytest.mark.e2e
+
+SIZES = {"desktop": DESKTOP, "phone": PHONE}
+#: Questions with long answers, to fill the conversation past its visible height.
+QUESTIONS = ("how many days do i have to return something", "how long do refunds take to process",
+             "do you ship internationally", "how much do you charge for delivery", "how do i contact you",
+             "how many days does standard delivery take")
 
 
 def test_chat_quick_reply_reload_and_privacy(system, browser):  # noqa: F811
@@ -119,12 +135,6 @@ def test_reconnects_after_a_dropped_connection_and_fits_a_phone(system, browser)
     phone.close()
 
 
-def _customer_events(system, sender: str, text: str) -> int:
-    tracker = requests.get(f"{system.rasa_url}/conversations/{sender}/tracker", params={"token": system.token},
-                           timeout=10).json()
-    return sum(1 for event in tracker["events"] if event.get("event") == "user" and event.get("text") == text)
-
-
 @pytest.mark.parametrize("size", ["desktop", "phone"])
 def test_a_message_typed_while_offline_is_sent_once_and_kept_after_reconnecting(system, browser, size):  # noqa: F811
     context = new_context(browser, **(DESKTOP if size == "desktop" else PHONE))
@@ -135,24 +145,44 @@ def test_a_message_typed_while_offline_is_sent_once_and_kept_after_reconnecting(
     page.evaluate("CarelineChat.socket().io.engine.close()")
     page.locator(".cl-status").get_by_text("Careline").or_(page.locator(".cl-status").get_by_text("Connection")) \
         .wait_for(timeout=WAIT_MS)
+    page.wait_for_function("document.querySelector('.cl-state').innerText.startsWith('Not connected')",
+                           timeout=WAIT_MS)
+    assert page.locator(".cl-typing").is_hidden()
     before = count(page)
     typed = "what are your opening hours"
     page.get_by_label("Your message").fill(typed)
     page.get_by_label("Your message").press("Enter")
     assert page.get_by_label("Your message").input_value() == ""
+    mine = page.locator(".cl-msg.cl-customer").last
+    mark = page.locator(".cl-pending")
+    assert mine.inner_text().endswith(typed) and "cl-unsent" in mine.get_attribute("class"), "it looks unsent"
+    assert mark.inner_text() == NOT_SENT_YET and mark.is_visible() and wholly_in_view(page, mark)
+    assert mine.evaluate("el => el.nextElementSibling.className") == "cl-pending", "the words under the message"
+    assert page.get_by_role("log").get_by_text(NOT_SENT_YET).is_visible(), "not hidden from screen readers"
+    assert page.locator(".cl-typing").is_hidden(), "nobody types an answer to what has not gone"
     page.wait_for_timeout(1500)
     assert texts(page).count(typed) == 1 and count(page) == before, "shown while offline, not answered yet"
     screenshot(page, f"widget-offline-typed-{size}")
+    page.evaluate("""() => {  // every word the mark says from now on
+      window.__marks = [];
+      new MutationObserver(() => document.querySelectorAll('.cl-pending').forEach(
+        (mark) => window.__marks.push(mark.textContent))).observe(
+        document.querySelector('.cl-log'), { childList: true, subtree: true, characterData: true });
+    }""")
 
     context.set_offline(False)
     page.wait_for_function("CarelineChat.socket().connected", timeout=WAIT_MS)
     wait_for_more(page, ".cl-msg.cl-bot", before)
+    mark.wait_for(state="detached", timeout=WAIT_MS)  # the server acknowledged it
+    assert SENDING in page.evaluate("window.__marks"), "'Sending…' until the server has it"
+    assert "cl-unsent" not in page.locator(".cl-msg.cl-customer").last.get_attribute("class")
+    assert not header_state(page).startswith("Not connected")
     page.wait_for_timeout(1500)  # anything sent twice would be answered twice by now
     assert texts(page).count(typed) == 1, "kept in the history after reconnecting, shown once"
     customer_lines = [line.inner_text() for line in page.locator(".cl-msg.cl-customer").all()]
     assert customer_lines[-1].endswith(typed) and count(page) == before + 1, "answered once"
     assert page.locator(".cl-status").inner_text() == ""
-    assert _customer_events(system, sender, typed) == 1, "sent once"
+    assert customer_messages(system, sender, typed) == 1, "sent once"
     assert webchat.sender_for(page.evaluate("localStorage.getItem('careline.session')")) == sender
     screenshot(page, f"widget-offline-reconnected-{size}")
 
@@ -160,4 +190,165 @@ def test_a_message_typed_while_offline_is_sent_once_and_kept_after_reconnecting(
     page.wait_for_function("(t) => document.querySelector('.cl-log').innerText.includes(t)", arg=typed,
                            timeout=WAIT_MS)
     assert texts(page).count(typed) == 1
+    context.close()
+
+
+def _fill_past_its_height(page) -> None:
+    """Ask questions with long answers until the conversation no longer fits its visible area."""
+    for question in QUESTIONS:
+        if page.locator(".cl-log").evaluate("el => el.scrollHeight > el.clientHeight + 150"):
+            return
+        say(page, question)
+    assert page.locator(".cl-log").evaluate("el => el.scrollHeight > el.clientHeight + 150"), "it overflows"
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_log_stays_at_the_newest_line_when_the_panel_changes_size(system, browser, size):  # noqa: F811
+    """The message box grows, the status line comes, the typing dots show: the newest line stays in view as
+    long as the customer was there; a customer who scrolled up to read is never moved, and new messages
+    then show a button to go to them (seen only once there)."""
+    context = new_context(browser, **SIZES[size])
+    page = open_chat(context, system)
+    _fill_past_its_height(page)
+    wait_at_the_bottom(page)
+    newest = page.locator(".cl-msg.cl-bot").last
+    box = page.get_by_label("Your message")
+    box.fill("my parcel\nwas left\nat the wrong\ndoor and\nnobody answers")  # five lines: the log shrinks
+    assert box.bounding_box()["height"] > 100
+    wait_at_the_bottom(page)
+    assert wholly_in_view(page, newest), "the newest message is not pushed under the box"
+    screenshot(page, f"widget-log-follows-box-{size}")
+    box.fill("")
+    wait_at_the_bottom(page)
+
+    page.locator(".cl-log").evaluate("el => { el.scrollTop = 0; }")  # the customer scrolls up to read
+    page.wait_for_timeout(200)
+    box.fill("one\ntwo\nthree\nfour")
+    page.wait_for_timeout(300)
+    assert scroll_top(page) == 0, "a customer reading older messages stays where they are"
+    box.fill("")
+
+    record = "() => CarelineChat.socket().on('bot_uttered', (m) => { window.__newest = m.at; })"
+    page.evaluate(record)
+    bots = count(page)
+    page.evaluate("CarelineChat.send('what time are you open until')")
+    page.locator(".cl-log").evaluate("el => { el.scrollTop = 0; }")  # and back up to read, before the answer
+    wait_for_more(page, ".cl-msg.cl-bot", bots)
+    page.wait_for_timeout(300)
+    jump = page.get_by_role("button", name="New messages")
+    assert scroll_top(page) == 0 and from_bottom(page) > 100, "the answer does not pull the customer down"
+    assert jump.is_visible(), "a button says there is something new below"
+    page.wait_for_timeout(800)
+    newest_at = page.evaluate("window.__newest")
+    assert float(page.evaluate("localStorage.getItem('careline.seen')") or 0) < newest_at, "not seen up there"
+    screenshot(page, f"widget-new-messages-button-{size}")
+    jump.click()
+    wait_at_the_bottom(page)
+    assert jump.is_hidden() and wholly_in_view(page, page.locator(".cl-msg.cl-bot").last)
+    page.wait_for_function("(at) => Number(localStorage.getItem('careline.seen')) >= at", arg=newest_at,
+                           timeout=WAIT_MS)
+
+    context.set_offline(True)  # the status line comes, the header changes
+    page.evaluate("CarelineChat.socket().io.engine.close()")
+    page.locator(".cl-status").wait_for(state="visible", timeout=WAIT_MS)
+    wait_at_the_bottom(page)
+    context.set_offline(False)
+    page.wait_for_function("CarelineChat.socket().connected", timeout=WAIT_MS)
+    wait_at_the_bottom(page)
+    context.close()
+
+
+def test_a_message_lost_on_the_way_is_offered_again_and_never_sent_twice(system, browser):  # noqa: F811
+    """A message sent just before the connection dropped: if the server has it (in the history after
+    reconnecting) nothing more happens; if not, the widget does not guess (the server may still be working
+    on it) and the customer can send it again. The network's losses are made in the page: one message's
+    packet, another one's acknowledgement."""
+    context = new_context(browser, **DESKTOP)
+    page = open_chat(context, system)
+    say(page, "hello")
+    sender = conversation_id(page)
+    page.evaluate("""() => {
+      const socket = CarelineChat.socket();
+      const emit = socket.emit;
+      window.__lose = null;  // 'packet' or 'ack': what the network loses of the next message
+      socket.emit = function (name, data, ack) {
+        if (name !== 'user_uttered' || !window.__lose) { return emit.apply(this, arguments); }
+        const lose = window.__lose;
+        window.__lose = null;
+        return lose === 'packet' ? this : emit.call(this, name, data);
+      };
+    }""")
+
+    handled = "how do i contact you"
+    page.evaluate("window.__lose = 'ack'")
+    say(page, handled)  # answered: the server has it, only its acknowledgement is lost
+    assert page.locator(".cl-pending").count() == 0
+    page.evaluate("CarelineChat.socket().io.engine.close()")
+    page.wait_for_function("CarelineChat.socket().connected", timeout=WAIT_MS)
+    page.wait_for_timeout(1500)
+    assert page.locator(".cl-pending").count() == 0, "in the history after reconnecting: nothing to say"
+    assert texts(page).count(handled) == 1 and customer_messages(system, sender, handled) == 1
+
+    lost = "what time are you open until"
+    page.evaluate("window.__lose = 'packet'")
+    bots = count(page)
+    page.get_by_label("Your message").fill(lost)
+    page.get_by_label("Your message").press("Enter")
+    page.evaluate("CarelineChat.socket().io.engine.close()")
+    mark = page.locator(".cl-pending")
+    mark.filter(has_text=MAY_NOT_HAVE_BEEN_SENT).wait_for(timeout=WAIT_MS)
+    again = mark.get_by_role("button", name="Send again")
+    assert again.is_visible() and wholly_in_view(page, mark)
+    page.wait_for_timeout(1500)
+    assert customer_messages(system, sender, lost) == 0 and count(page) == bots, "never sent again by itself"
+    assert texts(page).count(lost) == 1
+    screenshot(page, "widget-message-may-not-have-been-sent")
+
+    again.click()
+    wait_for_more(page, ".cl-msg.cl-bot", bots)
+    mark.wait_for(state="detached", timeout=WAIT_MS)
+    assert customer_messages(system, sender, lost) == 1 and texts(page).count(lost) == 1
+    assert page.get_by_label("Your message").evaluate("el => el === document.activeElement")
+    context.close()
+
+
+ORDER = "CL-100004"
+
+
+def test_order_and_tracking_numbers_never_break_across_lines_on_a_phone(system, browser):  # noqa: F811
+    """Order numbers (and tracking numbers, links) stay on one line wherever a line ends; a long word
+    elsewhere still wraps inside its bubble. The bubbles with an order number at every place on a line are
+    given to the page as if the server had sent them (it says what it says)."""
+    context = new_context(browser, **PHONE)
+    page = open_chat(context, system)
+    say(page, f"where is my order {ORDER}")
+    mine = page.locator(".cl-msg.cl-customer").last.locator(".cl-nowrap")
+    assert mine.inner_text() == ORDER and mine.evaluate("el => el.getClientRects().length") == 1
+    kept = page.locator(".cl-msg.cl-bot .cl-nowrap")
+    already = kept.count()  # in the bot's own answers
+    bots = count(page)
+    fillers = ["Your order " + "abcdefghij klmnopq rstuv "[:n] for n in range(26)]
+    for filler in fillers:
+        deliver(page, "bot_uttered", {"text": f"{filler} {ORDER} is on its way to you, due Friday."})
+        deliver(page, "bot_uttered", {"text": f"{filler} XY-100004 is on its way to you, due Friday."})
+    deliver(page, "bot_uttered", {"text": "Parcel US5699252753 for order CL-100001.",
+                                  "links": [{"text": "US5699252753", "url": "https://tools.usps.com/x"}]})
+    deliver(page, "bot_uttered", {"text": "See " + "x" * 160 + " please."})
+    wait_for_more(page, ".cl-msg.cl-bot", bots + 2 * len(fillers) + 1)
+    assert kept.count() == already + len(fillers) + 2, "every order number, and the tracking link"
+    assert kept.evaluate_all("els => els.every((el) => el.getClientRects().length === 1)"), "none broken"
+    assert style(page, ".cl-msg.cl-bot a.cl-nowrap", "white-space") == "nowrap"
+    broken = page.evaluate("""() => [...document.querySelectorAll('.cl-msg.cl-bot')]
+      .filter((b) => b.textContent.includes('XY-100004')).filter((b) => {
+        const text = b.lastChild, at = text.textContent.indexOf('XY-100004'), range = document.createRange();
+        range.setStart(text, at); range.setEnd(text, at + 9);
+        return range.getClientRects().length > 1;
+      }).length""")
+    assert broken > 0, "the same words without the order number's span do break there (the test reaches the case)"
+    long_word = page.locator(".cl-msg.cl-bot").last
+    assert long_word.evaluate("el => el.scrollWidth <= el.clientWidth"), "a long word still wraps in its bubble"
+    panel = page.locator(".cl-panel").bounding_box()
+    assert long_word.bounding_box()["x"] + long_word.bounding_box()["width"] <= panel["x"] + panel["width"]
+    page.locator(".cl-msg.cl-bot").filter(has_text="CL-100001").last.scroll_into_view_if_needed()
+    screenshot(page, "widget-order-numbers-phone")
     context.close()

@@ -8,6 +8,8 @@ import threading
 from typing import Any, Dict, List, Optional
 from urllib.parse import urlsplit
 
+import requests
+
 from careline.access import webchat
 from careline.shared.settings import load_settings
 
@@ -189,15 +191,66 @@ def style(page: Any, selector: str, prop: str, pseudo: Optional[str] = None) -> 
 
 
 def waiting_header(state: Dict[str, Any]) -> str:
-    """What the header says for a conversation_state the server sent."""
+    """What the header says for a conversation_state the server sent (the widget's showState)."""
     if state["agent"]:
         return f"{state['agent']} is here"
     if state["team_open"]:
-        return "Waiting for the team" + (f" · about {state['eta_minutes']} min" if state["eta_minutes"] else "")
+        if state["eta_minutes"] is not None:
+            return f"Waiting for the team · about {state['eta_minutes']} min"
+        if state["back"]:  # the wait would run past closing time: no estimate, when the team is back
+            return f"Waiting for the team · if not today, back {state['back']}"
+        return "Waiting for the team"
     return "Our team is offline" + (f" · back {state['back']}" if state["back"] else "")
+
+
+#: The words under a customer's message that has not reached the server.
+NOT_SENT_YET = "Not sent yet – will send when the connection is back"
+SENDING = "Sending…"
+MAY_NOT_HAVE_BEEN_SENT = "This message may not have been sent."
+
+
+def from_bottom(page: Any) -> float:
+    """How far (px) the conversation is scrolled up from its newest line (0: at the bottom)."""
+    return float(page.locator(".cl-log").evaluate("el => el.scrollHeight - el.scrollTop - el.clientHeight"))
+
+
+def scroll_top(page: Any) -> float:
+    return float(page.locator(".cl-log").evaluate("el => el.scrollTop"))
+
+
+def wholly_in_view(page: Any, locator: Any) -> bool:
+    """Whether the element is entirely inside the conversation's visible area (not cut off, not below it)."""
+    return bool(locator.evaluate("""(el) => {
+      const log = document.querySelector('.cl-log').getBoundingClientRect();
+      const box = el.getBoundingClientRect();
+      return box.height > 0 && box.top >= log.top - 1 && box.bottom <= log.bottom + 1;
+    }"""))
+
+
+def deliver(page: Any, event: str, data: Any) -> None:
+    """Hand `data` to the page's socket listeners of `event` as if the server had sent it: for what the
+    running server cannot be made to send at will (a state it reaches only at some times of day, text
+    it never sends). The widget cannot tell the difference."""
+    page.evaluate("([event, data]) => CarelineChat.socket().listeners(event).forEach((f) => f(data))",
+                  [event, data])
 
 
 def latest_state(page) -> Dict[str, Any]:
     states = events(page, "conversation_state")
     assert states, "the server tells the widget the conversation's state"
     return states[-1]
+
+
+def wait_at_the_bottom(page: Any) -> None:
+    """Wait (a frame or two: the widget follows size changes as they happen) until the log is at its newest line."""
+    page.wait_for_function("""() => {
+      const log = document.querySelector('.cl-log');
+      return log.scrollHeight - log.scrollTop - log.clientHeight <= 1;
+    }""", timeout=2000)
+
+
+def customer_messages(system: Any, conversation: str, text: str) -> int:
+    """How many times the conversation's tracker (Rasa's store) has this message from the customer."""
+    tracker = requests.get(f"{system.rasa_url}/conversations/{conversation}/tracker",
+                           params={"token": system.token}, timeout=10).json()
+    return sum(1 for event in tracker["events"] if event.get("event") == "user" and event.get("text") == text)

@@ -13,8 +13,16 @@
  *   `agent_typing` shows the typing indicator only while an agent really types.
  * - `seen` tells the server the newest message the customer has had on screen (panel open, page visible),
  *   so replies they never saw can go by email.
- * - Messages typed while the connection is down wait in `pending` and are sent once the history of the
- *   reconnected session is on screen (sending before would let the history wipe them from view).
+ * - Messages typed while the connection is down wait in `pending`, marked "Not sent yet", and are sent
+ *   once the history of the reconnected session is on screen (sending before would let the history wipe
+ *   them from view); "Sending…" until the server acknowledges them (socket.io ack: it has handled them).
+ *   A message sent just before the connection dropped and missing from the history afterwards is never
+ *   sent again by itself (the server may still be handling it): it says so and offers "Send again".
+ *   While the connection is down the header says so instead of who is answering.
+ * - The log stays at its newest line when anything changes its size (the header's state, the email form,
+ *   the status line, typing, a growing message box) as long as the customer was there; a customer who
+ *   scrolled up to read is never moved: new messages then show a "New messages" button instead.
+ * - Order numbers (CL-123) and tracking numbers never break across lines.
  * Everything is built with DOM calls (no innerHTML), so nothing a message contains can run as code.
  */
 (function () {
@@ -28,17 +36,27 @@
   var HISTORY_TIMEOUT_MS = 5000;                  /* confirmed but no history: send what waits anyway */
   var SEEN_DEBOUNCE_MS = 400;
   var MAX_LINES = 5;                              /* the message box grows up to this, then scrolls */
+  var STICK_PX = 48;                              /* this close to the newest line counts as there */
   var config = window.CARELINE || {};
   var MAX_CHARS = config.maxChars || 1000;
   var COUNTER_FROM = Math.floor(MAX_CHARS * 0.8);
   var GREETING = "Hi! I'm Careline, the Harbor & Pine assistant. Ask me about an order, a return, a refund or a charge.";
   var URL_PATTERN = /(https?:\/\/[^\s<>"')\]]+[^\s<>"')\].,;:!?])/g;
+  var ORDER_PATTERN = /\b(CL-\d+)\b/i;          /* an order number: kept on one line */
+  var MARK_OFFLINE = "Not sent yet – will send when the connection is back";
+  var MARK_SENDING = "Sending…";
+  var MARK_UNSURE = "Not confirmed yet – waiting for the connection";
+  var MARK_UNKNOWN = "This message may not have been sent.";
   /* The address the bot will keep (careline/shared/patterns.py EMAIL_WHOLE). */
   var EMAIL_PATTERN = /^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}$/;
 
   var socket = null;
   var ready = false;          /* the session's history is on screen: messages may go */
-  var pending = [];           /* typed, not sent yet */
+  var pending = [];           /* typed, not sent yet: {payload, shown, bubble, mark, unknown} */
+  var inFlight = [];          /* sent, not acknowledged by the server yet */
+  var connection = "";        /* the header's words while the connection is down, else "" */
+  var stuck = true;           /* the log shows its newest line: keep it there */
+  var rebuilding = false;     /* the history is being put on screen */
   var historyTimer = null;
   var typingTimer = null;
   var typingMode = null;      /* null, "bot" or "agent" */
@@ -98,11 +116,19 @@
     return el("a", attrs);
   }
 
+  /* Plain text with its order numbers in spans that never break (white-space: nowrap). */
+  function orderNumbersKept(fragment, text) {
+    text.split(ORDER_PATTERN).forEach(function (part, index) {
+      if (index % 2 === 1) { fragment.appendChild(el("span", { className: "cl-nowrap", text: part })); }
+      else if (part) { fragment.appendChild(document.createTextNode(part)); }
+    });
+  }
+
   /* Plain text with its web addresses turned into links. */
   function addressesLinked(fragment, text) {
     String(text || "").split(URL_PATTERN).forEach(function (part, index) {
       if (index % 2 === 1) { fragment.appendChild(link(part, part)); }
-      else if (part) { fragment.appendChild(document.createTextNode(part)); }
+      else if (part) { orderNumbersKept(fragment, part); }
     });
   }
 
@@ -123,13 +149,44 @@
       });
       if (!best) { addressesLinked(fragment, rest); break; }
       addressesLinked(fragment, rest.slice(0, best.at));
-      fragment.appendChild(link(best.item.url, best.item.text, "Track the parcel (opens the carrier's page)"));
+      var tracking = link(best.item.url, best.item.text, "Track the parcel (opens the carrier's page)");
+      tracking.className = "cl-nowrap";
+      fragment.appendChild(tracking);
       rest = rest.slice(best.at + best.item.text.length);
     }
     return fragment;
   }
 
-  function scrollDown() { ui.log.scrollTop = ui.log.scrollHeight; }
+  /* ---- the log's scroll position ---- */
+
+  function fromBottom() { return ui.log.scrollHeight - ui.log.scrollTop - ui.log.clientHeight; }
+
+  /* To the newest line, and stay there. */
+  function scrollDown() {
+    ui.log.scrollTop = ui.log.scrollHeight;
+    stuck = true;
+    ui.jump.hidden = true;
+  }
+
+  /* After anything that may change the log's size or content: at the newest line if the customer was. */
+  function follow() {
+    if (stuck && !rebuilding) { ui.log.scrollTop = ui.log.scrollHeight; }
+  }
+
+  /* The customer scrolled (or the log did): are they at the newest line? */
+  function onLogScroll() {
+    if (ui.panel.hidden || rebuilding) { return; }
+    stuck = fromBottom() <= STICK_PX;
+    if (stuck && !ui.jump.hidden) { ui.jump.hidden = true; markSeen(); }
+  }
+
+  /* A message arrived: show it, or tell a customer who reads older ones that it is there. */
+  function showNewest(mine) {
+    if (rebuilding) { return; }
+    if (mine) { scrollDown(); return; }
+    follow();
+    if (!stuck && !ui.panel.hidden) { ui.jump.hidden = false; }
+  }
 
   function clearQuickReplies() {
     Array.prototype.forEach.call(ui.log.querySelectorAll(".cl-quick"), function (group) { group.remove(); });
@@ -154,9 +211,11 @@
     var at = typeof message.at === "number" ? message.at : 0;
     if (at > newestAt) { newestAt = at; }
     if (role === "system") {
-      ui.log.appendChild(el("p", { className: "cl-system", text: message.text || "" }));
+      var line = el("p", { className: "cl-system", text: message.text || "" });
+      ui.log.appendChild(line);
       lastSpeaker = null;
-      return;
+      showNewest(false);
+      return line;
     }
     var speaker = role === "agent" ? "agent:" + message.agent : role;
     var first = speaker !== lastSpeaker;
@@ -176,7 +235,9 @@
     var image = message.image || (message.attachment && message.attachment.type === "image" &&
       message.attachment.payload && message.attachment.payload.src);
     if (image && /^https?:\/\//.test(image)) {
-      bubble.appendChild(el("img", { src: image, alt: "Image from Careline", loading: "lazy" }));
+      var picture = el("img", { src: image, alt: "Image from Careline", loading: "lazy" });
+      picture.addEventListener("load", follow);
+      bubble.appendChild(picture);
     }
     if (role === "agent") {
       ui.log.appendChild(el("div", { className: "cl-entry" + (first ? "" : " cl-cont") }, [
@@ -199,7 +260,8 @@
       ui.log.appendChild(group);
       lastSpeaker = null;
     }
-    scrollDown();
+    showNewest(role === "customer");
+    return bubble;
   }
 
   /* The typing indicator: the bot's dots after a message, or an agent who really types. */
@@ -222,23 +284,35 @@
       typingTimer = setTimeout(function () { setTyping(null); },
         mode === "agent" ? AGENT_TYPING_TIMEOUT_MS : TYPING_TIMEOUT_MS);
     }
-    scrollDown();
+    follow();
   }
 
-  function setStatus(text) {
+  /* The connection: `text` for the status line under the header, `header` for the header's state line
+   * (instead of who answers, which the widget cannot know while it is cut off); "" when connected. */
+  function setStatus(text, header) {
     ui.status.textContent = text;
     ui.panel.classList.toggle("cl-offline", Boolean(text));
+    connection = header || "";
+    showState();
+    showMarks();
   }
 
-  /* The header's line on who will answer, from the latest conversation_state. */
+  /* The header's line on who will answer, from the latest conversation_state (or the connection's state
+   * while it is down). Waiting while the team is at work: the expected wait, or when the reply would run
+   * past closing time (no estimate then, `back` set) when the team is back if nobody gets to it today. */
   function showState() {
     var line = "";
     var kind = "";
-    if (state.waiting && state.agent) {
+    if (connection) {
+      line = connection;
+      kind = "connection";
+    } else if (state.waiting && state.agent) {
       line = state.agent + " is here";
       kind = "agent";
     } else if (state.waiting && state.team_open) {
-      line = "Waiting for the team" + (typeof state.eta_minutes === "number" ? " · about " + state.eta_minutes + " min" : "");
+      line = "Waiting for the team";
+      if (typeof state.eta_minutes === "number") { line += " · about " + state.eta_minutes + " min"; }
+      else if (state.back) { line += " · if not today, back " + state.back; }
       kind = "waiting";
     } else if (state.waiting) {
       line = "Our team is offline" + (state.back ? " · back " + state.back : "");
@@ -254,6 +328,7 @@
       ui.email.hidden = !askEmail;
       if (askEmail) { ui.emailError.textContent = ""; ui.emailInput.removeAttribute("aria-invalid"); }
     }
+    follow();  /* the header or the form changed size (the ResizeObserver would, a frame later) */
   }
 
   function onState(data) {
@@ -293,10 +368,11 @@
   function markSeen() {
     if (!looking()) { return; }
     if (unread) { unread = 0; showUnread(); }
+    if (!stuck) { return; }  /* reading older messages: the newest, further down, are not seen yet */
     if (newestAt > Number(recall(SEEN_KEY) || 0)) { remember(SEEN_KEY, String(newestAt)); }
     clearTimeout(seenTimer);
     seenTimer = setTimeout(function () {
-      if (ready && socket && socket.connected && looking() && newestAt > seenSent) {
+      if (ready && socket && socket.connected && looking() && stuck && newestAt > seenSent) {
         seenSent = newestAt;
         socket.emit("seen", { at: newestAt });
       }
@@ -305,8 +381,61 @@
 
   /* ---- sending ---- */
 
+  /* The words under a customer's message that has not reached the server (with "Send again" when it
+   * may be lost), from its state and the connection's. */
+  function showMark(item) {
+    var words = item.unknown ? MARK_UNKNOWN : (socket && socket.connected ? MARK_SENDING :
+      (inFlight.indexOf(item) >= 0 ? MARK_UNSURE : MARK_OFFLINE));
+    if (!item.mark) {
+      item.mark = el("p", { className: "cl-pending" });
+      ui.log.insertBefore(item.mark, item.bubble.nextSibling);
+      item.bubble.classList.add("cl-unsent");
+    }
+    item.mark.textContent = words;
+    if (item.unknown) {
+      var again = el("button", { type: "button", className: "cl-again", text: "Send again" });
+      again.addEventListener("click", function () { sendAgain(item); });
+      item.mark.appendChild(document.createTextNode(" "));
+      item.mark.appendChild(again);
+    }
+    follow();
+  }
+
+  function clearMark(item) {
+    if (item.mark) { item.mark.remove(); item.mark = null; }
+    item.bubble.classList.remove("cl-unsent");
+    follow();
+  }
+
+  /* Every message still on its way says where it is (after the connection changed). */
+  function showMarks() {
+    pending.concat(inFlight).forEach(function (item) { if (item.mark || !socket || !socket.connected) { showMark(item); } });
+  }
+
+  /* The server acknowledged the message: it has handled it. */
+  function delivered(item) {
+    var at = inFlight.indexOf(item);
+    if (at < 0) { return; }
+    inFlight.splice(at, 1);
+    clearMark(item);
+  }
+
   function flush() {
-    while (ready && socket && socket.connected && pending.length) { socket.emit("user_uttered", pending.shift()); }
+    while (ready && socket && socket.connected && pending.length) {
+      var item = pending.shift();
+      inFlight.push(item);
+      if (item.mark) { showMark(item); }
+      socket.emit("user_uttered", item.payload, delivered.bind(null, item));
+      if (!state.waiting) { setTyping("bot"); }
+    }
+  }
+
+  function sendAgain(item) {
+    item.unknown = false;
+    pending.push(item);
+    showMark(item);
+    flush();
+    ui.input.focus();
   }
 
   /* The counter near the limit and, past it, the reason the text cannot go (`size`: of another text). */
@@ -345,12 +474,13 @@
       return false;
     }
     clearQuickReplies();
-    addEntry("customer", { text: display || text });
     var message = { message: text };
     if (display) { message.metadata = { display: display }; }
-    pending.push(message);
-    if (!state.waiting) { setTyping("bot"); }
+    var item = { payload: message, shown: display || text, bubble: null, mark: null, unknown: false };
+    item.bubble = addEntry("customer", { text: item.shown });
+    pending.push(item);
     flush();
+    if (pending.indexOf(item) >= 0) { showMark(item); }  /* it could not go yet */
     return true;
   }
 
@@ -386,8 +516,26 @@
 
   /* ---- the socket ---- */
 
+  /* Messages sent just before the connection dropped, unacknowledged: those in the history (the last
+   * customer lines) are done; the others may be lost, or the server may still be handling them, so they
+   * are never sent again by themselves: the customer decides ("Send again"). */
+  function settleInFlight(items) {
+    var theirs = items.filter(function (item) { return item && item.role === "customer"; })
+      .map(function (item) { return String(item.text || ""); }).slice(-inFlight.length);
+    var unsure = [];
+    inFlight.forEach(function (item) {
+      var at = theirs.indexOf(item.shown);
+      if (at >= 0) { theirs.splice(at, 1); } else { item.unknown = true; unsure.push(item); }
+    });
+    inFlight = [];
+    return unsure;
+  }
+
   function showHistory(items) {
     clearTimeout(historyTimer);
+    items = Array.isArray(items) ? items : [];
+    var keep = stuck ? null : ui.log.scrollTop;  /* a customer reading older messages stays there */
+    rebuilding = true;
     ui.log.textContent = "";
     newestAt = 0;
     seenSent = 0;
@@ -395,7 +543,8 @@
     addEntry("bot", { text: GREETING });
     var seen = Number(recall(SEEN_KEY) || 0);
     var unseen = 0;
-    (Array.isArray(items) ? items : []).forEach(function (item) {
+    var unsure = inFlight.length ? settleInFlight(items) : [];
+    items.forEach(function (item) {
       if (!item || typeof item !== "object") { return; }
       var role = ["customer", "bot", "agent", "system"].indexOf(item.role) >= 0 ? item.role : "bot";
       if (role === "bot" || role === "agent") {
@@ -404,8 +553,14 @@
       }
       addEntry(role, item);
     });
-    pending.forEach(function (message) { addEntry("customer", { text: (message.metadata || {}).display || message.message }); });
-    if (!pending.length && typingMode === "bot") { setTyping(null); }
+    unsure.concat(pending).forEach(function (item) {
+      item.bubble = addEntry("customer", { text: item.shown });
+      item.mark = null;
+      showMark(item);
+    });
+    rebuilding = false;
+    if (keep === null) { scrollDown(); } else { ui.log.scrollTop = keep; }
+    if (typingMode === "bot") { setTyping(null); }
     if (!looking()) { unread = unseen; showUnread(); }
     ready = true;
     flush();
@@ -446,15 +601,22 @@
     });
     socket.on("conversation_state", onState);
     socket.on("agent_typing", onAgentTyping);
-    socket.on("session_required", requestSession);
+    socket.on("session_required", function () {
+      /* the server had no session for this socket: what it has not acknowledged yet it refused (its
+       * acknowledgement follows this), so those go again once the new session's history is on screen */
+      pending = inFlight.concat(pending);
+      inFlight = [];
+      showMarks();
+      requestSession();
+    });
     socket.on("disconnect", function () {
       ready = false;
       clearTimeout(historyTimer);
-      if (typingMode === "agent") { setTyping(null); }
-      setStatus("Connection lost. Reconnecting…");
+      if (typingMode) { setTyping(null); }
+      setStatus("Connection lost. Reconnecting…", "Not connected · reconnecting…");
     });
     socket.on("connect_error", function () {
-      setStatus("Can't reach Careline right now. Trying again…");
+      setStatus("Can't reach Careline right now. Trying again…", "Not connected · trying again…");
     });
   }
 
@@ -525,6 +687,8 @@
     ui.status = el("p", { className: "cl-status", role: "status", "aria-live": "polite" });
     ui.log = el("div", { className: "cl-log", role: "log", "aria-live": "polite", "aria-relevant": "additions",
       "aria-label": "Conversation", tabindex: "0" });
+    ui.jump = el("button", { type: "button", className: "cl-jump", hidden: true }, [
+      el("span", { "aria-hidden": "true", text: "↓ " }), document.createTextNode("New messages")]);
     ui.typingAvatar = el("span", { className: "cl-avatar cl-avatar-small", "aria-hidden": "true", hidden: true });
     ui.typingLabel = el("span", { className: "cl-typing-label", hidden: true });
     ui.typingSr = el("span", { className: "cl-sr", text: "Careline is typing" });
@@ -545,10 +709,13 @@
         el("div", { className: "cl-heading" }, [el("h2", { id: "cl-title", text: "Careline support" }), ui.stateLine]),
         closeButton
       ]),
-      ui.status, ui.log, ui.typing, buildEmailForm(), buildComposer()
+      ui.status, el("div", { className: "cl-logbox" }, [ui.log, ui.jump]), ui.typing, buildEmailForm(), buildComposer()
     ]);
     ui.launcher.addEventListener("click", function () { if (ui.panel.hidden) { open(true); } else { close(); } });
     closeButton.addEventListener("click", close);
+    ui.log.addEventListener("scroll", onLogScroll, { passive: true });
+    ui.jump.addEventListener("click", function () { scrollDown(); markSeen(); ui.log.focus(); });
+    if (typeof window.ResizeObserver === "function") { new window.ResizeObserver(follow).observe(ui.log); }
     ui.panel.addEventListener("keydown", function (event) { if (event.key === "Escape") { close(); } });
     document.addEventListener("visibilitychange", markSeen);
     ui.root = el("div", { className: "cl-root" }, [ui.panel, ui.launcher]);
