@@ -165,14 +165,14 @@ def test_an_agent_takes_replies_refunds_and_hands_back(system):
                        "timestamp": agent_lines[-1]["timestamp"]}], "a REST client fetches the person's reply"
     assert requests.get(f"{system.rasa_url}/webhooks/rest/messages", params={"sender": sender, "after": "x"},
                         headers=system.rest_headers, timeout=10).status_code == 400
-    form = {"form_key": agent.form_key(ticket), "amount": "60.00", "goodwill": "1"}
+    _, form = _reviewed(agent, ticket, "refund", {"form_key": agent.form_key(ticket), "amount": "60.00",
+                                                  "goodwill": "1"})
     refund = agent.post(f"/tickets/{ticket}/refund", form)
     assert refund.json()["result"]["outcome"] == "approve", "above the bot's goodwill limit, within an agent's"
     again = agent.post(f"/tickets/{ticket}/refund", form)
     assert again.json()["result"]["reference"] == refund.json()["result"]["reference"]
     fees = agent.get(f"/api/tickets/{ticket}").json()["fees"]
-    waiver = agent.post(f"/tickets/{ticket}/waiver", {"form_key": agent.form_key(ticket),
-                                                      "charge_id": str(fees[0]["id"])})
+    waiver = _confirmed(agent, ticket, "waiver", {"form_key": agent.form_key(ticket), "charge_id": str(fees[0]["id"])})
     assert waiver.json()["result"]["outcome"] == "approve"
     assert agent.post(f"/tickets/{ticket}/refund", {"form_key": agent.form_key(ticket), "amount": "abc"}
                       ).status_code == 400
@@ -244,9 +244,26 @@ def _big_order(system) -> tuple:
         engine.dispose()
 
 
+def _reviewed(client, ticket, action, form):
+    """A money form reviewed as the desk's page does it: (the review's answer, the form that confirms it -
+    the amount it showed and its review_token - or None when it was refused or failed: nothing to confirm)."""
+    review = client.post(f"/tickets/{ticket}/{action}/review", form)
+    if review.status_code != 200 or not review.json()["result"]["allowed"]:
+        return review, None
+    shown = review.json()["result"]
+    return review, {**form, "review_token": shown["review_token"],
+                    **({"amount": shown["amount"]} if action == "refund" else {})}
+
+
+def _confirmed(client, ticket, action, form):
+    """The confirm's answer after its review, or the review's when there is nothing to confirm."""
+    review, confirm = _reviewed(client, ticket, action, form)
+    return review if confirm is None else client.post(f"/tickets/{ticket}/{action}", confirm)
+
+
 def _goodwill(client, ticket, amount, key=None, **extra):
-    form = {"form_key": key or client.form_key(ticket), "amount": amount, "goodwill": "1", **extra}
-    return client.post(f"/tickets/{ticket}/refund", form)
+    return _confirmed(client, ticket, "refund", {"form_key": key or client.form_key(ticket), "amount": amount,
+                                                 "goodwill": "1", **extra})
 
 
 def test_money_forms_need_server_issued_keys_and_a_persons_limits_are_totals(system):
@@ -259,10 +276,13 @@ def test_money_forms_need_server_issued_keys_and_a_persons_limits_are_totals(sys
         answer = _goodwill(agent, ticket, "75", key=made_up)
         assert answer.status_code == 400 and "not issued" in answer.json()["detail"], answer.text
     keys = [agent.form_key(ticket) for _ in range(4)]
-    results = [_goodwill(agent, ticket, "75", key=key).json()["result"] for key in keys]
+    _, first = _reviewed(agent, ticket, "refund", {"form_key": keys[0], "amount": "75", "goodwill": "1"})
+    results = [agent.post(f"/tickets/{ticket}/refund", first).json()["result"]]
+    results += [_goodwill(agent, ticket, "75", key=key).json()["result"] for key in keys[1:]]  # reviews: refused
     assert [r["outcome"] for r in results] == ["approve", "escalate", "escalate", "escalate"], results
     assert {r["rule"] for r in results[1:]} == {"ticket_total_limit"}
-    assert _goodwill(agent, ticket, "5", key=keys[0]).json()["result"] == results[0], "a used key replays"
+    assert agent.post(f"/tickets/{ticket}/refund", first).json()["result"] == results[0], "a used key replays"
+    assert agent.post(f"/tickets/{ticket}/refund", {**first, "amount": "5"}).status_code == 400, "as reviewed only"
     assert _goodwill(supervisor, ticket, "75", key=keys[1]).status_code == 400, "the key was the agent's"
     assert _goodwill(supervisor, ticket, "50").json()["result"]["outcome"] == "approve"  # 2nd goodwill: the cap
     assert _goodwill(agent, ticket, "5", override_cap="1").json()["result"]["rule"] == "goodwill_cap_reached"

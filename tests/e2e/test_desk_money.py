@@ -154,13 +154,19 @@ def test_a_declined_refund_then_review_cancel_confirm_once_tell_and_a_refusal(sy
     desk.get_by_label("Amount in dollars (empty: what the policy allows)").fill("")
     review = _review(desk, "Review refund", f"Refund $28.95 on {order}")
     csrf, used_key = _form_secrets(desk, "Review refund")
-    review.get_by_role("button", name="Confirm refund of $28.95").dblclick()
+    with desk.expect_request(lambda sent: sent.method == "POST" and sent.url.endswith(f"/tickets/{ticket}/refund")
+                             ) as confirm:
+        review.get_by_role("button", name="Confirm refund of $28.95").dblclick()
     desk.get_by_text(re.compile(r"Done: refund of \$28\.95 \(RF-\d+\)\. The customer was told\.")).wait_for(
         timeout=WAIT_MS)
-    replay = desk.request.post(f"{settings.desk_url}/tickets/{ticket}/refund", headers={
-        "Accept": "application/json", "X-CSRF-Token": csrf}, data={
-        "form_key": used_key, "amount": "28.95", "reason": "damaged", "tell": "1"})
+    sent = confirm.value.post_data_json
+    assert sent["form_key"] == used_key and sent["amount"] == "28.95" and sent["review_token"], "as reviewed"
+    headers = {"Accept": "application/json", "X-CSRF-Token": csrf}
+    replay = desk.request.post(f"{settings.desk_url}/tickets/{ticket}/refund", headers=headers, data=sent)
     assert replay.ok and replay.json()["result"]["amount"] == "28.95", "a replay answers the first result"
+    other = desk.request.post(f"{settings.desk_url}/tickets/{ticket}/refund", headers=headers,
+                              data={**sent, "amount": "30.00"})
+    assert other.status == 400 and "not what was reviewed" in other.json()["detail"], "a confirm is its review's"
     assert _refunds(system, order) == [1000, 2895], "a double click and a replay pay once"
 
     shop.locator(".cl-log").get_by_text("Done: I've refunded $28.95").wait_for(timeout=WAIT_MS)
