@@ -69,20 +69,36 @@
     if (count) { count.textContent = items.length; }
   }
 
+  var slowMs = 0;  // the desk refused this tab a live stream (too many per session): fetched this often instead
+
   function update(items) {
     render(items);
     if (status) {
-      status.textContent = "Live: updated " + new Date().toLocaleTimeString([], { hour: "numeric", minute: "2-digit" }) + ".";
+      var at = new Date().toLocaleTimeString([], { hour: "numeric", minute: "2-digit" });
+      status.textContent = slowMs ? "Updated " + at + ". Too many desk tabs are live: this one refreshes every " +
+        slowMs / 1000 + " s." : "Live: updated " + at + ".";
     }
   }
-  function reconnecting() { if (status) { status.textContent = "Reconnecting to the live queue…"; } }
+  function reconnecting() { if (status && !slowMs) { status.textContent = "Reconnecting to the live queue…"; } }
 
   if (list) {  // the workspace: ticket.js's stream brings the queue's snapshots (one connection per tab)
     document.addEventListener("careline:queue", function (event) { update(event.detail); });
     document.addEventListener("careline:offline", reconnecting);
+    document.addEventListener("careline:slow", function (event) { slowMs = event.detail; });
     return;
   }
   var source = new EventSource("/api/queue/stream?show=" + encodeURIComponent(show));
   source.addEventListener("queue", function (event) { update(JSON.parse(event.data)); });
-  source.onerror = reconnecting;
+  source.onerror = function () {
+    if (source.readyState !== EventSource.CLOSED) { reconnecting(); return; }
+    slowMs = 5000;  // refused (e.g. 429: too many live tabs of this session): poll instead
+    function poll() {
+      fetch("/api/queue?show=" + encodeURIComponent(show), { headers: { "Accept": "application/json" }, credentials: "same-origin" })
+        .then(function (answer) { return answer.ok ? answer.json() : null; })
+        .then(function (items) { if (items) { update(items); } })
+        .catch(function () { /* the next round tries again */ });
+    }
+    poll();
+    setInterval(poll, slowMs);
+  };
 }());

@@ -181,9 +181,28 @@
     source.addEventListener("queue", function (event) {
       document.dispatchEvent(new CustomEvent("careline:queue", { detail: JSON.parse(event.data) }));
     });
-    source.onerror = function () { document.dispatchEvent(new CustomEvent("careline:offline")); };
+    source.onerror = function () {
+      document.dispatchEvent(new CustomEvent("careline:offline"));
+      if (source.readyState === EventSource.CLOSED) { slowly(show); }  // refused, e.g. 429: too many live tabs
+    };
   } else {
     setInterval(refresh, 2000);
+  }
+
+  /* Without a live stream (the desk refuses more than a few per session: one per tab), the ticket and
+     the queue are fetched every SLOW_MS instead; queue.js says so under the queue. */
+  function slowly(show) {
+    var SLOW_MS = 5000;
+    document.dispatchEvent(new CustomEvent("careline:slow", { detail: SLOW_MS }));
+    function again() {
+      refresh();
+      fetch("/api/queue?show=" + encodeURIComponent(show), { headers: { "Accept": "application/json" }, credentials: "same-origin" })
+        .then(function (answer) { return answer.ok ? answer.json() : null; })
+        .then(function (items) { if (items) { document.dispatchEvent(new CustomEvent("careline:queue", { detail: items })); } })
+        .catch(function () { /* the next round tries again */ });
+    }
+    again();
+    setInterval(again, SLOW_MS);
   }
 
   var finishing = false;
