@@ -44,6 +44,15 @@ def reads() -> RateLimiter:
     return RateLimiter(_per_address(settings().address_per_minute))
 
 
+@lru_cache(maxsize=1)
+def seen_writes() -> RateLimiter:
+    """The website widget's `seen` marks written for one client address (each one a store write).
+
+    A budget apart from the others; a conversation's own marks are paced by careline.access.seen_marks.
+    """
+    return RateLimiter(_per_address(settings().address_per_minute))
+
+
 def sender_problem(sender: Any) -> Optional[str]:
     """Why `sender` cannot name a conversation, or None when it can."""
     if not isinstance(sender, str) or not sender:

@@ -16,8 +16,11 @@ Protocol (socket.io events):
                          event's metadata, tracking numbers link to the carrier's page from shop.yml)
   server -> agent_typing {"agent", "initials", "typing"}   when the desk says an agent types
   client -> seen {"at": <Unix seconds of the newest message on screen>}   recorded at most every 2 s
-                                          per socket (careline.access.seen_marks; unseen agent
-                                          replies go by email, careline.notify.unseen_replies)
+                                          per conversation, however many sockets send it, within a
+                                          budget per client address; compared with the newest
+                                          message the server sent (remembered, no tracker read)
+                                          (careline.access.seen_marks; unseen agent replies go by
+                                          email, careline.notify.unseen_replies)
   server -> session_required {}           a message came before session_request, or the session ended
   client -> session_end {}                 the customer ends the chat: the session is revoked
   server -> session_ended {}
@@ -35,7 +38,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 import types
 from functools import lru_cache
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence
@@ -50,13 +52,13 @@ from sqlalchemy.engine import Engine
 from socketio import AsyncServer
 
 from careline.access import channel_metadata, webchat
-from careline.access.seen_marks import SeenMarks, seen_moment
+from careline.access.seen_marks import SeenMarks, SeenPacing, seen_moment
 from careline.access.web_sessions import WebSessions
 from careline.db.engine import make_engine
 from careline.handoff import CustomerView, WaitSettings
 from careline.shared import render, safe_json, utcnow
 from careline.shared.carriers import Carrier
-from channels.guard import gate, reads, settings
+from channels.guard import gate, reads, seen_writes, settings
 from components.waiting_policy import TICKET_SLOT
 
 logger = logging.getLogger(__name__)
@@ -64,9 +66,6 @@ logger = logging.getLogger(__name__)
 #: What python-socketio and python-engineio parse packets with.
 SAFE_JSON = types.SimpleNamespace(loads=safe_json.loads, dumps=json.dumps)
 
-
-#: A socket's `seen` marks are written at most this often (a later one waits for its turn, none is lost).
-SEEN_EVERY_S = 2.0
 
 
 @lru_cache(maxsize=1)
@@ -85,6 +84,12 @@ def sessions() -> WebSessions:
 def seen_marks() -> SeenMarks:
     """What each website customer has seen."""
     return SeenMarks(store())
+
+
+@lru_cache(maxsize=1)
+def seen_pacing() -> SeenPacing:
+    """When each conversation's `seen` marks are written, and the newest message the server sent it."""
+    return SeenPacing(per_address=seen_writes())
 
 
 @lru_cache(maxsize=1)
@@ -108,6 +113,12 @@ class WebChatOutput(SocketIOOutput):
 
     def _fields(self, text: str, kwargs: Dict[str, Any]) -> Dict[str, Any]:
         return webchat.bot_fields(text, kwargs, carriers())
+
+    async def _send_message(self, socket_id: str, response: Any) -> None:
+        """Emit to the conversation's room, remembering when its newest message was sent (`seen`)."""
+        if isinstance(response, dict):
+            seen_pacing().sent(socket_id, [response.get("at")])
+        await super()._send_message(socket_id, response)
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         for part in text.strip().split("\n\n"):
@@ -162,8 +173,6 @@ class WebChatInput(InputChannel):
         self.socketio_path = socketio_path
         self.sio: Optional[AsyncServer] = None
         self.app: Optional[Sanic] = None
-        self._seen_due: Dict[str, float] = {}       # socket -> when its next `seen` may be written (monotonic)
-        self._seen_waiting: Dict[str, float] = {}   # socket -> the newest `at` waiting for its turn
 
     def get_output_channel(self) -> Optional[OutputChannel]:
         """Used by Rasa's API (e.g. an agent's reply): sends to every open tab of the conversation."""
@@ -195,23 +204,21 @@ class WebChatInput(InputChannel):
             return
         await self.sio.emit("conversation_state", state, room=sender)
 
-    async def _newest(self, sender: str) -> Optional[float]:
-        """When the conversation's newest bot, agent or system message was sent (Unix seconds)."""
-        tracker = await self._tracker(sender)
-        times = [e.timestamp for e in (tracker.events if tracker else []) if getattr(e, "type_name", "") == "bot"]
-        return max(times) if times else None
-
-    async def _record_seen(self, sid: str, sender: str, wait_s: float = 0.0) -> None:
-        """Write the newest `seen` waiting for socket `sid` (after `wait_s`, its turn)."""
+    @staticmethod
+    async def _record_seen(sender: str, wait_s: float = 0.0) -> None:
+        """Write the conversation's newest waiting `seen` mark (after `wait_s`, its turn), unless it
+        moves the stored one too little; compared with the newest message the server sent it."""
         if wait_s > 0:
             await asyncio.sleep(wait_s)
-        at = self._seen_waiting.pop(sid, None)
+        pacing = seen_pacing()
+        at = pacing.take(sender)
         if at is None:
             return
+        moment = seen_moment(at, pacing.newest(sender), utcnow())
+        if moment is None or not pacing.worth_writing(sender, moment):
+            return
         try:
-            moment = seen_moment(at, await self._newest(sender), utcnow())
-            if moment is not None:
-                await asyncio.to_thread(seen_marks().mark, sender, moment)
+            pacing.written(sender, await asyncio.to_thread(seen_marks().mark, sender, moment))
         except Exception:  # noqa: BLE001 - a lost mark means at worst an email the customer did not need
             logger.exception("webchat: the seen mark of %s could not be recorded", sender)
 
@@ -262,7 +269,9 @@ class WebChatInput(InputChannel):
             await sio.enter_room(sid, sender)
             await sio.emit("session_confirm", opened.token, room=sid)
             tracker = await self._tracker(sender)
-            await sio.emit("history", self._history(tracker), room=sid)
+            history = self._history(tracker)
+            seen_pacing().sent(sender, [item.get("at") for item in history if item.get("role") != "customer"])
+            await sio.emit("history", history, room=sid)
             try:
                 await sio.emit("conversation_state", await self._state(sender, tracker), room=sid)
             except Exception:  # noqa: BLE001 - the chat works without its header's state
@@ -312,24 +321,17 @@ class WebChatInput(InputChannel):
             at = webchat.unix_time(data.get("at")) if isinstance(data, dict) else None
             if at is None:
                 return
-            sender = (await sio.get_session(sid)).get("sender")
+            session = await sio.get_session(sid)
+            sender = session.get("sender")
             if not sender:
                 return
-            if sid in self._seen_waiting:  # a write is due already: it takes the newest mark
-                self._seen_waiting[sid] = max(self._seen_waiting[sid], at)
+            wait_s = seen_pacing().offer(sender, session.get("address", "unknown"), at)
+            if wait_s is None:  # it joined the mark waiting for its turn, or its address wrote enough lately
                 return
-            self._seen_waiting[sid] = at
-            now = time.monotonic()
-            due = self._seen_due.get(sid, 0.0)
-            self._seen_due[sid] = max(now, due) + SEEN_EVERY_S  # when the next one may be written
-            if due > now:
-                sio.start_background_task(self._record_seen, sid, sender, due - now)
+            if wait_s:
+                sio.start_background_task(self._record_seen, sender, wait_s)
             else:
-                await self._record_seen(sid, sender)
-
-        @sio.on("disconnect")
-        async def disconnect(sid: str) -> None:
-            self._seen_due.pop(sid, None)  # a mark still waiting is written when its turn comes
+                await self._record_seen(sender)
 
         @blueprint.route("/agent_event", methods=["POST"])
         async def agent_event(request: Request) -> HTTPResponse:

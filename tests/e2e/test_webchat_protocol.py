@@ -215,7 +215,7 @@ def test_seen_marks_take_their_turn_never_run_ahead_of_now_and_never_go_back(sys
     customer.sio.emit("seen", {"at": newest + 86_400})  # "tomorrow": the newest message, and nothing later
     time.sleep(0.5)
     assert _seen_mark(system, customer.sender) == pytest.approx(newest - 30, abs=0.001), \
-        "at most one write every 2 s per socket: the later marks wait for their turn"
+        "at most one write every 2 s per conversation: the later marks wait for their turn"
     time.sleep(2.5)
     written = _seen_mark(system, customer.sender)
     assert newest <= written <= time.time(), "the newest message was on screen: seen up to then, never the future"
@@ -223,6 +223,84 @@ def test_seen_marks_take_their_turn_never_run_ahead_of_now_and_never_go_back(sys
     time.sleep(2.5)
     assert _seen_mark(system, customer.sender) == written, "an old tab cannot un-see"
     assert customer.say("are you still there?")[0], "the socket lives on after junk marks"
+
+
+class SeenWrites:
+    """Counts the writes of `seen_marks` rows in the system's store (a trigger of the test's own)."""
+
+    def __init__(self, system: Any) -> None:
+        self.path = system.var_dir / "careline.db"
+
+    def __enter__(self) -> SeenWrites:
+        with sqlite3.connect(self.path, timeout=30) as db:
+            db.executescript("""
+                CREATE TABLE IF NOT EXISTS test_seen_writes (conversation_id TEXT, seen_at TEXT);
+                CREATE TRIGGER IF NOT EXISTS test_seen_insert AFTER INSERT ON seen_marks
+                    BEGIN INSERT INTO test_seen_writes VALUES (NEW.conversation_id, NEW.seen_at); END;
+                CREATE TRIGGER IF NOT EXISTS test_seen_update AFTER UPDATE ON seen_marks
+                    BEGIN INSERT INTO test_seen_writes VALUES (NEW.conversation_id, NEW.seen_at); END;
+            """)
+        return self
+
+    def of(self, sender: str) -> List[str]:
+        with sqlite3.connect(self.path, timeout=30) as db:
+            return [row[0] for row in db.execute("SELECT seen_at FROM test_seen_writes WHERE conversation_id = ?",
+                                                 (sender,))]
+
+    def __exit__(self, *_: Any) -> None:
+        with sqlite3.connect(self.path, timeout=30) as db:
+            db.executescript("""
+                DROP TRIGGER IF EXISTS test_seen_insert; DROP TRIGGER IF EXISTS test_seen_update;
+                DROP TABLE IF EXISTS test_seen_writes;
+            """)
+
+
+def _reply_time(probes: List[Widget]) -> float:
+    """Seconds from a customer's message to the bot's answer on their socket (the probes take turns:
+    each conversation has its own message budget, careline.shared.ratelimit)."""
+    probes.append(probes.pop(0))
+    started = time.monotonic()
+    said, _ = probes[0].say("hello")
+    assert said
+    return time.monotonic() - started
+
+
+def test_many_sockets_on_one_session_sending_seen_make_one_write_per_interval_and_the_bot_stays_fast(
+        system, widget):
+    """The review's attack: forty sockets on one session, each sending `seen` every half second."""
+    customer, probes = widget(), [widget() for _ in range(4)]
+    customer.start()
+    said, _ = customer.say("hello")
+    newest = said[-1]["at"]
+    for probe in probes:
+        probe.start()
+    _reply_time(probes)  # warm
+    before = sorted(_reply_time(probes) for _ in range(3))[1]
+    tabs = [widget() for _ in range(40)]
+    for tab in tabs:
+        tab.start(customer.token)
+    with SeenWrites(system) as writes:
+        during: List[float] = []
+        started = time.monotonic()
+        flood_s = 10.0
+        next_probe = started + 1
+        while time.monotonic() - started < flood_s:
+            for tab in tabs:
+                tab.sio.emit("seen", {"at": time.time()})  # "the newest message on screen", ever newer
+            if time.monotonic() >= next_probe:
+                during.append(_reply_time(probes))
+                next_probe = time.monotonic() + 1
+            time.sleep(0.5)
+        elapsed = time.monotonic() - started
+        time.sleep(2.5)  # the last mark's turn
+        written = writes.of(customer.sender)
+    marks = 40 * int(flood_s / 0.5)
+    print(f"\nseen flood: {marks} marks from 40 sockets in {elapsed:.1f} s -> {len(written)} writes; "
+          f"bot reply {before * 1000:.0f} ms before, {', '.join(f'{d * 1000:.0f}' for d in during)} ms during")
+    assert 1 <= len(written) <= elapsed / 2.0 + 2, "at most one write per conversation every 2 s"
+    assert newest <= _seen_mark(system, customer.sender) <= time.time(), "never ahead of now"
+    assert during and max(during) < max(2 * before, before + 1.0), (before, during)
+    assert tabs[0].say("still there?")[0], "the sockets live on"
 
 
 def _wait_for_ticket(desk: DeskClient, sender: str) -> int:
@@ -279,3 +357,23 @@ def test_a_reply_the_customer_saw_is_not_emailed_and_a_missed_one_is(system, wid
     assert state.status_code == 200
     taken = seer.expect("conversation_state", 10)[0]
     assert taken["waiting"] is True and taken["agent"] == "Ana Rivera" and taken["initials"] == "AR"
+
+
+def test_replies_left_unseen_make_one_email_per_ticket_in_ten_minutes(system, widget):
+    """The review's relay: an unverified customer leaves someone's address and the agent answers again
+    and again, each reply left unseen past the grace period (3 s here): one email, the rest wait."""
+    customer = widget()
+    customer.start()
+    victim = f"victim-{uuid.uuid4().hex[:8]}@example.org"
+    _waiting_with_an_address(customer, victim)
+    desk = DeskClient(system)
+    ticket = _wait_for_ticket(desk, customer.sender)
+    for number in range(1, 4):
+        answer = desk.post(f"/tickets/{ticket}/reply", {"text": f"Reply {number} from Ana."})
+        assert answer.status_code < 400, answer.text
+        if number == 1:
+            [email] = system.smtp.wait_for(victim, timeout_s=45)
+            assert "Reply 1 from Ana." in email.get_content()
+        else:
+            time.sleep(3 + 4)  # past the grace period and a worker round
+    assert len(system.smtp.to(victim)) == 1, "one email per ticket every 10 minutes: the replies wait"
