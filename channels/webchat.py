@@ -10,7 +10,8 @@ Protocol (socket.io events):
                       "buttons"?, "image"?, "links"?}, ...]
   server -> conversation_state {"waiting", "team_open", "eta_minutes", "back", "agent", "initials",
                                 "email_known"}   after history, after each message, when the desk pokes
-  client -> user_uttered {"message": str, "metadata": {"display": str}?}
+  client -> user_uttered {"message": str}   (any metadata the client sends is dropped: a clicked
+                                          button reads as its title from the bot's own offer)
   server -> bot_uttered {"text", "quick_replies"?, "attachment"?, "at", "agent"?, "initials"?, "system"?,
                          "links"?}  to every tab of the session (an agent's name comes from the bot
                          event's metadata, tracking numbers link to the carrier's page from shop.yml)
@@ -303,8 +304,7 @@ class WebChatInput(InputChannel):
                                room=sid)
                 await sio.emit("session_required", {}, room=sid)
                 return
-            metadata = channel_metadata.with_client(webchat.display_metadata(data.get("metadata")),
-                                                    session.get("client", "web:unknown"))
+            metadata = channel_metadata.with_client({}, session.get("client", "web:unknown"))
             output = WebChatOutput(sio, self.bot_message_evt)
             try:
                 await on_new_message(UserMessage(text, output, sender, input_channel=self.name(),

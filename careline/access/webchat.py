@@ -26,7 +26,6 @@ from careline.shared import transcript
 SENDER_PREFIX = "web-"
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 MAX_HISTORY = 200
-MAX_DISPLAY = 200
 MAX_AGENT_NAME = 80
 SYSTEM_LINES = ("joined", "left")
 AGENT_EVENTS = ("typing", "state")
@@ -45,13 +44,6 @@ def valid_token(token: Any) -> Optional[str]:
 def sender_for(token: str) -> str:
     """The conversation id of a session token (one-way)."""
     return SENDER_PREFIX + hashlib.sha256(b"careline-web-session:" + token.encode("ascii")).hexdigest()[:40]
-
-
-def display_metadata(metadata: Any) -> Dict[str, str]:
-    """The only metadata the widget may send: what a clicked quick reply showed."""
-    if isinstance(metadata, dict) and isinstance(metadata.get("display"), str):
-        return {"display": metadata["display"][:MAX_DISPLAY]}
-    return {}
 
 
 def speaker(metadata: Optional[Mapping[str, Any]]) -> Dict[str, str]:

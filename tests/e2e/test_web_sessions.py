@@ -108,6 +108,7 @@ def test_an_issued_session_is_remembered_resumed_and_stamped(system, widget):
     assert resumed == token and any(item["text"] == "hello there" for item in history)
     metadata = _user_events(system, sender)[-1]["metadata"]
     assert metadata["careline_client"] == "web:127.0.0.1", "set by the server, whatever the client sent"
+    assert "display" not in metadata, "nothing else the client sends is kept"
 
 
 def test_ending_the_chat_revokes_the_session(system, widget):

@@ -152,8 +152,6 @@ def test_history_shows_titles_for_clicked_buttons_and_keeps_only_the_last_quick_
     assert [i["text"] for i in items] == ["hi", "Pick one", "Yes", '/inform{"order_id": "x"}', "Shall I?"], \
         "a payload no button offered shows as sent"
     assert "buttons" not in items[1] and items[-1]["buttons"] == [{"title": "No", "payload": "/deny"}]
-    assert webchat.display_metadata({"display": "Yes", "amount": 5}) == {"display": "Yes"}
-    assert webchat.display_metadata("x") == {}
 
 
 @pytest.mark.parametrize("path, served", [
