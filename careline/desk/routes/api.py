@@ -18,7 +18,6 @@ import asyncio
 import functools
 import json
 from contextlib import asynccontextmanager
-from types import SimpleNamespace
 from typing import Any, AsyncIterator, Dict, Hashable, List, Optional, Tuple
 
 from sanic import Blueprint, response
@@ -154,7 +153,7 @@ def ticket_snapshot(context: Dict[str, Any]) -> Dict[str, Any]:
 @bp.get("/api/tickets/<ticket_id:int>")
 async def ticket_api(request: Request, ticket_id: int) -> HTTPResponse:
     try:
-        context = await ticket_context(request, ticket_id)
+        context = await ticket_context(desk_of(request), ticket_id)
     except NotFound as error:
         return json_error(404, "not_found", str(error))
     view = context["view"]
@@ -165,7 +164,6 @@ def ticket_sources(request: Request, ticket_id: int, conversation_id: str) -> li
     """How the shared watcher of a ticket looks at it: nothing in it belongs to one viewer (the snapshot
     is the same for every agent), so it holds only the app, not the first viewer's request."""
     desk = desk_of(request)
-    app_only = SimpleNamespace(app=request.app)  # ticket_context reads the desk from the app alone
 
     async def record() -> Optional[Hashable]:
         try:
@@ -180,7 +178,7 @@ def ticket_sources(request: Request, ticket_id: int, conversation_id: str) -> li
 
     async def load() -> Optional[Tuple[str, bool]]:
         try:
-            snapshot = ticket_snapshot(await ticket_context(app_only, ticket_id))  # type: ignore[arg-type]
+            snapshot = ticket_snapshot(await ticket_context(desk, ticket_id))
         except NotFound:
             return None
         return _event("ticket", snapshot), bool(snapshot["saved_copy"])

@@ -31,11 +31,10 @@ bp = Blueprint("queue")
 TYPING_LIMIT = Limit(per_minute=40, burst=4)
 
 
-async def ticket_context(request: Request, ticket_id: int) -> Dict[str, Any]:
+async def ticket_context(desk: Desk, ticket_id: int) -> Dict[str, Any]:
     """A ticket's view, its conversation as the desk shows it (careline.desk.conversation, redacted)
     and its internal notes; `live` is None while Rasa is down (the lines are then the saved copy).
-    Raises NotFound."""
-    desk = desk_of(request)
+    Nothing in it depends on who looks. Raises NotFound."""
     view = await run(desk.service.view, ticket_id)
     try:
         live: Optional[List[Dict[str, Any]]] = conversation.from_tracker(
@@ -74,7 +73,7 @@ async def queue_page(request: Request) -> HTTPResponse:
 @bp.get("/tickets/<ticket_id:int>")
 async def ticket_page(request: Request, ticket_id: int) -> HTTPResponse:
     try:
-        context = await ticket_context(request, ticket_id)
+        context = await ticket_context(desk_of(request), ticket_id)
     except NotFound as error:
         return error_page(request, 404, "No such ticket", str(error))
     view = context["view"]
