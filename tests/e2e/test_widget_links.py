@@ -30,6 +30,8 @@ def test_a_tracking_number_links_to_the_carriers_page(system, browser, size):  #
     assert link.get_attribute("target") == "_blank" and link.get_attribute("rel") == "noopener noreferrer"
     bubble = page.locator(".cl-msg.cl-bot").filter(has=page.locator("a", has_text=TRACKING)).last
     assert bubble.evaluate("el => el.textContent").count(TRACKING) == 1, "nothing added to the text"
+    assert "cl-nowrap" in link.get_attribute("class") and link.evaluate("el => el.getClientRects().length") == 1, \
+        "a tracking number never breaks across lines"
     screenshot(page, f"widget-tracking-link-{size}")
 
     page.reload()

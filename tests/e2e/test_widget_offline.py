@@ -19,10 +19,14 @@ from tests.e2e.widget_page import (
     latest_state,
     open_chat,
     record_events,
+    say,
+    scroll_top,
     style,
     texts,
+    wait_at_the_bottom,
     wait_for_more,
     waiting_header,
+    wholly_in_view,
 )
 
 pytestmark = pytest.mark.e2e
@@ -36,6 +40,8 @@ def test_out_of_hours_the_widget_asks_for_an_email_and_the_bot_keeps_it(system, 
     context = customer_context(browser, system, **SIZES[size])
     page = open_chat(context, system)
     record_events(page, "conversation_state")
+    for question in ("how many days do i have to return something", "how long do refunds take to process"):
+        say(page, question)  # enough for the conversation to fill its visible area
     ask_for_a_person(page)
     form = page.locator(".cl-email")
     state = latest_state(page)
@@ -43,6 +49,12 @@ def test_out_of_hours_the_widget_asks_for_an_email_and_the_bot_keeps_it(system, 
     assert state["back"], "the state says when the team is back"
     assert header_state(page) == waiting_header(state) == f"Our team is offline · back {state['back']}"
     form.wait_for(state="visible", timeout=WAIT_MS)
+    assert page.locator(".cl-log").evaluate("el => el.scrollHeight > el.clientHeight"), "the log overflows"
+    wait_at_the_bottom(page)
+    handoff = page.locator(".cl-msg.cl-bot").last
+    assert "Our team is offline" in handoff.inner_text()
+    assert wholly_in_view(page, handoff), "the form came, and the bot's message is not cut off behind it"
+    screenshot(page, f"widget-email-form-{size}")
     assert form.locator("label").inner_text() == "Leave your email and we'll send the reply there too"
     address = page.get_by_label("Leave your email and we'll send the reply there too")
     assert address.get_attribute("type") == "email" and address.get_attribute("autocomplete") == "email"
@@ -54,6 +66,7 @@ def test_out_of_hours_the_widget_asks_for_an_email_and_the_bot_keeps_it(system, 
     assert error.inner_text() == "Please enter your email address."
     assert address.get_attribute("aria-invalid") == "true"
     assert address.evaluate("el => el === document.activeElement")
+    wait_at_the_bottom(page)  # the error made the form taller
     address.fill("maria.lopez@")
     address.press("Enter")
     assert "doesn't look like an email address" in error.inner_text()
@@ -73,5 +86,12 @@ def test_out_of_hours_the_widget_asks_for_an_email_and_the_bot_keeps_it(system, 
     page.wait_for_function("(n) => window.__events.conversation_state.length > n", arg=states, timeout=WAIT_MS)
     assert latest_state(page)["email_known"] is True, "the server has the address for the reply"
     assert form.is_hidden()
+    wait_at_the_bottom(page)
     screenshot(page, f"widget-email-kept-{size}")
+
+    page.locator(".cl-log").evaluate("el => { el.scrollTop = 0; }")  # the customer scrolls up to read
+    page.wait_for_timeout(200)
+    page.get_by_label("Your message").fill("one\ntwo\nthree\nfour")  # the box grows, the log shrinks
+    page.wait_for_timeout(300)
+    assert scroll_top(page) == 0, "a customer reading older messages is not moved"
     context.close()

@@ -18,12 +18,16 @@ from tests.e2e.desk_client import DeskClient
 from tests.e2e.widget_page import (
     DESKTOP,
     FROM_US,
+    NOT_SENT_YET,
     PHONE,
+    SENDING,
     WAIT_MS,
     ask_for_a_person,
     conversation_id,
     count,
     customer_context,
+    customer_messages,
+    deliver,
     events,
     header_state,
     latest_state,
@@ -32,8 +36,10 @@ from tests.e2e.widget_page import (
     say,
     style,
     texts,
+    wait_at_the_bottom,
     wait_for_more,
     waiting_header,
+    wholly_in_view,
 )
 
 pytestmark = pytest.mark.e2e
@@ -112,8 +118,13 @@ def test_who_is_talking_while_waiting_for_and_talking_with_a_person(system, brow
     state = latest_state(page)
     assert state["waiting"] and not state["agent"]
     assert header_state(page) == waiting_header(state)
-    assert header_state(page).startswith("Waiting for the team · about " if state["team_open"] else
-                                         "Our team is offline")
+    if not state["team_open"]:
+        assert header_state(page).startswith("Our team is offline")
+    elif state["eta_minutes"] is not None:
+        assert header_state(page).startswith("Waiting for the team · about ")
+    else:  # the wait runs past today's closing time (late in the day): when the team is back instead
+        assert state["back"], state
+        assert header_state(page).startswith("Waiting for the team · if not today, back ")
     screenshot(page, f"widget-waiting-{size}")
 
     _watch_typing(page)
@@ -136,6 +147,8 @@ def test_who_is_talking_while_waiting_for_and_talking_with_a_person(system, brow
     page.wait_for_function("document.querySelector('.cl-state').innerText.includes('Ana Rivera is here')",
                            timeout=WAIT_MS)
     assert page.locator(".cl-state .cl-avatar").inner_text() == "AR"
+    wait_at_the_bottom(page)
+    assert wholly_in_view(page, line), "the header grew: 'Ana joined the chat' is still in view"
 
     desk.typing(True)
     typing = page.locator(".cl-typing")
@@ -172,6 +185,95 @@ def test_who_is_talking_while_waiting_for_and_talking_with_a_person(system, brow
     page.wait_for_function("document.querySelector('.cl-state').innerText.includes('Ana Rivera is here')",
                            timeout=WAIT_MS)
     assert texts(page).count("I'm looking at your conversation now.") == 1
+    context.close()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_while_the_connection_is_down_the_header_says_so_and_a_message_waits_marked(system, browser, size):  # noqa: F811
+    """With Ana on the conversation: asking for a person and her joining grow the header while the log stays
+    at its newest line; then the network goes: the header no longer claims 'Ana Rivera is here', a message
+    typed meanwhile says it is not sent yet, and after reconnecting it goes (once), 'Sending…' until the
+    server has it (no bot answers while Ana has the conversation: the server's acknowledgement clears it)."""
+    context = customer_context(browser, system, **SIZES[size])
+    page = open_chat(context, system)
+    record_events(page, "conversation_state")
+    for question in ("how many days do i have to return something", "how long do refunds take to process"):
+        say(page, question)  # enough for the conversation to fill its visible area
+    ask_for_a_person(page)
+    wait_at_the_bottom(page)
+    assert wholly_in_view(page, page.locator(".cl-msg.cl-bot").last), "the handoff message is not cut off"
+    conversation = conversation_id(page)
+    desk = Desk(system, conversation)
+    desk.take()
+    joined = page.locator(".cl-system").filter(has_text="Ana joined the chat")
+    joined.wait_for(timeout=WAIT_MS)
+    page.wait_for_function("document.querySelector('.cl-state').innerText.includes('Ana Rivera is here')",
+                           timeout=WAIT_MS)
+    assert page.locator(".cl-log").evaluate("el => el.scrollHeight > el.clientHeight"), "the log overflows"
+    wait_at_the_bottom(page)
+    assert wholly_in_view(page, joined), "the header grew, and 'Ana joined the chat' is still in view"
+    screenshot(page, f"widget-agent-joined-{size}")
+
+    context.set_offline(True)
+    page.evaluate("CarelineChat.socket().io.engine.close()")
+    page.wait_for_function("document.querySelector('.cl-state').innerText.startsWith('Not connected')",
+                           timeout=WAIT_MS)
+    assert "Ana Rivera is here" not in header_state(page) and page.locator(".cl-state .cl-avatar").is_hidden()
+    assert page.locator(".cl-status").is_visible(), "and the status line says what happens"
+    typed = "are you still there? my connection dropped"
+    page.get_by_label("Your message").fill(typed)
+    page.get_by_label("Your message").press("Enter")
+    mark = page.locator(".cl-pending")
+    assert mark.inner_text() == NOT_SENT_YET and wholly_in_view(page, mark)
+    assert "cl-unsent" in page.locator(".cl-msg.cl-customer").last.get_attribute("class")
+    screenshot(page, f"widget-outage-{size}")
+    page.evaluate("""() => {
+      window.__marks = [];
+      new MutationObserver(() => document.querySelectorAll('.cl-pending').forEach(
+        (mark) => window.__marks.push(mark.textContent))).observe(
+        document.querySelector('.cl-log'), { childList: true, subtree: true, characterData: true });
+    }""")
+
+    context.set_offline(False)
+    page.wait_for_function("document.querySelector('.cl-state').innerText.includes('Ana Rivera is here')",
+                           timeout=WAIT_MS)
+    assert page.locator(".cl-state .cl-avatar").inner_text() == "AR", "the header is back"
+    mark.wait_for(state="detached", timeout=WAIT_MS)
+    assert SENDING in page.evaluate("window.__marks")
+    assert "cl-unsent" not in page.locator(".cl-msg.cl-customer").last.get_attribute("class")
+    assert page.locator(".cl-status").is_hidden()
+    assert _wait_until(lambda: customer_messages(system, conversation, typed) == 1), "it reached the server"
+    page.wait_for_timeout(1000)
+    assert customer_messages(system, conversation, typed) == 1 and texts(page).count(typed) == 1, "once"
+    wait_at_the_bottom(page)
+    context.close()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_header_says_when_the_team_is_back_if_the_wait_runs_past_closing(system, browser, size):  # noqa: F811
+    """Late in the day the server has no estimate (the wait would run past closing) and says when the team
+    is back. The running server reaches that state only near its closing time, so the states are given to
+    the page as the server sends them (careline/handoff/customer_view.py)."""
+    context = customer_context(browser, system, **SIZES[size])
+    page = open_chat(context, system)
+    base = {"waiting": True, "team_open": True, "agent": None, "initials": None, "email_known": False}
+    late = {**base, "eta_minutes": None, "back": "tomorrow at 8:00 AM EDT"}
+    deliver(page, "conversation_state", late)
+    assert header_state(page) == waiting_header(late) == \
+        "Waiting for the team · if not today, back tomorrow at 8:00 AM EDT"
+    state_line = page.locator(".cl-state")
+    assert state_line.evaluate("el => el.scrollWidth <= el.clientWidth"), "the whole line shows (it wraps)"
+    assert page.locator(".cl-email").is_hidden(), "the team is at work: no form"
+    wait_at_the_bottom(page)
+    screenshot(page, f"widget-waiting-past-closing-{size}")
+    usual = {**base, "eta_minutes": 6, "back": None}
+    deliver(page, "conversation_state", usual)
+    assert header_state(page) == waiting_header(usual) == "Waiting for the team · about 6 min"
+    unknown = {**base, "eta_minutes": None, "back": None}
+    deliver(page, "conversation_state", unknown)
+    assert header_state(page) == waiting_header(unknown) == "Waiting for the team"
+    deliver(page, "conversation_state", {**base, "waiting": False, "eta_minutes": None, "back": None})
+    assert header_state(page) == ""
     context.close()
 
 
