@@ -4,7 +4,8 @@ auth.py      passwords, accounts and signed-in sessions (with their CSRF tokens)
 service.py   the queue, a ticket's context and every agent action (audited)
 rasa_api.py  replies, hand-backs, "Ana joined/left" lines and the widget's pokes through Rasa's HTTP API
 conversation.py  a conversation as the desk shows it: lines people saw, the desk's system lines, notes
-words.py     plain words for codes: channel names, handoff reasons, waiting times, the queue's filters
+words.py     plain words for codes: channel names, handoff reasons, waiting times, the queue's filters,
+             the desk history's events, the tag that tells conversations apart
 macros.py    saved replies (macros.yml at the project root) filled for a ticket
 live.py      what tells a ticket's live stream that its conversation changed (the tracker store)
 analytics.py support figures from the shop store and the tracker store

@@ -5,7 +5,8 @@ payloads), live from the tracker or, while the bot server is down, from the copy
 ticket. The tracker's own system lines (the "Ana joined the chat" the widget shows) are left out:
 the desk's ticket events are the record, and they give the system lines here ("Ana Rivera joined"
 on take, "... handed back to the bot" on resolve, "... closed the conversation" on close).
-Internal notes are never part of the transcript: `notes` lists them apart.
+Internal notes are never part of the transcript: `notes` lists them apart. `gist` gives the first
+words of what the customer needs, which tells the queue's unverified customers apart.
 
 Every line is a dict: role (customer, bot, agent, system), who (the name shown), text, at (Unix
 seconds or None), iso (UTC, for <time datetime>), clock (HH:MM UTC, until the page shows local
@@ -119,3 +120,26 @@ def notes(events: Iterable[Mapping[str, Any]]) -> List[Dict[str, Any]]:
     """Internal notes (never shown to the customer), oldest first."""
     return [{"agent": event.get("agent") or "", "text": str(event.get("detail") or ""), **stamp(event_at(event))}
             for event in events if event.get("kind") == "note"]
+
+
+#: Customer intents whose words say nothing of what the customer needs: asking for a person, small
+#: talk, answers to the bot's questions (an order number, an email, a button's title).
+NOT_THE_POINT = frozenset({"human_handoff", "greet", "goodbye", "thank", "affirm", "deny", "bot_challenge",
+                           "inform"})
+GIST_WORDS = 8
+GIST_CHARS = 60
+
+
+def gist(saved: Iterable[Mapping[str, Any]], words: int = GIST_WORDS, chars: int = GIST_CHARS) -> str:
+    """The first words of the customer's latest message that says what they need, from the transcript
+    saved with the ticket (already redacted): "my lamp arrived broken". Messages that only ask for a
+    person or answer the bot are passed over, unless there is nothing else; "" without any message."""
+    said = [line for line in saved if line.get("role") == transcript.CUSTOMER and str(line.get("text") or "").strip()]
+    if not said:
+        return ""
+    telling = [line for line in said if line.get("intent") not in NOT_THE_POINT]
+    text = " ".join(str((telling or said)[-1]["text"]).split())
+    cut = " ".join(text.split(" ")[:words])
+    if len(cut) > chars:
+        cut = cut[:chars - 1].rstrip()
+    return cut + ("…" if cut != text else "")

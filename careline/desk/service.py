@@ -25,9 +25,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from careline.db import Agent, Customer, DecisionRecord, DeskFormKey, DeskTold, Order, Ticket, TicketEvent
-from careline.desk import words
+from careline.desk import conversation, words
 from careline.desk.auth import DeskUser
 from careline.fulfilment import has_label
+from careline.handoff import CONTACT_EMAIL
 from careline.desk.money_view import MONEY_ACTIONS, describe_event, kind_title, outcome_text, review, told_text
 from careline.money import (GOODWILL_CAP_OVERRIDDEN, GOODWILL_RULES, ClaimService, Request, allowed, from_cents,
                             outcome_words, rule_words)
@@ -70,11 +71,21 @@ class QueueItem:
     waiting_s: int
     assigned_to: Optional[str]
     frustration: Optional[float]
+    verified: bool = False  # the customer proved who they are (else `customer` is "Unverified customer")
+    said: str = ""  # the first words of what the customer needs (conversation.gist, redacted)
 
     def as_dict(self) -> Dict[str, Any]:
-        """The item with its plain words (careline.desk.words): channel_name, reason_title, waiting."""
+        """The item with its plain words (careline.desk.words): channel_name, reason_title, waiting, and
+        `detail`, what tells it apart under the customer's name: the order number of a verified
+        customer; for an unverified one, the conversation's tag and the first words they said."""
+        if self.verified:
+            detail = self.order_number or ""
+        else:
+            detail = " · ".join(part for part in (words.conversation_tag(self.conversation_id),
+                                                  f"“{self.said}”" if self.said else "") if part)
         return {**self.__dict__, "channel_name": words.channel_name(self.channel),
-                "reason_title": words.reason_title(self.reason), "waiting": words.waiting(self.waiting_s)}
+                "reason_title": words.reason_title(self.reason), "waiting": words.waiting(self.waiting_s),
+                "detail": detail}
 
 
 @dataclass
@@ -94,6 +105,14 @@ class TicketView:
 def reason_label(reason: str) -> str:
     """How the desk names a refund reason of policy.yml: `not_as_described` -> "Not as described"."""
     return reason.replace("_", " ").capitalize()
+
+
+def _event_text(kind: str, agent: Optional[str], detail: str, verified: bool) -> str:
+    """A desk event in words (careline.desk.words.event_text), redacted; the address a verified
+    customer left for replies is theirs to see, so it stays (an unverified customer's never shows)."""
+    if kind == CONTACT_EMAIL:
+        return words.event_text(kind, agent, detail, show_address=verified)
+    return redact(words.event_text(kind, agent, detail))
 
 
 def _clean_text(text: Any, what: str) -> str:
@@ -166,6 +185,7 @@ class DeskService:
                 ticket.id, ticket.conversation_id, ticket.channel, ticket.status, ticket.reason, ticket.priority,
                 customer or "Unverified customer", order_number, redact(ticket.summary),
                 max(0, int((now - ticket.created_at).total_seconds())), agent, scores[-1] if scores else None,
+                verified=customer is not None, said=redact(conversation.gist(json.loads(ticket.transcript or "[]"))),
             ))
         return items
 
@@ -209,7 +229,8 @@ class DeskService:
             decisions = self._decisions(session, ticket)
             events = [
                 {"at": e.created_at.isoformat(timespec="seconds"), "ts": as_utc(e.created_at).timestamp(),
-                 "kind": e.kind, "detail": redact(describe_event(e.kind, e.detail)), "agent": name}
+                 "kind": e.kind, "detail": redact(describe_event(e.kind, e.detail)), "agent": name,
+                 "text": _event_text(e.kind, name, e.detail, customer is not None)}
                 for e, name in session.execute(sa.select(TicketEvent, Agent.name)
                                                .outerjoin(Agent, Agent.id == TicketEvent.agent_id)
                                                .where(TicketEvent.ticket_id == ticket.id)
@@ -330,7 +351,7 @@ class DeskService:
             taken = ticket.assigned_agent_id is None
             if taken:
                 ticket.status, ticket.assigned_agent_id = "assigned", user.id
-                self._audit(session, ticket, user, "take", "with the first reply", at=joined_at)
+                self._audit(session, ticket, user, "take", words.TAKEN_BY_REPLYING, at=joined_at)
             ticket.first_response_at = ticket.first_response_at or self._now()
             self._audit(session, ticket, user, "reply", text)
             session.commit()

@@ -1,12 +1,16 @@
 """The desk's plain words for what the stores keep as codes: channels, handoff reasons, waiting times,
-intents and FAQ topics.
+intents and FAQ topics, the desk history's events, and the short tag that tells conversations apart.
 
 One place for each, used by the pages (Jinja) and the JSON the live queue is drawn from, so the
 queue page, the workspace's queue pane and the API never name a thing two ways.
 """
 from __future__ import annotations
 
+import hashlib
 from typing import Dict, Optional
+
+from careline.desk.money_view import MONEY_ACTIONS, describe_event
+from careline.handoff import CONTACT_EMAIL
 
 #: Rasa's input channel names (channels/*.py `name()`) as agents know them.
 CHANNEL_NAMES: Dict[str, str] = {
@@ -104,3 +108,62 @@ def intent_title(intent: str) -> str:
 def topic_title(topic: str) -> str:
     """An FAQ topic in words: "shipping_times" -> "Shipping times"."""
     return words(topic)
+
+
+def conversation_tag(conversation_id: str) -> str:
+    """A short tag that tells one conversation from another in the queue: "#3F2A".
+
+    Four characters of a hash of the conversation id, never the id itself (on some channels the id is
+    an account id or a phone number): the same conversation always has the same tag.
+    """
+    return "#" + hashlib.sha256(str(conversation_id).encode()).hexdigest()[:4].upper()
+
+
+#: Desk events (careline.db TicketEvent.kind) in words: kind -> what follows the name of who did it.
+EVENT_VERBS: Dict[str, str] = {
+    "take": "took the conversation",
+    "reply": "replied",
+    "note": "added an internal note",
+    "handback": "resolved it and handed the conversation back to the bot",
+    "close": "closed the conversation",
+    "cap_override": "went past the goodwill cap per customer",
+}
+#: The detail of a "take" that the first reply to an unassigned conversation made (DeskService.reply).
+TAKEN_BY_REPLYING = "with the first reply"
+#: What the desk history says of the email address a waiting customer left (careline.handoff.CONTACT_EMAIL).
+CONTACT_EMAIL_LEFT = "The customer left an email address for the reply (replies they do not see go there too)"
+#: How much of a reply the desk history quotes.
+QUOTE_CHARS = 120
+
+
+def _quoted(text: str, limit: int = QUOTE_CHARS) -> str:
+    """`text` on one line, in quotes, cut at `limit` characters with an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[:limit - 1].rstrip() + "…"
+    return f"“{text}”"
+
+
+def event_text(kind: str, agent: Optional[str], detail: Optional[str] = "", show_address: bool = False) -> str:
+    """A desk event in a sentence, for the desk history: "Ana Rivera took the conversation".
+
+    `agent`: who did it (None: the customer for what customers do, else the bot); `detail`: the event's
+    stored detail (a reply's text, a money action's JSON result: in words with money_view.describe_event).
+    A contact email reads as CONTACT_EMAIL_LEFT, with the address only when `show_address` (a verified
+    customer's own address; the caller redacts everything else it shows).
+    """
+    detail = str(detail or "").strip()
+    if kind == CONTACT_EMAIL:
+        return CONTACT_EMAIL_LEFT + (f": {detail}" if show_address and detail else "") + "."
+    who = agent or "The bot"
+    if kind in MONEY_ACTIONS:
+        return f"{who}: {describe_event(kind, detail)}" if detail else f"{who}: {words(kind).lower()}"
+    if kind == "take" and detail == TAKEN_BY_REPLYING:
+        return f"{who} took the conversation by sending the first reply"
+    if kind == "reply" and detail:
+        return f"{who} replied: {_quoted(detail)}"
+    if kind == "cap_override" and detail:
+        return detail
+    if kind in EVENT_VERBS:
+        return f"{who} {EVENT_VERBS[kind]}"
+    return f"{who}: {words(kind).lower()}" + (f" ({detail})" if detail else "")

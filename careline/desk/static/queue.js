@@ -7,6 +7,7 @@
   var rows = document.getElementById("queue-rows");
   var list = document.getElementById("queue-list");
   var count = document.getElementById("queue-count");
+  var phoneCount = document.getElementById("to-queue-count");
   var status = document.getElementById("live-status");
   var holder = rows || list;
   if (!holder || !window.EventSource) { return; }
@@ -26,13 +27,19 @@
     return a;
   }
 
+  function cell(label, className, text) {  // data-label: what the cell holds, shown when a row is a card (phones)
+    var td = el("td", className, text);
+    td.dataset.label = label;
+    return td;
+  }
+
   function tableRow(item) {
     var tr = el("tr");
-    var prio = el("td"); prio.appendChild(el("span", "prio", item.priority));
-    var who = el("td"); var a = link(item); a.textContent = item.customer; who.appendChild(a);
-    if (item.order_number) { who.appendChild(el("br")); who.appendChild(el("small", "", item.order_number)); }
-    [prio, who, el("td", "", item.reason_title), el("td", "", item.waiting), el("td", "", item.channel_name),
-     el("td", "", item.assigned_to || "Nobody yet"), el("td", "summary", item.summary)].forEach(function (td) { tr.appendChild(td); });
+    var prio = cell("Priority", "q-prio"); prio.appendChild(el("span", "prio", item.priority));
+    var who = cell("Customer", "q-customer"); var a = link(item); a.textContent = item.customer; who.appendChild(a);
+    if (item.detail) { who.appendChild(el("br")); who.appendChild(el("small", "q-detail", item.detail)); }
+    [prio, who, cell("Why", "", item.reason_title), cell("Waiting", "", item.waiting), cell("Channel", "", item.channel_name),
+     cell("With", "", item.assigned_to || "Nobody yet"), cell("Summary", "summary", item.summary)].forEach(function (td) { tr.appendChild(td); });
     return tr;
   }
 
@@ -43,6 +50,7 @@
     top.appendChild(el("span", "q-who", item.customer));
     top.appendChild(el("span", "q-wait", item.waiting));
     a.appendChild(top);
+    if (item.detail) { a.appendChild(el("span", "q-detail", item.detail)); }
     a.appendChild(el("span", "q-why", item.reason_title));
     a.appendChild(el("span", "q-meta", item.channel_name + " · " + (item.assigned_to || "Nobody yet")));
     if (String(item.ticket_id) === current) { li.className = "current"; a.setAttribute("aria-current", "page"); }
@@ -67,6 +75,7 @@
       holder.appendChild(node);
     });
     if (count) { count.textContent = items.length; }
+    if (phoneCount) { phoneCount.textContent = items.length; }
   }
 
   var slowMs = 0;  // the desk refused this tab a live stream (too many per session): fetched this often instead

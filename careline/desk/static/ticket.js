@@ -1,6 +1,8 @@
 /* The ticket workspace: the live transcript (server-sent events from /api/tickets/<id>/stream), the
-   unread marker, the reply box (Reply / Internal note, sent with fetch), "typing" pokes and saved
-   replies ("/" opens the list, Alt+1..9 insert one). Everything shown is built with textContent. */
+   unread marker, the reply box (Reply / Internal note, sent with fetch; each mode's draft kept per
+   ticket in this tab's sessionStorage until sent; a counter near the limit, longer text refused with
+   the reason), "typing" pokes, saved replies ("/" opens the list, Alt+1..9 insert one where the
+   cursor is, undoable) and the close confirmation. Everything shown is built with textContent. */
 (function () {
   "use strict";
   var workspace = document.getElementById("workspace");
@@ -22,6 +24,8 @@
   var menu = document.getElementById("macro-menu");
   var hint = document.getElementById("composer-hint");
   var opener = document.getElementById("macro-open");
+  var counter = document.getElementById("composer-count");
+  var tooLong = document.getElementById("composer-too-long");
   var ACTIVE = { open: true, assigned: true };
   var NEAR_BOTTOM_PX = 48;
   var TYPING_EVERY_MS = 2000;
@@ -210,20 +214,38 @@
     form.addEventListener("submit", function () { finishing = true; });
   });
 
+  /* --- drafts: each mode's unsent text, per ticket, for this tab (cleared when sent) ----------- */
+  var DRAFTS = "careline:desk:draft:";  // static/session.js clears them all on sign-out
+  var drafts = null;
+  try { drafts = window.sessionStorage; drafts.getItem(DRAFTS); } catch (e) { drafts = null; }
+  function draftKey(which) { return DRAFTS + ticketId + ":" + which; }
+  function readDraft(which) {
+    try { return (drafts && drafts.getItem(draftKey(which))) || ""; } catch (e) { return ""; }
+  }
+  function keepDraft(which, text) {
+    if (!drafts) { return; }
+    try {
+      if (text.trim()) { drafts.setItem(draftKey(which), text); } else { drafts.removeItem(draftKey(which)); }
+    } catch (e) { /* storage full or refused: the text is still in the box */ }
+  }
+
   /* --- the reply box: Reply or Internal note -------------------------------------------------- */
   var mode = composer.dataset.mode;
   var tabs = composer.querySelectorAll(".mode-tab");
-  if (tabs.length > 1) { Array.prototype.forEach.call(tabs, function (tab) { tab.hidden = false; }); }
+  var modes = composer.querySelector(".modes");
+  if (modes) { modes.hidden = false; }
 
   function setStatus(kind, text) {
     statusLine.className = "composer-status" + (kind ? " is-" + kind : "");
     statusLine.textContent = text;
   }
 
-  function setMode(next) {
+  function setMode(next, quiet) {
     if (next === mode) { return; }
     if (mode === "reply") { stopTyping(); }
+    keepDraft(mode, box.value);
     mode = next;
+    keepDraft("mode", next === "note" ? "note" : "");
     composer.dataset.mode = next;
     composer.classList.toggle("mode-note", next === "note");
     composer.classList.toggle("mode-reply", next === "reply");
@@ -233,13 +255,32 @@
     sendButton.textContent = sendButton.dataset[next];
     hint.textContent = hint.dataset[next];
     if (opener) { opener.hidden = next !== "reply"; }
+    box.value = readDraft(next);  // each mode has its own draft: a note never turns into a reply
     closeMenu();
+    showLength();
     setStatus("", "");
-    box.focus();
+    if (!quiet) { box.focus(); }
   }
   Array.prototype.forEach.call(tabs, function (tab) {
     tab.addEventListener("click", function () { setMode(tab.dataset.mode); });
   });
+
+  /* --- the length: a counter near the limit; longer text is refused with the reason, never cut ---- */
+  var MAX_CHARS = parseInt(box.dataset.max, 10) || 2000;
+  var COUNT_FROM = Math.floor(MAX_CHARS * 0.8);
+  function charCount(text) { return Array.from(text).length; }  // as the server counts: code points
+  function showLength() {
+    var size = charCount(box.value.trim());
+    var over = size > MAX_CHARS;
+    counter.hidden = size < COUNT_FROM;
+    counter.textContent = size + " / " + MAX_CHARS;
+    counter.classList.toggle("is-over", over);
+    tooLong.hidden = !over;
+    tooLong.textContent = over ? "Too long to send: " + size + " characters, the limit is " + MAX_CHARS +
+      ". Please shorten it or send it in parts." : "";
+    if (over) { box.setAttribute("aria-invalid", "true"); } else { box.removeAttribute("aria-invalid"); }
+    return over;
+  }
 
   function post(path, body) {
     return fetch(composer.dataset.base + "/" + path, {
@@ -253,6 +294,7 @@
     var text = box.value.trim();
     if (sending) { return; }
     if (!text) { setStatus("err", mode === "note" ? "Write the note first." : "Write the reply first."); box.focus(); return; }
+    if (showLength()) { setStatus("", ""); box.focus(); return; }
     sending = true;
     sendButton.disabled = true;
     var sentMode = mode;
@@ -264,7 +306,12 @@
       })
       .then(function (result) {
         if (result.ok) {
-          if (box.value.trim() === text) { box.value = ""; }
+          if (mode === sentMode) {
+            if (box.value.trim() === text) { box.value = ""; showLength(); }
+            keepDraft(sentMode, box.value);  // what was typed while it went stays a draft
+          } else if (readDraft(sentMode).trim() === text) {
+            keepDraft(sentMode, "");
+          }
           setStatus("ok", result.body.message || "Done.");
           if (sentMode === "reply") { ownPending = true; }
           refresh();
@@ -296,10 +343,14 @@
   }
   box.addEventListener("blur", function () { setTimeout(function () { if (document.activeElement !== box) { stopTyping(); } }, 200); });
 
-  /* --- saved replies: "/" at the start of the box, arrows + Enter; Alt+1..9 ------------------------ */
+  /* --- saved replies: "/" (at the start or after a space) opens the list, arrows + Enter; Alt+1..9.
+     A saved reply goes in where the cursor is (replacing only the "/words" typed, or the selection),
+     as typing would: Ctrl+Z takes it out again. ------------------------------------------------- */
   var options = menu ? Array.prototype.slice.call(menu.querySelectorAll("li.macro")) : [];
   var none = menu ? menu.querySelector(".macro-none") : null;
   var activeOption = null;
+  var menuRange = null;  // the part of the box a chosen reply replaces: {start, end}
+  var inserting = false;
 
   function usable(option) { return option.getAttribute("aria-disabled") !== "true"; }
   function visible() { return options.filter(function (option) { return !option.hidden; }); }
@@ -315,22 +366,28 @@
     }
   }
   function closeMenu() {
+    menuRange = null;
     if (!menu || menu.hidden) { return; }
     menu.hidden = true;
     box.setAttribute("aria-expanded", "false");
     highlight(null);
   }
-  function openMenu(query) {
-    if (!menu || mode !== "reply") { return; }
+  function matches(query) {
     var words = query.toLowerCase();
-    options.forEach(function (option) {
-      option.hidden = words !== "" && option.dataset.name.toLowerCase().indexOf(words) === -1 &&
-        (option.dataset.text || "").toLowerCase().indexOf(words) === -1;
+    return options.filter(function (option) {
+      return words === "" || option.dataset.name.toLowerCase().indexOf(words) !== -1 ||
+        (option.dataset.text || "").toLowerCase().indexOf(words) !== -1;
     });
-    none.hidden = visible().length > 0;
+  }
+  function openMenu(query, range) {
+    if (!menu || mode !== "reply") { return; }
+    var found = matches(query);
+    options.forEach(function (option) { option.hidden = found.indexOf(option) === -1; });
+    none.hidden = found.length > 0;
+    menuRange = range;
     menu.hidden = false;
     box.setAttribute("aria-expanded", "true");
-    if (!activeOption || activeOption.hidden) { highlight(visible().filter(usable)[0] || null); }
+    if (!activeOption || activeOption.hidden) { highlight(found.filter(usable)[0] || null); }
   }
   function move(step) {
     var choices = visible().filter(usable);
@@ -338,23 +395,52 @@
     var at = choices.indexOf(activeOption);
     highlight(choices[(at + step + choices.length) % choices.length]);
   }
-  function insert(option) {
-    if (!usable(option)) { setStatus("err", option.querySelector(".macro-why").textContent); return; }
-    box.value = option.dataset.text;
-    closeMenu();
+  function selection() { return { start: box.selectionStart, end: box.selectionEnd }; }
+
+  /* Put `text` in place of box.value[start:end] as typing would (undoable; an input event follows),
+     with a space either side where it would touch a word. */
+  function putText(text, start, end) {
+    var before = box.value.slice(0, start);
+    var after = box.value.slice(end);
+    if (before && !/\s$/.test(before)) { text = " " + text; }
+    if (after && !/^\s/.test(after)) { text += " "; }
     box.focus();
-    box.setSelectionRange(box.value.length, box.value.length);
-    setStatus("", "Saved reply “" + option.dataset.name + "” inserted: check it, then send.");
-    typed();
+    box.setSelectionRange(start, end);
+    inserting = true;
+    var done = false;
+    try { done = document.execCommand("insertText", false, text); } catch (e) { done = false; }
+    if (!done) {  // no editing commands here: the same, without the undo step
+      box.setRangeText(text, start, end, "end");
+      box.dispatchEvent(new Event("input", { bubbles: true }));
+    }
+    inserting = false;
   }
+  function insert(option, range) {
+    if (!usable(option)) { setStatus("err", option.querySelector(".macro-why").textContent); return; }
+    var where = range || menuRange || selection();
+    closeMenu();
+    putText(option.dataset.text, where.start, where.end);
+    setStatus("", "Saved reply “" + option.dataset.name + "” inserted: check it, then send.");
+  }
+  /* The "/words" just before the cursor: a "/" at the start or after a space, then no line break. */
   function slashQuery() {
-    var value = box.value;
-    return value.charAt(0) === "/" && value.indexOf("\n") === -1 ? value.slice(1) : null;
+    if (box.selectionStart !== box.selectionEnd) { return null; }
+    var before = box.value.slice(0, box.selectionStart);
+    var at = before.lastIndexOf("/");
+    if (at < 0 || (at > 0 && !/\s/.test(before.charAt(at - 1)))) { return null; }
+    var query = before.slice(at + 1);
+    if (/[\n\r]/.test(query) || /^\s/.test(query) || query.length > 40) { return null; }
+    return { start: at, end: box.selectionStart, query: query };
   }
 
   box.addEventListener("input", function () {
-    var query = slashQuery();
-    if (query !== null && options.length) { openMenu(query); } else { closeMenu(); }
+    keepDraft(mode, box.value);
+    showLength();
+    if (!inserting) {
+      var slash = options.length ? slashQuery() : null;
+      // after other words, a "/" that matches no saved reply is only a slash: the list stays shut
+      if (slash && (slash.start === 0 || matches(slash.query).length)) { openMenu(slash.query, slash); } else { closeMenu(); }
+    }
     typed();
   });
   box.addEventListener("keydown", function (event) {
@@ -369,7 +455,7 @@
     }
     if (event.altKey && /^Digit[1-9]$/.test(event.code) && mode === "reply") {
       var wanted = options.filter(function (option) { return option.dataset.shortcut === event.code.slice(5); })[0];
-      if (wanted) { event.preventDefault(); insert(wanted); }
+      if (wanted) { event.preventDefault(); insert(wanted, selection()); }
       return;
     }
     if (event.key === "Enter" && !event.shiftKey && !event.altKey && !event.ctrlKey && !event.metaKey) {
@@ -382,17 +468,32 @@
     option.addEventListener("click", function () { insert(option); });
   });
   if (opener) {
+    opener.addEventListener("mousedown", function (event) { event.preventDefault(); });  // keep the cursor where it is
     opener.addEventListener("click", function () {
-      if (menu.hidden) {
-        if (!box.value) { box.value = "/"; }
-        openMenu(slashQuery() || "");
-      } else {
-        closeMenu();
-      }
+      if (menu.hidden) { openMenu("", selection()); } else { closeMenu(); }
       box.focus();
     });
   }
   document.addEventListener("click", function (event) {
     if (menu && !menu.hidden && !composer.contains(event.target)) { closeMenu(); }
   });
+
+  /* --- the draft of this ticket, back where it was left ---------------------------------------- */
+  box.value = readDraft(mode);
+  if (readDraft("mode") === "note" && mode === "reply" && tabs.length > 1) { setMode("note", true); }
+  showLength();
+
+  /* --- "Close conversation": a second step, "Confirm close" (it tells the customer) ---------------- */
+  var closing = document.getElementById("close-confirm");
+  if (closing) {
+    var cancel = closing.querySelector(".close-cancel");
+    cancel.hidden = false;
+    cancel.addEventListener("click", function () { closing.open = false; closing.querySelector("summary").focus(); });
+    closing.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && closing.open) { closing.open = false; closing.querySelector("summary").focus(); }
+    });
+    document.addEventListener("click", function (event) {
+      if (closing.open && !closing.contains(event.target)) { closing.open = false; }
+    });
+  }
 }());

@@ -87,3 +87,31 @@ def test_moments_for_time_elements():
     assert conversation.moment("2026-11-20T10:04:09+00:00") == {"iso": "2026-11-20T10:04:09+00:00",
                                                                 "label": "2026-11-20 10:04 UTC"}
     assert conversation.moment("garbage")["iso"] == ""
+
+
+# --- the gist: what tells an unverified customer's row apart in the queue ---------------------------------
+
+
+def _said(text, intent):
+    return {"role": "customer", "text": text, "at": "2026-11-18T10:00:00+00:00", "intent": intent}
+
+
+def test_the_gist_is_the_first_words_of_what_the_customer_needs():
+    saved = [_said("hi", "greet"),
+             _said("my lamp arrived broken and the shade is torn too, what now", "request_refund"),
+             {"role": "bot", "text": "Why would you like a refund?", "at": ""},
+             _said("It arrived damaged", "inform"), _said("Talk to a person", "human_handoff")]
+    assert conversation.gist(saved) == "my lamp arrived broken and the shade is…"
+    assert conversation.gist(saved, words=3) == "my lamp arrived…"
+    assert conversation.gist([_said("where   is\nmy order", "order_status")]) == "where is my order", "one line"
+
+
+def test_without_a_telling_message_the_gist_is_the_latest_and_without_any_it_is_empty():
+    assert conversation.gist([_said("hello", "greet"), _said("a human please", "human_handoff")]) == "a human please"
+    assert conversation.gist([{"role": "bot", "text": "Hi!", "at": ""}]) == ""
+    assert conversation.gist([]) == ""
+
+
+def test_a_long_word_is_cut_at_the_limit():
+    gist = conversation.gist([_said("x" * 200, "order_status")])
+    assert len(gist) == conversation.GIST_CHARS and gist.endswith("…")

@@ -19,6 +19,26 @@ def test_the_shipped_macros_are_valid_and_use_every_placeholder():
     assert used == set(macros.PLACEHOLDERS), "every placeholder is shown in use"
 
 
+def test_the_everyday_replies_work_for_a_customer_who_did_not_verify():
+    """Only what needs a verified order (or the name, in a second greeting) is greyed out for them."""
+    filled = macros.fill(macros.load(), macros.values(None, None, "Ana Rivera"))
+    ready = [m.name for m in filled if m.ready]
+    assert {"Greeting", "Sorry for the wait", "Anything else", "Handing back"} <= set(ready)
+    assert len(ready) >= len(filled) - 3, [m.name for m in filled if not m.ready]
+    assert all("needs an order number" in m.why or "needs the customer's first name" in m.why
+               for m in filled if not m.ready)
+    greeting = next(m for m in filled if m.name == "Greeting")
+    assert greeting.shortcut == 1 and greeting.text.startswith("Hi, I'm Ana from the Harbor & Pine team.")
+    named = macros.fill(macros.load(), macros.values("Maria Lopez", "CL-100001", "Ana Rivera"))
+    assert all(m.ready for m in named), "a verified customer with an order: every reply can be used"
+    assert any(m.text.startswith("Hi Maria, I'm Ana") for m in named), "and a greeting by name"
+
+
+def test_no_saved_reply_asks_for_what_the_chat_cannot_send():
+    texts = " ".join(m.text.lower() for m in macros.load())
+    assert not any(word in texts for word in ("photo", "picture", "attach", "upload", "screenshot"))
+
+
 def test_placeholders_are_filled_for_the_ticket_at_hand():
     loaded = macros.parse({"macros": [
         {"name": "Hello", "text": "Hi {first_name}, I'm {agent_first_name}. About {order_number}: {first_name}!"}]})

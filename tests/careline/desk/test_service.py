@@ -424,7 +424,8 @@ def test_the_refund_form_offers_exactly_the_policys_reasons_and_nothing_else_is_
         view=view, may_act=True, csrf="c", user=user, form_keys={"refund": "k"}, message="", error="",
         items=[], show="all", filters=words.SHOW_FILTERS, empty="", words=words, moment=conversation.moment,
         lines=[], notes=[], live=[], macros=[], macros_error="")
-    assert html.count(f'maxlength="{MAX_TEXT}"') == 1, "the reply box (reply or note) stops where the desk does"
+    assert "maxlength" not in html and html.count(f'data-max="{MAX_TEXT}"') == 1, \
+        "the reply box (reply or note) counts to the desk's limit and refuses more, never cuts (static/ticket.js)"
     select = re.search(r'<select id="refund-reason".*?</select>', html, re.DOTALL)
     assert select and re.findall(r'<option value="([^"]+)">', select.group(0)) == reasons
     key = desk.issue_form_keys(ticket_id, user, ["refund"])["refund"]

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from careline.db.engine import make_engine
 from careline.db.models.handoff import TicketEvent
-from careline.desk import conversation
+from careline.desk import conversation, words
 from careline.desk.auth import Accounts
 from careline.desk.service import DeskError, DeskService, Forbidden
 from careline.handoff.ticket import TicketFacts, build_ticket
@@ -137,3 +137,60 @@ def test_the_ticket_fingerprint_changes_with_its_record(engine, desk, clock, peo
     assert desk.ticket_fingerprint(ticket) != second
     with pytest.raises(DeskError):
         desk.ticket_fingerprint(987654)
+
+
+def test_unverified_customers_are_told_apart_in_the_queue_by_a_tag_and_their_words(engine, desk, clock):
+    said = [{"event": "user", "text": "my parcel never came, mail me at maria@example.com", "timestamp": 1_700_000_000,
+             "parse_data": {"intent": {"name": "order_status"}}}, *EVENTS]
+    first = TicketService(engine, now=clock).open(
+        build_ticket("web-first", "socketio", "customer_request", said, TicketFacts()), "web-first:1").id
+    second = _ticket(engine, clock, "+14155550134", "rest")
+    items = {item.ticket_id: item.as_dict() for item in desk.queue()}
+    assert items[first]["customer"] == items[second]["customer"] == "Unverified customer"
+    tag = words.conversation_tag("web-first")
+    assert items[first]["detail"] == f"{tag} · “my parcel never came, mail me at [email]”"
+    assert items[second]["detail"] == f"{words.conversation_tag('+14155550134')} · “I want a person”"
+    assert items[first]["detail"] != items[second]["detail"]
+    assert "maria@example.com" not in str(items[first]) and "0134" not in items[second]["detail"]
+
+
+def _maria(engine) -> int:
+    with engine.connect() as db:
+        return int(db.exec_driver_sql("SELECT id FROM customers WHERE email='maria.lopez@example.com'").scalar_one())
+
+
+def test_a_verified_customers_row_names_the_order(engine, desk, clock):
+    customer = _maria(engine)
+    draft = build_ticket("web-maria", "socketio", "frustration", EVENTS,
+                         TicketFacts(customer_name="Maria Lopez", order_number="CL-100001", order_total=207.0))
+    ticket = TicketService(engine, now=clock).open(draft, "web-maria:1", customer_id=customer).id
+    item = next(item.as_dict() for item in desk.queue() if item.ticket_id == ticket)
+    assert (item["customer"], item["detail"], item["verified"]) == ("Maria Lopez", "CL-100001", True)
+
+
+def test_the_desk_history_is_in_words_with_no_none_and_the_contact_address_redacted(engine, desk, clock, people):
+    ana = people[0]
+    ticket = _ticket(engine, clock, "c-history")
+    TicketService(engine, now=clock).leave_contact(ticket, "stranger@example.com")
+    desk.reply(ticket, ana, "Hi, call me on +1 415 555 0134", lambda *_: None)
+    desk.note(ticket, ana, "checked the courier")
+    desk.finish(ticket, ana, "closed", lambda _: None)
+    texts = [event["text"] for event in desk.view(ticket).events]
+    assert texts == [
+        "The customer left an email address for the reply (replies they do not see go there too).",
+        "Ana Rivera took the conversation by sending the first reply",
+        "Ana Rivera replied: “Hi, call me on [phone number]”",
+        "Ana Rivera added an internal note",
+        "Ana Rivera closed the conversation",
+    ]
+    assert "stranger@example.com" not in str(desk.view(ticket).events), "an unverified customer's address never shows"
+
+
+def test_a_verified_customer_sees_their_own_contact_address_in_the_history(engine, desk, clock):
+    customer = _maria(engine)
+    draft = build_ticket("web-maria-mail", "socketio", "frustration", EVENTS,
+                         TicketFacts(customer_name="Maria Lopez", order_number="CL-100001", order_total=207.0))
+    ticket = TicketService(engine, now=clock).open(draft, "web-maria-mail:1", customer_id=customer).id
+    TicketService(engine, now=clock).leave_contact(ticket, "maria.home@example.com")
+    [event] = desk.view(ticket).events
+    assert event["text"].endswith("(replies they do not see go there too): maria.home@example.com.")

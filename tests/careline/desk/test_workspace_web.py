@@ -7,6 +7,7 @@ pokes (typing, state), which never fail an agent's action; the lines, notes and 
 """
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -136,6 +137,22 @@ class Site:
             draft = build_ticket(conversation, "socketio", "frustration", EVENTS,
                                  TicketFacts(customer_name="Maria Lopez", order_number=order, order_total=207.0))
             return TicketService(engine).open(draft, f"{conversation}:1", customer_id=customer).id, conversation
+        finally:
+            engine.dispose()
+
+    def stranger_ticket(self, first_words: str = "my parcel never came") -> tuple:
+        """A handoff ticket of a customer who did not verify: (ticket id, conversation)."""
+        self._count += 1
+        conversation = f"web-stranger-{self._count}-{time.time_ns()}"
+        events = [{"event": "user", "text": first_words, "timestamp": T0,
+                   "parse_data": {"intent": {"name": "order_status"}}},
+                  {"event": "user", "text": "a person please", "timestamp": T0 + 1,
+                   "parse_data": {"intent": {"name": "human_handoff"}}}]
+        self.rasa.events[conversation] = events
+        engine = make_engine(self.store_url)
+        try:
+            draft = build_ticket(conversation, "socketio", "customer_request", events, TicketFacts())
+            return TicketService(engine).open(draft, f"{conversation}:1").id, conversation
         finally:
             engine.dispose()
 
@@ -445,3 +462,55 @@ def test_the_ticket_stream_sends_a_snapshot_the_next_message_and_the_queue(site)
     assert ticket in [item["ticket_id"] for item in seen["queue"][0]]
     assert all(item["assigned_to"] is None for item in seen["queue"][0]), "as the agent filters it"
     assert ana.get(f"{site.url}/api/tickets/987654/stream", timeout=10).status_code == 404
+
+
+# --- the workspace page as the newcomer's review asked ------------------------------------------------------
+
+
+def test_unverified_customers_have_a_detail_that_tells_them_apart_in_the_queue_and_the_pane(site):
+    ana = site.login()
+    first, first_conversation = site.stranger_ticket("my parcel never came, mail x@example.com")
+    second, _ = site.stranger_ticket("the lamp is broken")
+    items = {item["ticket_id"]: item for item in ana.get(f"{site.url}/api/queue", timeout=30).json()}
+    assert items[first]["detail"].endswith("“my parcel never came, mail [email]”")
+    assert items[second]["detail"].endswith("“the lamp is broken”")
+    assert items[first]["detail"] != items[second]["detail"]
+    for path in ("/queue", f"/tickets/{second}"):
+        page = ana.get(f"{site.url}{path}", timeout=30).text
+        assert "my parcel never came, mail [email]" in page and "the lamp is broken" in page
+        assert "x@example.com" not in page and first_conversation not in page
+    queue = ana.get(f"{site.url}/queue", timeout=30).text
+    assert re.search(r'<td data-label="Why">', queue) and 'data-label="Customer"' in queue, "cells named for the cards"
+
+
+def test_the_header_close_asks_for_confirmation_and_the_reply_box_cuts_nothing(site):
+    ana = site.login()
+    ticket, _ = site.ticket()
+    page = ana.get(f"{site.url}/tickets/{ticket}", timeout=30).text
+    start = page.index('<div class="conv-actions">')
+    header = page[start:page.index("</header>", start)]
+    assert re.search(r"<summary[^>]*>Close conversation</summary>", header), "named apart from the money panel's"
+    assert re.search(rf'<form method="post" action="/tickets/{ticket}/close"[^>]*>.*?Confirm close</button>', header,
+                     re.S), "a second step inside the opened disclosure"
+    textarea = re.search(r"<textarea[^>]*>", page).group(0)
+    assert "maxlength" not in textarea and 'data-max="2000"' in textarea, "never cut: refused with the reason"
+    assert 'id="composer-count"' in page and 'id="composer-too-long"' in page
+    assert '<a class="to-queue" href="#queue-pane">' in page and 'id="queue-pane"' in page
+
+
+def test_a_finished_tickets_note_box_has_no_empty_button_group_and_the_history_is_in_words(site):
+    ana = site.login()
+    ticket, _ = site.stranger_ticket()
+    TicketService(make_engine(site.store_url)).leave_contact(ticket, "stranger@example.com")
+    assert ana.post(f"{site.url}/tickets/{ticket}/reply", json={"text": "Hi, Ana here."}, timeout=30).json()["ok"]
+    assert ana.post(f"{site.url}/tickets/{ticket}/close", json={}, timeout=30).json()["ok"]
+    page = ana.get(f"{site.url}/tickets/{ticket}", timeout=30).text
+    composer = page[page.index('id="composer"'):page.index("</form>", page.index('id="composer"'))]
+    assert 'class="modes"' not in composer and "mode-tab" not in composer, "only the note box: no mode buttons"
+    history = page[page.index('id="history"'):]
+    history = history[:history.index("</ul>")]
+    assert "None" not in history and "contact email" not in history and "stranger@example.com" not in history
+    for said in ("The customer left an email address for the reply (replies they do not see go there too).",
+                 "Ana Rivera took the conversation by sending the first reply",
+                 "Ana Rivera replied: “Hi, Ana here.”", "Ana Rivera closed the conversation"):
+        assert html.escape(said) in history, said
