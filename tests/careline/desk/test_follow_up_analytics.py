@@ -4,18 +4,12 @@ from __future__ import annotations
 import json
 from datetime import date, datetime, timedelta, timezone
 
-import pytest
 from sqlalchemy.orm import Session
 
 from careline.db import FollowUp, make_engine
 from careline.desk import analytics
 
 DAY = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def engine(fresh_store_url):
-    return make_engine(fresh_store_url)
 
 
 def _follow_up(session, number, kind, status, outcome=None, due=DAY, reason=None):

@@ -13,7 +13,6 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from careline.db.engine import make_engine
 from careline.db.models.desk import DeskTold
 from careline.db.models.handoff import TicketEvent
 from careline.db.models.money import DecisionRecord, Refund, Waiver
@@ -22,11 +21,9 @@ from careline.desk.app import templates
 from careline.desk.auth import Accounts
 from careline.desk.money_view import describe_event, told_text
 from careline.desk.rasa_api import RasaUnavailable
-from careline.desk.service import DeskError, DeskService
+from careline.desk.service import DeskError
 from careline.handoff.ticket import TicketFacts, build_ticket
 from careline.handoff.tickets import TicketService
-from careline.money.claims import ClaimService
-from careline.money.policy import load_policy
 from careline.shared import utcnow
 from tests.conftest import SEED_DAY, Clock
 
@@ -37,18 +34,8 @@ MARIA = ("CL-100001", "maria.lopez@example.com")
 
 
 @pytest.fixture
-def engine(fresh_store_url):
-    return make_engine(fresh_store_url)
-
-
-@pytest.fixture
 def clock():
     return Clock(datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc))
-
-
-@pytest.fixture
-def desk(engine, clock):
-    return DeskService(engine, ClaimService(engine, load_policy(), today=lambda: SEED_DAY), now=clock)
 
 
 @pytest.fixture

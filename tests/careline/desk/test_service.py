@@ -16,13 +16,10 @@ from careline.db.models.money import DecisionRecord, Refund
 from careline.desk import analytics
 from careline.desk.app import templates as desk_templates
 from careline.desk.auth import AccountError, Accounts, check_password, hash_password
-from careline.desk.service import MAX_TEXT, DeskError, DeskService, Forbidden, NotFound, parse_amount, redact_lines
+from careline.desk.service import MAX_TEXT, DeskError, Forbidden, NotFound, parse_amount, redact_lines
 from careline.feedback.csat import FeedbackService, no_comment, parse_rating
 from careline.handoff.ticket import TicketFacts, build_ticket
 from careline.handoff.tickets import TicketService
-from careline.money.claims import ClaimService
-from careline.money.policy import load_policy
-from tests.conftest import SEED_DAY, Clock
 
 EVENTS = [
     {"event": "user", "text": "where is my order CL-100001", "timestamp": 1_700_000_000,
@@ -36,23 +33,8 @@ EVENTS = [
 
 
 @pytest.fixture
-def engine(fresh_store_url):
-    return make_engine(fresh_store_url)
-
-
-@pytest.fixture
-def clock():
-    return Clock(datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc))
-
-
-@pytest.fixture
 def accounts(engine, clock):
     return Accounts(engine, now=clock)
-
-
-@pytest.fixture
-def desk(engine, clock):
-    return DeskService(engine, ClaimService(engine, load_policy(), today=lambda: SEED_DAY), now=clock)
 
 
 def _ticket(engine, conversation="conv-1", order="CL-100001", reason="frustration", now=None):

@@ -2,40 +2,21 @@
 reply), and the fingerprints the live views watch."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from careline.db.engine import make_engine
 from careline.db.models.handoff import TicketEvent
 from careline.desk import conversation, words
 from careline.desk.auth import Accounts
-from careline.desk.service import DeskError, DeskService, Forbidden
+from careline.desk.service import DeskError, Forbidden
 from careline.handoff.ticket import TicketFacts, build_ticket
 from careline.handoff.tickets import TicketService
-from careline.money.claims import ClaimService
-from careline.money.policy import load_policy
-from tests.conftest import SEED_DAY, Clock
 
 EVENTS = [{"event": "user", "text": "I want a person", "timestamp": 1_700_000_000,
            "parse_data": {"intent": {"name": "human_handoff"}, "frustration": {"score": 0.5}}}]
-
-
-@pytest.fixture
-def engine(fresh_store_url):
-    return make_engine(fresh_store_url)
-
-
-@pytest.fixture
-def clock():
-    return Clock(datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc))
-
-
-@pytest.fixture
-def desk(engine, clock):
-    return DeskService(engine, ClaimService(engine, load_policy(), today=lambda: SEED_DAY), now=clock)
 
 
 @pytest.fixture
