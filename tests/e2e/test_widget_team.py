@@ -263,12 +263,13 @@ def test_the_header_says_when_the_team_is_back_if_the_wait_runs_past_closing(sys
         "Waiting for the team · if not today, back tomorrow at 8:00 AM EDT"
     state_line = page.locator(".cl-state")
     assert state_line.evaluate("el => el.scrollWidth <= el.clientWidth"), "the whole line shows (it wraps)"
-    assert page.locator(".cl-email").is_hidden(), "the team is at work: no form"
+    assert page.locator(".cl-email").is_visible(), "nobody may get to it today: an address for the reply"
     wait_at_the_bottom(page)
     screenshot(page, f"widget-waiting-past-closing-{size}")
     usual = {**base, "eta_minutes": 6, "back": None}
     deliver(page, "conversation_state", usual)
     assert header_state(page) == waiting_header(usual) == "Waiting for the team · about 6 min"
+    assert page.locator(".cl-email").is_hidden(), "the team will get to it today: no form"
     unknown = {**base, "eta_minutes": None, "back": None}
     deliver(page, "conversation_state", unknown)
     assert header_state(page) == waiting_header(unknown) == "Waiting for the team"

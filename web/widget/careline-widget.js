@@ -323,7 +323,10 @@
     ui.stateAvatar.textContent = kind === "agent" ? (state.initials || initialsOf(state.agent)) : "";
     ui.stateLine.className = "cl-state" + (kind ? " cl-state-" + kind : "");
     ui.stateLine.hidden = !line;
-    var askEmail = state.waiting && !state.team_open && !state.email_known && !emailSent;
+    /* An address for the reply when nobody may get to the customer before the team is off: out of
+     * hours, or when the wait runs past closing (the bot's own message invites it then too). */
+    var mayWaitTillTomorrow = !state.team_open || (typeof state.eta_minutes !== "number" && Boolean(state.back));
+    var askEmail = state.waiting && !state.agent && mayWaitTillTomorrow && !state.email_known && !emailSent;
     if (ui.email.hidden === askEmail) {
       ui.email.hidden = !askEmail;
       if (askEmail) { ui.emailError.textContent = ""; ui.emailInput.removeAttribute("aria-invalid"); }
