@@ -196,10 +196,15 @@ class WebChatInput(InputChannel):
         return state.as_dict()
 
     async def _emit_state(self, sender: str) -> None:
-        """Tell every tab of the conversation its state (logged, never raised: it must not stop a reply)."""
+        """Tell every tab of the conversation its state (logged, never raised: it must not stop a reply).
+
+        After each message and on the desk's pokes the state comes from the ticket store alone: the
+        conversation waits for a person while its latest ticket is open or assigned (the bot sets the
+        `handoff_ticket` slot with the ticket and clears it after the ticket is finished), so no turn
+        pays for loading the whole conversation again."""
         assert self.sio is not None
         try:
-            state = await self._state(sender, await self._tracker(sender))
+            state = (await asyncio.to_thread(customer_view().state, sender, True)).as_dict()
         except Exception:  # noqa: BLE001 - the chat goes on without a fresh header
             logger.exception("webchat: the state of %s could not be read", sender)
             return
