@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import socket
 import sqlite3
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -30,7 +27,7 @@ from careline.db.engine import make_engine
 from careline.desk import live
 from careline.desk.auth import Accounts
 from careline.shared import PROJECT_ROOT
-from tests.careline.desk.test_workspace_web import TOKEN, FakeRasa, Site, _free_port
+from tests.careline.desk.test_workspace_web import FakeRasa, Site, running_desk
 
 AGENTS = ("ana", "ben", "cy", "dee")
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
@@ -72,30 +69,8 @@ def site(store_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
     for name in AGENTS:
         accounts.create(f"{name}@example.test", name.capitalize(), "agent", "correct horse battery staple")
     tracker = Tracker(folder / "tracker.db")
-    port = _free_port()
-    with FakeRasa() as rasa:
-        env = {**os.environ, "CARELINE_STORE_DB_URL": f"sqlite:///{store}", "CARELINE_VAR_DIR": str(folder),
-               "CARELINE_TRACKER_DB_URL": f"sqlite:///{tracker.path}",
-               "CARELINE_RASA_PORT": str(rasa.port), "RASA_AUTH_TOKEN": TOKEN, "CARELINE_DESK_PORT": str(port),
-               "CARELINE_HOST": "127.0.0.1", "CARELINE_DESK_SECURE_COOKIES": ""}
-        with open(folder / "desk.log", "wb") as log:
-            process = subprocess.Popen([sys.executable, "-m", "careline.desk", "--port", str(port)],
-                                       cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if requests.get(f"{url}/health", timeout=1).status_code == 200:
-                        break
-                except requests.RequestException:
-                    pass
-                assert process.poll() is None and time.monotonic() < deadline, (folder / "desk.log").read_text()
-                time.sleep(0.2)
-            yield LiveSite(url, f"sqlite:///{store}", rasa, tracker)
-        finally:
-            process.terminate()
-            process.wait(10)
+    with FakeRasa() as rasa, running_desk(folder, store, rasa, f"sqlite:///{tracker.path}") as url:
+        yield LiveSite(url, f"sqlite:///{store}", rasa, tracker)
 
 
 class Stream:

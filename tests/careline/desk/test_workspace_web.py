@@ -7,6 +7,7 @@ pokes (typing, state), which never fail an agent's action; the lines, notes and 
 """
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import os
@@ -166,6 +167,34 @@ class Site:
         return http
 
 
+@contextlib.contextmanager
+def running_desk(folder: Path, store: Path, rasa: FakeRasa, tracker_url: str) -> Iterator[str]:
+    """A real desk process on `store` that asks `rasa` (a fake) for conversations; yields its URL."""
+    port = _free_port()
+    env = {**os.environ, "CARELINE_STORE_DB_URL": f"sqlite:///{store}", "CARELINE_VAR_DIR": str(folder),
+           "CARELINE_TRACKER_DB_URL": tracker_url,
+           "CARELINE_RASA_PORT": str(rasa.port), "RASA_AUTH_TOKEN": TOKEN, "CARELINE_DESK_PORT": str(port),
+           "CARELINE_HOST": "127.0.0.1", "CARELINE_DESK_SECURE_COOKIES": ""}
+    with open(folder / "desk.log", "wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "careline.desk", "--port", str(port)],
+                                   cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            assert process.poll() is None and time.monotonic() < deadline, (folder / "desk.log").read_text()
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
 @pytest.fixture(scope="module")
 def site(store_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("desk")
@@ -174,30 +203,8 @@ def site(store_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
     accounts = Accounts(make_engine(f"sqlite:///{store}"))
     accounts.create("ana@example.test", "Ana Rivera", "agent", PASSWORD)
     accounts.create("ben@example.test", "Ben Second", "agent", PASSWORD)
-    port = _free_port()
-    with FakeRasa() as rasa:
-        env = {**os.environ, "CARELINE_STORE_DB_URL": f"sqlite:///{store}", "CARELINE_VAR_DIR": str(folder),
-               "CARELINE_TRACKER_DB_URL": f"sqlite:///{folder / 'no-tracker-here.db'}",
-               "CARELINE_RASA_PORT": str(rasa.port), "RASA_AUTH_TOKEN": TOKEN, "CARELINE_DESK_PORT": str(port),
-               "CARELINE_HOST": "127.0.0.1", "CARELINE_DESK_SECURE_COOKIES": ""}
-        with open(folder / "desk.log", "wb") as log:
-            process = subprocess.Popen([sys.executable, "-m", "careline.desk", "--port", str(port)],
-                                       cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if requests.get(f"{url}/health", timeout=1).status_code == 200:
-                        break
-                except requests.RequestException:
-                    pass
-                assert process.poll() is None and time.monotonic() < deadline, Path(folder / "desk.log").read_text()
-                time.sleep(0.2)
-            yield Site(url, f"sqlite:///{store}", rasa)
-        finally:
-            process.terminate()
-            process.wait(10)
+    with FakeRasa() as rasa, running_desk(folder, store, rasa, f"sqlite:///{folder / 'no-tracker-here.db'}") as url:
+        yield Site(url, f"sqlite:///{store}", rasa)
 
 
 def _banner(html: str) -> str:
