@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Dict, Iterator
 
 import pytest
 
@@ -12,6 +12,10 @@ from careline.shared.settings import PROJECT_ROOT
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+#: The screen sizes the browser tests try: a desktop and a phone.
+DESKTOP: Dict[str, Any] = {"viewport": {"width": 1280, "height": 800}}
+PHONE: Dict[str, Any] = {"viewport": {"width": 375, "height": 667}, "is_mobile": True, "has_touch": True}
+SIZES: Dict[str, Dict[str, Any]] = {"desktop": DESKTOP, "phone": PHONE}
 
 
 def chromium_path() -> str:

@@ -16,7 +16,7 @@ import pytest
 from careline.desk.analytics import DEFAULT_PERIOD_DAYS, SMALL_TALK_INTENTS
 from careline.desk.words import intent_title, topic_title
 from careline.shared.settings import load_settings
-from tests.e2e.browser import browser, screenshot  # noqa: F401 - the fixture
+from tests.e2e.browser import SIZES, browser, screenshot  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.e2e
 
@@ -26,9 +26,6 @@ def shop_today():
     return datetime.now(load_settings().shop().timezone).date()
 
 WAIT_MS = 45_000
-DESKTOP: Dict[str, Any] = {"viewport": {"width": 1280, "height": 800}}
-PHONE: Dict[str, Any] = {"viewport": {"width": 375, "height": 667}, "is_mobile": True, "has_touch": True}
-SIZES = {"desktop": DESKTOP, "phone": PHONE}
 
 
 def _user_events(system, where: str = "", *values: Any):

@@ -19,13 +19,13 @@ from playwright.sync_api import expect
 
 from careline.shared.settings import load_settings
 from tests.e2e import customers
-from tests.e2e.browser import browser, screenshot  # noqa: F401 - the fixture
+from tests.e2e.browser import DESKTOP, browser, screenshot  # noqa: F401 - the fixture
+from tests.e2e.browser import PHONE as BROWSER_PHONE
 
 pytestmark = pytest.mark.e2e
 
 WAIT_MS = 45_000
-DESKTOP = {"viewport": {"width": 1280, "height": 800}}
-PHONE = {"viewport": {"width": 375, "height": 667}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+PHONE = {**BROWSER_PHONE, "device_scale_factor": 2}  # sharp screenshots of the phone
 NO_THANKS = "No, thanks"
 HUMAN = "i want a real person, not a bot"
 

@@ -6,6 +6,7 @@ import pytest
 from careline.access import webchat
 from tests.e2e.browser import browser, screenshot  # noqa: F401 - the fixture
 from tests.e2e.widget_page import (
+    SIZES,
     DESKTOP,
     MAY_NOT_HAVE_BEEN_SENT,
     NOT_SENT_YET,
@@ -27,12 +28,12 @@ from tests.e2e.widget_page import (
     texts,
     wait_at_the_bottom,
     wait_for_more,
+    watch_pending_marks,
     wholly_in_view,
 )
 
 pytestmark = pytest.mark.e2e
 
-SIZES = {"desktop": DESKTOP, "phone": PHONE}
 #: Questions with long answers, to fill the conversation past its visible height.
 QUESTIONS = ("how many days do i have to return something", "how long do refunds take to process",
              "do you ship internationally", "how much do you charge for delivery", "how do i contact you",
@@ -163,12 +164,7 @@ def test_a_message_typed_while_offline_is_sent_once_and_kept_after_reconnecting(
     page.wait_for_timeout(1500)
     assert texts(page).count(typed) == 1 and count(page) == before, "shown while offline, not answered yet"
     screenshot(page, f"widget-offline-typed-{size}")
-    page.evaluate("""() => {  // every word the mark says from now on
-      window.__marks = [];
-      new MutationObserver(() => document.querySelectorAll('.cl-pending').forEach(
-        (mark) => window.__marks.push(mark.textContent))).observe(
-        document.querySelector('.cl-log'), { childList: true, subtree: true, characterData: true });
-    }""")
+    watch_pending_marks(page)
 
     context.set_offline(False)
     page.wait_for_function("CarelineChat.socket().connected", timeout=WAIT_MS)

@@ -7,8 +7,7 @@ import pytest
 
 from tests.e2e.browser import browser, screenshot  # noqa: F401 - the fixture
 from tests.e2e.widget_page import (
-    DESKTOP,
-    PHONE,
+    SIZES,
     WAIT_MS,
     contrast,
     count,
@@ -22,7 +21,6 @@ from tests.e2e.widget_page import (
 
 pytestmark = pytest.mark.e2e
 
-SIZES = {"desktop": DESKTOP, "phone": PHONE}
 LINE_HEIGHT_PX = 20
 
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.browser import browser, screenshot  # noqa: F401 - the fixture
-from tests.e2e.widget_page import DESKTOP, PHONE, WAIT_MS, count, new_context, open_chat, say
+from tests.e2e.widget_page import DESKTOP, SIZES, WAIT_MS, count, new_context, open_chat, say
 
 pytestmark = pytest.mark.e2e
 
-SIZES = {"desktop": DESKTOP, "phone": PHONE}
 TRACKING = "US5699252753"  # CL-100001's parcel (USPS), from the demo data
 
 

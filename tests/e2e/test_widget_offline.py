@@ -8,8 +8,7 @@ import pytest
 from tests.e2e.browser import browser, screenshot  # noqa: F401 - the fixture
 from tests.e2e.out_of_hours import OUT_OF_HOURS_ENV
 from tests.e2e.widget_page import (
-    DESKTOP,
-    PHONE,
+    SIZES,
     WAIT_MS,
     ask_for_a_person,
     count,
@@ -32,7 +31,6 @@ from tests.e2e.widget_page import (
 pytestmark = pytest.mark.e2e
 
 SYSTEM_ENV = OUT_OF_HOURS_ENV
-SIZES = {"desktop": DESKTOP, "phone": PHONE}
 
 
 @pytest.mark.parametrize("size", SIZES)

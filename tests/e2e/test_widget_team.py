@@ -16,10 +16,10 @@ import pytest
 from tests.e2e.browser import ARTIFACTS, browser, screenshot  # noqa: F401 - the fixture
 from tests.e2e.desk_client import DeskClient
 from tests.e2e.widget_page import (
+    SIZES,
     DESKTOP,
     FROM_US,
     NOT_SENT_YET,
-    PHONE,
     SENDING,
     WAIT_MS,
     ask_for_a_person,
@@ -38,13 +38,13 @@ from tests.e2e.widget_page import (
     texts,
     wait_at_the_bottom,
     wait_for_more,
+    watch_pending_marks,
     waiting_header,
     wholly_in_view,
 )
 
 pytestmark = pytest.mark.e2e
 
-SIZES = {"desktop": DESKTOP, "phone": PHONE}
 AGENT = "Ana Rivera"
 AGENT_TYPING_TIMEOUT_S = 8
 
@@ -227,12 +227,7 @@ def test_while_the_connection_is_down_the_header_says_so_and_a_message_waits_mar
     assert mark.inner_text() == NOT_SENT_YET and wholly_in_view(page, mark)
     assert "cl-unsent" in page.locator(".cl-msg.cl-customer").last.get_attribute("class")
     screenshot(page, f"widget-outage-{size}")
-    page.evaluate("""() => {
-      window.__marks = [];
-      new MutationObserver(() => document.querySelectorAll('.cl-pending').forEach(
-        (mark) => window.__marks.push(mark.textContent))).observe(
-        document.querySelector('.cl-log'), { childList: true, subtree: true, characterData: true });
-    }""")
+    watch_pending_marks(page)
 
     context.set_offline(False)
     page.wait_for_function("document.querySelector('.cl-state').innerText.includes('Ana Rivera is here')",

@@ -12,10 +12,9 @@ import requests
 
 from careline.access import webchat
 from careline.shared.settings import load_settings
+from tests.e2e.browser import DESKTOP, PHONE, SIZES  # noqa: F401 - the sizes every widget test tries
 
 WAIT_MS = 30_000
-DESKTOP: Dict[str, Any] = {"viewport": {"width": 1280, "height": 800}}
-PHONE: Dict[str, Any] = {"viewport": {"width": 375, "height": 667}, "is_mobile": True, "has_touch": True}
 
 #: Every message from our side (bot and agents), not system lines or the customer's.
 FROM_US = ".cl-msg.cl-bot, .cl-msg.cl-agent"
@@ -254,3 +253,17 @@ def customer_messages(system: Any, conversation: str, text: str) -> int:
     tracker = requests.get(f"{system.rasa_url}/conversations/{conversation}/tracker",
                            params={"token": system.token}, timeout=10).json()
     return sum(1 for event in tracker["events"] if event.get("event") == "user" and event.get("text") == text)
+
+
+#: Remembers in window.__marks every text the pending marks under the customer's messages show from now on.
+WATCH_PENDING_MARKS = """() => {
+  window.__marks = [];
+  new MutationObserver(() => document.querySelectorAll('.cl-pending').forEach(
+    (mark) => window.__marks.push(mark.textContent))).observe(
+    document.querySelector('.cl-log'), { childList: true, subtree: true, characterData: true });
+}"""
+
+
+def watch_pending_marks(page: Any) -> None:
+    """From now on, keep every text a pending mark shows in window.__marks ("Sending…" and the like)."""
+    page.evaluate(WATCH_PENDING_MARKS)
