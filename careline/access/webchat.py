@@ -46,12 +46,17 @@ def sender_for(token: str) -> str:
     return SENDER_PREFIX + hashlib.sha256(b"careline-web-session:" + token.encode("ascii")).hexdigest()[:40]
 
 
+def _agent_name(name: str) -> str:
+    """An agent's name as the widget shows it: single spaces, at most MAX_AGENT_NAME characters."""
+    return " ".join(name.split())[:MAX_AGENT_NAME]
+
+
 def speaker(metadata: Optional[Mapping[str, Any]]) -> Dict[str, str]:
     """Who a bot event speaks for, from its metadata: {"agent", "initials"} and {"system": joined|left}."""
     who: Dict[str, str] = {}
     agent = (metadata or {}).get("agent")
     if isinstance(agent, str) and agent.strip():
-        name = " ".join(agent.split())[:MAX_AGENT_NAME]
+        name = _agent_name(agent)
         who.update(agent=name, initials=transcript.initials(name))
     system = (metadata or {}).get("system")
     if system in SYSTEM_LINES and who:
@@ -150,4 +155,4 @@ def agent_event(body: Any) -> Optional[AgentEvent]:
     name, typing = body.get("agent"), body.get("typing")
     if not isinstance(name, str) or not name.strip() or not isinstance(typing, bool):
         return None
-    return AgentEvent(conversation, "typing", " ".join(name.split())[:MAX_AGENT_NAME], typing)
+    return AgentEvent(conversation, "typing", _agent_name(name), typing)

@@ -21,15 +21,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from careline.db import Feedback, FollowUp, Ticket
-from careline.desk.words import FALLBACK_INTENT, FAQ_INTENT, intent_title, topic_title
+from careline.desk.words import FALLBACK_INTENT, FAQ_INTENT, SMALL_TALK_INTENTS, intent_title, topic_title
 from careline.shared import EXTERNAL_INTENT_PREFIX, as_utc
 
 FRUSTRATION_BUCKETS = ((0.0, 0.2), (0.2, 0.4), (0.4, 0.6), (0.6, 0.8), (0.8, 1.01))
 #: The follow-up figures per kind, in the order the page and the CSV show them.
 FOLLOW_UP_FIGURES = ("due", "sent", "resolved", "not_resolved", "no_answer", "not_sent", "waiting")
-#: Small talk: counted as customer messages, left out of the top intents (it says nothing about what
-#: customers need): greetings, goodbyes, thanks, yes and no, "are you a bot?".
-SMALL_TALK_INTENTS = frozenset({"greet", "goodbye", "thank", "affirm", "deny", "bot_challenge"})
 TOP_INTENTS = 10
 #: The longest period one report covers (a year, leap day included) and the one shown by default.
 MAX_PERIOD_DAYS = 366

@@ -19,6 +19,7 @@ import hashlib
 from datetime import datetime, timezone
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
+from careline.desk.words import SMALL_TALK_INTENTS
 from careline.shared import transcript
 
 Line = Dict[str, Any]
@@ -40,13 +41,20 @@ def stamp(at: Optional[float]) -> Dict[str, Any]:
     return {"at": at, "iso": moment.isoformat(timespec="seconds"), "clock": moment.strftime("%H:%M UTC")}
 
 
+def _stored_utc(iso: Any) -> Optional[datetime]:
+    """A time the store wrote as ISO text (UTC, with or without its offset), or None."""
+    try:
+        value = datetime.fromisoformat(str(iso))
+    except (TypeError, ValueError):
+        return None
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
 def moment(iso: str) -> Dict[str, str]:
     """A stored time (ISO, UTC) for <time datetime>: {"iso", "label": "2026-11-20 10:04 UTC"}."""
-    try:
-        value = datetime.fromisoformat(iso)
-    except (TypeError, ValueError):
+    value = _stored_utc(iso)
+    if value is None:
         return {"iso": "", "label": str(iso)}
-    value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
     return {"iso": value.isoformat(timespec="seconds"), "label": value.strftime("%Y-%m-%d %H:%M UTC")}
 
 
@@ -90,11 +98,8 @@ def event_at(event: Mapping[str, Any]) -> Optional[float]:
     """A desk event's Unix time (`ts`, else its ISO `at`, which is UTC)."""
     if isinstance(event.get("ts"), (int, float)):
         return float(event["ts"])
-    try:
-        moment = datetime.fromisoformat(str(event.get("at")))
-    except (TypeError, ValueError):
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+    value = _stored_utc(event.get("at"))
+    return value.timestamp() if value is not None else None
 
 
 def system_lines(events: Iterable[Mapping[str, Any]]) -> List[Line]:
@@ -124,8 +129,7 @@ def notes(events: Iterable[Mapping[str, Any]]) -> List[Dict[str, Any]]:
 
 #: Customer intents whose words say nothing of what the customer needs: asking for a person, small
 #: talk, answers to the bot's questions (an order number, an email, a button's title).
-NOT_THE_POINT = frozenset({"human_handoff", "greet", "goodbye", "thank", "affirm", "deny", "bot_challenge",
-                           "inform"})
+NOT_THE_POINT = SMALL_TALK_INTENTS | {"human_handoff", "inform"}
 GIST_WORDS = 8
 GIST_CHARS = 60
 

@@ -78,6 +78,10 @@ def show_filter(value: Optional[str]) -> str:
 FALLBACK_INTENT = "nlu_fallback"
 #: The retrieval intent of the FAQ answers: the NLU names the topic as "faq/<topic>" (domain.yml).
 FAQ_INTENT = "faq"
+#: Small talk: greetings, goodbyes, thanks, yes and no, "are you a bot?". It says nothing of what a
+#: customer needs: analytics counts it as customer messages but leaves it out of the top intents, and
+#: the queue looks past it for a customer's gist (careline/desk/conversation.py).
+SMALL_TALK_INTENTS = frozenset({"greet", "goodbye", "thank", "affirm", "deny", "bot_challenge"})
 #: Intents whose name alone does not read well; any other reads as its words ("order_status" -> "Order status").
 INTENT_TITLES: Dict[str, str] = {
     FALLBACK_INTENT: "Not understood",

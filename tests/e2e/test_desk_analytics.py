@@ -13,8 +13,8 @@ from typing import Any, Dict
 
 import pytest
 
-from careline.desk.analytics import DEFAULT_PERIOD_DAYS, SMALL_TALK_INTENTS
-from careline.desk.words import intent_title, topic_title
+from careline.desk.analytics import DEFAULT_PERIOD_DAYS
+from careline.desk.words import SMALL_TALK_INTENTS, intent_title, topic_title
 from careline.shared.settings import load_settings
 from tests.e2e.browser import SIZES, browser, screenshot  # noqa: F401 - the fixture
 

@@ -16,10 +16,10 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from careline.desk.analytics import (DAY_COLUMNS, DEFAULT_PERIOD_DAYS, MAX_PERIOD_DAYS, SMALL_TALK_INTENTS,
+from careline.desk.analytics import (DAY_COLUMNS, DEFAULT_PERIOD_DAYS, MAX_PERIOD_DAYS,
                                      PeriodError, Report, parse_period, report)
 from careline.desk.charts import COUNT, RATE, SCORE, reading, trend_chart
-from careline.desk.words import intent_title, reason_title, topic_title
+from careline.desk.words import SMALL_TALK_INTENTS, intent_title, reason_title, topic_title
 from careline.desk.web import desk_of, json_error, page, run, supervisor_only
 
 
