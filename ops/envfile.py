@@ -20,6 +20,8 @@ GENERATED = {
     # Passwords of the demo desk accounts that `make seed` creates (README: "Agent desk").
     "CARELINE_DESK_AGENT_PASSWORD": lambda: secrets.token_urlsafe(12),
     "CARELINE_DESK_SUPERVISOR_PASSWORD": lambda: secrets.token_urlsafe(12),
+    # The `careline` role's password on the prod profile's PostgreSQL server (`make up PROFILE=prod`).
+    "CARELINE_PG_PASSWORD": lambda: secrets.token_urlsafe(24),
 }
 
 

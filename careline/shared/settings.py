@@ -81,6 +81,7 @@ def _secret(values: Mapping[str, str], key: str, minimum: int) -> str:
 
 
 SMTP_SECURITY = ("starttls", "ssl", "none")
+PROFILES = ("dev", "prod")
 
 
 def _smtp_security(values: Mapping[str, str]) -> str:
@@ -100,6 +101,11 @@ def _web_url(values: Mapping[str, str], key: str) -> str:
 def sqlite_url(path: Path) -> str:
     """SQLAlchemy URL of a SQLite file at an absolute path."""
     return f"sqlite:///{path.resolve()}"
+
+
+def postgres_url(host: str, port: int, password: str, database: str) -> str:
+    """SQLAlchemy URL of a database on the prod profile's PostgreSQL server (role `careline`)."""
+    return f"postgresql+psycopg2://careline:{password}@{host}:{port}/{database}"
 
 
 @dataclass(frozen=True)
@@ -144,6 +150,31 @@ class Settings:
     mail_port: int = 8025       # the local mail catcher's port
     shop_file: str = ""         # another shop.yml (CARELINE_SHOP_FILE): a second shop, or a test's hours
     unseen_reply_s: float = 120.0  # an agent reply a website customer has not seen this long goes by email
+    # The production profile (`make up PROFILE=prod`): PostgreSQL, Redis, several Rasa servers behind nginx.
+    profile: str = "dev"        # dev (SQLite, one Rasa server) or prod (CARELINE_PROFILE)
+    redis_url: str = ""         # lock store and shared rate limits; unset in dev: one process, in memory
+    redis_port: int = 6390      # the prod profile's own Redis server
+    pg_port: int = 5440         # the prod profile's own PostgreSQL server
+    pg_password: str = ""       # its password for the `careline` role (CARELINE_PG_PASSWORD, .env)
+    rasa_servers: int = 1       # Rasa server processes; behind nginx on rasa_port when more than one or prod
+    rasa_backend_port: int = 0  # the first backend's port (the others follow it); 0: rasa_port + 1
+
+    @property
+    def behind_proxy(self) -> bool:
+        """True when nginx listens on rasa_port and the Rasa servers on rasa_backend_ports."""
+        return self.profile == "prod" or self.rasa_servers > 1
+
+    @property
+    def rasa_backend_ports(self) -> Tuple[int, ...]:
+        """The ports the Rasa server processes listen on (rasa_port itself when there is no proxy)."""
+        if not self.behind_proxy:
+            return (self.rasa_port,)
+        first = self.rasa_backend_port or self.rasa_port + 1
+        return tuple(first + number for number in range(self.rasa_servers))
+
+    def pg_url(self, database: str) -> str:
+        """SQLAlchemy URL of a database on the prod profile's PostgreSQL server."""
+        return postgres_url(self.host, self.pg_port, self.pg_password, database)
 
     @property
     def customer_url(self) -> str:
@@ -226,8 +257,10 @@ class Settings:
             "CARELINE_TRACKER_DB_URL": self.tracker_db_url,
             "CARELINE_STORE_DB_URL": self.store_db_url,
             "CARELINE_HELPDESK_URL": self.helpdesk_url,
-        "CARELINE_WAREHOUSE_URL": self.warehouse_url,
+            "CARELINE_WAREHOUSE_URL": self.warehouse_url,
             "CARELINE_ACTIONS_TOKEN": self.actions_token,
+            "CARELINE_REDIS_URL": self.redis_url,
+            "CARELINE_PROFILE": self.profile,
             "RASA_TELEMETRY_ENABLED": "false",
         }
 
@@ -240,15 +273,29 @@ def load_settings(
     values.update(os.environ if environ is None else environ)
     var_dir = Path(values.get("CARELINE_VAR_DIR") or root / "var").resolve()
     token = values.get("RASA_AUTH_TOKEN", "").strip()
+    profile = values.get("CARELINE_PROFILE", "").strip().lower() or Settings.profile
+    if profile not in PROFILES:
+        raise SettingsError(f"CARELINE_PROFILE (make ... PROFILE=) must be one of {', '.join(PROFILES)}, "
+                            f"got {profile!r}")
+    host = values.get("CARELINE_HOST") or LOCALHOST
+    prod = profile == "prod"
+    pg_port = _port(values, "CARELINE_PG_PORT", Settings.pg_port)
+    pg_password = _secret(values, "CARELINE_PG_PASSWORD", minimum=16)
+    if prod and not pg_password:
+        raise SettingsError("CARELINE_PG_PASSWORD is not set: run `make env` (it writes .env) or export it")
+    redis_port = _port(values, "CARELINE_REDIS_PORT", Settings.redis_port)
     return Settings(
         root=root,
         var_dir=var_dir,
-        host=values.get("CARELINE_HOST") or LOCALHOST,
+        host=host,
         rasa_port=_port(values, "CARELINE_RASA_PORT", 5005),
         actions_port=_port(values, "CARELINE_ACTIONS_PORT", 5055),
         auth_token=token,
-        tracker_db_url=values.get("CARELINE_TRACKER_DB_URL") or sqlite_url(var_dir / "tracker.db"),
-        store_db_url=values.get("CARELINE_STORE_DB_URL") or sqlite_url(var_dir / "careline.db"),
+        tracker_db_url=values.get("CARELINE_TRACKER_DB_URL") or (
+            postgres_url(host, pg_port, pg_password, "careline_tracker") if prod
+            else sqlite_url(var_dir / "tracker.db")),
+        store_db_url=values.get("CARELINE_STORE_DB_URL") or (
+            postgres_url(host, pg_port, pg_password, "careline") if prod else sqlite_url(var_dir / "careline.db")),
         helpdesk_url=values.get("CARELINE_HELPDESK_URL", "").strip(),
         web_port=_port(values, "CARELINE_WEB_PORT", Settings.web_port),
         max_message_chars=int(_number(values, "CARELINE_MAX_MESSAGE_CHARS", Settings.max_message_chars, 1)),
@@ -281,4 +328,11 @@ def load_settings(
         mail_port=_port(values, "CARELINE_MAIL_PORT", Settings.mail_port),
         shop_file=values.get("CARELINE_SHOP_FILE", "").strip(),
         unseen_reply_s=_number(values, "CARELINE_UNSEEN_REPLY_S", Settings.unseen_reply_s, 0),
+        profile=profile,
+        redis_url=values.get("CARELINE_REDIS_URL", "").strip() or (f"redis://{host}:{redis_port}/0" if prod else ""),
+        redis_port=redis_port,
+        pg_port=pg_port,
+        pg_password=pg_password,
+        rasa_servers=int(_number(values, "CARELINE_RASA_SERVERS", 2 if prod else 1, 1)),
+        rasa_backend_port=_port(values, "CARELINE_RASA_BACKEND_PORT", 0),
     )
