@@ -2,6 +2,9 @@
 
 Pure and thread-safe: the clock is injectable for tests. A bucket holds up to `burst`
 tokens and refills at `per_minute / 60` tokens a second; every message takes one.
+`RateLimiter` keeps its buckets in this process's memory; careline.shared.redis_limits keeps the
+same buckets in Redis, shared by every process (several Rasa servers), and raises
+`RateLimitUnavailable` when Redis cannot answer: callers refuse the request, never let it through.
 """
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Callable, Dict, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 from careline.shared.catalogue import render
 from careline.shared.events import EXTERNAL_INTENT_PREFIX
@@ -29,6 +32,42 @@ class Limit:
 class Verdict:
     allowed: bool
     retry_after_s: float = 0.0
+
+
+class RateLimitUnavailable(RuntimeError):
+    """A shared limiter's store (Redis) did not answer: refuse the request (never let it through unlimited).
+
+    `retry_after_s` is a polite hint for the caller (a Retry-After header).
+    """
+
+    def __init__(self, detail: str, retry_after_s: float = 10.0) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.retry_after_s = retry_after_s
+
+
+class LogThrottle:
+    """At most one log line every `every_s` seconds for one kind of failure (thread-safe).
+
+    `due()` is the number of failures left out since the last line (0 or more) when a line is due now,
+    or None when this one should be left out too.
+    """
+
+    def __init__(self, every_s: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._every_s = every_s
+        self._clock = clock
+        self._last: Optional[float] = None
+        self._left_out = 0
+        self._lock = threading.Lock()
+
+    def due(self) -> Optional[int]:
+        now = self._clock()
+        with self._lock:
+            if self._last is not None and now - self._last < self._every_s:
+                self._left_out += 1
+                return None
+            left_out, self._left_out, self._last = self._left_out, 0, now
+            return left_out
 
 
 class RateLimiter:
@@ -72,17 +111,32 @@ class RateLimiter:
                 self._buckets[key] = (min(float(self._limit.burst), tokens + 1.0), seen)
 
 
+#: Makes a gate's limiter from its kind ("senders" or "addresses") and its limit.
+LimiterFactory = Callable[[str, Limit], RateLimiter]
+
+
 class MessageGate:
-    """The checks every channel applies to a customer message before the bot sees it."""
+    """The checks every channel applies to a customer message before the bot sees it.
+
+    Its limiters are in memory unless `limiters` makes them (e.g. shared ones in Redis).
+    """
 
     def __init__(self, max_chars: int, per_sender: Limit, per_address: Limit,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, limiters: Optional[LimiterFactory] = None) -> None:
         self.max_chars = max_chars
-        self._senders = RateLimiter(per_sender, clock=clock)
-        self._addresses = RateLimiter(per_address, clock=clock)
+
+        def in_memory(_kind: str, limit: Limit) -> RateLimiter:
+            return RateLimiter(limit, clock=clock)
+
+        make = limiters or in_memory
+        self._senders = make("senders", per_sender)
+        self._addresses = make("addresses", per_address)
 
     def check(self, sender: str, address: str, text: str) -> GateResult:
-        """None-problem result when the message may go on; else the status and the polite answer."""
+        """None-problem result when the message may go on; else the status and the polite answer.
+
+        Raises RateLimitUnavailable when a shared limiter cannot answer (the message must not go on).
+        """
         if not text.strip():
             return GateResult(400, "empty_message", render("utter_message_empty"))
         if text.lstrip().upper().startswith("/" + EXTERNAL_INTENT_PREFIX):  # only the system triggers these
