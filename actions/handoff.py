@@ -18,7 +18,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.deps import frustration_thresholds, handoff_limits, settings, ticket_service, wait_settings
-from actions.identity import client_of, declined_offers, proven_order
+from actions.history import whole_conversation
+from actions.identity import client_of, declined_offers, latest_message_id, proven_order
 from careline.dialogue.conversation import MAX_SAME_PROMPT, is_locked, times_in_a_row
 from careline.handoff.ticket import TicketFacts, build_ticket, handback_text, handoff_reason
 from careline.handoff.tickets import TicketState
@@ -57,7 +58,8 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, after_policy_of
         dispatcher.utter_message(text=render("utter_handoff_too_many"))
         return [SlotSet("proposal", None)]
     order, proof = proven_order(tracker)
-    turns = turns_from_events(tracker.events)
+    history = whole_conversation(tracker)
+    turns = turns_from_events(history)
     mood = conversation(turns, frustration_thresholds())
     reason = reason or handoff_reason(turns[-1].intent if turns else None, after_policy_offer,
                             is_locked(tracker.get_slot("failed_verifications")),
@@ -69,12 +71,11 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, after_policy_of
         order_total=float(order.total) if order else 0.0,
         decisions=[{**d, "why": rule_words(d.get("rule") or "")} for d in service.decisions_for(tracker.sender_id)],
         case=case,
-        declined=_declined(tracker, declined),
+        declined=_declined(tracker, declined, history),
     )
     draft = build_ticket(tracker.sender_id, tracker.get_latest_input_channel() or "unknown", reason,
-                         tracker.events, facts)
-    message_id = tracker.latest_message.get("message_id") or str(len(tracker.events))
-    opened = service.open(draft, f"{tracker.sender_id}:{message_id}"[:160],
+                         history, facts)
+    opened = service.open(draft, f"{tracker.sender_id}:{latest_message_id(tracker)}"[:160],
                           customer_id=order.customer_id if order else None, client=client)
     shop = settings().shop()
     wait = expectation(opened.queue_position, utcnow(), shop, _estimate(opened.queue_position))
@@ -85,9 +86,9 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, after_policy_of
                     SlotSet(TICKET_SLOT, str(opened.id))]
 
 
-def _declined(tracker: Tracker, now: Sequence[Proposal]) -> List[Dict[str, Any]]:
+def _declined(tracker: Tracker, now: Sequence[Proposal], history: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
     """The offers the customer said no to, for the ticket's summary: what, how much, on which order."""
-    offers = declined_offers(tracker.events, tracker.sender_id)
+    offers = declined_offers(history, tracker.sender_id)
     offers += [p for p in now if all(p.id != o.id for o in offers)]
     return [{"kind": p.kind, "amount": p.amount, "order_number": p.order_number} for p in offers]
 

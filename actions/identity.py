@@ -34,6 +34,13 @@ def channel_of(tracker: Tracker) -> str:
     return tracker.get_latest_input_channel() or "unknown"
 
 
+def latest_message_id(tracker: Tracker) -> str:
+    """The customer's latest message: Rasa's message id, or the time it was said (a system-triggered
+    message may have no id). Keys that make a turn's side effects happen once."""
+    said = next((event.get("timestamp") for event in reversed(tracker.events) if event.get("event") == "user"), None)
+    return str(tracker.latest_message.get("message_id") or said or "none")
+
+
 def session_of(tracker: Tracker) -> str:
     """This conversation's current session: its id and when the session started.
 

@@ -22,6 +22,7 @@ from actions.handoff import hand_off
 from actions.identity import (
     channel_of,
     client_of,
+    latest_message_id,
     pending_proposal,
     person_offered,
     proven_order,
@@ -333,8 +334,7 @@ def _this_turn(tracker: Tracker) -> List[Dict[str, Any]]:
 
 
 def _message_key(tracker: Tracker, kind: str) -> str:
-    message_id = tracker.latest_message.get("message_id") or str(len(tracker.events))
-    return f"{tracker.sender_id}:{message_id}:{kind}"[:128]
+    return f"{tracker.sender_id}:{latest_message_id(tracker)}:{kind}"[:128]
 
 
 class ActionOrderRequest(Action):

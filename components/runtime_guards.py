@@ -1,0 +1,89 @@
+"""What Careline's Rasa server changes in Rasa at run time, installed by ops/rasa_server.py before Rasa starts.
+
+1. No silent memory fallback. Rasa wraps every tracker store in a FailSafeTrackerStore that, when the
+   database fails, logs an error and keeps the conversation in the process's memory (lost at the next
+   restart, invisible to the other servers) while the customer gets a normal answer. A store that sets
+   `refuses_silent_fallback` (components/tracker_store.py) is used unwrapped: its errors fail the turn.
+   Rasa also swaps in a memory store, with a warning, when endpoints.yml names a store class it cannot
+   import: here that stops the server instead.
+2. Never silence when the action server fails. When a custom action cannot be run (the action server is
+   down, answers with an error, or takes longer than CARELINE_ACTION_TIMEOUT_S), Rasa logs the error and
+   the customer gets nothing (`200 []`). Instead the customer hears an apology with a way to a person
+   (the shop's phone and email, and a button that asks for one), and the conversation goes on.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Any, List, Optional
+
+from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
+from rasa.core.agent import Agent
+import rasa.core.tracker_store
+from rasa.core.tracker_store import TrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import BotUttered, Event
+from rasa.shared.exceptions import RasaException
+
+from careline.shared import button, render
+from careline.shared.settings import load_settings
+
+logger = logging.getLogger(__name__)
+
+#: How long a custom action may take before the customer hears the apology instead.
+ACTION_TIMEOUT_S = float(os.environ.get("CARELINE_ACTION_TIMEOUT_S", "20"))
+APOLOGY = "utter_actions_unavailable"
+ASK_FOR_A_PERSON = "/human_handoff"
+
+_installed = False
+
+
+def apology() -> BotUttered:
+    """What the customer hears when an action could not run: sorry, the shop's phone and email, a button."""
+    shop = load_settings().shop()
+    text = render(APOLOGY, phone=shop.phone, email=shop.email)
+    buttons = [button("utter_button_human_handoff", ASK_FOR_A_PERSON)]
+    return BotUttered(text, data={"buttons": buttons}, metadata={"careline": "actions_unavailable"})
+
+
+def _create_tracker_store(store: Optional[TrackerStore], domain: Domain) -> TrackerStore:
+    if store is not None and getattr(store, "refuses_silent_fallback", False):
+        store.domain = domain
+        return store
+    return _original_create_tracker_store(store, domain)
+
+
+async def _guarded_run(self: RemoteAction, output_channel: Any, nlg: Any, tracker: Any, domain: Any) -> List[Event]:
+    try:
+        return await asyncio.wait_for(_original_run(self, output_channel, nlg, tracker, domain), ACTION_TIMEOUT_S)
+    except ActionExecutionRejection:
+        raise  # a form's "not this slot": Rasa's own way on, not a failure
+    except (RasaException, asyncio.TimeoutError) as error:
+        why = f"took longer than {ACTION_TIMEOUT_S:.0f}s" if isinstance(error, asyncio.TimeoutError) else str(error)
+        logger.error("custom action %s failed for conversation %s (%s); the customer was told and offered a "
+                     "person", self.name(), tracker.sender_id, why)
+        return [apology()]
+
+
+def _load_store_class(domain: Domain, store: Any, event_broker: Any = None) -> TrackerStore:
+    from rasa.shared.utils.common import class_from_module_path
+
+    store_class = class_from_module_path(store.type)  # an ImportError stops the server
+    instance: TrackerStore = store_class(host=store.url, domain=domain, event_broker=event_broker, **store.kwargs)
+    return instance
+
+
+_original_create_tracker_store = Agent._create_tracker_store
+_original_run = RemoteAction.run
+
+
+def install() -> None:
+    """Install both changes (once per process)."""
+    global _installed
+    if _installed:
+        return
+    Agent._create_tracker_store = staticmethod(_create_tracker_store)
+    RemoteAction.run = _guarded_run
+    rasa.core.tracker_store._load_from_module_name_in_endpoint_config = _load_store_class
+    _installed = True
