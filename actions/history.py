@@ -1,6 +1,6 @@
 """The whole conversation for the actions that need it (a handoff ticket's transcript, the offers declined).
 
-The tracker an action receives holds the last turns only (components/tracker_store.py); the stored session
+The tracker an action receives holds the last turns only (components/runtime/tracker_store.py); the stored session
 is read from the tracker database and the turn in progress added. When the database cannot be read, the
 tracker in hand is what there is (logged: the ticket then shows the recent turns only).
 """

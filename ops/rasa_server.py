@@ -43,7 +43,7 @@ def main(argv: List[str]) -> int:
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
     os.environ.setdefault("SANIC_REQUEST_MAX_SIZE", str(REQUEST_MAX_BYTES))
     sys.argv = rasa_argv(args.model, args.interface, args.port, token)
-    from components.runtime_guards import install
+    from components.runtime.guards import install
     from rasa.__main__ import main as rasa_main
 
     install()  # no silent memory fallback for the tracker store, an apology when an action cannot run

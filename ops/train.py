@@ -31,11 +31,16 @@ INPUT_GLOBS = ("config.yml", "domain.yml", "domain/**/*.yml", "data/**/*.yml", "
                "requirements-encoder.txt")
 
 
+#: The Rasa server's run-time plug-ins (tracker store, lock store, guards): not part of the trained graph.
+RUN_TIME_ONLY = "components/runtime"
+
+
 def training_inputs(root: Path) -> List[Path]:
     """Every file whose content shapes the trained model, in a stable order."""
     found = set()
     for pattern in INPUT_GLOBS:
-        found.update(p for p in root.glob(pattern) if p.is_file() and "__pycache__" not in p.parts)
+        found.update(p for p in root.glob(pattern) if p.is_file() and "__pycache__" not in p.parts
+                     and not p.relative_to(root).as_posix().startswith(RUN_TIME_ONLY + "/"))
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
 

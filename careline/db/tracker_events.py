@@ -1,6 +1,6 @@
 """A conversation's stored events, read from the tracker database (Rasa's `events` table) without Rasa.
 
-The Rasa server hands the action server a bounded tracker (components/tracker_store.py: the last turns and
+The Rasa server hands the action server a bounded tracker (components/runtime/tracker_store.py: the last turns and
 the state before them). What needs the whole conversation, such as a handoff ticket's transcript and
 frustration trajectory, reads the stored session here and adds the turn in progress (`with_unsaved`).
 """

@@ -39,6 +39,17 @@ def test_hash_changes_with_training_data_but_not_with_docs_or_test_pins(tmp_path
     assert model_path(root).name == f"careline-{training_hash(root)}.tar.gz"
 
 
+def test_the_rasa_servers_run_time_plug_ins_are_no_training_input(tmp_path):
+    root = _project(tmp_path)
+    (root / "components" / "runtime").mkdir()
+    (root / "components" / "runtime" / "tracker_store.py").write_text("A = 1\n")
+    before = training_hash(root)
+    (root / "components" / "runtime" / "tracker_store.py").write_text("A = 2\n")
+    assert training_hash(root) == before
+    (root / "components" / "scorer.py").write_text("X = 2\n")
+    assert training_hash(root) != before
+
+
 def test_hash_changes_with_the_rasa_pin(tmp_path):
     root = _project(tmp_path)
     before = training_hash(root)
@@ -51,14 +62,15 @@ def test_env_file_gets_private_random_secrets_once(tmp_path, monkeypatch):
         monkeypatch.delenv(key, raising=False)
     path = tmp_path / ".env"
     assert ensure_env_file(path) == ["RASA_AUTH_TOKEN", "CARELINE_ACTIONS_TOKEN", "CARELINE_SIGNING_KEY",
-                                     "CARELINE_DESK_AGENT_PASSWORD", "CARELINE_DESK_SUPERVISOR_PASSWORD"]
+                                     "CARELINE_DESK_AGENT_PASSWORD", "CARELINE_DESK_SUPERVISOR_PASSWORD",
+                                     "CARELINE_PG_PASSWORD"]
     first = path.read_text()
     assert ensure_env_file(path) == []
     assert path.read_text() == first
     token = first.split("RASA_AUTH_TOKEN=")[1].split()[0]
     assert len(token) >= 32
     passwords = [first.split(f"{key}=")[1].split()[0] for key in GENERATED if "PASSWORD" in key]
-    assert len(set(passwords)) == 2 and all(len(p) >= 16 for p in passwords)
+    assert len(set(passwords)) == 3 and all(len(p) >= 16 for p in passwords)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
 
 

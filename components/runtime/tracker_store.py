@@ -17,7 +17,7 @@ server, so each turn costs more the longer the conversation is. This store keeps
 - A database error is retried for `retry_s` seconds and then raised (TrackerStoreUnavailable), so the
   channel answers with an error instead of a 200 whose events were never stored. Rasa wraps every store in
   a FailSafeTrackerStore that logs the error and carries on in memory; `refuses_silent_fallback` tells
-  ops/rasa_server.py (components/runtime_guards.py) to leave this store unwrapped.
+  ops/rasa_server.py (components/runtime/guards.py) to leave this store unwrapped.
 
 `retrieve` keeps Rasa's meaning (the whole latest session), for readers such as the chat history.
 """
@@ -160,7 +160,7 @@ class _Conversations:
 
 
 class CarelineTrackerStore(SQLTrackerStore):
-    """See the module docstring. endpoints.yml: `type: components.tracker_store.CarelineTrackerStore`."""
+    """See the module docstring. endpoints.yml: `type: components.runtime.tracker_store.CarelineTrackerStore`."""
 
     refuses_silent_fallback = True
 

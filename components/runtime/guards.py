@@ -3,7 +3,7 @@
 1. No silent memory fallback. Rasa wraps every tracker store in a FailSafeTrackerStore that, when the
    database fails, logs an error and keeps the conversation in the process's memory (lost at the next
    restart, invisible to the other servers) while the customer gets a normal answer. A store that sets
-   `refuses_silent_fallback` (components/tracker_store.py) is used unwrapped: its errors fail the turn.
+   `refuses_silent_fallback` (components/runtime/tracker_store.py) is used unwrapped: its errors fail the turn.
    Rasa also swaps in a memory store, with a warning, when endpoints.yml names a store class it cannot
    import: here that stops the server instead.
 2. Never silence when the action server fails. When a custom action cannot be run (the action server is
@@ -23,7 +23,7 @@ from rasa.core.agent import Agent
 import rasa.core.tracker_store
 from rasa.core.tracker_store import TrackerStore
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import BotUttered, Event
+from rasa.shared.core.events import ActiveLoop, BotUttered, Event, SlotSet, UserUttered
 from rasa.shared.exceptions import RasaException
 
 from careline.shared import button, render
@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 ACTION_TIMEOUT_S = float(os.environ.get("CARELINE_ACTION_TIMEOUT_S", "20"))
 APOLOGY = "utter_actions_unavailable"
 ASK_FOR_A_PERSON = "/human_handoff"
+MARK, MARK_FAILED = "careline", "actions_unavailable"
 
 _installed = False
 
@@ -44,7 +45,7 @@ def apology() -> BotUttered:
     shop = load_settings().shop()
     text = render(APOLOGY, phone=shop.phone, email=shop.email)
     buttons = [button("utter_button_human_handoff", ASK_FOR_A_PERSON)]
-    return BotUttered(text, data={"buttons": buttons}, metadata={"careline": "actions_unavailable"})
+    return BotUttered(text, data={"buttons": buttons}, metadata={MARK: MARK_FAILED})
 
 
 def _create_tracker_store(store: Optional[TrackerStore], domain: Domain) -> TrackerStore:
@@ -63,7 +64,24 @@ async def _guarded_run(self: RemoteAction, output_channel: Any, nlg: Any, tracke
         why = f"took longer than {ACTION_TIMEOUT_S:.0f}s" if isinstance(error, asyncio.TimeoutError) else str(error)
         logger.error("custom action %s failed for conversation %s (%s); the customer was told and offered a "
                      "person", self.name(), tracker.sender_id, why)
-        return [apology()]
+        return _after_failure(tracker)
+
+
+def _apologised_this_turn(tracker: Any) -> bool:
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            return False
+        if isinstance(event, BotUttered) and (event.metadata or {}).get(MARK) == MARK_FAILED:
+            return True
+    return False
+
+
+def _after_failure(tracker: Any) -> List[Event]:
+    """One apology a turn, and no form left waiting on the action server (asked again it would fail again)."""
+    events: List[Event] = [] if _apologised_this_turn(tracker) else [apology()]
+    if tracker.active_loop_name:
+        events += [ActiveLoop(None), SlotSet("requested_slot", None)]
+    return events
 
 
 def _load_store_class(domain: Domain, store: Any, event_broker: Any = None) -> TrackerStore:

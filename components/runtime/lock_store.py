@@ -12,7 +12,7 @@ order); and a waiting message looks again only once a second. This store:
 - when Redis does not answer, fails the message with LockStoreUnavailable (a LockError) that says so; it
   never falls back to memory, where two servers could cross one conversation.
 
-endpoints.yml: `lock_store: {type: components.lock_store.CarelineLockStore}`.
+endpoints.yml: `lock_store: {type: components.runtime.lock_store.CarelineLockStore}`.
 """
 from __future__ import annotations
 
