@@ -1,17 +1,28 @@
-"""What every channel shares: the message gate built from settings, and the caller's address."""
+"""What every channel shares: the message gate built from settings, and the caller's address.
+
+The limits are one budget for all Rasa servers when CARELINE_REDIS_URL is set (the prod profile sets
+it): their buckets are in Redis (careline.shared.redis_limits), and a limiter raises
+RateLimitUnavailable while Redis does not answer, which each channel answers politely (never
+unlimited). Without it they are this process's, in memory.
+"""
 from __future__ import annotations
 
+import logging
 import re
 from functools import lru_cache
-from typing import Any, Optional
+from typing import Any, Dict, Optional
 
 from careline.access import messenger, webchat
-from careline.shared.ratelimit import Limit, MessageGate, RateLimiter
+from careline.shared.ratelimit import Limit, LogThrottle, MessageGate, RateLimiter, RateLimitUnavailable
+from careline.shared.redis_limits import LOG_EVERY_S, RedisLimits
 from careline.shared.settings import Settings, load_settings
 
 #: Sender ids other channels own: a REST caller may not write into a web or Messenger conversation.
 RESERVED_PREFIXES = (webchat.SENDER_PREFIX, messenger.SENDER_PREFIX)
 SENDER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
+
+logger = logging.getLogger(__name__)
+_refusals: Dict[str, LogThrottle] = {}
 
 
 @lru_cache(maxsize=1)
@@ -25,13 +36,27 @@ def _per_address(per_minute: float) -> Limit:
 
 
 @lru_cache(maxsize=1)
+def shared_limits() -> Optional[RedisLimits]:
+    """The Redis server that holds every server's buckets (CARELINE_REDIS_URL), or None: in memory."""
+    url = settings().redis_url
+    return RedisLimits.from_url(url) if url else None
+
+
+def limiter(name: str, limit: Limit) -> RateLimiter:
+    """The limiter `name`: shared in Redis when there is one, else this process's own."""
+    shared = shared_limits()
+    return shared.limiter(name, limit) if shared is not None else RateLimiter(limit)
+
+
+@lru_cache(maxsize=1)
 def gate() -> MessageGate:
-    """One gate per process, so a sender's limit holds across channels."""
+    """One gate per process (shared by all with Redis), so a sender's limit holds across channels."""
     current = settings()
     return MessageGate(
         max_chars=current.max_message_chars,
         per_sender=Limit(current.sender_per_minute, burst=max(3, int(current.sender_per_minute // 2))),
         per_address=_per_address(current.address_per_minute),
+        limiters=lambda kind, limit: limiter(f"gate_{kind}", limit),
     )
 
 
@@ -41,7 +66,7 @@ def reads() -> RateLimiter:
 
     A budget apart from the message gate's.
     """
-    return RateLimiter(_per_address(settings().address_per_minute))
+    return limiter("reads", _per_address(settings().address_per_minute))
 
 
 @lru_cache(maxsize=1)
@@ -50,7 +75,21 @@ def seen_writes() -> RateLimiter:
 
     A budget apart from the others; a conversation's own marks are paced by careline.access.seen_marks.
     """
-    return RateLimiter(_per_address(settings().address_per_minute))
+    return limiter("seen_writes", _per_address(settings().address_per_minute))
+
+
+def retry_after(error: RateLimitUnavailable) -> Dict[str, str]:
+    """The Retry-After header for a request refused because the limits are unavailable."""
+    return {"Retry-After": str(max(1, round(error.retry_after_s)))}
+
+
+def report_unavailable(channel: str, what: str, error: RateLimitUnavailable) -> None:
+    """Log that `channel` refused `what` because the limits are unavailable: one line per channel every 10 s."""
+    throttle = _refusals.setdefault(channel, LogThrottle(LOG_EVERY_S))
+    left_out = throttle.due()
+    if left_out is not None:
+        more = f" ({left_out} more since the last line)" if left_out else ""
+        logger.error("%s: %s refused with a polite 'try again': %s%s", channel, what, error.detail, more)
 
 
 def sender_problem(sender: Any) -> Optional[str]:

@@ -3,7 +3,9 @@
 GET  /webhooks/facebook/webhook   the subscription handshake (hub.challenge) or 403
 POST /webhooks/facebook/webhook   signature first (X-Hub-Signature-256, else 403), then the messages
 A delivery Facebook repeats (same message id) is handled once. We answer 200 only after the
-messages are stored, so a crash means a redelivery, never a lost message.
+messages are stored, so a crash means a redelivery, never a lost message. While the shared rate
+limits (Redis) do not answer, a message gets a polite "try again" instead of the bot and Facebook
+still gets 200 (it would redeliver for hours otherwise); the refusals are logged as errors.
 """
 from __future__ import annotations
 
@@ -20,8 +22,9 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from careline.access import channel_metadata, messenger
-from careline.shared import safe_json
-from channels.guard import gate, settings
+from careline.shared import render, safe_json
+from careline.shared.ratelimit import RateLimitUnavailable
+from channels.guard import gate, report_unavailable, settings
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +131,12 @@ class MessengerInput(InputChannel):
             logger.info("messenger: ignoring redelivered message %s", incoming.message_id)
             return
         try:
-            verdict = gate().check(incoming.sender_id, "", incoming.text)
+            try:
+                verdict = await asyncio.to_thread(gate().check, incoming.sender_id, "", incoming.text)
+            except RateLimitUnavailable as error:  # answered, not redelivered: Facebook would retry for hours
+                report_unavailable("messenger", "a message (not handled, not redelivered)", error)
+                await output.send_text_message(incoming.sender_id, render("utter_systems_unavailable"))
+                return
             if not verdict.ok:
                 await output.send_text_message(incoming.sender_id, verdict.reply)
                 return

@@ -7,7 +7,9 @@ WWW-Authenticate without it, and 503 `rest_disabled` while no token is configure
 POST /webhooks/rest/webhook  {"sender": "...", "message": "...", "metadata": {...}}
   200 [bot messages]    400 bad JSON, missing sender or text    413 message too long (or metadata over 4 KB)
   415 not JSON          429 too many messages (Retry-After)      500 the bot failed (nothing half-done)
-  401 no or wrong credential                                     503 the channel is not configured
+  401 no or wrong credential                                     503 the channel is not configured, or
+                                                                     `unavailable`: the shared rate limits
+                                                                     (Redis) do not answer (Retry-After)
 Error bodies: {"error": code, "detail": why, "messages": [a polite answer to show the customer]}.
 `metadata` is bounded (careline.access.channel_metadata) and gets `careline_client: "rest:<address>"`,
 where the address is the integration's own unless it names its customer's in `X-Careline-Client`
@@ -20,6 +22,7 @@ GET /webhooks/rest/messages?sender=...&after=<unix time>
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Awaitable, Callable, Dict, List, Optional, cast
 
@@ -32,7 +35,8 @@ from sanic.response import HTTPResponse
 from careline.access import channel_metadata
 from careline.access.integration_auth import check_bearer
 from careline.shared import render, safe_json
-from channels.guard import gate, reads, sender_problem, settings
+from careline.shared.ratelimit import RateLimitUnavailable
+from channels.guard import gate, reads, report_unavailable, retry_after, sender_problem, settings
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +48,13 @@ def _error(status: int, code: str, detail: str, sender: Optional[str] = None, re
            headers: Optional[Dict[str, str]] = None) -> HTTPResponse:
     messages: List[Dict[str, Any]] = [{"recipient_id": sender, "text": reply}] if reply and sender else []
     return response.json({"error": code, "detail": detail, "messages": messages}, status=status, headers=headers)
+
+
+def _unavailable(error: RateLimitUnavailable, what: str, sender: Optional[str] = None) -> HTTPResponse:
+    """503: the shared rate limits do not answer, so nothing goes on unlimited (logged, rate-limited)."""
+    report_unavailable("rest", what, error)
+    return _error(503, "unavailable", "the service's rate limits are unavailable for a moment; try again after "
+                  "Retry-After seconds", sender, render("utter_systems_unavailable"), retry_after(error))
 
 
 def _refused(request: Request) -> Optional[HTTPResponse]:
@@ -69,7 +80,10 @@ class RestInput(InputChannel):
             refused = _refused(request)
             if refused is not None:
                 return refused
-            verdict = reads().hit(request.ip or "unknown")
+            try:
+                verdict = await asyncio.to_thread(reads().hit, request.ip or "unknown")  # Redis may be slow
+            except RateLimitUnavailable as error:
+                return _unavailable(error, "a read of messages")
             if not verdict.allowed:
                 return _error(429, "rate_limited", "too many requests",
                               headers={"Retry-After": str(max(1, round(verdict.retry_after_s + 0.5)))})
@@ -115,7 +129,10 @@ class RestInput(InputChannel):
             bad = channel_metadata.metadata_problem(metadata)
             if bad:
                 return _error(bad.status, bad.error, bad.detail, sender)
-            verdict = gate().check(sender, request.ip or "unknown", text)
+            try:
+                verdict = await asyncio.to_thread(gate().check, sender, request.ip or "unknown", text)
+            except RateLimitUnavailable as error:
+                return _unavailable(error, "a message", sender)
             if not verdict.ok:
                 return _error(verdict.status, verdict.error, verdict.error.replace("_", " "), sender,
                               verdict.reply, verdict.headers())

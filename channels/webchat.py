@@ -26,7 +26,9 @@ Protocol (socket.io events):
   client -> session_end {}                 the customer ends the chat: the session is revoked
   server -> session_ended {}
 Messages are checked by the shared gate (length, per-sender and per-address rates); a refused
-message gets a polite bot_uttered with "error" set and never reaches the bot. Packets are parsed
+message gets a polite bot_uttered with "error" set and never reaches the bot. While the shared
+rate limits (Redis) do not answer, a message or session request gets a polite bot_uttered with
+"error": "unavailable" (try again in a moment) and nothing else happens; a `seen` mark is dropped. Packets are parsed
 with careline.shared.safe_json (deep nesting and lone surrogates are dropped).
 
 HTTP: POST /webhooks/socketio/agent_event?token=<the Rasa server's auth token> with
@@ -59,7 +61,8 @@ from careline.db.engine import make_engine
 from careline.handoff import CustomerView, WaitSettings
 from careline.shared import render, safe_json, utcnow
 from careline.shared.carriers import Carrier
-from channels.guard import gate, reads, seen_writes, settings
+from careline.shared.ratelimit import RateLimitUnavailable
+from channels.guard import gate, reads, report_unavailable, seen_writes, settings
 from components.waiting_policy import TICKET_SLOT
 
 logger = logging.getLogger(__name__)
@@ -255,11 +258,22 @@ class WebChatInput(InputChannel):
             await sio.save_session(sid, session)
             return session
 
+        async def _unavailable(sid: str, what: str, error: RateLimitUnavailable) -> None:
+            """Tell this socket only: the shared limits do not answer, so nothing goes on (logged, rate-limited)."""
+            report_unavailable("webchat", what, error)
+            await sio.emit(self.bot_message_evt, {"text": render("utter_systems_unavailable"), "error": "unavailable"},
+                           room=sid)
+
         @sio.on("session_request")
         async def session_request(sid: str, data: Any) -> None:
             token = (data or {}).get("session_id") if isinstance(data, dict) else None
             session = await _leave_conversation(sid)
-            if not reads().hit(session.get("address", "unknown")).allowed:  # each request costs a store query
+            try:  # each request costs a store query; off the event loop, as Redis may be slow to answer
+                read = await asyncio.to_thread(reads().hit, session.get("address", "unknown"))
+            except RateLimitUnavailable as error:
+                await _unavailable(sid, "a session request", error)
+                return
+            if not read.allowed:
                 await sio.emit(self.bot_message_evt, {"text": render("utter_slow_down"), "error": "rate_limited"},
                                room=sid)
                 return
@@ -291,8 +305,12 @@ class WebChatInput(InputChannel):
                 await sio.emit("session_required", {}, room=sid)
                 return
             text = data.get("message") if isinstance(data, dict) else None
-            verdict = gate().check(sender, session.get("address", "unknown"),
-                                   text if isinstance(text, str) else "")
+            try:
+                verdict = await asyncio.to_thread(gate().check, sender, session.get("address", "unknown"),
+                                                  text if isinstance(text, str) else "")
+            except RateLimitUnavailable as error:
+                await _unavailable(sid, "a message", error)
+                return
             if not verdict.ok:
                 await sio.emit(self.bot_message_evt, {"text": verdict.reply, "error": verdict.error}, room=sid)
                 return
@@ -330,7 +348,11 @@ class WebChatInput(InputChannel):
             sender = session.get("sender")
             if not sender:
                 return
-            wait_s = seen_pacing().offer(sender, session.get("address", "unknown"), at)
+            try:
+                wait_s = seen_pacing().offer(sender, session.get("address", "unknown"), at)
+            except RateLimitUnavailable as error:  # a lost mark costs at most an email the customer did not need
+                report_unavailable("webchat", "a seen mark", error)
+                return
             if wait_s is None:  # it joined the mark waiting for its turn, or its address wrote enough lately
                 return
             if wait_s:
