@@ -97,7 +97,7 @@ validate: $(VENV_STAMP) ## rasa data validate --fail-on-warnings, then the proje
 # make test ends with the make eval gate: its 5-fold CV took 113-169 s of a 150-224 s eval on 2 cores (2026-12-02).
 # If the CV passes ~5 minutes, let make test use fewer folds: TEST_EVAL_ARGS ?= --cv-folds 3 (make eval keeps 5).
 TEST_EVAL_ARGS ?=
-test: setup train browser postgres ## everything: lint, type check, validation, dialogue stories, unit, action, end-to-end and browser tests, then the eval gate
+test: setup train browser postgres redis ## everything: lint, type check, validation, dialogue stories, unit, action, end-to-end and browser tests, then the eval gate
 	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory typecheck
 	@$(MAKE) --no-print-directory validate
@@ -172,6 +172,18 @@ postgres: ## install Debian's PostgreSQL server for the store tests if it is mis
 	  echo "postgres: could not install postgresql; install it yourself or set CARELINE_PG_BIN" >&2; exit 1; }; \
 	server=$$(ls /usr/lib/postgresql/*/bin/postgres | sort -V | tail -1); \
 	echo "postgres: $$($$server --version) installed in $$(( $$(date +%s) - started ))s ($$server)"
+
+REDIS_SERVER := $(or $(CARELINE_REDIS_SERVER),/usr/bin/redis-server)
+.PHONY: redis
+
+redis: ## install Debian's Redis server (shared rate limits in prod, the Redis tests) if it is missing (needs root or sudo)
+	@if [ -x "$(REDIS_SERVER)" ] || command -v redis-server > /dev/null; then exit 0; fi; \
+	echo "redis: installing Debian's redis-server package ..."; mkdir -p -m 700 $(VAR); \
+	started=$$(date +%s); SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	{ $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server; } \
+	  > $(VAR)/apt-redis.log 2>&1 || { tail -20 $(VAR)/apt-redis.log; \
+	  echo "redis: could not install redis-server; install it yourself or set CARELINE_REDIS_SERVER" >&2; exit 1; }; \
+	echo "redis: $$(redis-server --version | cut -d' ' -f1-3) installed in $$(( $$(date +%s) - started ))s"
 
 vendor: ## rebuild web/vendor/socket.io.min.js from the npm release pinned in web/package-lock.json
 	@cd web && { npm ci --no-audit --no-fund --ignore-scripts > npm.log 2>&1 || { tail -20 npm.log; exit 1; }; } && \

@@ -26,6 +26,9 @@ import requests
 import socketio
 
 from careline.shared import render
+from careline.shared.ratelimit import RateLimiter
+from careline.shared.redis_limits import RedisRateLimiter
+from channels import guard
 from tests.careline.access.channels_app import ChannelsProcess, start_channels, stop_all
 from tests.fakes.graph_api import FakeGraphAPI
 from tests.redis_server import RedisServer, running_redis
@@ -125,6 +128,29 @@ class Widget:
 
     def close(self) -> None:
         self.sio.eio.disconnect(abort=True)
+
+
+def test_the_guard_shares_its_limiters_only_with_a_redis_url(monkeypatch):
+    caches = (guard.settings, guard.shared_limits, guard.gate, guard.reads, guard.seen_writes)
+    monkeypatch.delenv("CARELINE_PROFILE", raising=False)
+    try:
+        monkeypatch.setenv("CARELINE_REDIS_URL", "")
+        for cache in caches:
+            cache.cache_clear()
+        limiters = [guard.gate()._senders, guard.gate()._addresses, guard.reads(), guard.seen_writes()]
+        assert not any(isinstance(limiter, RedisRateLimiter) for limiter in limiters), "in memory without Redis"
+        assert all(type(limiter) is RateLimiter for limiter in limiters)
+        monkeypatch.setenv("CARELINE_REDIS_URL", "redis://127.0.0.1:1/0")  # nothing connects until used
+        for cache in caches:
+            cache.cache_clear()
+        shared = [guard.gate()._senders, guard.gate()._addresses, guard.reads(), guard.seen_writes()]
+        assert all(isinstance(limiter, RedisRateLimiter) for limiter in shared)
+        assert [limiter.key("k") for limiter in shared] == [
+            "careline:rl:gate_senders:k", "careline:rl:gate_addresses:k", "careline:rl:reads:k",
+            "careline:rl:seen_writes:k"]
+    finally:
+        for cache in caches:
+            cache.cache_clear()
 
 
 def test_two_servers_share_one_budget(fresh):
