@@ -8,11 +8,12 @@ clock is the Redis server's (TIME), so servers whose clocks disagree still agree
 A bucket lives in the hash `careline:rl:<limiter name>:<key>` ({tokens, seen}) and expires when it
 would be full again anyway, so idle keys vanish without changing any answer.
 
-When Redis does not answer (refused, timed out, any Redis error) a limiter raises
-RateLimitUnavailable within about RedisLimits' timeout (0.5 s): callers refuse the request, never let
-it through unlimited. After a failure, calls fail at once for FAIL_FAST_S (a dead Redis does not
-stall every turn), then Redis is tried again. Failures are logged as one line at most every
-LOG_EVERY_S, with the number left out, and the first success after them is logged too.
+When Redis fails (refuses connections, times out, any Redis error) a limiter raises
+RateLimitUnavailable: at once when Redis refuses, within its 0.5 s timeouts when it hangs. Callers
+refuse the request, never let it through unlimited. After a failure, calls fail at once for
+FAIL_FAST_S (a hung Redis does not stall every turn), then Redis is tried again. Failures are
+logged as one line at most every LOG_EVERY_S, with the number left out, and the first success
+after them is logged too.
 """
 from __future__ import annotations
 
@@ -149,7 +150,7 @@ class RedisLimits:
             answer = self._scripts[script](keys=keys, args=args)
         except (redis.RedisError, OSError) as error:
             self._failed(name, error)
-            raise RateLimitUnavailable(f"rate limit {name!r} unavailable: Redis at {self.where} did not answer "
+            raise RateLimitUnavailable(f"rate limit {name!r} unavailable: Redis at {self.where} failed "
                                        f"({_describe(error)})", RETRY_AFTER_S) from error
         if failed_at is not None:
             self._recovered()
@@ -161,8 +162,8 @@ class RedisLimits:
         left_out = self._log.due()
         if left_out is not None:
             more = f"; {left_out} more failures since the last line" if left_out else ""
-            logger.error("rate limits unavailable: Redis at %s did not answer for %r (%s): messages are refused "
-                         "until it does; start it (`make redis`, or the service behind CARELINE_REDIS_URL)%s",
+            logger.error("rate limits unavailable: Redis at %s failed for %r (%s): messages are refused until it "
+                         "answers; is it running, and is CARELINE_REDIS_URL right? (`make redis` installs it)%s",
                          self.where, name, _describe(error), more)
 
     def _recovered(self) -> None:
