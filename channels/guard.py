@@ -13,7 +13,8 @@ from functools import lru_cache
 from typing import Any, Dict, Optional
 
 from careline.access import messenger, webchat
-from careline.shared.ratelimit import Limit, LogThrottle, MessageGate, RateLimiter, RateLimitUnavailable
+from careline.shared.ratelimit import Limit, LogThrottle, MessageGate, RateLimiter
+from careline.shared.unavailable import Unavailable
 from careline.shared.redis_limits import LOG_EVERY_S, RedisLimits
 from careline.shared.settings import Settings, load_settings
 
@@ -78,13 +79,13 @@ def seen_writes() -> RateLimiter:
     return limiter("seen_writes", _per_address(settings().address_per_minute))
 
 
-def retry_after(error: RateLimitUnavailable) -> Dict[str, str]:
+def retry_after(error: Unavailable) -> Dict[str, str]:
     """The Retry-After header for a request refused because the limits are unavailable."""
     return {"Retry-After": str(max(1, round(error.retry_after_s)))}
 
 
-def report_unavailable(channel: str, what: str, error: RateLimitUnavailable) -> None:
-    """Log that `channel` refused `what` because the limits are unavailable: one line per channel every 10 s."""
+def report_unavailable(channel: str, what: str, error: Unavailable) -> None:
+    """Log that `channel` refused `what` because a shared part is unavailable: one line per channel every 10 s."""
     throttle = _refusals.setdefault(channel, LogThrottle(LOG_EVERY_S))
     left_out = throttle.due()
     if left_out is not None:

@@ -36,6 +36,7 @@ from careline.access import channel_metadata
 from careline.access.integration_auth import check_bearer
 from careline.shared import render, safe_json
 from careline.shared.ratelimit import RateLimitUnavailable
+from careline.shared.unavailable import Unavailable
 from channels.guard import gate, reads, report_unavailable, retry_after, sender_problem, settings
 
 logger = logging.getLogger(__name__)
@@ -50,11 +51,13 @@ def _error(status: int, code: str, detail: str, sender: Optional[str] = None, re
     return response.json({"error": code, "detail": detail, "messages": messages}, status=status, headers=headers)
 
 
-def _unavailable(error: RateLimitUnavailable, what: str, sender: Optional[str] = None) -> HTTPResponse:
-    """503: the shared rate limits do not answer, so nothing goes on unlimited (logged, rate-limited)."""
+def _unavailable(error: Unavailable, what: str, sender: Optional[str] = None) -> HTTPResponse:
+    """503: a shared part (rate limits, conversation database, conversation locks) does not answer, so
+    nothing goes on without it (logged, rate-limited)."""
     report_unavailable("rest", what, error)
-    return _error(503, "unavailable", "the service's rate limits are unavailable for a moment; try again after "
-                  "Retry-After seconds", sender, render("utter_systems_unavailable"), retry_after(error))
+    return _error(503, "unavailable", f"{error.part} {'are' if error.part.endswith('s') else 'is'} unavailable "
+                  "for a moment; try again after Retry-After seconds", sender, render("utter_systems_unavailable"),
+                  retry_after(error))
 
 
 def _refused(request: Request) -> Optional[HTTPResponse]:
@@ -141,6 +144,8 @@ class RestInput(InputChannel):
             try:
                 await on_new_message(UserMessage(text, collector, sender, input_channel=self.name(),
                                                  metadata=channel_metadata.with_client(metadata, client)))
+            except Unavailable as error:  # the database or the locks: 503, the message was not handled
+                return _unavailable(error, "a message", sender)
             except Exception:  # noqa: BLE001 - the customer gets an answer and the caller a 500
                 logger.exception("rest: handling a message from %s failed", sender)
                 return _error(500, "internal_error", "the bot could not handle the message", sender,

@@ -62,6 +62,7 @@ from careline.handoff import CustomerView, WaitSettings
 from careline.shared import render, safe_json, utcnow
 from careline.shared.carriers import Carrier
 from careline.shared.ratelimit import RateLimitUnavailable
+from careline.shared.unavailable import Unavailable
 from channels.guard import gate, reads, report_unavailable, seen_writes, settings
 from components.waiting_policy import TICKET_SLOT
 
@@ -258,8 +259,8 @@ class WebChatInput(InputChannel):
             await sio.save_session(sid, session)
             return session
 
-        async def _unavailable(sid: str, what: str, error: RateLimitUnavailable) -> None:
-            """Tell this socket only: the shared limits do not answer, so nothing goes on (logged, rate-limited)."""
+        async def _unavailable(sid: str, what: str, error: Unavailable) -> None:
+            """Tell this socket only: a shared part does not answer, so nothing goes on (logged, rate-limited)."""
             report_unavailable("webchat", what, error)
             await sio.emit(self.bot_message_evt, {"text": render("utter_systems_unavailable"), "error": "unavailable"},
                            room=sid)
@@ -332,6 +333,9 @@ class WebChatInput(InputChannel):
             try:
                 await on_new_message(UserMessage(text, output, sender, input_channel=self.name(),
                                                  metadata=metadata))
+            except Unavailable as error:  # the database or the locks: the message was not handled
+                await _unavailable(sid, "a message", error)
+                return
             except Exception:  # noqa: BLE001 - tell the customer instead of going silent
                 logger.exception("webchat: handling a message from %s failed", sender)
                 await sio.emit(self.bot_message_evt, {"text": render("utter_channel_error"), "error": "internal_error"},

@@ -16,6 +16,7 @@ from typing import Callable, Dict, Optional, Tuple
 
 from careline.shared.catalogue import render
 from careline.shared.events import EXTERNAL_INTENT_PREFIX
+from careline.shared.unavailable import Unavailable
 
 
 @dataclass(frozen=True)
@@ -34,16 +35,13 @@ class Verdict:
     retry_after_s: float = 0.0
 
 
-class RateLimitUnavailable(RuntimeError):
+class RateLimitUnavailable(Unavailable):
     """A shared limiter's store (Redis) did not answer: refuse the request (never let it through unlimited).
 
     `retry_after_s` is a polite hint for the caller (a Retry-After header).
     """
 
-    def __init__(self, detail: str, retry_after_s: float = 10.0) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.retry_after_s = retry_after_s
+    part = "the shared rate limits"
 
 
 class LogThrottle:

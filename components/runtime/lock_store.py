@@ -25,6 +25,8 @@ from typing import Any, AsyncGenerator, Callable, Dict, Optional, Tuple, TypeVar
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, LockStore
 
+from careline.shared.unavailable import Unavailable
+
 logger = logging.getLogger(__name__)
 
 POLL_S = 0.02
@@ -34,8 +36,14 @@ T = TypeVar("T")
 Change = Callable[[Optional[TicketLock]], Tuple[Optional[TicketLock], T]]
 
 
-class LockStoreUnavailable(LockError):
+class LockStoreUnavailable(LockError, Unavailable):
     """The lock store (Redis) did not answer: the message is not handled rather than handled unlocked."""
+
+    part = "the conversation locks"
+
+    def __init__(self, detail: str) -> None:
+        LockError.__init__(self, detail)
+        Unavailable.__init__(self, detail)
 
 
 class CarelineLockStore(LockStore):

@@ -24,6 +24,7 @@ server, so each turn costs more the longer the conversation is. This store keeps
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import os
@@ -43,6 +44,8 @@ from rasa.shared.core.events import (ActionExecuted, ActiveLoop, ConversationPau
                                      SessionStarted, SlotSet, UserUttered)
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from careline.shared.unavailable import Unavailable
+
 logger = logging.getLogger(__name__)
 
 #: Customer turns a bounded tracker keeps. The policies look 4 states back, the frustration score's weight of
@@ -60,8 +63,10 @@ STORED = "_careline_stored"
 T = TypeVar("T")
 
 
-class TrackerStoreUnavailable(RuntimeError):
+class TrackerStoreUnavailable(Unavailable):
     """The conversation database did not answer within the retry time; nothing was pretended to be stored."""
+
+    part = "the conversation database"
 
 
 @dataclass
@@ -100,7 +105,8 @@ def window_start(events: Sequence[Event], turns: int) -> int:
 def state_events(base: DialogueStateTracker, timestamp: float) -> List[Event]:
     """Events that bring a new tracker to `base`'s state: the session's start (actions bind a proof of
     identity to its time), its slot values, its active loop and a pause."""
-    events: List[Event] = [base.events[0]] if base.events and isinstance(base.events[0], SessionStarted) else []
+    started = next((e for e in itertools.islice(base.events, 0, 4) if isinstance(e, SessionStarted)), None)
+    events: List[Event] = [started] if started is not None else []
     for name, slot in base.slots.items():
         if slot.value != slot.initial_value:
             events.append(SlotSet(name, slot.value, timestamp=timestamp))
