@@ -1,0 +1,268 @@
+"""The watcher: starts the services in order, waits until each is healthy, then restarts any that exits.
+
+A process that exits (any exit code, or killed by a signal) is started again after a backoff that
+doubles with every exit in a row (1 s, 2 s, 4 s ... at most 30 s) and starts over at 1 s once the
+process had stayed up 60 s. Each event is one line in var/log/supervisor.log:
+
+    2026-12-03T06:01:02Z actions exited (signal 9) after 41.2s; restart #1 in 1s
+    2026-12-03T06:01:05Z actions is healthy again (pid 1234)
+
+The watcher never blocks on one process: the loop polls every process, starts those whose backoff
+is over and probes those that are starting. `stop_all` stops them in reverse start order.
+"""
+from __future__ import annotations
+
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, TextIO
+
+from ops import processes
+from ops.processes import Places, Service
+
+
+class StartupFailed(RuntimeError):
+    """A service did not become healthy while the system started; the message says why and how to look."""
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """How long to wait before restart number `streak` of a run of quick exits."""
+
+    first_s: float = 1.0
+    cap_s: float = 30.0
+    reset_after_s: float = 60.0  # a process that stayed up this long starts its next run of exits afresh
+
+    def delay(self, streak: int) -> float:
+        return float(min(self.first_s * 2 ** max(streak - 1, 0), self.cap_s))
+
+
+def utc_stamp(now: Optional[float] = None) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() if now is None else now))
+
+
+class EventLog:
+    """One line per event in the supervisor's log (with a UTC time), echoed to a terminal when there is one."""
+
+    def __init__(self, path: Path, echo: Optional[TextIO] = None) -> None:
+        self.path = path
+        self.echo = echo
+
+    def _write(self, line: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as log:
+            log.write(f"{utc_stamp()} {line}\n")
+
+    def note(self, text: str) -> None:
+        """Only in the log (the supervisor's own comings and goings)."""
+        self._write(text)
+
+    def progress(self, text: str) -> None:
+        """A start-up step: as it is on the terminal, with a time in the log."""
+        self._write(text.strip())
+        if self.echo is not None:
+            print(text, file=self.echo, flush=True)
+
+    def event(self, text: str) -> None:
+        """Something that happened while watching: the same time-stamped line in the log and on the terminal."""
+        self._write(text)
+        if self.echo is not None:
+            print(f"{utc_stamp()} {text}", file=self.echo, flush=True)
+
+
+@dataclass
+class Watched:
+    """A service and the state of its process."""
+
+    service: Service
+    process: Optional[subprocess.Popen] = None  # None when adopted from an earlier supervisor (pid only)
+    pid: Optional[int] = None
+    started: float = 0.0             # monotonic time of the current start
+    state: str = "stopped"           # starting, healthy, waiting (for its restart), stopped
+    restarts: int = 0
+    streak: int = 0                  # exits in a row, each within reset_after_s of its start
+    restart_at: float = 0.0
+
+    def exit_code(self) -> Optional[int]:
+        """The exit status once it exited (None while it runs, or for an adopted process)."""
+        return self.process.poll() if self.process is not None else None
+
+    def exited(self) -> bool:
+        if self.pid is None:
+            return False
+        if self.process is not None:
+            return self.process.poll() is not None
+        return not processes.alive(self.pid)
+
+
+class Watcher:
+    """Starts, watches and stops a list of services (in that order; stopped in reverse)."""
+
+    def __init__(self, places: Places, services: List[Service], log: EventLog, backoff: Backoff = Backoff(),
+                 health_timeout_s: float = 240.0, tick_s: float = 0.25, host: str = "127.0.0.1",
+                 refresh: Optional[Callable[[str], Optional[Service]]] = None,
+                 on_change: Optional[Callable[[Watcher], None]] = None) -> None:
+        self.places = places
+        self.watched = [Watched(service) for service in services]
+        self.log = log
+        self.backoff = backoff
+        self.health_timeout_s = health_timeout_s
+        self.tick_s = tick_s
+        self.host = host
+        self.refresh = refresh  # the service as it should start now (e.g. with the newest model)
+        self.on_change = on_change  # called after every change of state (the supervisor's state file)
+        self.ready = False
+
+    # -- start-up --------------------------------------------------------------------------------------
+
+    def start_all(self, should_stop: Callable[[], bool] = lambda: False) -> None:
+        """Start every service in order and wait until it is healthy; raise StartupFailed (having
+        stopped what it started) when one is not."""
+        pending: List[Watched] = []
+        try:
+            for item in self.watched:
+                if should_stop():
+                    raise StartupFailed("stopped while starting")
+                service = item.service
+                pid = processes.read_pid(self.places, service.name)
+                if pid is not None and service.probe():
+                    item.pid, item.started, item.state = pid, time.monotonic(), "healthy"
+                    self.log.progress(f"  {service.name} is already running"
+                                      + (f" on port {service.port}" if service.port else ""))
+                    self._changed()
+                else:
+                    if service.port and processes.port_in_use(self.host, service.port):
+                        raise StartupFailed(
+                            f"port {service.port} ({service.name}) is taken by another program; stop it "
+                            f"or choose another port with CARELINE_{service.name.upper().split('-')[0]}_PORT")
+                    where = f" on {self.host}:{service.port}" if service.port else ""
+                    self.log.progress(f"  starting {service.name}{where}")
+                    self._spawn(item)
+                    pending.append(item)
+                if service.wait:
+                    for waiting in pending:
+                        self._wait_healthy(waiting, should_stop)
+                    pending = []
+            for waiting in pending:
+                self._wait_healthy(waiting, should_stop)
+        except BaseException:
+            self.stop_all(quiet=True)
+            raise
+        self.ready = True
+        self._changed()
+
+    def _wait_healthy(self, item: Watched, should_stop: Callable[[], bool]) -> None:
+        service = item.service
+        started = time.monotonic()
+        last_note = started
+        while not service.probe():
+            if should_stop():
+                raise StartupFailed("stopped while starting")
+            if item.exited():
+                raise StartupFailed(
+                    f"{service.name} exited with {processes.describe_exit(item.exit_code())} while starting; "
+                    f"last lines of var/log/{service.name}.log:\n{processes.log_tail(self.places, service.name)}")
+            now = time.monotonic()
+            if now - started > self.health_timeout_s:
+                raise StartupFailed(
+                    f"{service.name} was not healthy after {self.health_timeout_s:.0f}s; last log lines:\n"
+                    f"{processes.log_tail(self.places, service.name)}")
+            if now - last_note >= 5:
+                self.log.progress(f"  waiting for {service.name} ... {now - started:.0f}s")
+                last_note = now
+            time.sleep(0.25)
+        item.state = "healthy"
+        self.log.progress(f"  {service.name} is healthy ({time.monotonic() - started:.1f}s)")
+        if service.setup is not None:
+            service.setup(self.log.progress)
+        self._changed()
+
+    def _spawn(self, item: Watched) -> None:
+        process = processes.start(self.places, item.service)
+        item.process, item.pid, item.started, item.state = process, process.pid, time.monotonic(), "starting"
+        self._changed()
+
+    # -- watching --------------------------------------------------------------------------------------
+
+    def watch(self, should_stop: Callable[[], bool]) -> None:
+        """Keep every service running until `should_stop()`: restart what exits, with backoff."""
+        while not should_stop():
+            self.tick()
+            time.sleep(self.tick_s)
+
+    def tick(self) -> None:
+        """One round: notice exits, start what is due, probe what is starting."""
+        now = time.monotonic()
+        for item in self.watched:
+            if item.state in ("starting", "healthy") and item.exited():
+                self._on_exit(item, now)
+            elif item.state == "waiting" and now >= item.restart_at:
+                self._restart(item)
+            elif item.state == "starting":
+                if item.service.probe():
+                    item.state = "healthy"
+                    self.log.event(f"{item.service.name} is healthy again (pid {item.pid})")
+                    self._changed()
+                elif now - item.started > self.health_timeout_s:
+                    self.log.event(f"{item.service.name} was not healthy {now - item.started:.0f}s after its start; "
+                                   "stopping it to start it again")
+                    self._stop(item)
+                    self._on_exit(item, now)
+
+    def _on_exit(self, item: Watched, now: float, how: str = "") -> None:
+        uptime = now - item.started
+        how = how or processes.describe_exit(item.exit_code())
+        if item.pid is not None:
+            processes.kill_leftovers(item.pid)
+        item.streak = 1 if uptime >= self.backoff.reset_after_s else item.streak + 1
+        delay = self.backoff.delay(item.streak)
+        item.restarts += 1
+        item.state, item.restart_at, item.process, item.pid = "waiting", now + delay, None, None
+        self.places.pid_path(item.service.name).unlink(missing_ok=True)
+        self.log.event(f"{item.service.name} exited ({how}) after {uptime:.1f}s; "
+                       f"restart #{item.restarts} in {delay:g}s")
+        self._changed()
+
+    def _restart(self, item: Watched) -> None:
+        if self.refresh is not None:
+            item.service = self.refresh(item.service.name) or item.service
+        try:
+            self._spawn(item)
+        except Exception as error:  # noqa: BLE001 - a failed start counts as one more quick exit
+            item.started = time.monotonic()
+            self._on_exit(item, item.started, how=f"could not start: {error}")
+            return
+        self.log.event(f"{item.service.name} restarted (restart #{item.restarts}, pid {item.pid})")
+
+    # -- stopping --------------------------------------------------------------------------------------
+
+    def _stop(self, item: Watched) -> bool:
+        running = item.pid is not None and not item.exited()
+        if running and item.pid is not None:
+            processes.stop_pid(item.pid, item.service.name, item.service.stop_signal, item.service.signal_group,
+                               process=item.process, say=self.log.progress)
+        self.places.pid_path(item.service.name).unlink(missing_ok=True)
+        item.state = "stopped"
+        return running
+
+    def stop_all(self, quiet: bool = False) -> List[str]:
+        """Stop every service, last started first; return the names of those that were running."""
+        stopped = []
+        for item in reversed(self.watched):
+            if self._stop(item):
+                stopped.append(item.service.name)
+                if not quiet:
+                    self.log.event(f"{item.service.name} stopped")
+        self.ready = False
+        self._changed()
+        return stopped
+
+    # -- state -----------------------------------------------------------------------------------------
+
+    def restarts(self) -> Dict[str, int]:
+        return {item.service.name: item.restarts for item in self.watched}
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change(self)

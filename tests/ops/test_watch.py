@@ -1,0 +1,192 @@
+"""The watcher restarts real child processes that exit or are killed with -9, with backoff, and logs each event.
+
+Tiny services (Python's http.server, `python -c` one-liners) and a fast backoff (0.2 s doubling to 0.8 s,
+reset after 3 s up) keep each test to seconds; the system's own timings are 1 s, 30 s and 60 s.
+"""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Iterator, List
+
+import pytest
+
+from ops import processes
+from ops.processes import Places, Service, http_probe
+from ops.watch import Backoff, EventLog, StartupFailed, Watcher
+
+FAST = Backoff(first_s=0.2, cap_s=0.8, reset_after_s=3.0)
+STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _places(tmp_path: Path) -> Places:
+    return Places(cwd=tmp_path, run_dir=tmp_path / "run", log_dir=tmp_path / "log", env=dict(os.environ))
+
+
+def _http_service(name: str, port: int, before: str = "") -> Service:
+    """Python's http.server on `port`; `before` is shell run first (in the same process group)."""
+    server = f"exec {sys.executable} -m http.server {port} --bind 127.0.0.1"
+    return Service(name=name, port=port, command=["sh", "-c", f"{before}{server}"],
+                   probe=http_probe(f"http://127.0.0.1:{port}/", lambda body: True))
+
+
+def _until(condition: Callable[[], object], timeout: float = 15.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+class Running:
+    """A watcher watching in a thread, as the supervisor's main loop does."""
+
+    def __init__(self, tmp_path: Path, services: List[Service], backoff: Backoff = FAST) -> None:
+        self.places = _places(tmp_path)
+        self.log_path = tmp_path / "log" / "supervisor.log"
+        self.watcher = Watcher(self.places, services, EventLog(self.log_path), backoff, health_timeout_s=20,
+                               tick_s=0.05)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.watcher.watch, args=(self.stop.is_set,), daemon=True)
+
+    def start(self) -> Running:
+        self.watcher.start_all()
+        self.thread.start()
+        return self
+
+    def lines(self) -> List[str]:
+        return self.log_path.read_text().splitlines() if self.log_path.exists() else []
+
+    def pid(self, name: str) -> int:
+        pid = processes.read_pid(self.places, name)
+        assert pid is not None, f"{name} has no live pid file"
+        return pid
+
+    def healthy_again(self, name: str, old_pid: int) -> int:
+        """Wait for a new healthy process of `name` (not `old_pid`); return its pid."""
+        def new_pid() -> bool:
+            pid = processes.read_pid(self.places, name)
+            return bool(pid and pid != old_pid and any(f"{name} is healthy again (pid {pid})" in line
+                                                       for line in self.lines()))
+        _until(new_pid, what=f"{name} healthy again")
+        return self.pid(name)
+
+    def finish(self) -> List[str]:
+        self.stop.set()
+        self.thread.join(10)
+        return self.watcher.stop_all()
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[Callable[..., Running]]:
+    started: List[Running] = []
+
+    def start(services: List[Service], backoff: Backoff = FAST) -> Running:
+        run = Running(tmp_path, services, backoff)
+        started.append(run)
+        return run.start()
+
+    yield start
+    for run in started:
+        run.finish()
+
+
+def test_a_process_killed_with_minus_9_comes_back_with_growing_then_reset_backoff(running):
+    run = running([_http_service("web", _free_port())])
+    expected_delays = ["0.2s", "0.4s", "0.8s", "0.8s"]  # doubling, capped at 0.8 s
+    for number, delay in enumerate(expected_delays, start=1):
+        pid = run.pid("web")
+        killed = time.monotonic()
+        os.kill(pid, signal.SIGKILL)
+        new_pid = run.healthy_again("web", pid)
+        assert time.monotonic() - killed >= float(delay[:-1]), "restarted before its backoff was over"
+        assert new_pid != pid
+        exit_line = [line for line in run.lines() if f"restart #{number} " in line][-1]
+        assert re.fullmatch(rf"{STAMP} web exited \(signal 9\) after \d+\.\ds; restart #{number} in {delay}",
+                            exit_line), exit_line
+    assert re.fullmatch(rf"{STAMP} web is healthy again \(pid {new_pid}\)", run.lines()[-1]), run.lines()[-1]
+
+    time.sleep(FAST.reset_after_s + 0.2)  # up longer than reset_after_s: the next exit starts again at 0.2 s
+    pid = run.pid("web")
+    os.kill(pid, signal.SIGKILL)
+    run.healthy_again("web", pid)
+    assert any(re.search(r"web exited \(signal 9\) after [3-9]\.\ds; restart #5 in 0.2s$", line)
+               for line in run.lines()), run.lines()
+    assert run.watcher.restarts() == {"web": 5}
+
+
+def test_a_process_that_exits_by_itself_is_restarted_and_its_exit_code_logged(running):
+    port = _free_port()
+    # Serves, then exits with code 3 after 0.6 s, every time it is started.
+    crashing = Service(
+        name="flaky", port=port,
+        command=[sys.executable, "-c",
+                 "import http.server, threading, time, os\n"
+                 f"s = http.server.HTTPServer(('127.0.0.1', {port}), http.server.SimpleHTTPRequestHandler)\n"
+                 "threading.Thread(target=s.serve_forever, daemon=True).start()\n"
+                 "time.sleep(0.6); os._exit(3)"],
+        probe=http_probe(f"http://127.0.0.1:{port}/", lambda body: True))
+    run = running([crashing])
+    _until(lambda: sum("flaky exited" in line for line in run.lines()) >= 3, what="three exits")
+    exits = [line for line in run.lines() if "flaky exited" in line]
+    assert re.fullmatch(rf"{STAMP} flaky exited \(code 3\) after 0\.\ds; restart #1 in 0.2s", exits[0]), exits
+    assert exits[1].endswith("restart #2 in 0.4s") and exits[2].endswith("restart #3 in 0.8s"), exits
+
+
+def test_what_a_killed_process_left_in_its_group_is_killed_before_the_restart(running, tmp_path):
+    """A server's worker that outlives its master would keep the port: the restart finds it free."""
+    child_file = tmp_path / "child.pid"
+    run = running([_http_service("web", _free_port(), before=f"sleep 300 & echo $! > {child_file}; ")])
+    child = int(child_file.read_text())
+    assert processes.alive(child)
+    pid = run.pid("web")
+    os.kill(pid, signal.SIGKILL)
+    run.healthy_again("web", pid)
+    _until(lambda: not processes.alive(child) or _zombie(child), what="the left-over child to die")
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+    except OSError:
+        return True
+
+
+def test_stop_all_stops_in_reverse_order_and_nothing_restarts_afterwards(running, tmp_path):
+    run = running([_http_service("first", _free_port()), _http_service("second", _free_port())])
+    pids = {name: run.pid(name) for name in ("first", "second")}
+    assert run.finish() == ["second", "first"]
+    for name, pid in pids.items():
+        assert not processes.alive(pid)
+        assert not (tmp_path / "run" / f"{name}.pid").exists()
+    run.watcher.tick()
+    time.sleep(FAST.first_s * 2)
+    run.watcher.tick()
+    assert [item.state for item in run.watcher.watched] == ["stopped", "stopped"]
+    stopped = [line for line in run.lines() if line.endswith(" stopped")]
+    assert [line.split()[1] for line in stopped] == ["second", "first"]
+
+
+def test_a_service_that_dies_while_starting_fails_the_start_and_stops_the_others(tmp_path):
+    first = _http_service("first", _free_port())
+    broken = Service(name="broken", command=[sys.executable, "-c", "print('no config here'); raise SystemExit(2)"],
+                     probe=lambda: False)
+    watcher = Watcher(_places(tmp_path), [first, broken], EventLog(tmp_path / "log" / "supervisor.log"), FAST)
+    with pytest.raises(StartupFailed) as failure:
+        watcher.start_all()
+    assert "broken exited with code 2 while starting" in str(failure.value)
+    assert "no config here" in str(failure.value)  # the log's tail says why
+    assert processes.read_pid(_places(tmp_path), "first") is None
+    assert not (tmp_path / "run" / "first.pid").exists()
