@@ -137,6 +137,28 @@ eval: setup train ## intents on test and dev sets + 5-fold CV, frustration; repo
 budget: setup train ## time a full training, server start, per-message parse vs the budgets 180 s, 15 s, p95 25 ms (BUDGET_ARGS=--no-train)
 	@PYTHONWARNINGS=ignore $(PY) -m bench.nlu_budget $(BUDGET_ARGS)
 
+# make bench: the load tool (Locust) lives in its own venv so its pins never touch Rasa's.
+BENCH_VENV  := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed-$(shell sha1sum bench/requirements.txt 2>/dev/null | cut -c1-12)
+BENCH_ARGS  ?=
+.PHONY: bench bench-venv
+
+bench: $(VENV_STAMP) bench-venv ## stock Rasa vs Careline under the same Locust load, long conversations; bench/RESULTS.md + README (BENCH_ARGS=--prod adds the prod profile, --help)
+	@PYTHONWARNINGS=ignore $(BENCH_VENV)/bin/python -m bench.side_by_side $(BENCH_ARGS)
+
+bench-venv: $(BENCH_STAMP) ## create .venv-bench (Locust, psutil, matplotlib from bench/requirements.txt), only when that file changed
+
+$(BENCH_STAMP): bench/requirements.txt
+	@set -e; \
+	if [ ! -x $(BENCH_VENV)/bin/python ]; then \
+	  python310=$$(ops/find-python310); echo "bench: creating $(BENCH_VENV) with $$python310"; \
+	  "$$python310" -m venv $(BENCH_VENV); fi; \
+	echo "bench: installing the load tool's pinned dependencies into $(BENCH_VENV) (about a minute) ..."; \
+	$(BENCH_VENV)/bin/python -m pip install --disable-pip-version-check -r bench/requirements.txt > $(BENCH_VENV)/pip.log 2>&1 \
+	  || { grep -v "is ignored" $(BENCH_VENV)/pip.log | tail -20; echo "bench: pip install failed (full log: $(BENCH_VENV)/pip.log)" >&2; exit 1; }; \
+	rm -f $(BENCH_VENV)/.installed-*; touch $@; \
+	echo "bench: $$($(BENCH_VENV)/bin/locust --version 2>/dev/null | head -1) installed in $(BENCH_VENV)"
+
 review: $(VENV_STAMP) ## export unsure, fallback and handoff messages from the tracker store to review/ for labelling
 	@$(PY) -m ops.review export
 
