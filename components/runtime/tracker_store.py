@@ -128,6 +128,28 @@ def bounded_events(conversation: _Conversation) -> List[Event]:
     return state_events(conversation.base, first - 1e-6) + list(conversation.window)
 
 
+def advance(conversation: _Conversation, events: Iterable[Event], domain: Domain, window_turns: int) -> None:
+    """Add `events` to the window; what falls out of it is applied to the base. A new session starts afresh
+    (Rasa's `retrieve` starts at the latest session too)."""
+    for event in events:
+        if isinstance(event, SessionStarted):
+            conversation.base = DialogueStateTracker(conversation.base.sender_id, domain.slots)
+            conversation.window = []
+        conversation.window.append(event)
+    start = window_start(conversation.window, window_turns)
+    for event in conversation.window[:start]:
+        conversation.base.update(event, domain)
+    del conversation.window[:start]
+
+
+def bounded_tracker(sender_id: str, events: Iterable[Event], domain: Domain,
+                    window_turns: int = WINDOW_TURNS) -> DialogueStateTracker:
+    """The tracker the store hands the processor for a session made of `events` (for tests and tools)."""
+    conversation = _Conversation(DialogueStateTracker(sender_id, domain.slots))
+    advance(conversation, events, domain, window_turns)
+    return DialogueStateTracker.from_events(sender_id, bounded_events(conversation), domain.slots, domain=domain)
+
+
 class _Conversations:
     """The per-process cache: least recently used conversations are forgotten first."""
 
@@ -259,16 +281,7 @@ class CarelineTrackerStore(SQLTrackerStore):
     # --- the bounded tracker -----------------------------------------------------------------------------
 
     def _apply(self, conversation: _Conversation, events: Iterable[Event]) -> None:
-        """Add `events` to the window; what falls out of it is applied to the base."""
-        for event in events:
-            if isinstance(event, SessionStarted):  # a new session: Rasa's `retrieve` starts here too
-                conversation.base = self.init_tracker(conversation.base.sender_id)
-                conversation.window = []
-            conversation.window.append(event)
-        start = window_start(conversation.window, self.window_turns)
-        for event in conversation.window[:start]:
-            conversation.base.update(event, self.domain)
-        del conversation.window[:start]
+        advance(conversation, events, self.domain, self.window_turns)
 
     def _from_rows(self, sender_id: str, rows: Sequence[Tuple[int, str, str]]) -> _Conversation:
         conversation = _Conversation(self.init_tracker(sender_id))
