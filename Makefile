@@ -15,7 +15,17 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup venv encoder env db migrate seed reseed data train retrain run up down restart status validate browser postgres vendor review label reload \
+# `make up PROFILE=prod`: PostgreSQL, Redis, CARELINE_RASA_SERVERS Rasa servers behind nginx (ops/services.py).
+# PROFILE goes to the processes as CARELINE_PROFILE only when given, so an exported CARELINE_PROFILE still works.
+PROFILE ?= dev
+ifneq ($(origin PROFILE),file)
+export CARELINE_PROFILE := $(PROFILE)
+endif
+RUN_PROFILE := $(if $(filter file,$(origin PROFILE)),$(or $(CARELINE_PROFILE),$(shell sed -n 's/^CARELINE_PROFILE=["'"'"']*\([a-z]*\).*/\1/p' .env 2>/dev/null | tail -1),dev),$(PROFILE))
+# prod: its servers instead of `make db` (the supervisor migrates and seeds PostgreSQL once it runs)
+RUN_NEEDS := $(if $(filter prod,$(RUN_PROFILE)),venv encoder env prod-servers,setup) train
+
+.PHONY: help setup venv encoder env db migrate seed reseed data train retrain run up down restart status validate browser postgres nginx prod-servers vendor review label reload \
         test test-unit test-actions test-dialogue test-e2e eval budget lint typecheck freeze clean
 
 help: ## list the targets
@@ -69,21 +79,21 @@ train: $(VENV_STAMP) ## train the model, only if data/config changed (content ha
 retrain: $(VENV_STAMP) ## train the model even if nothing changed
 	@$(PY) -m ops.train --force
 
-run: setup train ## set up and run bot, actions, shop page and agent desk in the foreground (Ctrl-C stops)
+run: $(RUN_NEEDS) ## set up and run bot, actions, shop page and agent desk in the foreground, restarting what crashes (Ctrl-C stops; PROFILE=prod)
 	@$(PY) -m ops.supervisor run
 
-up: setup train ## set everything up and start it in the background
+up: $(RUN_NEEDS) ## set everything up and start it in the background, watched and restarted when a process exits (PROFILE=prod: PostgreSQL, Redis, 2 Rasa servers behind nginx)
 	@$(PY) -m ops.supervisor up
 
-down: ## stop what `make up` started
+down: ## stop what `make up` started: the watcher first, then every process, last started first
 	@if [ -x $(PY) ]; then $(PY) -m ops.supervisor down; else echo "down: nothing was running"; fi
 
 restart: down up ## stop and start again
 
-reload: train ## train if the data changed, then the running server loads the new model without downtime
+reload: train ## train if the data changed, then each running Rasa server loads the new model without downtime
 	@$(PY) -m ops.supervisor reload
 
-status: ## show which processes are running and healthy
+status: ## show which processes are running and healthy, and how often each was restarted
 	@$(PY) -m ops.supervisor status
 
 validate: $(VENV_STAMP) ## rasa data validate --fail-on-warnings, then the project's own data checks
@@ -97,7 +107,7 @@ validate: $(VENV_STAMP) ## rasa data validate --fail-on-warnings, then the proje
 # make test ends with the make eval gate: its 5-fold CV took 113-169 s of a 150-224 s eval on 2 cores (2026-12-02).
 # If the CV passes ~5 minutes, let make test use fewer folds: TEST_EVAL_ARGS ?= --cv-folds 3 (make eval keeps 5).
 TEST_EVAL_ARGS ?=
-test: setup train browser postgres redis ## everything: lint, type check, validation, dialogue stories, unit, action, end-to-end and browser tests, then the eval gate
+test: setup train browser postgres redis nginx ## everything: lint, type check, validation, dialogue stories, unit, action, end-to-end and browser tests, then the eval gate
 	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory typecheck
 	@$(MAKE) --no-print-directory validate
@@ -207,6 +217,19 @@ redis: ## install Debian's Redis server (shared rate limits in prod, the Redis t
 	  echo "redis: could not install redis-server; install it yourself or set CARELINE_REDIS_SERVER" >&2; exit 1; }; \
 	echo "redis: $$(redis-server --version | cut -d' ' -f1-3) installed in $$(( $$(date +%s) - started ))s"
 
+NGINX_FOUND = $(or $(wildcard /usr/sbin/nginx),$(shell command -v nginx 2>/dev/null))
+
+nginx: ## install Debian's nginx (the prod profile's proxy in front of the Rasa servers) if it is missing (needs root or sudo)
+	@if [ -n "$(NGINX_FOUND)" ]; then exit 0; fi; \
+	echo "nginx: installing Debian's nginx package ..."; mkdir -p -m 700 $(VAR); \
+	started=$$(date +%s); SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	{ $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nginx; } \
+	  > $(VAR)/apt-nginx.log 2>&1 || { tail -20 $(VAR)/apt-nginx.log; \
+	  echo "nginx: could not install nginx; install it yourself" >&2; exit 1; }; \
+	echo "nginx: $$(/usr/sbin/nginx -v 2>&1) installed in $$(( $$(date +%s) - started ))s"
+
+prod-servers: postgres redis nginx ## install what `make up PROFILE=prod` runs (PostgreSQL, Redis, nginx) if missing
+
 vendor: ## rebuild web/vendor/socket.io.min.js from the npm release pinned in web/package-lock.json
 	@cd web && { npm ci --no-audit --no-fund --ignore-scripts > npm.log 2>&1 || { tail -20 npm.log; exit 1; }; } && \
 	  cp node_modules/socket.io-client/dist/socket.io.min.js vendor/socket.io.min.js && \
@@ -217,5 +240,6 @@ freeze: $(VENV_STAMP) ## rewrite requirements.txt from the venv (after adding a 
 	   $(PY) -m pip freeze --exclude-editable; } > requirements.txt.new && mv requirements.txt.new requirements.txt
 	@echo "freeze: requirements.txt updated"
 
-clean: down ## remove run-time state (var/), models and test results; keeps .venv and .env
+clean: down ## remove run-time state (var/, and as root the prod profile's PostgreSQL cluster it links to), models and test results; keeps .venv and .env
+	@if [ -x $(PY) ]; then $(PY) -m ops.supervisor clean; fi
 	rm -rf $(VAR) models results
