@@ -73,6 +73,12 @@ class _Tree:
                 "processes": len(self.pids)}
 
 
+def _busy_seconds() -> float:
+    """CPU seconds all cores together have not been idle since boot."""
+    times = psutil.cpu_times()
+    return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
+
+
 class ProcessWatch:
     """Samples the CPU time and RSS of named process trees in a background thread."""
 
@@ -83,6 +89,7 @@ class ProcessWatch:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread: Optional[threading.Thread] = None
+        self._machine_start = self._machine_end = 0.0
 
     def add(self, group: str, name: str, pid: int) -> None:
         """Watch one more root (e.g. the load generator, once it has started)."""
@@ -104,6 +111,7 @@ class ProcessWatch:
             self._sample_all()
 
     def __enter__(self) -> ProcessWatch:
+        self._machine_start = _busy_seconds()
         self._sample_all()
         self._thread = threading.Thread(target=self._run, name="bench-procwatch", daemon=True)
         self._thread.start()
@@ -114,6 +122,11 @@ class ProcessWatch:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self._sample_all()
+        self._machine_end = _busy_seconds()
+
+    def machine_cpu_s(self) -> float:
+        """CPU seconds the whole machine (every process, all cores) was busy during the watch."""
+        return round(self._machine_end - self._machine_start, 2)
 
     def usage(self) -> Dict[str, Dict[str, Dict[str, float]]]:
         """Per group, per named root: cpu_s, peak_rss_mb, avg_rss_mb and how many processes the tree had."""

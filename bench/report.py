@@ -79,8 +79,10 @@ def idle_lines(results: Mapping[str, Any]) -> List[str]:
     lines = []
     for _, system in _systems(results):
         idle = ", ".join(f"{name} {number(cpu)} s" for name, cpu in system.get("idle_cpu_s_of_others", {}).items())
-        lines.append(f"- While {system['label']} was loaded: CPU of the idle system {idle or '-'}, "
-                     f"of the load generator (Locust) {number(system.get('locust_cpu_s'))} s.")
+        lines.append(f"- While {system['label']} was loaded ({number(system['summary']['duration_s'])} s): CPU of "
+                     f"the idle system {idle or '-'}, of the load generator (Locust) "
+                     f"{number(system.get('locust_cpu_s'))} s, of everything else on the machine "
+                     f"{number(system.get('rest_of_machine_cpu_s'))} s (this harness, other users' programs).")
     return lines
 
 
@@ -128,9 +130,49 @@ def prod_lines(prod: Optional[Mapping[str, Any]]) -> List[str]:
     return lines
 
 
+def compare_lines(results: Mapping[str, Any]) -> List[str]:
+    """The side-by-side section: the load, the table, CPU and memory."""
+    load = results["load"]
+    return [
+        "## The same load on both",
+        "",
+        f"{load['conversations']} concurrent conversations x {load['turns']} turns over the REST webhook "
+        f"(`/webhooks/rest/webhook`), a closed loop (the next message as soon as the reply is in), "
+        f"{load['rounds']} rounds per system, alternating (stock, Careline, stock, ...) so that drift on the "
+        f"machine hits both; each round loads one system while the other idles. Each round's conversations are "
+        f"the same for both: real customer phrasings from {', '.join(f'`{s}`' for s in load['sources'])} (an "
+        f"intent drawn evenly, then one of its phrasings; seed {load['seed']}), and in "
+        f"{round(load['order_share'] * 100)}% of the snippets a question about one of the seeded shop's orders "
+        f"followed by its number and its email. Left out: phrasings of {', '.join(load['left_out_intents'])} "
+        f"(they end in a handoff, after which the bot is silent by design). A fresh server first gets "
+        f"{load['warmup'][0]} conversations x {load['warmup'][1]} turns that are not measured.",
+        "",
+        "- **Stock Rasa**: the assistant `rasa init --no-prompt` creates, served by `rasa run` "
+        "(in-memory tracker store, no action server: the starter project configures none).",
+        "- **Careline**: `make up` in its own var/ folder (the dev profile: one Rasa server, conversations and "
+        "shop in SQLite), with the action server, shop page, desk, worker and mail catcher; the REST channel with "
+        "`Authorization: Bearer`, rate limits raised.",
+        "- Latency is Locust's per request, from sending the message to having the whole reply; an error is "
+        "anything but 200 with a JSON list; an empty reply is a 200 `[]`.",
+        "",
+        *load_table(results),
+        "",
+        "### CPU and memory",
+        "",
+        "CPU seconds used by each process tree during the measured rounds (all rounds together); resident "
+        "memory (RSS) sampled every 0.5 s with psutil, added up over a tree's processes (pages they share, "
+        "such as PostgreSQL's buffers, count once per process):",
+        "",
+        *usage_table(results),
+        "",
+        *idle_lines(results),
+        "",
+    ]
+
+
 def render(results: Mapping[str, Any], raw: Path) -> str:
     """bench/RESULTS.md."""
-    machine, load = results["machine"], results["load"]
+    machine = results["machine"]
     lines = [
         "# Benchmark: Careline against stock Rasa",
         "",
@@ -147,38 +189,9 @@ def render(results: Mapping[str, Any], raw: Path) -> str:
         "",
         *goals_table(results),
         "",
-        "## The same load on both",
-        "",
-        f"{load['conversations']} concurrent conversations x {load['turns']} turns over the REST webhook "
-        f"(`/webhooks/rest/webhook`), a closed loop (the next message as soon as the reply is in), "
-        f"{load['rounds']} rounds per system, alternating (stock, Careline, stock, ...) so that drift on the "
-        f"machine hits both; each round loads one system while the other idles. Each round's conversations are "
-        f"the same for both: real customer phrasings from {', '.join(f'`{s}`' for s in load['sources'])} (an "
-        f"intent drawn evenly, then one of its phrasings; seed {load['seed']}), and in "
-        f"{round(load['order_share'] * 100)}% of the snippets a question about one of the seeded shop's orders "
-        f"followed by its number and its email. Left out: phrasings of {', '.join(load['left_out_intents'])} "
-        f"(they end in a handoff, after which the bot is silent by design). A fresh server first gets "
-        f"{load['warmup'][0]} conversations x {load['warmup'][1]} turns that are not measured.",
-        "",
-        "- **Stock Rasa**: the assistant `rasa init --no-prompt` creates, served by `rasa run` "
-        "(in-memory tracker store, no action server: the starter project configures none).",
-        "- **Careline**: `make up` in its own var/ folder: Rasa server with the SQL tracker store, action server, "
-        "shop page, desk, worker, mail catcher; REST channel with `Authorization: Bearer`, rate limits raised.",
-        "- Latency is Locust's per request, from sending the message to having the whole reply; an error is "
-        "anything but 200 with a JSON list; an empty reply is a 200 `[]`.",
-        "",
-        *load_table(results),
-        "",
-        "### CPU and memory",
-        "",
-        "CPU seconds used by each process tree during the measured rounds (all rounds together), resident "
-        "memory sampled every 0.25 s (psutil):",
-        "",
-        *usage_table(results),
-        "",
-        *idle_lines(results),
-        "",
     ]
+    lines += compare_lines(results) if results.get("systems") else [
+        "## The same load on both", "", "Not measured in this run.", ""]
     long_run = results.get("long")
     if long_run:
         lines += [
@@ -225,6 +238,14 @@ def readme_section(results: Mapping[str, Any]) -> str:
                      f"turns 1-{both['careline']['early']['turns'][1]}",
                      times(both.get("stock", {}).get("p95_ratio")), times(both["careline"]["p95_ratio"]), ""))
     lines += table(("", "stock Rasa", "Careline", "Careline / stock"), rows)
+    prod = results.get("prod") or {}
+    if prod.get("scaling"):
+        crowd = "; ".join(f"{users} concurrent conversations: {run['summary']['errors']} errors of "
+                          f"{run['summary']['requests']}, p95 {number(run['summary']['p95_ms'], ' ms')}"
+                          for users, run in sorted((prod.get("concurrency") or {}).items(), key=lambda i: int(i[0])))
+        lines += ["", f"Prod profile (`make up PROFILE=prod`: PostgreSQL, Redis, Rasa servers behind nginx): 2 Rasa "
+                  f"servers give {times(prod.get('scaling_factor'))} the throughput of one"
+                  + (f"; {crowd}." if crowd else ".")]
     met = [item for item in results.get("goals") or () if item["met"] is not None]
     if met:
         lines += ["", "Goals: " + "; ".join(f"{item['goal']} {item['target']}: {verdict(item['met'])}"

@@ -101,9 +101,11 @@ def _measured(system: System, others: Sequence[System], conversations: List[List
         samples = run_load(system.url, system.headers, conversations, users, work, label=label,
                            on_spawn=lambda pid: watch.add("load generator", "locust", pid))
     usage = watch.usage()
+    watched = sum(stats.usage_total(group)["cpu_s"] for group in usage.values())
     return {"samples": samples, "usage": usage[system.name],
             "idle_cpu_s": {other.name: stats.usage_total(usage[other.name])["cpu_s"] for other in others},
-            "locust_cpu_s": usage.get("load generator", {}).get("locust", {}).get("cpu_s")}
+            "locust_cpu_s": usage.get("load generator", {}).get("locust", {}).get("cpu_s"),
+            "rest_of_machine_cpu_s": round(max(0.0, watch.machine_cpu_s() - watched), 2)}
 
 
 def _system_result(system: System, rounds: List[Dict[str, Any]]) -> Dict[str, Any]:
@@ -113,7 +115,8 @@ def _system_result(system: System, rounds: List[Dict[str, Any]]) -> Dict[str, An
             "cpu_ms_per_msg": stats.cpu_per_message(usage, summary["answered"]),
             "idle_cpu_s_of_others": {name: round(sum(run["idle_cpu_s"].get(name, 0) for run in rounds), 2)
                                      for name in rounds[0]["idle_cpu_s"]} if rounds else {},
-            "locust_cpu_s": round(sum(run["locust_cpu_s"] or 0 for run in rounds), 2)}
+            "locust_cpu_s": round(sum(run["locust_cpu_s"] or 0 for run in rounds), 2),
+            "rest_of_machine_cpu_s": round(sum(run["rest_of_machine_cpu_s"] for run in rounds), 2)}
 
 
 def compare(stock: StockRasa, careline: Careline, args: argparse.Namespace, work: Path) -> Dict[str, Any]:
@@ -212,18 +215,19 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
     box = results["machine"]
     log(f"machine: {box['cpu']}, {box['cores']} cores, {box['ram_gib']} GiB; Rasa {box['rasa']}, "
         f"Locust {box['locust']}")
-    stock = StockRasa(log=log)
-    careline = Careline(log=log)
-    with ExitStack() as stack:
-        stock.prepare()
-        stack.callback(stock.stop)
-        stock.start(taken)
-        stack.callback(careline.stop)
-        careline.start(taken)
-        for system in (stock, careline):
-            _warm_up(system, work)
-        results.update(compare(stock, careline, args, work))
-    if args.prod:
+    if not args.prod_only:
+        stock = StockRasa(log=log)
+        careline = Careline(log=log)
+        with ExitStack() as stack:
+            stock.prepare()
+            stack.callback(stock.stop)
+            stock.start(taken)
+            stack.callback(careline.stop)
+            careline.start(taken)
+            for system in (stock, careline):
+                _warm_up(system, work)
+            results.update(compare(stock, careline, args, work))
+    if args.prod or args.prod_only:
         try:
             results["prod"] = prod_profile(args, taken, work)
         except RuntimeError as error:
@@ -245,6 +249,7 @@ def write(results: Dict[str, Any], readme: bool = True) -> None:
     if results.get("long"):
         report.plot(results, report.PLOT)
     report.RESULTS_MD.write_text(report.render(results, raw.relative_to(ROOT)), encoding="utf-8")
+    readme = readme and bool(results.get("systems"))   # a prod-only run leaves the README's comparison alone
     if readme:
         report.update_readme(results)
     log(f"wrote {report.RESULTS_MD.relative_to(ROOT)}, {raw.relative_to(ROOT)}"
@@ -265,6 +270,7 @@ def main(argv: List[str]) -> int:
     parser.add_argument("--seed", type=int, default=messages.DEFAULT_SEED, help="which messages (same for both)")
     parser.add_argument("--prod", action="store_true", help="also measure the prod profile (1 and 2 Rasa servers, "
                         "50 and 200 concurrent conversations)")
+    parser.add_argument("--prod-only", action="store_true", help="measure only the prod profile (trial runs)")
     parser.add_argument("--prod-rounds", type=int, default=2)
     parser.add_argument("--prod-turns", type=int, default=6, help="turns per conversation at 50 and 200 at once")
     parser.add_argument("--prod-concurrency", type=lambda text: [int(n) for n in text.split(",")], default=[50, 200])

@@ -24,7 +24,7 @@ def _system(label: str, latency_ms: float, cpu_s: float) -> Dict[str, Any]:
     usage = {"rasa": {"cpu_s": cpu_s, "peak_rss_mb": 812.4, "avg_rss_mb": 800.1, "processes": 1}}
     return {"label": label, "summary": summary, "processes": usage, "total": stats.usage_total(usage),
             "cpu_ms_per_msg": stats.cpu_per_message(usage, summary["answered"]),
-            "idle_cpu_s_of_others": {"other": 0.4}, "locust_cpu_s": 3.2}
+            "idle_cpu_s_of_others": {"other": 0.4}, "locust_cpu_s": 3.2, "rest_of_machine_cpu_s": 7.7}
 
 
 def results(prod: Any = None) -> Dict[str, Any]:
@@ -61,6 +61,7 @@ def test_results_md_has_the_machine_the_load_every_figure_and_the_goals(tmp_path
     assert f"{careline_long['p95_ratio']:.2f}x" in text
     assert "turns 181-200" in text and "latency_vs_turn.png" in text
     assert "45.5" in text and "812.4" in text                       # CPU seconds, peak RSS
+    assert "other 0.4 s" in text and "(Locust) 3.2 s" in text and "everything else on the machine 7.7 s" in text
     assert "Not measured in this run" in text                        # no prod profile in this run
     assert "`bench/results/bench-x.json`" in text
 
@@ -76,6 +77,9 @@ def test_the_prod_profile_section_shows_scaling_and_errors_at_each_concurrency()
     assert f"**{prod['scaling_factor']:.2f}x**" in text
     assert "| 200 x 6 turns |" in text and "HTTP 503: unavailable (2)" in text
     assert any(item["goal"].startswith("prod profile, 200") and item["met"] is False for item in data["goals"])
+    section = report.readme_section(data)
+    assert f"2 Rasa servers give {prod['scaling_factor']:.2f}x the throughput of one" in section
+    assert "200 concurrent conversations: 2 errors of 400" in section
     failed = report.render(results({"error": "make up failed (exit 2):\nno nginx"}), Path("x.json"))
     assert "could not be measured" in failed and "no nginx" in failed
 
