@@ -10,13 +10,16 @@
    down, answers with an error, or takes longer than CARELINE_ACTION_TIMEOUT_S), Rasa logs the error and
    the customer gets nothing (`200 []`). Instead the customer hears an apology with a way to a person
    (the shop's phone and email, and a button that asks for one), and the conversation goes on.
+3. The action server's answer is checked against Rasa's schema with a validator built once. Rasa calls
+   `jsonschema.validate` on every answer, which first checks the schema itself against the JSON-Schema
+   meta-schema: under load that was 38% of the Rasa server's CPU (py-spy, 8 concurrent conversations).
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import os
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
 from rasa.core.agent import Agent
@@ -46,6 +49,29 @@ def apology() -> BotUttered:
     text = render(APOLOGY, phone=shop.phone, email=shop.email)
     buttons = [button("utter_button_human_handoff", ASK_FOR_A_PERSON)]
     return BotUttered(text, data={"buttons": buttons}, metadata={MARK: MARK_FAILED})
+
+
+_response_validator: Any = None
+
+
+def _validate_action_result(self: RemoteAction, result: Dict[str, Any]) -> bool:
+    """Rasa's check of an action server's answer (same schema, same error), without re-checking the schema."""
+    global _response_validator
+    from jsonschema import ValidationError  # type: ignore[import-untyped]
+    from jsonschema.validators import validator_for  # type: ignore[import-untyped]
+
+    if _response_validator is None:
+        schema = RemoteAction.action_response_format_spec()
+        checker = validator_for(schema)
+        checker.check_schema(schema)
+        _response_validator = checker(schema)
+    try:
+        _response_validator.validate(result)
+        return True
+    except ValidationError as error:
+        error.message += (". Failed to validate Action server response from API, make sure your response from "
+                          "the Action endpoint is valid.")
+        raise error
 
 
 def _create_tracker_store(store: Optional[TrackerStore], domain: Domain) -> TrackerStore:
@@ -94,14 +120,16 @@ def _load_store_class(domain: Domain, store: Any, event_broker: Any = None) -> T
 
 _original_create_tracker_store = Agent._create_tracker_store
 _original_run = RemoteAction.run
+_original_validate = RemoteAction._validate_action_result
 
 
 def install() -> None:
-    """Install both changes (once per process)."""
+    """Install the changes (once per process)."""
     global _installed
     if _installed:
         return
     Agent._create_tracker_store = staticmethod(_create_tracker_store)
     RemoteAction.run = _guarded_run
+    RemoteAction._validate_action_result = _validate_action_result
     rasa.core.tracker_store._load_from_module_name_in_endpoint_config = _load_store_class
     _installed = True
