@@ -202,6 +202,9 @@ class CarelineTrackerStore(SQLTrackerStore):
         self.window_turns = max(2, int(window_turns))
         self.retry_s = float(retry_s)
         self._conversations = _Conversations()
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            self.engine.dispose()  # the connections Rasa opened already, without them
         self._add_index()
 
     def _add_index(self) -> None:
@@ -376,6 +379,17 @@ class CarelineTrackerStore(SQLTrackerStore):
     def _count(self, sender_id: str) -> int:
         with self.session_scope() as session:
             return int(self._event_query(session, sender_id, fetch_events_from_all_sessions=False).count())
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    """A SQLite file written ahead (WAL: readers such as the desk never block the writer) and synced at
+    checkpoints rather than at every commit: a committed turn survives any process's crash (not a power cut,
+    which the prod profile's PostgreSQL is for)."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
 
 
 class _Moved(Exception):

@@ -132,6 +132,9 @@ def test_only_new_events_are_read_and_two_servers_see_each_others_turns(tmp_path
         await first.get_or_create_tracker("c2")
         assert len(reads) == 1 and "events.id >" in reads[0], "a known conversation reads only what is new"
         assert _stored(url, "c2").count("user") == 12
+        with first.engine.connect() as db:  # a process crash loses no committed turn; no fsync per commit
+            assert db.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert db.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
 
     asyncio.run(run())
 
