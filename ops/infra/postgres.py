@@ -12,8 +12,9 @@
   again, and PostgreSQL reaches its files by their full path (a checkpoint that cannot open
   global/pg_control stops the server). So under root the cluster lives in the package's own home
   for clusters, /var/lib/postgresql/careline-<hash of the var/ path>/ (owned by postgres, 700),
-  and var/pg is a link to it: each var/ folder (the project's, a test's) has a cluster of its own,
-  and `make clean` (`python -m ops.supervisor clean`) removes the cluster with var/.
+  and var/pg is a link to it: each var/ folder (the project's, a test's) has a cluster of its own.
+  `make clean` (`python -m ops.supervisor clean`) removes the cluster with var/, and the clusters of
+  var/ folders that were removed without it go at the next start of any prod profile.
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from ops.infra import ServerMissing, chown_to, running_as_root
 PG_BIN_ENV = "CARELINE_PG_BIN"
 SERVER_ACCOUNT = "postgres"   # the Debian package's user, which the server runs as under root
 SUPERUSER = "postgres"        # the cluster's superuser role (Unix socket only)
+OWNER_FILE = "var-folder"     # in a cluster kept outside var/ (under root): the var/ folder it belongs to
 MAX_CONNECTIONS = 200         # two Rasa servers, the action server, desk, worker, shop page, each with a pool
 
 
@@ -78,6 +80,32 @@ def socket_dir(settings: Settings) -> Path:
     return folder(settings) / "run"
 
 
+def remove_orphans(home: Path) -> List[Path]:
+    """Remove the clusters kept for var/ folders that are gone or no longer link to them (a var/ removed
+    without `make clean`: a test's, an emptied one) and whose server is not running; return them."""
+    removed = []
+    for cluster in home.glob("careline-*"):
+        try:
+            owner = Path((cluster / OWNER_FILE).read_text().strip())
+        except OSError:
+            continue  # not ours to judge
+        linked = (owner / "pg").is_symlink() and (owner / "pg").resolve() == cluster
+        if linked or _server_running(cluster):
+            continue
+        shutil.rmtree(cluster, ignore_errors=True)
+        removed.append(cluster)
+    return removed
+
+
+def _server_running(cluster: Path) -> bool:
+    from ops.processes import alive
+
+    try:
+        return alive(int((cluster / "data" / "postmaster.pid").read_text().split()[0]))
+    except (OSError, ValueError, IndexError):
+        return False
+
+
 def forget(settings: Settings) -> Optional[Path]:
     """`make clean`: remove a cluster kept outside var/ (under root) and the link to it; return where it was."""
     place = link(settings)
@@ -114,11 +142,14 @@ def prepare(settings: Settings) -> None:
         if link(settings).exists() and not link(settings).is_symlink():
             raise RuntimeError(f"{link(settings)} is a folder (a cluster made without root?) but as root the cluster "
                                f"lives in {home}: move it there or remove it (`make clean` removes var/)")
+        remove_orphans(home.parent)
         if not link(settings).is_symlink():
             link(settings).symlink_to(home, target_is_directory=True)
     for path in (home, socket_dir(settings)):
         path.mkdir(mode=0o700, exist_ok=True)
         chown_to(path, user)
+    if home != link(settings):
+        (home / OWNER_FILE).write_text(f"{settings.var_dir.resolve()}\n")  # whose cluster, for remove_orphans
     if (data_dir(settings) / "PG_VERSION").exists():
         return
     _run_as_server([str(bin_dir / "initdb"), "-D", str(data_dir(settings)), "-U", SUPERUSER, "-E", "UTF8",

@@ -127,3 +127,19 @@ def test_killed_servers_come_back_and_postgres_keeps_its_data(servers):
     with socket.create_connection(("127.0.0.1", settings.redis_port), timeout=5) as connection:
         connection.sendall(b"PING\r\n")
         assert connection.recv(16).startswith(b"+PONG")
+
+
+def test_clusters_of_removed_var_folders_are_removed_and_no_other(tmp_path):
+    """Under root a cluster lives outside var/ (ops/infra/postgres.py); one whose var/ is gone must not pile up."""
+    home, live_var = tmp_path / "home", tmp_path / "live-var"
+    clusters = {name: home / f"careline-{name}" for name in ("gone", "linked", "running", "unknown")}
+    for name, cluster in clusters.items():
+        (cluster / "data").mkdir(parents=True)
+        if name != "unknown":
+            owner = live_var if name == "linked" else tmp_path / f"removed-{name}"
+            (cluster / postgres.OWNER_FILE).write_text(f"{owner}\n")
+    live_var.mkdir()
+    (live_var / "pg").symlink_to(clusters["linked"])
+    (clusters["running"] / "data" / "postmaster.pid").write_text(f"{os.getpid()}\n/somewhere\n")
+    assert postgres.remove_orphans(home) == [clusters["gone"]]
+    assert sorted(path.name for path in home.iterdir()) == ["careline-linked", "careline-running", "careline-unknown"]
