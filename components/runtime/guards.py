@@ -36,7 +36,6 @@ logger = logging.getLogger(__name__)
 
 #: How long a custom action may take before the customer hears the apology instead.
 ACTION_TIMEOUT_S = float(os.environ.get("CARELINE_ACTION_TIMEOUT_S", "20"))
-APOLOGY = "utter_actions_unavailable"
 ASK_FOR_A_PERSON = "/human_handoff"
 MARK, MARK_FAILED = "careline", "actions_unavailable"
 
@@ -46,7 +45,7 @@ _installed = False
 def apology() -> BotUttered:
     """What the customer hears when an action could not run: sorry, the shop's phone and email, a button."""
     shop = load_settings().shop()
-    text = render(APOLOGY, phone=shop.phone, email=shop.email)
+    text = render("utter_actions_unavailable", phone=shop.phone, email=shop.email)
     buttons = [button("utter_button_human_handoff", ASK_FOR_A_PERSON)]
     return BotUttered(text, data={"buttons": buttons}, metadata={MARK: MARK_FAILED})
 

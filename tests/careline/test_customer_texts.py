@@ -54,6 +54,16 @@ ALLOWED: List[Tuple[str, str, str]] = [
     ("channels/guard.py", "sender_problem", "the JSON error an integration (API client) reads"),
     ("channels/rest.py", "RestInput.blueprint.messages", "`detail` of the JSON errors an integration reads"),
     ("channels/rest.py", "RestInput.blueprint.receive", "`detail` of the JSON errors an integration reads"),
+    ("channels/rest.py", "_unavailable", "`detail` of the JSON error an integration reads (503)"),
+    ("careline/shared/unavailable.py", "*", "which shared part failed: the 503's `detail` and the log line"),
+    ("careline/shared/ratelimit.py", "RateLimitUnavailable", "which shared part failed: the 503's `detail`"),
+    ("careline/shared/redis_limits.py", "*", "Lua scripts run in Redis and log lines for operators"),
+    ("channels/guard.py", "report_unavailable", "the log line for operators"),
+    ("channels/messenger.py", "MessengerInput._handle", "what was refused, in the log line for operators"),
+    ("channels/webchat.py", "WebChatInput.blueprint.session_request", "what was refused, in the log line"),
+    ("channels/webchat.py", "WebChatInput.blueprint.seen", "what was refused, in the log line"),
+    ("components/runtime", "*", "the Rasa server's plug-ins: SQL, log lines and errors for operators; their one "
+                                "customer sentence is rendered from domain.yml"),
     ("components/frustration_scorer.py", "FrustrationScorer.load", "a dummy message that warms the model up"),
     ("components/sentence_encoder.py", "CarelineSentenceEncoder.load", "a dummy message that warms the model up"),
 ]
