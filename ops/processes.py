@@ -114,14 +114,19 @@ def smtp_probe(host: str, port: int) -> Callable[[], bool]:
 # -- pid files ----------------------------------------------------------------------------------------
 
 def alive(pid: int) -> bool:
-    """True while a process with this pid exists (also one of another user)."""
+    """True while a process with this pid runs (also one of another user); an exited one that nobody
+    reaped yet (a zombie: a process adopted from a supervisor that died) is not alive."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
+        pass
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
         return True
-    return True
+    return state != "Z"
 
 
 def read_pid_file(path: Path) -> Optional[Dict[str, object]]:

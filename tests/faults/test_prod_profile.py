@@ -93,3 +93,8 @@ def test_make_status_lists_every_process_its_health_and_restart_count(prod_syste
     for name in PROCESSES:
         assert re.search(rf"^{re.escape(name)}\s+healthy\s+pid=\d+ port=\S+ restarts=\d+$", status, re.M), status
     assert set(prod_system.restarts()) == set(PROCESSES)
+
+
+def test_make_reload_reaches_every_rasa_server(prod_system):
+    output = prod_system.make("reload").stdout
+    assert "reload: rasa-1: already serving" in output and "reload: rasa-2: already serving" in output, output
