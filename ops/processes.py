@@ -33,6 +33,7 @@ class Service:
         command: the argument vector (never a secret on it: secrets travel in the environment).
         probe: True once it serves (an HTTP health route, an SMTP NOOP, a PING ...).
         port: the TCP port it listens on, checked to be free before it starts.
+        port_setting: the variable that chooses that port (default CARELINE_<NAME>_PORT), for messages.
         env: variables added to the system's environment for this process only.
         user: the account it runs as when the supervisor runs as root (PostgreSQL refuses root).
         prepare: called before every start (folders, rendered configuration, initdb).
@@ -49,6 +50,7 @@ class Service:
     command: List[str]
     probe: Callable[[], bool]
     port: Optional[int] = None
+    port_setting: str = ""
     env: Mapping[str, str] = field(default_factory=dict)
     user: Optional[str] = None
     prepare: Optional[Callable[[], None]] = None

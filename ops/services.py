@@ -52,6 +52,7 @@ def _rasa(settings: Settings, model: Path, name: str, port: int, last: bool) -> 
     return Service(
         name=name,
         port=port,
+        port_setting="CARELINE_RASA_BACKEND_PORT" if settings.behind_proxy else "CARELINE_RASA_PORT",
         command=[sys.executable, "-m", "ops.rasa_server", "--model", str(model),
                  "--interface", settings.host, "--port", str(port)],
         probe=http_probe(f"http://{settings.host}:{port}/status?token={settings.auth_token}",
@@ -84,9 +85,10 @@ def _postgres_setup(settings: Settings) -> Callable[[Callable[[str], None]], Non
 
 def postgres_server(settings: Settings) -> Service:
     """The prod profile's PostgreSQL (ops/infra/postgres.py); once healthy: roles, databases, migrations, seed."""
-    return Service(name="postgres", port=settings.pg_port, command=postgres.command(settings),
-                   probe=postgres.probe(settings), user=postgres.account(), prepare=lambda: postgres.prepare(settings),
-                   setup=_postgres_setup(settings), stop_signal=signal.SIGINT, signal_group=False)
+    return Service(name="postgres", port=settings.pg_port, port_setting="CARELINE_PG_PORT",
+                   command=postgres.command(settings), probe=postgres.probe(settings), user=postgres.account(),
+                   prepare=lambda: postgres.prepare(settings), setup=_postgres_setup(settings),
+                   stop_signal=signal.SIGINT, signal_group=False)
 
 
 def redis_server(settings: Settings) -> Service:
@@ -97,8 +99,9 @@ def redis_server(settings: Settings) -> Service:
 
 def proxy(settings: Settings) -> Service:
     """nginx in front of the Rasa servers (ops/infra/nginx.py)."""
-    return Service(name="nginx", port=settings.rasa_port, command=nginx.command(settings),
-                   probe=nginx.probe(settings), prepare=lambda: nginx.prepare(settings))
+    return Service(name="nginx", port=settings.rasa_port, port_setting="CARELINE_RASA_PORT",
+                   command=nginx.command(settings), probe=nginx.probe(settings),
+                   prepare=lambda: nginx.prepare(settings))
 
 
 def infrastructure(settings: Settings) -> List[Service]:

@@ -33,6 +33,7 @@ from typing import IO, Any, Dict, List, Optional
 from careline.shared.private_files import secure_var
 from careline.shared.settings import Settings, SettingsError, load_settings
 from ops import processes
+from ops.processes import Service
 from ops.infra import ServerMissing, postgres
 from ops.infra.packages import require
 from ops.services import mail_catcher_env, places, rasa_backends, service_named, services, stop_order
@@ -180,7 +181,7 @@ def serve(settings: Settings, foreground: bool) -> int:
         lock = _lock(settings)
         model = _check_ready_to_start(settings)
 
-        def refresh(name: str) -> Any:  # a restarted Rasa server loads the newest model, if it is trained
+        def refresh(name: str) -> Optional[Service]:  # a restarted Rasa server loads the newest trained model
             current = model_path(settings.root)
             return service_named(settings, current if current.exists() else model, name)
 

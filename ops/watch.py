@@ -118,26 +118,31 @@ class Watcher:
 
     def start_all(self, should_stop: Callable[[], bool] = lambda: False) -> None:
         """Start every service in order and wait until it is healthy; raise StartupFailed (having
-        stopped what it started) when one is not."""
+        stopped what it started) when one is not. A service whose process still runs and is healthy
+        (left by a supervisor that died) is adopted: watched by its pid, without an exit status."""
         pending: List[Watched] = []
+        spawned: List[Watched] = []
         try:
             for item in self.watched:
                 if should_stop():
                     raise StartupFailed("stopped while starting")
                 service = item.service
                 pid = processes.read_pid(self.places, service.name)
-                if pid is not None and service.probe():
-                    item.pid, item.started, item.state = pid, time.monotonic(), "healthy"
+                if pid is not None and service.probe():  # left running by a supervisor that died: adopt it
+                    record = processes.read_pid_file(self.places.pid_path(service.name)) or {}
+                    up_s = max(time.time() - float(str(record.get("started", time.time()))), 0.0)
+                    item.pid, item.started, item.state = pid, time.monotonic() - up_s, "healthy"
                     self.log.progress(f"  {service.name} is already running"
                                       + (f" on port {service.port}" if service.port else ""))
                     self._changed()
                 else:
                     if service.port and processes.port_in_use(self.host, service.port):
-                        raise StartupFailed(
-                            f"port {service.port} ({service.name}) is taken by another program; stop it "
-                            f"or choose another port with CARELINE_{service.name.upper().split('-')[0]}_PORT")
+                        setting = service.port_setting or f"CARELINE_{service.name.upper()}_PORT"
+                        raise StartupFailed(f"port {service.port} ({service.name}) is taken by another program; "
+                                            f"stop it or choose another port with {setting}")
                     where = f" on {self.host}:{service.port}" if service.port else ""
                     self.log.progress(f"  starting {service.name}{where}")
+                    spawned.append(item)
                     self._spawn(item)
                     pending.append(item)
                 if service.wait:
@@ -147,7 +152,9 @@ class Watcher:
             for waiting in pending:
                 self._wait_healthy(waiting, should_stop)
         except BaseException:
-            self.stop_all(quiet=True)
+            for item in reversed(spawned):  # what this start started; adopted processes keep running
+                self._stop(item)
+            self._changed()
             raise
         self.ready = True
         self._changed()

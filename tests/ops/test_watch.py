@@ -190,3 +190,19 @@ def test_a_service_that_dies_while_starting_fails_the_start_and_stops_the_others
     assert "no config here" in str(failure.value)  # the log's tail says why
     assert processes.read_pid(_places(tmp_path), "first") is None
     assert not (tmp_path / "run" / "first.pid").exists()
+
+
+def test_a_process_left_by_a_supervisor_that_died_is_adopted_then_restarted_when_it_exits(running, tmp_path):
+    """`make up` after a supervisor was killed -9 keeps what still runs and watches it by its pid."""
+    web = _http_service("web", _free_port())
+    orphan = processes.start(_places(tmp_path), web)  # as a supervisor that is gone left it
+    _until(web.probe, what="the orphan to serve")
+    run = running([web])
+    assert any(line.endswith("web is already running on port " + str(web.port)) for line in run.lines())
+    assert run.pid("web") == orphan.pid
+    os.kill(orphan.pid, signal.SIGKILL)
+    new_pid = run.healthy_again("web", orphan.pid)
+    assert any(re.search(r"web exited \(exit status unknown: not started by this supervisor\) after \d+\.\ds; "
+                         r"restart #1 in 0.2s$", line) for line in run.lines()), run.lines()
+    assert new_pid != orphan.pid
+    orphan.wait(5)
