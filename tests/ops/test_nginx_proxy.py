@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import textwrap
@@ -20,11 +19,13 @@ import requests
 
 from careline.shared.settings import PROJECT_ROOT, Settings, load_settings
 from ops import processes
-from ops.infra import nginx
+from ops.infra import ServerMissing, nginx
 from ops.services import places, proxy
 from ops.watch import EventLog, Watcher
 from tests.e2e.conftest import free_port
 from tests.e2e.desk_client import SourceAddress
+from tests.pg import unavailable
+from tests.prod import consecutive_free_ports
 
 BACKEND = textwrap.dedent("""
     import json, os, sys
@@ -47,20 +48,6 @@ BACKEND = textwrap.dedent("""
 """)
 
 
-def _consecutive_free_ports() -> int:
-    """A port p with p and p+1 free, outside the range free_port() hands out (settings want backends in a row)."""
-    for _ in range(200):
-        first = 20000 + secrets.randbelow(9000)
-        try:
-            for port in (first, first + 1):
-                with socket.socket() as sock:
-                    sock.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return first
-    raise RuntimeError("no two free ports in a row")
-
-
 class Proxy:
     def __init__(self, settings: Settings, record: Path, backends: Dict[int, subprocess.Popen]) -> None:
         self.settings, self.record, self.backends = settings, record, backends
@@ -72,7 +59,11 @@ class Proxy:
 
 @pytest.fixture
 def proxied(tmp_path: Path) -> Iterator[Proxy]:
-    first = _consecutive_free_ports()
+    try:
+        nginx.find_nginx()
+    except ServerMissing as missing:
+        unavailable(str(missing))
+    first = consecutive_free_ports(2)
     settings = load_settings(environ={
         "CARELINE_VAR_DIR": str(tmp_path / "var"), "CARELINE_RASA_SERVERS": "2",
         "CARELINE_RASA_PORT": str(free_port()), "CARELINE_RASA_BACKEND_PORT": str(first),
