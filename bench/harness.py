@@ -121,6 +121,7 @@ def main(argv: List[str]) -> int:
     parser.add_argument("--seed", type=int, default=messages.DEFAULT_SEED)
     parser.add_argument("--watch-pid", type=int, action="append", default=[], help="a process tree to measure")
     parser.add_argument("--work-dir", default=str(ROOT / "var" / "bench" / "harness"))
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds the run may take")
     args = parser.parse_args(argv)
     conversations = messages.conversations(args.conversations, args.turns, seed=args.seed)
     headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
@@ -130,10 +131,11 @@ def main(argv: List[str]) -> int:
         from bench.procwatch import ProcessWatch
 
         with ProcessWatch({"watched": {f"pid {pid}": pid for pid in args.watch_pid}}) as watch:
-            samples = run_load(args.url, headers, conversations, args.users, Path(args.work_dir))
+            samples = run_load(args.url, headers, conversations, args.users, Path(args.work_dir),
+                               timeout_s=args.timeout)
         usage = watch.usage()["watched"]
     else:
-        samples = run_load(args.url, headers, conversations, args.users, Path(args.work_dir))
+        samples = run_load(args.url, headers, conversations, args.users, Path(args.work_dir), timeout_s=args.timeout)
     print(json.dumps({"summary": stats.summarize(samples), "processes": usage, "samples": samples,
                       "wall_s": round(time.monotonic() - started, 2)}, indent=2))
     return 0

@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+import gevent
 from locust import FastHttpUser, constant, events, task
 from locust.exception import StopUser
 
@@ -64,14 +65,18 @@ class Customer(FastHttpUser):
         headers = dict(PLAN.get("headers") or {})
         if plan.get("client"):
             headers["X-Careline-Client"] = plan["client"]
-        for turn, text in enumerate(plan["messages"], start=1):
-            context: Dict[str, Any] = {"conv": number, "turn": turn}
-            with self.client.post(WEBHOOK, json={"sender": plan["sender"], "message": text}, headers=headers,
-                                  name="turn", context=context, catch_response=True) as response:
-                _judge(response)
-        _state["done"] += 1
-        if _state["done"] >= len(CONVERSATIONS) and self.environment.runner is not None:
-            self.environment.runner.quit()
+        try:
+            for turn, text in enumerate(plan["messages"], start=1):
+                context: Dict[str, Any] = {"conv": number, "turn": turn}
+                with self.client.post(WEBHOOK, json={"sender": plan["sender"], "message": text}, headers=headers,
+                                      name="turn", context=context, catch_response=True) as response:
+                    _judge(response)
+        finally:  # a conversation cut short by a surprise still ends the run (the harness sees turns missing)
+            _state["done"] += 1
+            if _state["done"] >= len(CONVERSATIONS) and self.environment.runner is not None:
+                # from a greenlet of its own: quit() stops every user first, this one too, and would not
+                # get to stopping the runner if it ran here
+                gevent.spawn(self.environment.runner.quit)
 
 
 def _judge(response: Any) -> None:

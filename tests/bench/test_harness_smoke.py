@@ -80,11 +80,16 @@ def fake_rest() -> Iterator[FakeRest]:
 
 
 def harness(python: Path, url: str, work: Path, *extra: str) -> Dict[str, Any]:
-    result = subprocess.run([str(python), "-m", "bench.harness", "--url", url, "--token", TOKEN, "--conversations",
-                             "2", "--turns", "3", "--users", "2", "--work-dir", str(work), *extra],
-                            cwd=ROOT, capture_output=True, text=True, timeout=180)
+    try:
+        result = subprocess.run([str(python), "-m", "bench.harness", "--url", url, "--token", TOKEN,
+                                 "--conversations", "2", "--turns", "3", "--users", "2", "--work-dir", str(work),
+                                 "--timeout", "60", *extra], cwd=ROOT, capture_output=True, text=True, timeout=240)
+    except subprocess.TimeoutExpired as error:
+        logs = "\n".join(path.read_text(errors="replace")[-3000:] for path in work.glob("*.locust.log"))
+        raise AssertionError(f"the harness did not finish: {error}\nLocust's log:\n{logs}") from None
     assert result.returncode == 0, f"the harness failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     output: Dict[str, Any] = json.loads(result.stdout)
+    assert output["wall_s"] < 40, "Locust did not stop when the last conversation ended (it ran into --timeout)"
     return output
 
 
