@@ -37,7 +37,8 @@ from careline.access.integration_auth import check_bearer
 from careline.shared import render, safe_json
 from careline.shared.ratelimit import RateLimitUnavailable
 from careline.shared.unavailable import Unavailable
-from channels.guard import gate, reads, report_unavailable, retry_after, sender_problem, settings
+from channels.guard import (client_address, gate, reads, report_unavailable, retry_after, sender_problem,
+                            settings)
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ class RestInput(InputChannel):
             if refused is not None:
                 return refused
             try:
-                verdict = await asyncio.to_thread(reads().hit, request.ip or "unknown")  # Redis may be slow
+                verdict = await asyncio.to_thread(reads().hit, client_address(request))  # Redis may be slow
             except RateLimitUnavailable as error:
                 return _unavailable(error, "a read of messages")
             if not verdict.allowed:
@@ -133,13 +134,13 @@ class RestInput(InputChannel):
             if bad:
                 return _error(bad.status, bad.error, bad.detail, sender)
             try:
-                verdict = await asyncio.to_thread(gate().check, sender, request.ip or "unknown", text)
+                verdict = await asyncio.to_thread(gate().check, sender, client_address(request), text)
             except RateLimitUnavailable as error:
                 return _unavailable(error, "a message", sender)
             if not verdict.ok:
                 return _error(verdict.status, verdict.error, verdict.error.replace("_", " "), sender,
                               verdict.reply, verdict.headers())
-            client = channel_metadata.client_name("rest", request.headers.get(CLIENT_HEADER) or request.ip)
+            client = channel_metadata.client_name("rest", request.headers.get(CLIENT_HEADER) or client_address(request))
             collector = CollectingOutputChannel()
             try:
                 await on_new_message(UserMessage(text, collector, sender, input_channel=self.name(),

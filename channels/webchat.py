@@ -63,7 +63,7 @@ from careline.shared import render, safe_json, utcnow
 from careline.shared.carriers import Carrier
 from careline.shared.ratelimit import RateLimitUnavailable
 from careline.shared.unavailable import Unavailable
-from channels.guard import gate, reads, report_unavailable, seen_writes, settings
+from channels.guard import client_address, gate, reads, report_unavailable, seen_writes, settings
 from components.waiting_policy import TICKET_SLOT
 
 logger = logging.getLogger(__name__)
@@ -245,7 +245,7 @@ class WebChatInput(InputChannel):
         @sio.on("connect")
         async def connect(sid: str, environ: Dict[str, Any], auth: Any = None) -> bool:
             request = environ.get("sanic.request")
-            address = getattr(request, "ip", None) or "unknown"
+            address = client_address(request)
             await sio.save_session(sid, {"address": address,
                                          "client": channel_metadata.client_name("web", address)})
             return True

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Iterable, List
+from typing import Iterable, List, Set
 
 from careline.shared.settings import PROJECT_ROOT
 
@@ -37,7 +37,7 @@ RUN_TIME_ONLY = "components/runtime"
 
 def training_inputs(root: Path) -> List[Path]:
     """Every file whose content shapes the trained model, in a stable order."""
-    found = set()
+    found: Set[Path] = set()
     for pattern in INPUT_GLOBS:
         found.update(p for p in root.glob(pattern) if p.is_file() and "__pycache__" not in p.parts
                      and not p.relative_to(root).as_posix().startswith(RUN_TIME_ONLY + "/"))
