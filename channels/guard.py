@@ -7,10 +7,12 @@ unlimited). Without it they are this process's, in memory.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+from contextlib import asynccontextmanager
 from functools import lru_cache
-from typing import Any, Dict, Optional
+from typing import Any, AsyncIterator, Dict, List, Optional
 
 from careline.access import messenger, webchat
 from careline.shared.ratelimit import Limit, LogThrottle, MessageGate, RateLimiter
@@ -91,6 +93,39 @@ def report_unavailable(channel: str, what: str, error: Unavailable) -> None:
     if left_out is not None:
         more = f" ({left_out} more since the last line)" if left_out else ""
         logger.error("%s: %s refused with a polite 'try again': %s%s", channel, what, error.detail, more)
+
+
+class ArrivalOrder:
+    """Messages of one conversation (or one socket) handled in the order they arrived at this process.
+
+    A turn is taken before the handler's first `await`, and asyncio's lock wakes its waiters first come
+    first served, so a later message cannot overtake an earlier one while that one waits for a rate-limit
+    check in a thread or for the store. Across Rasa servers, the lock store's tickets keep the order.
+    """
+
+    def __init__(self) -> None:
+        self._turns: Dict[str, List[Any]] = {}   # key -> [asyncio.Lock, holders and waiters]
+
+    @asynccontextmanager
+    async def turn(self, key: str) -> AsyncIterator[None]:
+        entry = self._turns.setdefault(key, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if not entry[1]:
+                self._turns.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._turns)
+
+
+@lru_cache(maxsize=1)
+def arrivals() -> ArrivalOrder:
+    """One arrival order per process, shared by the channels."""
+    return ArrivalOrder()
 
 
 def client_address(request: Any) -> str:

@@ -37,8 +37,8 @@ from careline.access.integration_auth import check_bearer
 from careline.shared import render, safe_json
 from careline.shared.ratelimit import RateLimitUnavailable
 from careline.shared.unavailable import Unavailable
-from channels.guard import (client_address, gate, reads, report_unavailable, retry_after, sender_problem,
-                            settings)
+from channels.guard import (arrivals, client_address, gate, reads, report_unavailable, retry_after,
+                            sender_problem, settings)
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +133,10 @@ class RestInput(InputChannel):
             bad = channel_metadata.metadata_problem(metadata)
             if bad:
                 return _error(bad.status, bad.error, bad.detail, sender)
+            async with arrivals().turn(sender):  # before any await: no later message overtakes this one
+                return await answer(request, sender, text, metadata)
+
+        async def answer(request: Request, sender: str, text: str, metadata: Any) -> HTTPResponse:
             try:
                 verdict = await asyncio.to_thread(gate().check, sender, client_address(request), text)
             except RateLimitUnavailable as error:

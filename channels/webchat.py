@@ -63,7 +63,7 @@ from careline.shared import render, safe_json, utcnow
 from careline.shared.carriers import Carrier
 from careline.shared.ratelimit import RateLimitUnavailable
 from careline.shared.unavailable import Unavailable
-from channels.guard import client_address, gate, reads, report_unavailable, seen_writes, settings
+from channels.guard import arrivals, client_address, gate, reads, report_unavailable, seen_writes, settings
 from components.waiting_policy import TICKET_SLOT
 
 logger = logging.getLogger(__name__)
@@ -300,6 +300,10 @@ class WebChatInput(InputChannel):
 
         @sio.on(self.user_message_evt)
         async def handle_message(sid: str, data: Any) -> None:
+            async with arrivals().turn(f"socket:{sid}"):  # before any await: a socket's messages stay in order
+                await handle_message_in_turn(sid, data)
+
+        async def handle_message_in_turn(sid: str, data: Any) -> None:
             session = await sio.get_session(sid)
             sender = session.get("sender")
             if not sender:
