@@ -217,13 +217,13 @@ redis: ## install Debian's Redis server (shared rate limits in prod, the Redis t
 	  echo "redis: could not install redis-server; install it yourself or set CARELINE_REDIS_SERVER" >&2; exit 1; }; \
 	echo "redis: $$(redis-server --version | cut -d' ' -f1-3) installed in $$(( $$(date +%s) - started ))s"
 
-NGINX_FOUND = $(or $(wildcard /usr/sbin/nginx),$(shell command -v nginx 2>/dev/null))
+NGINX_FOUND = $(and $(or $(wildcard /usr/sbin/nginx),$(shell command -v nginx 2>/dev/null)),$(wildcard /usr/lib/nginx/modules/ngx_http_js_module.so))
 
-nginx: ## install Debian's nginx (the prod profile's proxy in front of the Rasa servers) if it is missing (needs root or sudo)
+nginx: ## install Debian's nginx and its JavaScript module (the prod profile's proxy in front of the Rasa servers) if missing (needs root or sudo)
 	@if [ -n "$(NGINX_FOUND)" ]; then exit 0; fi; \
-	echo "nginx: installing Debian's nginx package ..."; mkdir -p -m 700 $(VAR); \
+	echo "nginx: installing Debian's nginx and libnginx-mod-http-js packages ..."; mkdir -p -m 700 $(VAR); \
 	started=$$(date +%s); SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-	{ $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nginx; } \
+	{ $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nginx libnginx-mod-http-js; } \
 	  > $(VAR)/apt-nginx.log 2>&1 || { tail -20 $(VAR)/apt-nginx.log; \
 	  echo "nginx: could not install nginx; install it yourself" >&2; exit 1; }; \
 	echo "nginx: $$(/usr/sbin/nginx -v 2>&1) installed in $$(( $$(date +%s) - started ))s"

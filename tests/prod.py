@@ -17,6 +17,7 @@ lives apart from it (see ops/infra/postgres.py), and `stop()` removes both.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -25,12 +26,14 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Tuple
 
+import requests
 import sqlalchemy as sa
 
 from careline.shared.settings import PROJECT_ROOT, Settings, load_settings
@@ -66,6 +69,28 @@ class ProdSystem(RunningSystem):
 
     settings: Optional[Settings] = None
     cleaned: bool = field(default=False)
+    #: Every message answered with 200, per sender, in the order sent (`post`, `say`): after each fault test
+    #: the stored customer messages must be exactly these (tests/faults/conftest.py).
+    answered: Dict[str, List[str]] = field(default_factory=dict)
+    _ledger: threading.Lock = field(default_factory=threading.Lock)
+
+    def post(self, sender: str, text: str, timeout: float = 60) -> requests.Response:
+        """One message over REST through nginx; a 200 is written in `answered`."""
+        response = requests.post(f"{self.rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": text},
+                                 headers=self.rest_headers, timeout=timeout)
+        if response.status_code == 200:
+            with self._ledger:
+                self.answered.setdefault(sender, []).append(text)
+        return response
+
+    def say(self, sender: str, text: str, client: str = "") -> List[str]:
+        response = self.post(sender, text)
+        response.raise_for_status()
+        return [message.get("text", "") for message in response.json()]
+
+    def stored_messages(self, sender: str) -> List[str]:
+        """The customer messages of `sender` stored in careline_tracker, oldest first."""
+        return [json.loads(row[3]).get("text") or "" for row in self.tracker_events(sender) if row[0] == "user"]
 
     @property
     def prod(self) -> Settings:

@@ -5,7 +5,11 @@ temporary folders under var/nginx, its errors on stderr (var/log/nginx.log).
 It listens on CARELINE_RASA_PORT (where customers, Messenger and the desk reach Rasa) and proxies:
 - `/socket.io/` (the website widget) with `ip_hash`: the widget may fall back to long-polling, whose
   requests must all reach the server that holds the session; websocket upgrade headers passed on.
-- everything else (REST and Messenger webhooks, the HTTP API) to the server with the fewest open
+- the REST webhook by conversation: a little njs (nginx's JavaScript module, Debian's
+  libnginx-mod-http-js) reads the message's `sender` and one conversation's messages go to one server
+  (`hash ... consistent`), where they are handled in the order they arrived (channels.guard.ArrivalOrder):
+  twenty messages a customer sends at once are answered in the order sent, whichever server is busier.
+- everything else (Messenger webhook, the HTTP API) to the server with the fewest open
   requests (`least_conn`). A request goes to the other server only when its server could not be
   reached or did not answer in time (`error timeout`), never after a POST was sent to a server that
   then failed (no `non_idempotent`): a message is never processed twice.
@@ -34,6 +38,35 @@ from ops.infra import ServerMissing, find_program, running_as_root
 HEALTH_PATH = "/.careline-proxy-health"
 READ_TIMEOUT_S = 120
 WORKER_ACCOUNTS = ("www-data", "nobody")  # Debian's nginx account, else nobody
+
+
+#: nginx's JavaScript module (Debian: libnginx-mod-http-js), which routes the REST webhook by conversation.
+JS_MODULE = Path("/usr/lib/nginx/modules/ngx_http_js_module.so")
+#: Reads a REST message's sender (the body is in memory: client_body_buffer_size = client_max_body_size)
+#: and hands the request to the upstream hashed by it; a body without one is spread by request id.
+ROUTING_JS = """function bySender(r) {
+    var sender = '';
+    try {
+        var body = JSON.parse(r.requestText || '');
+        if (body && typeof body.sender === 'string') {
+            sender = body.sender;
+        }
+    } catch (e) {
+        sender = '';
+    }
+    r.variables.careline_sender = sender || r.variables.request_id;
+    r.internalRedirect('@rest_by_sender');
+}
+
+export default {bySender};
+"""
+
+
+def find_js_module() -> Path:
+    if not JS_MODULE.exists():
+        raise ServerMissing("nginx's JavaScript module is not installed; `make nginx` installs Debian's "
+                            "libnginx-mod-http-js package")
+    return JS_MODULE
 
 
 def find_nginx() -> str:
@@ -100,6 +133,7 @@ def config_text(settings: Settings) -> str:
     temp = "\n".join(f"    {kind}_temp_path {var}/tmp/{kind};"
                      for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
     return f"""# Rendered by ops/infra/nginx.py at every start: change that file, not this one.
+load_module {JS_MODULE};
 daemon off;
 master_process on;
 worker_processes 2;
@@ -135,7 +169,16 @@ http {{
 {servers}
     }}
 
-    # Webhooks and the HTTP API: the server with the fewest requests in flight.
+    # The REST webhook: one conversation, one server (its messages then keep their order), spread by sender.
+    js_import careline from {var}/routing.js;
+    js_var $careline_sender;
+    upstream rasa_by_sender {{
+        zone rasa_by_sender 64k;
+        hash $careline_sender consistent;
+{servers}
+    }}
+
+    # Other webhooks and the HTTP API: the server with the fewest requests in flight.
     upstream rasa {{
         zone rasa 64k;
         least_conn;
@@ -166,6 +209,16 @@ http {{
             proxy_buffering off;
         }}
 
+        location = /webhooks/rest/webhook {{
+            js_content careline.bySender;
+        }}
+
+        location @rest_by_sender {{
+            proxy_pass http://rasa_by_sender;
+{headers}
+            proxy_set_header Connection close;
+        }}
+
         location / {{
             proxy_pass http://rasa;
 {headers}
@@ -179,8 +232,12 @@ http {{
 def prepare(settings: Settings) -> None:
     """Folders and a fresh nginx.conf (private: it holds the Forwarded secret)."""
     (folder(settings) / "tmp").mkdir(mode=0o700, parents=True, exist_ok=True)
+    find_js_module()
     config_path(settings).write_text(config_text(settings))
     config_path(settings).chmod(0o600)
+    routing = folder(settings) / "routing.js"
+    routing.write_text(ROUTING_JS)
+    routing.chmod(0o600)
 
 
 def command(settings: Settings) -> List[str]:

@@ -12,13 +12,14 @@ PACKAGES: Tuple[Tuple[str, str, Callable[[], object]], ...] = (
     ("postgresql", "postgres", postgres.find_bin_dir),
     ("redis-server", "redis", redis.find_server),
     ("nginx", "nginx", nginx.find_nginx),
+    ("libnginx-mod-http-js", "nginx", nginx.find_js_module),
 )
 
 
 def needed(settings: Settings) -> List[str]:
     """The packages these settings run: PostgreSQL and Redis in the prod profile, nginx behind a proxy."""
     names = ["postgresql", "redis-server"] if settings.profile == "prod" else []
-    return names + (["nginx"] if settings.behind_proxy else [])
+    return names + (["nginx", "libnginx-mod-http-js"] if settings.behind_proxy else [])
 
 
 def require(settings: Settings) -> None:

@@ -1,6 +1,7 @@
 """The rendered nginx configuration in front of two real Sanic servers (what the Rasa servers run on):
 the client's address reaches them as request.remote_addr and cannot be forged, socket.io stays on one
-server, webhooks spread over both, a POST that reached a server is never sent to the other, a server
+server, webhooks spread over both (one conversation's REST messages on one), a POST that reached a server is never
+sent to the other, a server
 that is down is passed over, and bodies above 1 MB are refused."""
 from __future__ import annotations
 
@@ -153,3 +154,17 @@ def test_the_access_log_names_the_backend_and_never_the_token(proxied):
     text = log.read_text()
     assert '"GET /status" 200' in text and "upstream=127.0.0.1:" in text
     assert token not in text
+
+
+def test_one_conversations_rest_messages_go_to_one_server_and_conversations_spread_over_both(proxied):
+    """njs reads the REST message's sender: a conversation keeps its server (so its messages keep their order)."""
+    def port_for(sender: str) -> int:
+        answer = requests.post(f"{proxied.url}/webhooks/rest/webhook", json={"sender": sender, "message": "hi"},
+                               timeout=10)
+        assert answer.status_code == 200
+        return answer.json()["port"]
+
+    for sender in ("customer-a", "customer-b", "customer-c"):
+        assert len({port_for(sender) for _ in range(6)}) == 1, sender
+    ports = {port_for(f"customer-{number}") for number in range(24)}
+    assert ports == set(proxied.settings.rasa_backend_ports)
