@@ -1,8 +1,7 @@
 """The rendered nginx configuration in front of two real Sanic servers (what the Rasa servers run on):
 the client's address reaches them as request.remote_addr and cannot be forged, socket.io stays on one
-server, webhooks spread over both (one conversation's REST messages on one), a POST that reached a server is never
-sent to the other, a server
-that is down is passed over, and bodies above 1 MB are refused."""
+server, webhooks spread over both (one conversation's REST messages on one), a POST that reached a server is
+never sent to the other, a server that is down is passed over, and bodies above 1 MB are refused."""
 from __future__ import annotations
 
 import json
