@@ -22,6 +22,8 @@ GENERATED = {
     "CARELINE_DESK_SUPERVISOR_PASSWORD": lambda: secrets.token_urlsafe(12),
     # The `careline` role's password on the prod profile's PostgreSQL server (`make up PROFILE=prod`).
     "CARELINE_PG_PASSWORD": lambda: secrets.token_urlsafe(24),
+    # ... and the password of its Redis server (lock store, shared rate limits).
+    "CARELINE_REDIS_PASSWORD": lambda: secrets.token_urlsafe(24),
 }
 
 

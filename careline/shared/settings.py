@@ -154,6 +154,7 @@ class Settings:
     profile: str = "dev"        # dev (SQLite, one Rasa server) or prod (CARELINE_PROFILE)
     redis_url: str = ""         # lock store and shared rate limits; unset in dev: one process, in memory
     redis_port: int = 6390      # the prod profile's own Redis server
+    redis_password: str = ""    # its password (CARELINE_REDIS_PASSWORD, .env): other local users cannot reach it
     pg_port: int = 5440         # the prod profile's own PostgreSQL server
     pg_password: str = ""       # its password for the `careline` role (CARELINE_PG_PASSWORD, .env)
     rasa_servers: int = 1       # Rasa server processes; behind nginx on rasa_port when more than one or prod
@@ -284,6 +285,9 @@ def load_settings(
     if prod and not pg_password:
         raise SettingsError("CARELINE_PG_PASSWORD is not set: run `make env` (it writes .env) or export it")
     redis_port = _port(values, "CARELINE_REDIS_PORT", Settings.redis_port)
+    redis_password = _secret(values, "CARELINE_REDIS_PASSWORD", minimum=16)
+    if prod and not redis_password and not values.get("CARELINE_REDIS_URL", "").strip():
+        raise SettingsError("CARELINE_REDIS_PASSWORD is not set: run `make env` (it writes .env) or export it")
     return Settings(
         root=root,
         var_dir=var_dir,
@@ -329,8 +333,10 @@ def load_settings(
         shop_file=values.get("CARELINE_SHOP_FILE", "").strip(),
         unseen_reply_s=_number(values, "CARELINE_UNSEEN_REPLY_S", Settings.unseen_reply_s, 0),
         profile=profile,
-        redis_url=values.get("CARELINE_REDIS_URL", "").strip() or (f"redis://{host}:{redis_port}/0" if prod else ""),
+        redis_url=values.get("CARELINE_REDIS_URL", "").strip()
+        or (f"redis://:{redis_password}@{host}:{redis_port}/0" if prod else ""),
         redis_port=redis_port,
+        redis_password=redis_password,
         pg_port=pg_port,
         pg_password=pg_password,
         rasa_servers=int(_number(values, "CARELINE_RASA_SERVERS", 2 if prod else 1, 1)),

@@ -1,7 +1,8 @@
 """The prod profile's Redis server (Debian's redis-server): lock store and rate limits, nothing to keep.
 
-Its configuration is rendered to var/redis/redis.conf at every start: 127.0.0.1:CARELINE_REDIS_PORT
-only, protected mode, no snapshots and no append-only file (locks and rate-limit buckets are worth
+Its configuration is rendered to var/redis/redis.conf (mode 600) at every start: 127.0.0.1:CARELINE_REDIS_PORT
+only, protected mode, a password (CARELINE_REDIS_PASSWORD: other local users cannot take locks or spend
+budgets), no snapshots and no append-only file (locks and rate-limit buckets are worth
 nothing after a restart), log on stdout (var/log/redis.log), working folder var/redis.
 """
 from __future__ import annotations
@@ -39,6 +40,7 @@ def config_text(settings: Settings) -> str:
         f"bind {settings.host}",
         f"port {settings.redis_port}",
         "protected-mode yes",
+        *([f"requirepass {settings.redis_password}"] if settings.redis_password else []),
         "daemonize no",
         'save ""',
         "appendonly no",
@@ -61,12 +63,19 @@ def command(settings: Settings) -> List[str]:
 
 
 def probe(settings: Settings) -> Callable[[], bool]:
-    """Healthy when PING answers +PONG."""
+    """Healthy when PING (after AUTH with the password) answers +PONG."""
     def check() -> bool:
+        auth = f"AUTH {settings.redis_password}\r\n".encode() if settings.redis_password else b""
         try:
             with socket.create_connection((settings.host, settings.redis_port), timeout=2) as connection:
-                connection.sendall(b"PING\r\n")
-                return connection.recv(64).startswith(b"+PONG")
+                connection.sendall(auth + b"PING\r\n")
+                answer = b""
+                while b"PONG" not in answer and b"-" not in answer and len(answer) < 256:
+                    chunk = connection.recv(64)
+                    if not chunk:
+                        break
+                    answer += chunk
+                return answer.endswith(b"+PONG\r\n")
         except OSError:
             return False
 

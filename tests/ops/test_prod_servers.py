@@ -126,7 +126,8 @@ def test_killed_servers_come_back_and_postgres_keeps_its_data(servers):
         assert db.exec_driver_sql("SELECT x FROM survives").scalar() == 42
     with socket.create_connection(("127.0.0.1", settings.redis_port), timeout=5) as connection:
         connection.sendall(b"PING\r\n")
-        assert connection.recv(16).startswith(b"+PONG")
+        assert connection.recv(16).startswith(b"-NOAUTH"), "no command without the password"
+    assert redis.probe(settings)() and redis_client.Redis.from_url(settings.redis_url).ping()
 
 
 def test_clusters_of_removed_var_folders_are_removed_and_no_other(tmp_path):

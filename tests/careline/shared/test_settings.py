@@ -90,10 +90,11 @@ def test_the_shop_file_is_shop_yml_unless_another_is_named(tmp_path: Path):
 
 def test_the_prod_profile_points_at_its_own_postgres_and_redis_and_two_rasa_servers(tmp_path: Path):
     settings = load_settings({"CARELINE_PROFILE": "prod", "CARELINE_PG_PASSWORD": "p" * 20,
-                              "CARELINE_PG_PORT": "6001", "CARELINE_REDIS_PORT": "6002"}, root=tmp_path)
+                              "CARELINE_REDIS_PASSWORD": "r" * 20, "CARELINE_PG_PORT": "6001",
+                              "CARELINE_REDIS_PORT": "6002"}, root=tmp_path)
     assert settings.tracker_db_url == f"postgresql+psycopg2://careline:{'p' * 20}@127.0.0.1:6001/careline_tracker"
     assert settings.store_db_url.endswith("@127.0.0.1:6001/careline")
-    assert settings.redis_url == "redis://127.0.0.1:6002/0"
+    assert settings.redis_url == f"redis://:{'r' * 20}@127.0.0.1:6002/0"
     assert settings.behind_proxy and settings.rasa_backend_ports == (5006, 5007)
     assert settings.process_env()["CARELINE_REDIS_URL"] == settings.redis_url
 
@@ -108,6 +109,7 @@ def test_the_dev_profile_is_sqlite_one_rasa_server_and_no_redis(tmp_path: Path):
 @pytest.mark.parametrize("environ, fragment", [
     ({"CARELINE_PROFILE": "staging"}, "CARELINE_PROFILE"),
     ({"CARELINE_PROFILE": "prod"}, "CARELINE_PG_PASSWORD"),
+    ({"CARELINE_PROFILE": "prod", "CARELINE_PG_PASSWORD": "p" * 20}, "CARELINE_REDIS_PASSWORD"),
 ])
 def test_a_bad_profile_or_a_prod_profile_without_its_password_is_a_clear_error(tmp_path: Path, environ, fragment):
     with pytest.raises(SettingsError, match=fragment):
