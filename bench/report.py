@@ -170,6 +170,15 @@ def compare_lines(results: Mapping[str, Any]) -> List[str]:
     ]
 
 
+def code_line(results: Mapping[str, Any]) -> str:
+    """Which code was measured: the commit, and how many tracked files differed from it."""
+    code = results.get("code")
+    if not code:
+        return ""
+    changed = code.get("changed_files", 0)
+    return f" Code: commit `{code['commit']}`" + (f" with {changed} changed files on top." if changed else ".")
+
+
 def render(results: Mapping[str, Any], raw: Path) -> str:
     """bench/RESULTS.md."""
     machine = results["machine"]
@@ -177,7 +186,7 @@ def render(results: Mapping[str, Any], raw: Path) -> str:
         "# Benchmark: Careline against stock Rasa",
         "",
         f"Written by `make bench` on {results['date']} in {number(results.get('duration_s', 0) / 60)} minutes; "
-        f"raw numbers: `{raw}` (git-ignored; every run keeps its own file).",
+        f"raw numbers: `{raw}` (git-ignored; every run keeps its own file).{code_line(results)}",
         "",
         "## Machine",
         "",
@@ -207,9 +216,11 @@ def render(results: Mapping[str, Any], raw: Path) -> str:
         ]
     lines += ["## Prod profile", "", *prod_lines(results.get("prod")), "",
               "## Reproduce", "",
-              "`make bench` (about 10-15 minutes on 2 cores; `make bench BENCH_ARGS=--help` lists the options, "
-              "`--prod` adds the prod profile). It trains the stock starter project once (var/bench/stock), starts "
-              "both systems on free 127.0.0.1 ports and stops them at the end, also on Ctrl-C.", ""]
+              f"`make bench{' BENCH_ARGS=--prod' if results.get('prod') else ''}` (this run: "
+              f"{number(results.get('duration_s', 0) / 60)} minutes; `make bench BENCH_ARGS=--help` lists the "
+              "options, `--prod` adds the prod profile). It trains the stock starter project once "
+              "(var/bench/stock), starts the systems on free 127.0.0.1 ports and stops them at the end, also on "
+              "Ctrl-C or a failure.", ""]
     return "\n".join(lines)
 
 

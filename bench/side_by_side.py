@@ -85,6 +85,18 @@ def machine() -> Dict[str, Any]:
             "rasa_sdk": _version(main_python, "rasa-sdk"), "locust": _version(BENCH_VENV / "bin" / "python", "locust")}
 
 
+def code_version() -> Dict[str, Any]:
+    """The commit measured, and whether the work tree had changes on top of it."""
+    def git(*argv: str) -> str:
+        try:
+            return subprocess.run(["git", *argv], cwd=ROOT, capture_output=True, text=True, timeout=30).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+    return {"commit": git("rev-parse", "--short=12", "HEAD") or "?",
+            "changed_files": len([line for line in git("status", "--porcelain", "--untracked-files=no").splitlines()
+                                  if line.strip()])}
+
+
 def _warm_up(system: System, work: Path) -> None:
     """A few conversations nobody measures: the first requests to a new server pay for lazy set-up."""
     conversations = messages.conversations(WARMUP[0], WARMUP[1], seed=9_000)
@@ -206,7 +218,7 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
     work = BENCH_VAR / "runs"
     taken: set = set()
     results: Dict[str, Any] = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                               "machine": machine(),
+                               "machine": machine(), "code": code_version(),
                                "load": {"conversations": args.conversations, "turns": args.turns,
                                         "rounds": args.rounds, "seed": args.seed, "warmup": list(WARMUP),
                                         "sources": [str(p.relative_to(ROOT)) for p in messages.SOURCES],

@@ -32,6 +32,7 @@ def results(prod: Any = None) -> Dict[str, Any]:
                "careline": _system("Careline (make up)", 40.0, 45.5)}
     found: Dict[str, Any] = {
         "date": "2026-12-03T06:00:00+00:00", "duration_s": 612.0, "machine": MACHINE, "load": LOAD,
+        "code": {"commit": "abc123def456", "changed_files": 0},
         "systems": systems,
         "ratios": {"throughput": stats.ratio(systems["careline"]["summary"]["msg_per_s"],
                                              systems["stock"]["summary"]["msg_per_s"]),
@@ -63,7 +64,8 @@ def test_results_md_has_the_machine_the_load_every_figure_and_the_goals(tmp_path
     assert "45.5" in text and "812.4" in text                       # CPU seconds, peak RSS
     assert "other 0.4 s" in text and "(Locust) 3.2 s" in text and "everything else on the machine 7.7 s" in text
     assert "Not measured in this run" in text                        # no prod profile in this run
-    assert "`bench/results/bench-x.json`" in text
+    assert "`bench/results/bench-x.json`" in text and "commit `abc123def456`." in text
+    assert "10.2 minutes" in text
 
 
 def test_the_prod_profile_section_shows_scaling_and_errors_at_each_concurrency() -> None:
