@@ -177,7 +177,7 @@ label: $(VENV_STAMP) ## merge a labelled review file into data/nlu/reviewed.yml 
 	@$(PY) -m ops.review label "$(FILE)"
 
 lint: $(VENV_STAMP) ## ruff over the Python code
-	@$(VENV)/bin/ruff check $(wildcard careline actions channels components ops bench tests) && echo "lint: OK"
+	@$(VENV)/bin/ruff check $(wildcard careline actions channels components ops bench deploy tests) && echo "lint: OK"
 
 typecheck: $(VENV_STAMP) ## mypy (mypy.ini): strict for careline/, normal for actions, components, channels
 	@$(VENV)/bin/mypy careline actions components channels && echo "typecheck: OK"

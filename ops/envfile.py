@@ -12,7 +12,8 @@ from pathlib import Path
 
 from careline.shared.settings import PROJECT_ROOT, load_env_file
 
-GENERATED = {
+#: Secrets the processes get.
+PROCESS_SECRETS = {
     "RASA_AUTH_TOKEN": lambda: secrets.token_urlsafe(32),
     # Rasa -> action server credential, and the key that signs verified identities and proposals.
     "CARELINE_ACTIONS_TOKEN": lambda: secrets.token_urlsafe(32),
@@ -25,6 +26,13 @@ GENERATED = {
     # ... and the password of its Redis server (lock store, shared rate limits).
     "CARELINE_REDIS_PASSWORD": lambda: secrets.token_urlsafe(24),
 }
+#: Secrets only a deployment with deploy/ (compose, Kubernetes) uses: the one nginx proves to the Rasa
+#: servers (locally derived from RASA_AUTH_TOKEN) and PostgreSQL's superuser password (no process gets it).
+DEPLOY_SECRETS = {
+    "CARELINE_FORWARDED_SECRET": lambda: secrets.token_urlsafe(24),
+    "CARELINE_PG_ADMIN_PASSWORD": lambda: secrets.token_urlsafe(24),
+}
+GENERATED = {**PROCESS_SECRETS, **DEPLOY_SECRETS}
 
 
 def ensure_env_file(path: Path) -> list:

@@ -41,12 +41,12 @@ def public_file(root: Path, url_path: str) -> Optional[Path]:
 
 
 def config_script(settings: Settings) -> bytes:
-    config = {"socketUrl": settings.rasa_url, "socketPath": "/socket.io", "maxChars": settings.max_message_chars}
+    config = {"socketUrl": settings.chat_url, "socketPath": "/socket.io", "maxChars": settings.max_message_chars}
     return f"window.CARELINE = {json.dumps(config)};\n".encode()
 
 
 def security_headers(settings: Settings) -> Dict[str, str]:
-    socket = settings.rasa_url
+    socket = settings.chat_url
     websocket = socket.replace("http://", "ws://").replace("https://", "wss://")
     return {
         "Content-Security-Policy": (f"default-src 'self'; connect-src 'self' {socket} {websocket}; "

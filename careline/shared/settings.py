@@ -159,6 +159,8 @@ class Settings:
     pg_password: str = ""       # its password for the `careline` role (CARELINE_PG_PASSWORD, .env)
     rasa_servers: int = 1       # Rasa server processes; behind nginx on rasa_port when more than one or prod
     rasa_backend_port: int = 0  # the first backend's port (the others follow it); 0: rasa_port + 1
+    rasa_url_override: str = ""  # CARELINE_RASA_URL: where the desk and worker reach Rasa (a container's nginx)
+    chat_url_override: str = ""  # CARELINE_CHAT_URL: where browsers open the chat socket (the public address)
 
     @property
     def behind_proxy(self) -> bool:
@@ -207,7 +209,14 @@ class Settings:
 
     @property
     def rasa_url(self) -> str:
-        return f"http://{self.host}:{self.rasa_port}"
+        """Where the other processes reach Rasa (the proxy, when there is one): CARELINE_RASA_URL, else
+        the host and port it listens on."""
+        return self.rasa_url_override or f"http://{self.host}:{self.rasa_port}"
+
+    @property
+    def chat_url(self) -> str:
+        """Where a customer's browser opens the chat socket: CARELINE_CHAT_URL, else `rasa_url`."""
+        return self.chat_url_override or self.rasa_url
 
     @property
     def actions_url(self) -> str:
@@ -341,4 +350,6 @@ def load_settings(
         pg_password=pg_password,
         rasa_servers=int(_number(values, "CARELINE_RASA_SERVERS", 2 if prod else 1, 1)),
         rasa_backend_port=_port(values, "CARELINE_RASA_BACKEND_PORT", 0),
+        rasa_url_override=_web_url(values, "CARELINE_RASA_URL"),
+        chat_url_override=_web_url(values, "CARELINE_CHAT_URL"),
     )

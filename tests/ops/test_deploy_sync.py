@@ -137,7 +137,7 @@ def expected_env(local: Local, name: str) -> Set[str]:
         return set(MAIL_ENV)
     read = set(re.findall(r"CARELINE_[A-Z_]+", inspect.getsource(load_settings))) - LEFT_AT_DEFAULT
     service = local.services["rasa-1" if name == "rasa" else name]
-    return set(local.env) | set(service.env) | read | set(envfile.GENERATED) | DEPLOY_ONLY
+    return set(local.env) | set(service.env) | read | set(envfile.PROCESS_SECRETS) | DEPLOY_ONLY
 
 
 # -- deploy files ---------------------------------------------------------------------------------------------
@@ -387,7 +387,7 @@ def test_addresses_point_at_the_same_services_and_ports(local: Local, compose: D
 
 
 def test_secrets_come_only_from_the_environment(compose_alone: Dict[str, Any], kube: Kube) -> None:
-    secrets = set(envfile.GENERATED) | DEPLOY_SECRETS | {"CARELINE_REST_TOKEN", "CARELINE_FB_APP_SECRET",
+    secrets = set(envfile.PROCESS_SECRETS) | DEPLOY_SECRETS | {"CARELINE_REST_TOKEN", "CARELINE_FB_APP_SECRET",
                                                         "CARELINE_FB_VERIFY_TOKEN", "CARELINE_FB_PAGE_TOKEN",
                                                         "CARELINE_SMTP_PASSWORD"}
     assert secrets <= set(kube.secrets["careline-secrets"])

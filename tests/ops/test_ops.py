@@ -63,14 +63,15 @@ def test_env_file_gets_private_random_secrets_once(tmp_path, monkeypatch):
     path = tmp_path / ".env"
     assert ensure_env_file(path) == ["RASA_AUTH_TOKEN", "CARELINE_ACTIONS_TOKEN", "CARELINE_SIGNING_KEY",
                                      "CARELINE_DESK_AGENT_PASSWORD", "CARELINE_DESK_SUPERVISOR_PASSWORD",
-                                     "CARELINE_PG_PASSWORD", "CARELINE_REDIS_PASSWORD"]
+                                     "CARELINE_PG_PASSWORD", "CARELINE_REDIS_PASSWORD", "CARELINE_FORWARDED_SECRET",
+                                     "CARELINE_PG_ADMIN_PASSWORD"]
     first = path.read_text()
     assert ensure_env_file(path) == []
     assert path.read_text() == first
     token = first.split("RASA_AUTH_TOKEN=")[1].split()[0]
     assert len(token) >= 32
     passwords = [first.split(f"{key}=")[1].split()[0] for key in GENERATED if "PASSWORD" in key]
-    assert len(set(passwords)) == 4 and all(len(p) >= 16 for p in passwords)
+    assert len(set(passwords)) == 5 and all(len(p) >= 16 for p in passwords)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
 
 

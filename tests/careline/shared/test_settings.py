@@ -114,3 +114,12 @@ def test_the_dev_profile_is_sqlite_one_rasa_server_and_no_redis(tmp_path: Path):
 def test_a_bad_profile_or_a_prod_profile_without_its_password_is_a_clear_error(tmp_path: Path, environ, fragment):
     with pytest.raises(SettingsError, match=fragment):
         load_settings(environ, root=tmp_path)
+
+
+def test_in_a_container_the_desk_reaches_rasa_and_browsers_the_chat_at_the_addresses_given(tmp_path: Path):
+    settings = load_settings({"CARELINE_HOST": "0.0.0.0", "CARELINE_RASA_URL": "http://nginx:5005/",
+                              "CARELINE_CHAT_URL": "https://chat.example.com"}, root=tmp_path)
+    assert settings.rasa_url == "http://nginx:5005" and settings.chat_url == "https://chat.example.com"
+    assert load_settings({}, root=tmp_path).chat_url == "http://127.0.0.1:5005"
+    with pytest.raises(SettingsError, match="CARELINE_RASA_URL"):
+        load_settings({"CARELINE_RASA_URL": "nginx:5005"}, root=tmp_path)
