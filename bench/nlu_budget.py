@@ -19,7 +19,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -31,6 +30,7 @@ from typing import Dict, List
 
 import requests
 
+from bench.systems import stop_group
 from careline.shared.clock import utcnow
 from careline.shared.settings import PROJECT_ROOT
 
@@ -121,22 +121,9 @@ def time_server(model: Path, texts: List[str]) -> Dict[str, float]:
                 "parse_p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))], 2),
                 "parse_max_ms": round(latencies[-1], 2), "messages": len(latencies)}
     finally:
-        _stop(server)
+        stop_group(server)
         log.close()
         shutil.rmtree(work, ignore_errors=True)
-
-
-def _stop(server: subprocess.Popen) -> None:
-    for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(server.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            server.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def main(argv: List[str]) -> int:

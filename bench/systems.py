@@ -83,7 +83,7 @@ def _get(url: str, timeout: float = 3.0) -> Optional[bytes]:
         return None
 
 
-def _stop_group(process: subprocess.Popen, wait_s: float = 20.0) -> None:
+def stop_group(process: subprocess.Popen, wait_s: float = 20.0) -> None:
     """SIGTERM to the process group, SIGKILL if it is still there after `wait_s`."""
     for sig, wait in ((signal.SIGTERM, wait_s), (signal.SIGKILL, 5.0)):
         try:
@@ -195,7 +195,7 @@ class StockRasa:
     def stop(self) -> None:
         for process in (self._server, self._actions):
             if process is not None:
-                _stop_group(process)
+                stop_group(process)
         self._server = self._actions = None
 
 

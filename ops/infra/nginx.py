@@ -32,7 +32,7 @@ import pwd
 from pathlib import Path
 from typing import Callable, List, Optional
 
-from careline.shared.settings import Settings
+from careline.shared.settings import PROJECT_ROOT, Settings
 from ops.infra import ServerMissing, find_program, running_as_root
 
 HEALTH_PATH = "/.careline-proxy-health"
@@ -44,22 +44,12 @@ WORKER_ACCOUNTS = ("www-data", "nobody")  # Debian's nginx account, else nobody
 JS_MODULE = Path("/usr/lib/nginx/modules/ngx_http_js_module.so")
 #: Reads a REST message's sender (the body is in memory: client_body_buffer_size = client_max_body_size)
 #: and hands the request to the upstream hashed by it; a body without one is spread by request id.
-ROUTING_JS = """function bySender(r) {
-    var sender = '';
-    try {
-        var body = JSON.parse(r.requestText || '');
-        if (body && typeof body.sender === 'string') {
-            sender = body.sender;
-        }
-    } catch (e) {
-        sender = '';
-    }
-    r.variables.careline_sender = sender || r.variables.request_id;
-    r.internalRedirect('@rest_by_sender');
-}
+#: One script for the local prod profile and for deploy/ (compose and Kubernetes mount the same file).
+ROUTING_JS_FILE = PROJECT_ROOT / "deploy" / "k8s" / "config" / "routing.js"
 
-export default {bySender};
-"""
+
+def routing_js() -> str:
+    return ROUTING_JS_FILE.read_text()
 
 
 def find_js_module() -> Path:
@@ -236,7 +226,7 @@ def prepare(settings: Settings) -> None:
     config_path(settings).write_text(config_text(settings))
     config_path(settings).chmod(0o600)
     routing = folder(settings) / "routing.js"
-    routing.write_text(ROUTING_JS)
+    routing.write_text(routing_js())
     routing.chmod(0o600)
 
 

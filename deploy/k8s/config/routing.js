@@ -1,5 +1,6 @@
-// The REST webhook's routing by conversation for deploy/ (nginx.conf.template): a copy of ROUTING_JS in
-// ops/infra/nginx.py, which tests/ops/test_deploy_sync.py keeps it equal to.
+// The REST webhook's routing by conversation (njs): one customer's messages go to one Rasa server, where
+// they keep their order. The one copy: ops/infra/nginx.py renders it for `make up PROFILE=prod`, and
+// deploy/ (nginx.conf.template, compose and Kubernetes) mounts it.
 function bySender(r) {
     var sender = '';
     try {
