@@ -13,6 +13,7 @@ PLOT = ROOT / "bench" / "latency_vs_turn.png"
 README = ROOT / "README.md"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 ORDER = ("stock", "careline")
+BUSY_CORES = 0.2  # other work on the machine during the rounds above which RESULTS.md calls them noisy
 
 
 def number(value: Optional[float], unit: str = "", digits: int = 1) -> str:
@@ -79,10 +80,13 @@ def idle_lines(results: Mapping[str, Any]) -> List[str]:
     lines = []
     for _, system in _systems(results):
         idle = ", ".join(f"{name} {number(cpu)} s" for name, cpu in system.get("idle_cpu_s_of_others", {}).items())
-        lines.append(f"- While {system['label']} was loaded ({number(system['summary']['duration_s'])} s): CPU of "
-                     f"the idle system {idle or '-'}, of the load generator (Locust) "
-                     f"{number(system.get('locust_cpu_s'))} s, of everything else on the machine "
-                     f"{number(system.get('rest_of_machine_cpu_s'))} s (this harness, other users' programs).")
+        duration, rest = system["summary"]["duration_s"], system.get("rest_of_machine_cpu_s")
+        busy = rest / duration if rest is not None and duration else 0.0
+        lines.append(f"- While {system['label']} was loaded ({number(duration)} s): CPU of the idle system "
+                     f"{idle or '-'}, of the load generator (Locust) {number(system.get('locust_cpu_s'))} s, of "
+                     f"everything else on the machine {number(rest)} s (this harness, other users' programs)"
+                     + (f": **{busy:.2f} cores busy with other work on average, so these rounds are noisy**."
+                        if busy >= BUSY_CORES else "."))
     return lines
 
 
@@ -176,7 +180,8 @@ def code_line(results: Mapping[str, Any]) -> str:
     if not code:
         return ""
     changed = code.get("changed_files", 0)
-    return f" Code: commit `{code['commit']}`" + (f" with {changed} changed files on top." if changed else ".")
+    files = "file" if changed == 1 else "files"
+    return f" Code: commit `{code['commit']}`" + (f" with {changed} changed {files} on top." if changed else ".")
 
 
 def render(results: Mapping[str, Any], raw: Path) -> str:

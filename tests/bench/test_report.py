@@ -63,6 +63,10 @@ def test_results_md_has_the_machine_the_load_every_figure_and_the_goals(tmp_path
     assert "turns 181-200" in text and "latency_vs_turn.png" in text
     assert "45.5" in text and "812.4" in text                       # CPU seconds, peak RSS
     assert "other 0.4 s" in text and "(Locust) 3.2 s" in text and "everything else on the machine 7.7 s" in text
+    assert "noisy" not in text                    # 7.7 CPU s in 39.9 s of rounds: under 0.2 cores of other work
+    data["systems"]["careline"]["rest_of_machine_cpu_s"] = 20.0
+    busy = report.render(data, Path("x.json"))
+    assert "0.50 cores busy with other work on average, so these rounds are noisy" in busy
     assert "Not measured in this run" in text                        # no prod profile in this run
     assert "`bench/results/bench-x.json`" in text and "commit `abc123def456`." in text
     assert "10.2 minutes" in text
