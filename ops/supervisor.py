@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import IO, Any, Dict, List, Optional
 
 from careline.shared.private_files import secure_var
+from careline.shared.redis_limits import safe_url
 from careline.shared.settings import Settings, SettingsError, load_settings
 from ops import processes
 from ops.processes import Service
@@ -145,11 +146,15 @@ def _addresses(settings: Settings) -> str:
         lines += [
             f"  PostgreSQL       {settings.host}:{settings.pg_port}, databases careline and careline_tracker "
             "(role careline, CARELINE_PG_PASSWORD in .env)",
-            f"  Redis            {settings.redis_url}  (conversation locks, rate limits)",
+            f"  Redis            {safe_url(settings.redis_url)}  (conversation locks, rate limits; "
+            "CARELINE_REDIS_PASSWORD in .env)",
+            f"  nginx            {settings.rasa_url} -> Rasa servers on "
+            f"{', '.join(str(port) for port in settings.rasa_backend_ports)} (access log {settings.var_dir}/nginx)",
         ]
     lines += [
         f"  Logs             {settings.log_dir}",
-        "  Supervisor       restarts any process that exits (var/log/supervisor.log, `make status`)",
+        f"  Supervisor       restarts any process that exits or hangs ({settings.log_dir}/supervisor.log, "
+        "`make status`)",
     ]
     return "\n".join(lines)
 

@@ -8,18 +8,28 @@ process had stayed up 60 s. Each event is one line in var/log/supervisor.log:
     2026-12-03T06:01:05Z actions is healthy again (pid 1234)
 
 The watcher never blocks on one process: the loop polls every process, starts those whose backoff
-is over and probes those that are starting. `stop_all` stops them in reverse start order.
+is over and probes those that are starting, and probes the healthy ones every 5 s: one that
+fails 6 checks in a row (30 s: hung, stopped, deadlocked) is killed and started again.
+`stop_all` stops them in reverse start order.
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, TextIO
+from typing import Callable, Dict, List, Optional, TextIO, Tuple
 
 from ops import processes
 from ops.processes import Places, Service
+
+
+#: A healthy process is probed this often; this many failed probes in a row (30 s) and it is restarted.
+LIVENESS_EVERY_S = 5.0
+LIVENESS_FAILURES = 6
 
 
 class StartupFailed(RuntimeError):
@@ -83,6 +93,8 @@ class Watched:
     restarts: int = 0
     streak: int = 0                  # exits in a row, each within reset_after_s of its start
     restart_at: float = 0.0
+    next_check: float = 0.0          # when a healthy process is probed next
+    failed_checks: int = 0           # probes in a row it did not answer while it was running
 
     def exit_code(self) -> Optional[int]:
         """The exit status once it exited (None while it runs, or for an adopted process)."""
@@ -102,8 +114,12 @@ class Watcher:
     def __init__(self, places: Places, services: List[Service], log: EventLog, backoff: Backoff = Backoff(),
                  health_timeout_s: float = 240.0, tick_s: float = 0.25, host: str = "127.0.0.1",
                  refresh: Optional[Callable[[str], Optional[Service]]] = None,
-                 on_change: Optional[Callable[[Watcher], None]] = None) -> None:
+                 on_change: Optional[Callable[[Watcher], None]] = None,
+                 liveness: Tuple[float, int] = (LIVENESS_EVERY_S, LIVENESS_FAILURES)) -> None:
         self.places = places
+        #: A healthy process is probed every liveness[0] s; one that fails liveness[1] probes in a row
+        #: (hung: stopped, deadlocked, out of file handles) is stopped and started again.
+        self.liveness = liveness
         self.watched = [Watched(service) for service in services]
         self.log = log
         self.backoff = backoff
@@ -206,6 +222,8 @@ class Watcher:
                 self._on_exit(item, now)
             elif item.state == "waiting" and now >= item.restart_at:
                 self._restart(item)
+            elif item.state == "healthy" and now >= item.next_check:
+                self._check_alive(item, now)
             elif item.state == "starting":
                 if item.service.probe():
                     item.state = "healthy"
@@ -216,6 +234,33 @@ class Watcher:
                                    "stopping it to start it again")
                     self._stop(item)
                     self._on_exit(item, now)
+
+    def _check_alive(self, item: Watched, now: float) -> None:
+        every, failures = self.liveness
+        item.next_check = now + every
+        if item.service.probe():
+            item.failed_checks = 0
+            return
+        item.failed_checks += 1
+        if item.failed_checks >= failures:
+            self.log.event(f"{item.service.name} did not answer its health check {item.failed_checks} times in a "
+                           f"row ({item.failed_checks * every:.0f}s); stopping it to start it again")
+            item.failed_checks = 0
+            self._kill_hung(item)
+            self._on_exit(item, time.monotonic(), how="hung")
+
+    def _kill_hung(self, item: Watched) -> None:
+        """SIGKILL at once: a hung process would not act on SIGTERM (a stopped one not even see it)."""
+        if item.pid is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if item.service.signal_group:
+                os.killpg(item.pid, signal.SIGKILL)
+            else:
+                os.kill(item.pid, signal.SIGKILL)
+        if item.process is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                item.process.wait(timeout=10)
 
     def _on_exit(self, item: Watched, now: float, how: str = "") -> None:
         uptime = now - item.started

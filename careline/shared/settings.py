@@ -159,6 +159,8 @@ class Settings:
     pg_password: str = ""       # its password for the `careline` role (CARELINE_PG_PASSWORD, .env)
     rasa_servers: int = 1       # Rasa server processes; behind nginx on rasa_port when more than one or prod
     rasa_backend_port: int = 0  # the first backend's port (the others follow it); 0: rasa_port + 1
+    action_timeout_s: float = 20.0  # a custom action taking longer: the customer hears the apology instead
+    tracker_retry_s: float = 15.0   # how long a turn retries the conversation database before it fails (503)
     rasa_url_override: str = ""  # CARELINE_RASA_URL: where the desk and worker reach Rasa (a container's nginx)
     chat_url_override: str = ""  # CARELINE_CHAT_URL: where browsers open the chat socket (the public address)
 
@@ -271,6 +273,8 @@ class Settings:
             "CARELINE_ACTIONS_TOKEN": self.actions_token,
             "CARELINE_REDIS_URL": self.redis_url,
             "CARELINE_PROFILE": self.profile,
+            "CARELINE_ACTION_TIMEOUT_S": f"{self.action_timeout_s:g}",
+            "CARELINE_TRACKER_RETRY_S": f"{self.tracker_retry_s:g}",
             "RASA_TELEMETRY_ENABLED": "false",
         }
 
@@ -350,6 +354,8 @@ def load_settings(
         pg_password=pg_password,
         rasa_servers=int(_number(values, "CARELINE_RASA_SERVERS", 2 if prod else 1, 1)),
         rasa_backend_port=_port(values, "CARELINE_RASA_BACKEND_PORT", 0),
+        action_timeout_s=_number(values, "CARELINE_ACTION_TIMEOUT_S", Settings.action_timeout_s, 1),
+        tracker_retry_s=_number(values, "CARELINE_TRACKER_RETRY_S", Settings.tracker_retry_s, 0),
         rasa_url_override=_web_url(values, "CARELINE_RASA_URL"),
         chat_url_override=_web_url(values, "CARELINE_CHAT_URL"),
     )

@@ -25,6 +25,7 @@ from typing import Any, AsyncGenerator, Callable, Dict, Optional, Tuple, TypeVar
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, LockStore
 
+from careline.shared.redis_limits import safe_url
 from careline.shared.unavailable import Unavailable
 
 logger = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ class CarelineLockStore(LockStore):
 
     @property
     def where(self) -> str:
-        return f"Redis at {_without_password(self.url)}" if self._redis is not None else "this process's memory"
+        return f"Redis at {safe_url(self.url)}" if self._redis is not None else "this process's memory"
 
     # --- storage -------------------------------------------------------------------------------------
 
@@ -149,10 +150,3 @@ def _parse(raw: Optional[Any]) -> Optional[TicketLock]:
     if not raw:
         return None
     return TicketLock.from_dict(json.loads(raw))
-
-
-def _without_password(url: str) -> str:
-    if "@" not in url:
-        return url
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://***@{rest.split('@', 1)[1]}"

@@ -56,7 +56,7 @@ WINDOW_TURNS = 16
 CACHE_CONVERSATIONS = 2000
 CACHE_EVENTS = 400_000
 #: How long a database error is retried before the turn fails.
-RETRY_S = float(os.environ.get("CARELINE_TRACKER_RETRY_S", "15"))
+RETRY_S = float(os.environ.get("CARELINE_TRACKER_RETRY_S") or 15)  # Settings.tracker_retry_s
 
 #: The attribute a handed-out tracker carries: how many of its events are stored, and up to which event id.
 STORED = "_careline_stored"

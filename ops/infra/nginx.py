@@ -36,6 +36,10 @@ from careline.shared.settings import PROJECT_ROOT, Settings
 from ops.infra import ServerMissing, find_program, running_as_root
 
 HEALTH_PATH = "/.careline-proxy-health"
+#: What a REST caller gets when the Rasa server holding its message died before answering (nginx's own 502
+#: page otherwise): the REST channel's JSON error form, 503 with Retry-After; the message is not replayed.
+REST_UNAVAILABLE = ('{"error": "unavailable", "detail": "the Rasa server that had this message stopped before it '
+                    'answered; send the message again", "messages": []}')
 READ_TIMEOUT_S = 120
 WORKER_ACCOUNTS = ("www-data", "nobody")  # Debian's nginx account, else nobody
 
@@ -207,6 +211,14 @@ http {{
             proxy_pass http://rasa_by_sender;
 {headers}
             proxy_set_header Connection close;
+            # the server died with the message in hand (never replayed): an answer in the REST channel's own form
+            error_page 502 504 = @rest_unavailable;
+        }}
+
+        location @rest_unavailable {{
+            default_type application/json;
+            add_header Retry-After 5 always;
+            return 503 '{REST_UNAVAILABLE}';
         }}
 
         location / {{

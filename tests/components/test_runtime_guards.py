@@ -100,6 +100,17 @@ def test_a_slow_action_server_gets_the_apology_after_the_time_limit(domain, slow
     assert [type(event) for event in events] == [BotUttered]
 
 
+def test_after_one_failure_the_turns_other_actions_are_not_tried(domain, slow_action_server, monkeypatch):
+    """A hung server costs one wait a turn, not one per action (the form's validation, then the answer...)."""
+    monkeypatch.setattr(guards, "ACTION_TIMEOUT_S", 2.0)
+    action = RemoteAction("action_order_request", EndpointConfig(slow_action_server))
+    tracker = _tracker(domain)
+    tracker.update(guards.apology())
+    started = time.monotonic()
+    assert _run(action, tracker, domain) == []
+    assert time.monotonic() - started < 0.5
+
+
 def test_a_store_that_refuses_silent_fallback_is_not_wrapped_in_one(domain):
     class Careful(InMemoryTrackerStore):
         refuses_silent_fallback = True

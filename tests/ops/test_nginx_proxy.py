@@ -38,7 +38,7 @@ BACKEND = textwrap.dedent("""
     async def anything(request, path):
         with open(record, "a") as log:
             log.write(json.dumps({"port": port, "method": request.method, "path": request.path}) + "\\n")
-        if path == "die":  # the server crashes with the request in hand
+        if path == "die" or b'"message": "die"' in (request.body or b""):  # crashes with the request in hand
             os._exit(1)
         return response.json({"port": port, "remote_addr": request.remote_addr, "ip": request.ip,
                               "upgrade": request.headers.get("upgrade"),
@@ -167,3 +167,11 @@ def test_one_conversations_rest_messages_go_to_one_server_and_conversations_spre
         assert len({port_for(sender) for _ in range(6)}) == 1, sender
     ports = {port_for(f"customer-{number}") for number in range(24)}
     assert ports == set(proxied.settings.rasa_backend_ports)
+
+
+def test_a_rest_message_whose_server_dies_gets_the_rest_channels_json_503_and_is_not_replayed(proxied):
+    answer = requests.post(f"{proxied.url}/webhooks/rest/webhook", json={"sender": "c-dies", "message": "die"},
+                           timeout=30)
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "5"
+    assert answer.json()["error"] == "unavailable" and answer.json()["messages"] == []
+    assert [entry["path"] for entry in proxied.received()].count("/webhooks/rest/webhook") == 1

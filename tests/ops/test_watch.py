@@ -5,6 +5,7 @@ reset after 3 s up) keep each test to seconds; the system's own timings are 1 s,
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -57,7 +58,7 @@ class Running:
         self.places = _places(tmp_path)
         self.log_path = tmp_path / "log" / "supervisor.log"
         self.watcher = Watcher(self.places, services, EventLog(self.log_path), backoff, health_timeout_s=20,
-                               tick_s=0.05)
+                               tick_s=0.05, liveness=(0.2, 5))
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.watcher.watch, args=(self.stop.is_set,), daemon=True)
 
@@ -74,13 +75,13 @@ class Running:
         assert pid is not None, f"{name} has no live pid file"
         return pid
 
-    def healthy_again(self, name: str, old_pid: int) -> int:
+    def healthy_again(self, name: str, old_pid: int, timeout: float = 15.0) -> int:
         """Wait for a new healthy process of `name` (not `old_pid`); return its pid."""
         def new_pid() -> bool:
             pid = processes.read_pid(self.places, name)
             return bool(pid and pid != old_pid and any(f"{name} is healthy again (pid {pid})" in line
                                                        for line in self.lines()))
-        _until(new_pid, what=f"{name} healthy again")
+        _until(new_pid, timeout=timeout, what=f"{name} healthy again")
         return self.pid(name)
 
     def finish(self) -> List[str]:
@@ -206,3 +207,21 @@ def test_a_process_left_by_a_supervisor_that_died_is_adopted_then_restarted_when
                          r"restart #1 in 0.2s$", line) for line in run.lines()), run.lines()
     assert new_pid != orphan.pid
     orphan.wait(5)
+
+
+def test_a_process_that_hangs_is_stopped_and_started_again(running):
+    """kill -STOP: the process lives on but answers nothing; after 5 failed health checks it is restarted."""
+    port = _free_port()
+    run = running([_http_service("hangs", port)])
+    old = run.pid("hangs")
+    os.kill(old, signal.SIGSTOP)
+    try:
+        new = run.healthy_again("hangs", old, timeout=40)  # 5 probes of up to 3 s each
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(old, signal.SIGCONT)
+    assert new != old and not processes.alive(old)
+    assert any(re.fullmatch(rf"{STAMP} hangs did not answer its health check 5 times in a row \(1s\); stopping it "
+                            r"to start it again", line) for line in run.lines()), run.lines()
+    assert any(re.fullmatch(rf"{STAMP} hangs exited \(hung\) after [\d.]+s; restart #1 in 0.2s", line)
+               for line in run.lines()), run.lines()

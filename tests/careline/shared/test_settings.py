@@ -123,3 +123,13 @@ def test_in_a_container_the_desk_reaches_rasa_and_browsers_the_chat_at_the_addre
     assert load_settings({}, root=tmp_path).chat_url == "http://127.0.0.1:5005"
     with pytest.raises(SettingsError, match="CARELINE_RASA_URL"):
         load_settings({"CARELINE_RASA_URL": "nginx:5005"}, root=tmp_path)
+
+
+def test_the_run_time_limits_come_from_dotenv_too_and_reach_the_rasa_server(tmp_path: Path):
+    (tmp_path / ".env").write_text("CARELINE_ACTION_TIMEOUT_S=5\nCARELINE_TRACKER_RETRY_S=30\n")
+    settings = load_settings({}, root=tmp_path)
+    assert (settings.action_timeout_s, settings.tracker_retry_s) == (5.0, 30.0)
+    assert settings.process_env()["CARELINE_ACTION_TIMEOUT_S"] == "5"
+    assert settings.process_env()["CARELINE_TRACKER_RETRY_S"] == "30"
+    with pytest.raises(SettingsError, match="CARELINE_ACTION_TIMEOUT_S"):
+        load_settings({"CARELINE_ACTION_TIMEOUT_S": "0"}, root=tmp_path)
