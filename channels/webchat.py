@@ -159,6 +159,17 @@ class _Blueprint(SocketBlueprint):
         super().register(app, options)
 
 
+def _shared_rooms(redis_url: str) -> Dict[str, Any]:
+    """With several Rasa servers (CARELINE_REDIS_URL), a socket lives on one of them while an agent's reply,
+    a typing poke or a follow-up may reach another through the HTTP API: the rooms are shared through
+    Redis (python-socketio's AsyncRedisManager), so every emit reaches the socket wherever it is."""
+    if not redis_url:
+        return {}
+    from socketio import AsyncRedisManager
+
+    return {"client_manager": AsyncRedisManager(redis_url, channel="careline-webchat")}
+
+
 class WebChatInput(InputChannel):
     @classmethod
     def name(cls) -> str:
@@ -234,7 +245,7 @@ class WebChatInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> SocketBlueprint:
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins=list(settings().allowed_web_origins),
-                          json=SAFE_JSON)
+                          json=SAFE_JSON, **_shared_rooms(settings().redis_url))
         self.sio = sio
         blueprint = _Blueprint(self, sio, self.socketio_path, "careline_socketio", __name__)
 

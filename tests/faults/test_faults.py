@@ -149,3 +149,28 @@ def test_twenty_messages_at_once_from_one_customer_are_all_handled_once_each_in_
     assert stored == texts, "each message stored once, in the order sent"
     users = [json.loads(row[3]) for row in prod_system.tracker_events(sender) if row[0] == "user"]
     assert len({event.get("message_id") for event in users}) == 20
+
+
+def test_an_agents_replies_reach_the_customers_socket_whichever_server_the_desk_reaches(prod_system):
+    """The widget's socket lives on one Rasa server (ip_hash); the desk's replies arrive through the HTTP API at
+    either: the rooms are shared through Redis, so every reply reaches the customer live."""
+    from careline.desk.rasa_api import RasaAPI
+    from tests.e2e.test_webchat_protocol import Widget
+
+    widget = Widget(prod_system)
+    try:
+        widget.start()
+        assert widget.say("hello")[0], "the customer wrote first (the desk answers on the channel they used)"
+        desk = RasaAPI(prod_system.rasa_url, prod_system.token)
+        served_before = len(prod_system.backend_of_requests(path=f"/conversations/{widget.sender}/tracker/events"))
+        for number in range(10):
+            desk.send_agent_message(widget.sender, f"agent reply {number}", "Dana Agent")
+        got = []
+        while len(got) < 10:
+            data, _ = widget.expect("bot_uttered", 15)
+            got.append(data.get("text"))
+        assert got == [f"agent reply {number}" for number in range(10)]
+        served = prod_system.backend_of_requests(path=f"/conversations/{widget.sender}/tracker/events")
+        assert set(served[served_before:]) == {"rasa-1", "rasa-2"}, "the replies went through both servers"
+    finally:
+        widget.sio.disconnect()
