@@ -32,7 +32,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, TypeVar
 
 import sqlalchemy as sa
 import sqlalchemy.exc
@@ -54,7 +54,7 @@ logger = logging.getLogger(__name__)
 WINDOW_TURNS = 16
 #: Conversations whose state a process keeps, and the events all of them may hold together.
 CACHE_CONVERSATIONS = 2000
-CACHE_EVENTS = 400_000
+CACHE_EVENTS = 200_000   # about 400 MB at 2 KB an event
 #: How long a database error is retried before the turn fails.
 RETRY_S = float(os.environ.get("CARELINE_TRACKER_RETRY_S") or 15)  # Settings.tracker_retry_s
 
@@ -155,6 +155,7 @@ class _Conversations:
 
     def __init__(self, max_conversations: int = CACHE_CONVERSATIONS, max_events: int = CACHE_EVENTS) -> None:
         self._items: OrderedDict[str, _Conversation] = OrderedDict()
+        self._sizes: Dict[str, int] = {}  # each conversation's size when it was last put: it grows in place
         self._events = 0
         self._max_conversations = max_conversations
         self._max_events = max_events
@@ -168,23 +169,30 @@ class _Conversations:
             return item
 
     def put(self, sender_id: str, item: _Conversation) -> None:
+        """Keep `item` (again, after it grew): the oldest conversations go beyond the budget, this one too
+        when it alone is larger (its next turn reads it from the database again)."""
         with self._lock:
-            old = self._items.pop(sender_id, None)
-            self._events -= old.size() if old else 0
+            self._items.pop(sender_id, None)
+            self._events -= self._sizes.pop(sender_id, 0)
             self._items[sender_id] = item
-            self._events += item.size()
-            while len(self._items) > 1 and (len(self._items) > self._max_conversations
-                                            or self._events > self._max_events):
-                _, dropped = self._items.popitem(last=False)
-                self._events -= dropped.size()
+            self._sizes[sender_id] = item.size()
+            self._events += self._sizes[sender_id]
+            while self._items and (len(self._items) > self._max_conversations or self._events > self._max_events):
+                dropped, _ = self._items.popitem(last=False)
+                self._events -= self._sizes.pop(dropped, 0)
 
     def forget(self, sender_id: str) -> None:
         with self._lock:
-            old = self._items.pop(sender_id, None)
-            self._events -= old.size() if old else 0
+            self._items.pop(sender_id, None)
+            self._events -= self._sizes.pop(sender_id, 0)
 
     def __len__(self) -> int:
         return len(self._items)
+
+    @property
+    def events(self) -> int:
+        """The events of every kept conversation, as counted when each was last put."""
+        return self._events
 
 
 class CarelineTrackerStore(SQLTrackerStore):
@@ -219,13 +227,19 @@ class CarelineTrackerStore(SQLTrackerStore):
     # --- database access, retried -----------------------------------------------------------------------
 
     async def _retrying(self, what: str, work: Callable[[], T]) -> T:
+        """`work` in a thread (a hung database must not freeze the server's other conversations), retried
+        on database errors until `retry_s` is spent; then TrackerStoreUnavailable, even if it still hangs."""
         deadline = time.monotonic() + self.retry_s
         delay = 0.1
         attempt = 0
         while True:
             attempt += 1
             try:
-                return work()
+                return await asyncio.wait_for(asyncio.to_thread(work), max(0.5, deadline - time.monotonic()))
+            except asyncio.TimeoutError as error:
+                logger.error("tracker store: %s did not answer within %.0fs; giving up", what, self.retry_s)
+                raise TrackerStoreUnavailable(
+                    f"the conversation database did not answer ({what}) within {self.retry_s:.0f}s") from error
             except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError,
                     sqlalchemy.exc.DBAPIError) as error:
                 if time.monotonic() + delay > deadline:

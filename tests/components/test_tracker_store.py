@@ -4,7 +4,11 @@ and a database outage fails loudly instead of answering from memory."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import signal
+import subprocess
 import time
 from pathlib import Path
 from typing import List
@@ -18,7 +22,8 @@ from rasa.shared.core.events import (ActionExecuted, ActiveLoop, BotUttered, Con
                                      SessionStarted, SlotSet, UserUttered)
 
 from careline.shared.settings import PROJECT_ROOT
-from components.runtime.tracker_store import CarelineTrackerStore, TrackerStoreUnavailable, window_start
+from components.runtime.tracker_store import (CarelineTrackerStore, TrackerStoreUnavailable, _Conversations,
+                                              window_start)
 from tests import pg
 
 
@@ -195,4 +200,67 @@ def test_a_database_outage_fails_the_turn_and_a_restart_within_the_retry_time_lo
 
         asyncio.run(run())
     finally:
+        server.stop()
+
+
+def test_the_cache_counts_a_conversation_as_it_grows_and_keeps_within_its_budget(tmp_path, domain):
+    async def run() -> None:
+        store = CarelineTrackerStore(domain, _url(tmp_path), window_turns=2)
+        store._conversations = _Conversations(max_conversations=10, max_events=60)
+        clock = [time.time()]
+        await _say(store, "small", _turn(0, clock))
+        for number in range(30):          # one long chat: it outgrows the whole budget
+            await _say(store, "long", _turn(number, clock))
+        assert store._conversations.events <= 60
+        tracker = await store.get_or_create_tracker("long")   # read again from the database: nothing lost
+        assert tracker.latest_message.text == "message 29"
+
+    asyncio.run(run())
+
+
+def test_a_hung_database_fails_the_turn_in_time_and_never_freezes_the_server(domain):
+    try:
+        server = pg.start_server()
+    except pg.PostgresUnavailable as error:
+        pg.unavailable(str(error))
+        return
+    processes: List[int] = []
+    try:
+        url = server.create_database("tracker")
+
+        async def run() -> None:
+            store = CarelineTrackerStore(domain, url, retry_s=2.0)
+            clock = [time.time()]
+            await _say(store, "c5", _turn(0, clock))
+            found = subprocess.run(["pgrep", "-f", str(server.data_dir)], capture_output=True, text=True)
+            for postmaster in found.stdout.split():   # the server and every backend it started
+                children = subprocess.run(["pgrep", "-P", postmaster], capture_output=True, text=True)
+                processes.extend(int(pid) for pid in [postmaster, *children.stdout.split()])
+            assert processes
+            for pid in processes:
+                os.kill(pid, signal.SIGSTOP)
+            ticks: List[float] = []
+
+            async def tick() -> None:      # another conversation's work on the same event loop
+                while True:
+                    ticks.append(time.monotonic())
+                    await asyncio.sleep(0.05)
+
+            ticking = asyncio.create_task(tick())
+            started = time.monotonic()
+            with pytest.raises(TrackerStoreUnavailable):
+                await _say(store, "c5", _turn(1, clock))
+            ticking.cancel()
+            took = time.monotonic() - started
+            for pid in processes:   # before the loop ends: asyncio.run waits for the thread still in the query
+                os.kill(pid, signal.SIGCONT)
+            assert took < 5
+            gaps = [later - earlier for earlier, later in zip(ticks, ticks[1:])]
+            assert len(ticks) > 20 and max(gaps) < 0.5, "the event loop went on while the database hung"
+
+        asyncio.run(run())
+    finally:
+        for pid in processes:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
         server.stop()
