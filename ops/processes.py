@@ -44,6 +44,8 @@ class Service:
             their own workers and would take a signal to a worker as something else.
         wait: wait until it is healthy before the next service starts (False: the next one starts
             at once and both are waited for together, e.g. the Rasa servers load their models side by side).
+        foreign: a server that is not Careline's (PostgreSQL, Redis, nginx): it gets a bare environment
+            (PATH, locale, time zone) and `env`, never the system's secrets.
     """
 
     name: str
@@ -58,6 +60,18 @@ class Service:
     stop_signal: int = signal.SIGTERM
     signal_group: bool = True
     wait: bool = True
+    foreign: bool = False
+
+
+#: What a foreign server inherits of the supervisor's environment.
+BARE_ENV = ("PATH", "LANG", "LC_ALL", "TZ")
+
+
+def environment(places: Places, service: Service) -> Dict[str, str]:
+    """The environment `service` starts with."""
+    if service.foreign:
+        return {**{key: places.env[key] for key in BARE_ENV if key in places.env}, **service.env}
+    return {**places.env, **service.env}
 
 
 @dataclass(frozen=True)
@@ -183,7 +197,7 @@ def start(places: Places, service: Service) -> subprocess.Popen:
         user, group, extra_groups = service.user, _primary_group(service.user), []
     with places.log_path(service.name).open("ab") as log:
         process = subprocess.Popen(
-            service.command, cwd=places.cwd, env={**places.env, **service.env}, stdout=log,
+            service.command, cwd=places.cwd, env=environment(places, service), stdout=log,
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
             user=user, group=group, extra_groups=extra_groups,
         )

@@ -88,20 +88,20 @@ def postgres_server(settings: Settings) -> Service:
     return Service(name="postgres", port=settings.pg_port, port_setting="CARELINE_PG_PORT",
                    command=postgres.command(settings), probe=postgres.probe(settings), user=postgres.account(),
                    prepare=lambda: postgres.prepare(settings), setup=_postgres_setup(settings),
-                   stop_signal=signal.SIGINT, signal_group=False)
+                   stop_signal=signal.SIGINT, signal_group=False, foreign=True)
 
 
 def redis_server(settings: Settings) -> Service:
     """The prod profile's Redis (ops/infra/redis.py)."""
     return Service(name="redis", port=settings.redis_port, command=redis.command(settings),
-                   probe=redis.probe(settings), prepare=lambda: redis.prepare(settings))
+                   probe=redis.probe(settings), prepare=lambda: redis.prepare(settings), foreign=True)
 
 
 def proxy(settings: Settings) -> Service:
     """nginx in front of the Rasa servers (ops/infra/nginx.py)."""
     return Service(name="nginx", port=settings.rasa_port, port_setting="CARELINE_RASA_PORT",
                    command=nginx.command(settings), probe=nginx.probe(settings),
-                   prepare=lambda: nginx.prepare(settings))
+                   prepare=lambda: nginx.prepare(settings), foreign=True)
 
 
 def infrastructure(settings: Settings) -> List[Service]:

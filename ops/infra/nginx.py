@@ -136,7 +136,7 @@ error_log stderr warn;
 {f"user {user};" if user else "# workers run as the invoking user"}
 
 events {{
-    worker_connections 1024;
+    worker_connections 4096;
 }}
 
 http {{
@@ -148,6 +148,12 @@ http {{
     access_log {var}/access.log careline;
 {temp}
     client_max_body_size 1m;
+    # a client that opens connections and sends nothing (or a byte a minute) is let go, and one address holds
+    # at most 256 connections (a whole office behind one address still fits)
+    client_header_timeout 10s;
+    client_body_timeout 10s;
+    limit_conn_zone $binary_remote_addr zone=per_address:10m;
+    limit_conn per_address 256;
     client_body_buffer_size 1m;
     proxy_max_temp_file_size 0;
 
@@ -203,7 +209,7 @@ http {{
             proxy_buffering off;
         }}
 
-        location = /webhooks/rest/webhook {{
+        location ~ ^/webhooks/rest/webhook/?$ {{
             js_content careline.bySender;
         }}
 

@@ -605,7 +605,7 @@ def test_nginx_routes_like_the_local_proxy(local: Local, compose: Dict[str, Any]
         assert server.find("listen")[0].args[0].endswith(str(settings.rasa_port))
         assert _block(config, "http", "server", "location /socket.io/").find("proxy_pass")[0].args == \
             ["http://rasa_sticky"]
-        assert _block(config, "http", "server", "location = /webhooks/rest/webhook").find("js_content")
+        assert _block(config, "http", "server", "location ~ ^/webhooks/rest/webhook/?$").find("js_content")
         assert _block(config, "http", "server", "location /").find("proxy_pass")[0].args == ["http://rasa"]
         assert _block(config, "http", "server", f"location = {nginx.HEALTH_PATH}")
     # the image's access log: the same format (paths without the query string and its token)

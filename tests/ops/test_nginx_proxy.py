@@ -165,6 +165,9 @@ def test_one_conversations_rest_messages_go_to_one_server_and_conversations_spre
 
     for sender in ("customer-a", "customer-b", "customer-c"):
         assert len({port_for(sender) for _ in range(6)}) == 1, sender
+        slash = requests.post(f"{proxied.url}/webhooks/rest/webhook/", json={"sender": sender, "message": "hi"},
+                              timeout=10)
+        assert slash.json()["port"] == port_for(sender), "a trailing slash takes the same route"
     ports = {port_for(f"customer-{number}") for number in range(24)}
     assert ports == set(proxied.settings.rasa_backend_ports)
 

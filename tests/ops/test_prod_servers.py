@@ -144,3 +144,14 @@ def test_clusters_of_removed_var_folders_are_removed_and_no_other(tmp_path):
     (clusters["running"] / "data" / "postmaster.pid").write_text(f"{os.getpid()}\n/somewhere\n")
     assert postgres.remove_orphans(home) == [clusters["gone"]]
     assert sorted(path.name for path in home.iterdir()) == ["careline-linked", "careline-running", "careline-unknown"]
+
+
+def test_the_foreign_servers_get_none_of_the_systems_secrets(servers):
+    """PostgreSQL runs as another account and Redis and nginx are not Careline's: a bare environment each."""
+    settings, _ = servers
+    for name in ("postgres", "redis"):
+        pid = processes.read_pid(places(settings), name)
+        assert pid is not None
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        names = {entry.split(b"=", 1)[0].decode() for entry in environ if entry}
+        assert names <= {"PATH", "LANG", "LC_ALL", "TZ"}, (name, names)
