@@ -195,10 +195,17 @@ class WebChatInput(InputChannel):
         return WebChatOutput(self.sio, self.bot_message_evt) if self.sio else None
 
     async def _tracker(self, sender: str) -> Optional[DialogueStateTracker]:
+        """The stored conversation, read once a turn in progress has been stored (under the conversation's
+        lock: a page reloaded while the bot answers still shows the message it just sent)."""
         agent = getattr(getattr(self.app, "ctx", None), "agent", None)
         if agent is None or agent.tracker_store is None:
             return None
-        tracker: Optional[DialogueStateTracker] = await agent.tracker_store.retrieve(sender)
+        lock_store = getattr(agent, "lock_store", None)
+        if lock_store is None:
+            stored: Optional[DialogueStateTracker] = await agent.tracker_store.retrieve(sender)
+            return stored
+        async with lock_store.lock(sender):
+            tracker: Optional[DialogueStateTracker] = await agent.tracker_store.retrieve(sender)
         return tracker
 
     def _history(self, tracker: Optional[DialogueStateTracker]) -> List[Dict[str, Any]]:

@@ -54,6 +54,7 @@ ALLOWED: List[Tuple[str, str, str]] = [
     ("channels/guard.py", "sender_problem", "the JSON error an integration (API client) reads"),
     ("channels/rest.py", "RestInput.blueprint.messages", "`detail` of the JSON errors an integration reads"),
     ("channels/rest.py", "RestInput.blueprint.receive", "`detail` of the JSON errors an integration reads"),
+    ("channels/rest.py", "RestInput.blueprint.answer", "`detail` of the JSON errors an integration reads"),
     ("channels/rest.py", "_unavailable", "`detail` of the JSON error an integration reads (503)"),
     ("careline/shared/unavailable.py", "*", "which shared part failed: the 503's `detail` and the log line"),
     ("careline/shared/ratelimit.py", "RateLimitUnavailable", "which shared part failed: the 503's `detail`"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import queue
 import secrets
+import time
 from typing import Any, List, Optional, Tuple
 
 import pytest
@@ -123,17 +124,26 @@ def test_ending_the_chat_revokes_the_session(system, widget):
     assert fresh != token and history == [], "a revoked token opens nothing"
 
 
+def _stored(system, sender: str, count: int, timeout_s: float = 10) -> None:
+    """Wait until `count` customer messages of `sender` are stored (the turn is stored after its reply)."""
+    deadline = time.monotonic() + timeout_s
+    while len(_user_events(system, sender)) < count:
+        assert time.monotonic() < deadline, f"{count} messages of {sender} were not stored in {timeout_s:.0f}s"
+        time.sleep(0.05)
+
+
 def test_a_session_revoked_by_ops_stops_an_open_socket(system, widget):
     customer = widget()
     token, _ = customer.start(None)
     sender = webchat.sender_for(token)
     customer.say("hello")
-    before = len(_user_events(system, sender))
+    _stored(system, sender, 1)   # the reply is on screen before the turn is stored
     assert WebSessions(make_engine(load_settings(environ=system.env).store_db_url)).revoke(sender=sender)
     answer = customer.say("I want a refund")
     assert answer["error"] == "session_ended"
     customer.wait("session_required")
-    assert len(_user_events(system, sender)) == before, "the message never reached the conversation"
+    time.sleep(1)
+    assert len(_user_events(system, sender)) == 1, "the message never reached the conversation"
 
 
 def test_hostile_socket_packets_are_dropped_and_the_socket_lives_on(system, widget):
@@ -147,4 +157,5 @@ def test_hostile_socket_packets_are_dropped_and_the_socket_lives_on(system, widg
         nested = [nested]
     customer.sio.emit("user_uttered", {"message": "hi", "metadata": nested})
     assert customer.say("hello")["text"], "the socket still works"
+    _stored(system, sender, 1)
     assert [e["text"] for e in _user_events(system, sender)] == ["hello"]

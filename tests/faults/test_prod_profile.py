@@ -3,6 +3,7 @@ supervisor bringing back an action server and a Rasa server killed with -9 while
 from __future__ import annotations
 
 import re
+import time
 import uuid
 
 import pytest
@@ -29,6 +30,9 @@ def test_a_conversation_through_nginx_is_served_by_both_servers_and_stored_in_po
     answer = _text(prod_system.say(sender, "maria.lopez@example.com"))
     assert answer.startswith("Thanks, Maria.") and "CL-100001" in answer and "Brass table lamp" in answer
 
+    deadline = time.monotonic() + 5   # nginx writes a request's log line once its answer is sent
+    while sum((prod_system.served_counts() - before).values()) < 4 and time.monotonic() < deadline:
+        time.sleep(0.1)
     served = prod_system.served_counts() - before
     assert sum(served.values()) == 4 and len(served) == 1, served  # one conversation, one server (its order)
     for _ in range(12):
