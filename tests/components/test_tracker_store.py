@@ -11,7 +11,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import List
+from typing import Iterator, List
 
 import pytest
 import sqlalchemy as sa
@@ -30,6 +30,20 @@ from tests import pg
 @pytest.fixture(scope="module")
 def domain() -> Domain:
     return Domain.load(str(PROJECT_ROOT / "domain.yml"))
+
+
+@pytest.fixture
+def server() -> Iterator[pg.PostgresServer]:
+    """A throwaway PostgreSQL server of the test's own (the test stops or hangs it); removed afterwards."""
+    try:
+        started = pg.start_server()
+    except pg.PostgresUnavailable as error:
+        pg.unavailable(str(error))
+        return
+    try:
+        yield started
+    finally:
+        started.stop()
 
 
 def _url(tmp_path: Path, name: str = "tracker.db") -> str:
@@ -163,44 +177,36 @@ def test_a_tracker_from_elsewhere_is_saved_as_rasa_does(tmp_path, domain):
     asyncio.run(run())
 
 
-def test_a_database_outage_fails_the_turn_and_a_restart_within_the_retry_time_loses_nothing(domain):
-    try:
-        server = pg.start_server()
-    except pg.PostgresUnavailable as error:
-        pg.unavailable(str(error))
-        return
-    try:
-        url = server.create_database("tracker")
+def test_a_database_outage_fails_the_turn_and_a_restart_within_the_retry_time_loses_nothing(domain, server):
+    url = server.create_database("tracker")
 
-        async def run() -> None:
-            store = CarelineTrackerStore(domain, url, retry_s=1.0)
-            clock = [time.time()]
-            await _say(store, "c4", _turn(0, clock))
-            server._run(str(server.bin_dir / "pg_ctl"), "stop", "-m", "fast", "-w", "-D", str(server.data_dir))
-            started = time.monotonic()
-            with pytest.raises(TrackerStoreUnavailable):
-                await _say(store, "c4", _turn(1, clock))
-            assert time.monotonic() - started < 10
-            with pytest.raises(TrackerStoreUnavailable):
-                await store.retrieve("c4")   # never "no such conversation" while the database is away
+    async def run() -> None:
+        store = CarelineTrackerStore(domain, url, retry_s=1.0)
+        clock = [time.time()]
+        await _say(store, "c4", _turn(0, clock))
+        server._run(str(server.bin_dir / "pg_ctl"), "stop", "-m", "fast", "-w", "-D", str(server.data_dir))
+        started = time.monotonic()
+        with pytest.raises(TrackerStoreUnavailable):
+            await _say(store, "c4", _turn(1, clock))
+        assert time.monotonic() - started < 10
+        with pytest.raises(TrackerStoreUnavailable):
+            await store.retrieve("c4")   # never "no such conversation" while the database is away
 
-            patient = CarelineTrackerStore.__new__(CarelineTrackerStore)
-            patient.__dict__.update(store.__dict__)
-            patient.retry_s = 30.0
-            restart = asyncio.get_running_loop().run_in_executor(None, lambda: (time.sleep(1.5), server._run(
-                str(server.bin_dir / "pg_ctl"), "start", "-w", "-D", str(server.data_dir), "-l",
-                str(server.log_file), "-o", f"-p {server.port} -c listen_addresses=127.0.0.1 "
-                f"-c unix_socket_directories={server.root}")))
-            await _say(patient, "c4", _turn(2, clock))   # retried until the database is back
-            await restart
-            stored = _stored(url, "c4")
-            assert stored.count("user") == 2, "the turn that failed was not stored; the one after the restart was"
-            tracker = await patient.get_or_create_tracker("c4")
-            assert tracker.latest_message.text == "message 2"
+        patient = CarelineTrackerStore.__new__(CarelineTrackerStore)
+        patient.__dict__.update(store.__dict__)
+        patient.retry_s = 30.0
+        restart = asyncio.get_running_loop().run_in_executor(None, lambda: (time.sleep(1.5), server._run(
+            str(server.bin_dir / "pg_ctl"), "start", "-w", "-D", str(server.data_dir), "-l",
+            str(server.log_file), "-o", f"-p {server.port} -c listen_addresses=127.0.0.1 "
+            f"-c unix_socket_directories={server.root}")))
+        await _say(patient, "c4", _turn(2, clock))   # retried until the database is back
+        await restart
+        stored = _stored(url, "c4")
+        assert stored.count("user") == 2, "the turn that failed was not stored; the one after the restart was"
+        tracker = await patient.get_or_create_tracker("c4")
+        assert tracker.latest_message.text == "message 2"
 
-        asyncio.run(run())
-    finally:
-        server.stop()
+    asyncio.run(run())
 
 
 def test_the_cache_counts_a_conversation_as_it_grows_and_keeps_within_its_budget(tmp_path, domain):
@@ -218,12 +224,7 @@ def test_the_cache_counts_a_conversation_as_it_grows_and_keeps_within_its_budget
     asyncio.run(run())
 
 
-def test_a_hung_database_fails_the_turn_in_time_and_never_freezes_the_server(domain):
-    try:
-        server = pg.start_server()
-    except pg.PostgresUnavailable as error:
-        pg.unavailable(str(error))
-        return
+def test_a_hung_database_fails_the_turn_in_time_and_never_freezes_the_server(domain, server):
     processes: List[int] = []
     try:
         url = server.create_database("tracker")
@@ -263,4 +264,3 @@ def test_a_hung_database_fails_the_turn_in_time_and_never_freezes_the_server(dom
         for pid in processes:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGCONT)
-        server.stop()

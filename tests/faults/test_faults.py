@@ -9,7 +9,8 @@ import signal
 import threading
 import time
 import uuid
-from typing import Dict, List
+from contextlib import contextmanager
+from typing import Dict, Iterator, List
 
 import pytest
 import requests
@@ -21,6 +22,17 @@ pytestmark = pytest.mark.faults
 
 def _sender(kind: str) -> str:
     return f"fault-{kind}-{uuid.uuid4().hex[:12]}"
+
+
+@contextmanager
+def hung(prod_system, name: str) -> Iterator[None]:
+    """`name` stopped with SIGSTOP (alive, answering nothing) for the block, then let go on."""
+    pid = prod_system.pid(name)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
 
 
 def _texts(response: requests.Response) -> str:
@@ -59,14 +71,10 @@ def test_an_action_server_killed_mid_conversation_gets_an_apology_and_a_person_o
 def test_a_hung_action_server_gets_the_apology_after_the_time_limit_then_the_conversation_goes_on(prod_system):
     sender = _sender("hung-actions")
     assert "order number" in _texts(prod_system.post(sender, "hi, where is my order?"))
-    pid = prod_system.pid("actions")
-    os.kill(pid, signal.SIGSTOP)
-    try:
+    with hung(prod_system, "actions"):
         started = time.monotonic()
         response = prod_system.post(sender, "it's CL-100001")
         took = time.monotonic() - started
-    finally:
-        os.kill(pid, signal.SIGCONT)
     _apology_with_a_person(response)
     assert 3 <= took < 12, f"answered after {took:.1f}s (limit 3 s: CARELINE_ACTION_TIMEOUT_S)"
     _verified_answer(prod_system, sender)
@@ -106,15 +114,11 @@ def test_redis_hung_is_a_clear_refusal_and_no_conversation_crosses_another(prod_
     first, second = _sender("redis-a"), _sender("redis-b")
     prod_system.post(first, "hello")
     prod_system.post(second, "hello")
-    pid = prod_system.pid("redis")
-    os.kill(pid, signal.SIGSTOP)
-    try:
+    with hung(prod_system, "redis"):
         started = time.monotonic()
         refused = prod_system.post(first, "what is your return policy")
         took = time.monotonic() - started
         also = prod_system.post(second, "do you ship to canada")
-    finally:
-        os.kill(pid, signal.SIGCONT)
     for response in (refused, also):
         assert response.status_code == 503, response.text
         body = response.json()
