@@ -225,6 +225,17 @@ def test_the_log_stays_at_the_newest_line_when_the_panel_changes_size(system, br
     assert scroll_top(page) == 0, "a customer reading older messages stays where they are"
     box.fill("")
 
+    # The customer scrolls up and, before the scroll event reaches the widget (the next frame), something
+    # changes the log (here an agent starts typing; an answer or a confirmation does the same).
+    page.locator(".cl-log").evaluate("el => { el.scrollTop = el.scrollHeight; }")
+    wait_at_the_bottom(page)
+    page.wait_for_timeout(200)
+    typing = "CarelineChat.socket().listeners('agent_typing').forEach((f) => f({agent: 'Sam', typing: %s}))"
+    page.evaluate("() => { document.querySelector('.cl-log').scrollTop = 0; %s; }" % (typing % "true"))
+    page.wait_for_timeout(300)
+    assert scroll_top(page) == 0, "a change in the scroll event's gap does not pull the customer down"
+    page.evaluate(typing % "false")
+
     record = "() => CarelineChat.socket().on('bot_uttered', (m) => { window.__newest = m.at; })"
     page.evaluate(record)
     bots = count(page)

@@ -57,6 +57,7 @@
   var connection = "";        /* the header's words while the connection is down, else "" */
   var stuck = true;           /* the log shows its newest line: keep it there */
   var rebuilding = false;     /* the history is being put on screen */
+  var pinnedAt = 0;           /* the log's scrollTop where the widget last put (or found) the newest line */
   var historyTimer = null;
   var typingTimer = null;
   var typingMode = null;      /* null, "bot" or "agent" */
@@ -164,19 +165,30 @@
   /* To the newest line, and stay there. */
   function scrollDown() {
     ui.log.scrollTop = ui.log.scrollHeight;
+    pinnedAt = ui.log.scrollTop;
     stuck = true;
     ui.jump.hidden = true;
   }
 
+  /* The customer moved up from the newest line and the scroll event saying so has not come yet (it
+   * comes with the next frame): an answer or a confirmation in between must not pull them back down. */
+  function movedUp() {
+    return ui.log.scrollTop < pinnedAt - 1 && fromBottom() > STICK_PX;
+  }
+
   /* After anything that may change the log's size or content: at the newest line if the customer was. */
   function follow() {
-    if (stuck && !rebuilding) { ui.log.scrollTop = ui.log.scrollHeight; }
+    if (!stuck || rebuilding) { return; }
+    if (movedUp()) { stuck = false; return; }
+    ui.log.scrollTop = ui.log.scrollHeight;
+    pinnedAt = ui.log.scrollTop;
   }
 
   /* The customer scrolled (or the log did): are they at the newest line? */
   function onLogScroll() {
     if (ui.panel.hidden || rebuilding) { return; }
     stuck = fromBottom() <= STICK_PX;
+    if (stuck) { pinnedAt = ui.log.scrollTop; }
     if (stuck && !ui.jump.hidden) { ui.jump.hidden = true; markSeen(); }
   }
 
@@ -371,7 +383,7 @@
   function markSeen() {
     if (!looking()) { return; }
     if (unread) { unread = 0; showUnread(); }
-    if (!stuck) { return; }  /* reading older messages: the newest, further down, are not seen yet */
+    if (!stuck || movedUp()) { return; }  /* reading older messages: the newest, further down, are not seen yet */
     if (newestAt > Number(recall(SEEN_KEY) || 0)) { remember(SEEN_KEY, String(newestAt)); }
     clearTimeout(seenTimer);
     seenTimer = setTimeout(function () {
