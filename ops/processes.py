@@ -92,11 +92,11 @@ class Places:
 
 # -- probes -------------------------------------------------------------------------------------------
 
-def http_probe(url: str, check: Callable[[bytes], bool]) -> Callable[[], bool]:
-    """Healthy when GET `url` answers 200 and `check(body)` holds."""
+def http_probe(url: str, check: Callable[[bytes], bool], timeout_s: float = 3.0) -> Callable[[], bool]:
+    """Healthy when GET `url` answers 200 (within `timeout_s`) and `check(body)` holds."""
     def probe() -> bool:
         try:
-            with urllib.request.urlopen(url, timeout=3) as response:
+            with urllib.request.urlopen(url, timeout=timeout_s) as response:
                 return bool(response.status == 200 and check(response.read()))
         except (urllib.error.URLError, OSError, ValueError):
             return False
@@ -218,6 +218,30 @@ def describe_exit(returncode: Optional[int]) -> str:
     if returncode < 0:
         return f"signal {-returncode}"
     return f"code {returncode}"
+
+
+def group_cpu_seconds(pid: int) -> Optional[float]:
+    """CPU time (user + system, in seconds) used so far by the processes of `pid`'s process group (every
+    service is started as the leader of its own group: a server and its workers); None where /proc
+    cannot tell (not Linux, or the group is gone)."""
+    tick = float(os.sysconf("SC_CLK_TCK")) if hasattr(os, "sysconf") else 100.0
+    total = 0.0
+    found = False
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return None
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if len(fields) > 12 and fields[2] == str(pid):
+            found = True
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total if found else None
 
 
 def kill_leftovers(pid: int) -> None:

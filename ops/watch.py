@@ -9,7 +9,9 @@ process had stayed up 60 s. Each event is one line in var/log/supervisor.log:
 
 The watcher never blocks on one process: the loop polls every process, starts those whose backoff
 is over and probes those that are starting, and probes the healthy ones every 5 s: one that
-fails 6 checks in a row (30 s: hung, stopped, deadlocked) is killed and started again.
+fails 6 checks in a row (30 s: hung, stopped, deadlocked) is killed and started again. A process that
+does not answer because it is working through a queue (it keeps using the CPU: a Rasa server under
+more load than it can take) is busy, not hung: it is left to work, for up to 5 minutes.
 `stop_all` stops them in reverse start order.
 """
 from __future__ import annotations
@@ -30,6 +32,10 @@ from ops.processes import Places, Service
 #: A healthy process is probed this often; this many failed probes in a row (30 s) and it is restarted.
 LIVENESS_EVERY_S = 5.0
 LIVENESS_FAILURES = 6
+#: A process that misses its health checks while it uses at least this share of a core is busy, not hung:
+#: its failed checks do not count, for up to LIVENESS_BUSY_S (then it is restarted: a loop that spins).
+BUSY_CPU_SHARE = 0.2
+LIVENESS_BUSY_S = 300.0
 
 
 class StartupFailed(RuntimeError):
@@ -95,6 +101,8 @@ class Watched:
     restart_at: float = 0.0
     next_check: float = 0.0          # when a healthy process is probed next
     failed_checks: int = 0           # probes in a row it did not answer while it was running
+    cpu_seen: Optional[Tuple[float, float]] = None  # (monotonic time, group CPU s) at the last failed probe
+    busy_since: Optional[float] = None  # when it began to miss probes while using the CPU
 
     def exit_code(self) -> Optional[int]:
         """The exit status once it exited (None while it runs, or for an adopted process)."""
@@ -115,11 +123,13 @@ class Watcher:
                  health_timeout_s: float = 240.0, tick_s: float = 0.25, host: str = "127.0.0.1",
                  refresh: Optional[Callable[[str], Optional[Service]]] = None,
                  on_change: Optional[Callable[[Watcher], None]] = None,
-                 liveness: Tuple[float, int] = (LIVENESS_EVERY_S, LIVENESS_FAILURES)) -> None:
+                 liveness: Tuple[float, int] = (LIVENESS_EVERY_S, LIVENESS_FAILURES),
+                 busy_limit_s: float = LIVENESS_BUSY_S) -> None:
         self.places = places
         #: A healthy process is probed every liveness[0] s; one that fails liveness[1] probes in a row
         #: (hung: stopped, deadlocked, out of file handles) is stopped and started again.
         self.liveness = liveness
+        self.busy_limit_s = busy_limit_s
         self.watched = [Watched(service) for service in services]
         self.log = log
         self.backoff = backoff
@@ -239,15 +249,44 @@ class Watcher:
         every, failures = self.liveness
         item.next_check = now + every
         if item.service.probe():
-            item.failed_checks = 0
+            if item.busy_since is not None:
+                self.log.event(f"{item.service.name} answers its health check again (it was busy for "
+                               f"{time.monotonic() - item.busy_since:.0f}s)")
+            item.failed_checks, item.cpu_seen, item.busy_since = 0, None, None
             return
-        item.failed_checks += 1
-        if item.failed_checks >= failures:
-            self.log.event(f"{item.service.name} did not answer its health check {item.failed_checks} times in a "
-                           f"row ({item.failed_checks * every:.0f}s); stopping it to start it again")
-            item.failed_checks = 0
-            self._kill_hung(item)
-            self._on_exit(item, time.monotonic(), how="hung")
+        if self._busy(item):
+            busy_s = time.monotonic() - item.busy_since if item.busy_since is not None else 0.0
+            if busy_s < self.busy_limit_s:
+                return
+            why = f"for {busy_s:.0f}s while it used the CPU (a loop that does not end?)"
+        else:
+            item.failed_checks += 1
+            if item.failed_checks < failures:
+                return
+            why = f"{item.failed_checks} times in a row ({item.failed_checks * every:.0f}s)"
+        self.log.event(f"{item.service.name} did not answer its health check {why}; stopping it to start it again")
+        item.failed_checks, item.cpu_seen, item.busy_since = 0, None, None
+        self._kill_hung(item)
+        self._on_exit(item, time.monotonic(), how="hung")
+
+    def _busy(self, item: Watched) -> bool:
+        """After a failed probe: whether the process group used at least BUSY_CPU_SHARE of a core since the
+        previous failed probe (unknown at the first one: not busy). Notes when it starts being busy."""
+        now = time.monotonic()
+        cpu = processes.group_cpu_seconds(item.pid) if item.pid is not None else None
+        before, item.cpu_seen = item.cpu_seen, (now, cpu) if cpu is not None else None
+        if before is None or cpu is None or now <= before[0]:
+            busy = False
+        else:
+            busy = (cpu - before[1]) / (now - before[0]) >= BUSY_CPU_SHARE
+        if not busy:
+            item.busy_since = None
+        elif item.busy_since is None:
+            item.busy_since = now
+            self.log.event(f"{item.service.name} does not answer its health check but is working (it uses "
+                           f"{(cpu - before[1]) / (now - before[0]):.0%} of a core): left to work, at most "
+                           f"{self.busy_limit_s:.0f}s")
+        return busy
 
     def _kill_hung(self, item: Watched) -> None:
         """SIGKILL at once: a hung process would not act on SIGTERM (a stopped one not even see it)."""

@@ -13,6 +13,7 @@ import socket
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 from typing import Callable, Iterator, List
 
@@ -54,11 +55,12 @@ def _until(condition: Callable[[], object], timeout: float = 15.0, what: str = "
 class Running:
     """A watcher watching in a thread, as the supervisor's main loop does."""
 
-    def __init__(self, tmp_path: Path, services: List[Service], backoff: Backoff = FAST) -> None:
+    def __init__(self, tmp_path: Path, services: List[Service], backoff: Backoff = FAST,
+                 busy_limit_s: float = 300.0) -> None:
         self.places = _places(tmp_path)
         self.log_path = tmp_path / "log" / "supervisor.log"
         self.watcher = Watcher(self.places, services, EventLog(self.log_path), backoff, health_timeout_s=20,
-                               tick_s=0.05, liveness=(0.2, 5))
+                               tick_s=0.05, liveness=(0.2, 5), busy_limit_s=busy_limit_s)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.watcher.watch, args=(self.stop.is_set,), daemon=True)
 
@@ -94,8 +96,8 @@ class Running:
 def running(tmp_path: Path) -> Iterator[Callable[..., Running]]:
     started: List[Running] = []
 
-    def start(services: List[Service], backoff: Backoff = FAST) -> Running:
-        run = Running(tmp_path, services, backoff)
+    def start(services: List[Service], backoff: Backoff = FAST, busy_limit_s: float = 300.0) -> Running:
+        run = Running(tmp_path, services, backoff, busy_limit_s)
         started.append(run)
         return run.start()
 
@@ -224,4 +226,69 @@ def test_a_process_that_hangs_is_stopped_and_started_again(running):
     assert any(re.fullmatch(rf"{STAMP} hangs did not answer its health check 5 times in a row \(1s\); stopping it "
                             r"to start it again", line) for line in run.lines()), run.lines()
     assert any(re.fullmatch(rf"{STAMP} hangs exited \(hung\) after [\d.]+s; restart #1 in 0.2s", line)
+               for line in run.lines()), run.lines()
+
+
+#: A one-thread HTTP server whose GET /work keeps the CPU busy for argv[2] seconds: meanwhile it answers
+#: nothing, as a Rasa server with more messages queued than it can take.
+_WORKER = """
+import http.server, sys, time
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/work":
+            end = time.monotonic() + float(sys.argv[2])
+            while time.monotonic() < end:
+                pass
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"ok")
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+"""
+
+
+def _working_service(name: str, port: int, work_s: float) -> Service:
+    return Service(name=name, port=port, command=[sys.executable, "-c", _WORKER, str(port), str(work_s)],
+                   probe=http_probe(f"http://127.0.0.1:{port}/", lambda body: True, timeout_s=0.3))
+
+
+def _start_work(port: int) -> threading.Thread:
+    def work() -> None:
+        with contextlib.suppress(OSError):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/work", timeout=60).read()
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_process_that_misses_its_checks_while_it_works_is_left_to_work(running):
+    """Busy is not hung: 5 s without answering (more than 5 failed checks) while using the CPU, and the
+    process is kept (a restart would drop every message it holds); once it answers again, that is logged."""
+    port = _free_port()
+    run = running([_working_service("busy", port, work_s=5.0)])
+    pid = run.pid("busy")
+    _start_work(port).join(30)
+    _until(lambda: any("busy answers its health check again" in line for line in run.lines()), timeout=5,
+           what="the process to answer again")
+    assert run.pid("busy") == pid and run.watcher.restarts() == {"busy": 0}, run.lines()
+    assert any(re.fullmatch(rf"{STAMP} busy does not answer its health check but is working \(it uses \d+% of a "
+                            r"core\): left to work, at most 300s", line) for line in run.lines()), run.lines()
+    assert any(re.fullmatch(rf"{STAMP} busy answers its health check again \(it was busy for [3-6]s\)", line)
+               for line in run.lines()), run.lines()
+    assert not any("stopping it" in line for line in run.lines()), run.lines()
+
+
+def test_a_process_that_works_without_end_is_restarted_after_the_busy_limit(running):
+    """A loop that never ends is not mistaken for work for ever: past the busy limit it is restarted."""
+    port = _free_port()
+    run = running([_working_service("spins", port, work_s=120.0)], busy_limit_s=2.0)
+    old = run.pid("spins")
+    _start_work(port)
+    new = run.healthy_again("spins", old, timeout=30)
+    assert new != old and not processes.alive(old)
+    assert any(re.fullmatch(rf"{STAMP} spins did not answer its health check for [2-4]s while it used the CPU "
+                            r"\(a loop that does not end\?\); stopping it to start it again", line)
+               for line in run.lines()), run.lines()
+    assert any(re.fullmatch(rf"{STAMP} spins exited \(hung\) after [\d.]+s; restart #1 in 0.2s", line)
                for line in run.lines()), run.lines()
