@@ -14,6 +14,10 @@
 3. The action server's answer is checked against Rasa's schema with a validator built once. Rasa calls
    `jsonschema.validate` on every answer, which first checks the schema itself against the JSON-Schema
    meta-schema: under load that was 38% of the Rasa server's CPU (py-spy, 8 concurrent conversations).
+4. The policies decide on the last POLICY_TURNS customer turns (with the state before them), not on the whole
+   bounded tracker: the rule and memoization policies compute a state for every action of the tracker at
+   every prediction, which made a turn with a full window half again as slow as an early one (py-spy).
+   The actions still get the whole bounded tracker.
 """
 from __future__ import annotations
 
@@ -24,13 +28,16 @@ from typing import Any, Dict, List, Optional
 
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
 from rasa.core.agent import Agent
+from rasa.core.processor import MessageProcessor
 import rasa.core.tracker_store
 from rasa.core.tracker_store import TrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActiveLoop, BotUttered, Event, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import RasaException
 
 from careline.shared import button, render
+from components.runtime.tracker_store import prediction_tracker
 from careline.shared.settings import load_settings
 
 logger = logging.getLogger(__name__)
@@ -122,7 +129,14 @@ def _load_store_class(domain: Domain, store: Any, event_broker: Any = None) -> T
     return instance
 
 
+def _predict_on_window(self: MessageProcessor, tracker: DialogueStateTracker) -> Any:
+    if tracker.followup_action:  # Rasa answers with it without asking the policies
+        return _original_predict(self, tracker)
+    return _original_predict(self, prediction_tracker(tracker, self.domain))
+
+
 _original_create_tracker_store = Agent._create_tracker_store
+_original_predict = MessageProcessor._predict_next_with_tracker
 _original_run = RemoteAction.run
 _original_validate = RemoteAction._validate_action_result
 
@@ -136,4 +150,5 @@ def install() -> None:
     RemoteAction.run = _guarded_run
     RemoteAction._validate_action_result = _validate_action_result
     rasa.core.tracker_store._load_from_module_name_in_endpoint_config = _load_store_class
+    MessageProcessor._predict_next_with_tracker = _predict_on_window
     _installed = True

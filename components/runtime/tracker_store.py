@@ -52,6 +52,12 @@ logger = logging.getLogger(__name__)
 #: a turn 16 turns back is 0.4**16; the actions' look-backs (the request that started an identity check, the
 #: bot's latest question) reach 16 turns back at most.
 WINDOW_TURNS = 16
+#: Customer turns the policies decide on (components/runtime/guards.py): the rule and memoization policies
+#: compute a state for every action of the tracker they are given, at every prediction, the largest cost
+#: that grows with a conversation. Their rules and memory reach 4 states back; the frustration score's weight
+#: of a turn 8 turns back is 0.4**8. tests/e2e/test_long_conversation.py checks every decision of a long
+#: conversation against the policies on the whole of it.
+POLICY_TURNS = 8
 #: Conversations whose state a process keeps, and the events all of them may hold together.
 CACHE_CONVERSATIONS = 2000
 CACHE_EVENTS = 200_000   # about 400 MB at 2 KB an event
@@ -148,6 +154,16 @@ def bounded_tracker(sender_id: str, events: Iterable[Event], domain: Domain,
     conversation = _Conversation(DialogueStateTracker(sender_id, domain.slots))
     advance(conversation, events, domain, window_turns)
     return DialogueStateTracker.from_events(sender_id, bounded_events(conversation), domain.slots, domain=domain)
+
+
+def prediction_tracker(tracker: DialogueStateTracker, domain: Domain,
+                       turns: int = POLICY_TURNS) -> DialogueStateTracker:
+    """The tracker the policies decide on: `tracker` itself when it holds at most `turns` customer turns,
+    else its state before the last `turns` of them and those turns (the same form as a bounded tracker)."""
+    start = window_start(tracker.events, turns)
+    if not any(isinstance(event, UserUttered) for event in itertools.islice(tracker.events, 0, start)):
+        return tracker  # nothing to leave out
+    return bounded_tracker(tracker.sender_id, tracker.events, domain, turns)
 
 
 class _Conversations:

@@ -141,3 +141,29 @@ def test_the_action_servers_answer_is_checked_as_rasa_checks_it_but_without_rech
         guards._original_validate(action, good)
     rasas = (time.perf_counter() - started) * 10
     assert ours * 5 < rasas, f"200 checks took {ours:.3f}s; Rasa's own would take {rasas:.3f}s"
+
+
+def test_the_processor_asks_the_policies_about_the_last_turns_only(domain, monkeypatch):
+    """Installed: the processor's prediction gets the policies' window of the tracker (the actions still get
+    the whole tracker); a short tracker, and one with a follow-up action, go unchanged."""
+    from rasa.core.processor import MessageProcessor
+
+    from components.runtime.tracker_store import POLICY_TURNS
+
+    seen = []
+    monkeypatch.setattr(guards, "_original_predict", lambda processor, tracker: seen.append(tracker))
+    processor = MessageProcessor.__new__(MessageProcessor)  # only its domain is used on the way in
+    processor.domain = domain
+    events = [ActionExecuted("action_listen")]
+    for number in range(3 * POLICY_TURNS):
+        events += [UserUttered(f"message {number}", {"name": "faq"}), ActionExecuted("utter_faq"),
+                   BotUttered("ok"), ActionExecuted("action_listen")]
+    long = DialogueStateTracker.from_events("w1", events, domain.slots, domain=domain)
+    short = DialogueStateTracker.from_events("w2", events[:9], domain.slots, domain=domain)
+    MessageProcessor._predict_next_with_tracker(processor, long)
+    MessageProcessor._predict_next_with_tracker(processor, short)
+    assert sum(isinstance(e, UserUttered) for e in seen[0].events) == POLICY_TURNS
+    assert seen[0] is not long and seen[1] is short
+    long.trigger_followup_action("utter_faq")
+    MessageProcessor._predict_next_with_tracker(processor, long)
+    assert seen[2] is long

@@ -20,10 +20,11 @@ from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (ActionExecuted, ActiveLoop, BotUttered, ConversationPaused, Event,
                                      SessionStarted, SlotSet, UserUttered)
+from rasa.shared.core.trackers import DialogueStateTracker
 
 from careline.shared.settings import PROJECT_ROOT
-from components.runtime.tracker_store import (CarelineTrackerStore, TrackerStoreUnavailable, _Conversations,
-                                              window_start)
+from components.runtime.tracker_store import (POLICY_TURNS, CarelineTrackerStore, TrackerStoreUnavailable,
+                                              _Conversations, prediction_tracker, window_start)
 from tests import pg
 
 
@@ -264,3 +265,26 @@ def test_a_hung_database_fails_the_turn_in_time_and_never_freezes_the_server(dom
         for pid in processes:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGCONT)
+
+
+def test_the_policies_window_keeps_the_state_and_the_last_turns_only(domain):
+    """prediction_tracker: the tracker itself while it is short; then the state before the policies' window
+    (slots, active loop, pause) and the last POLICY_TURNS customer turns."""
+    clock = [1000.0]
+    events: List[Event] = [SessionStarted(timestamp=999.0), ActionExecuted(ACTION_LISTEN_NAME, timestamp=999.5)]
+    for number in range(POLICY_TURNS):
+        events += _turn(number, clock, slots={"order_id": "CL-100003"} if number == 0 else None)
+    short = DialogueStateTracker.from_events("p1", events, domain.slots, domain=domain)
+    assert prediction_tracker(short, domain) is short
+    events += [ActiveLoop("identity_form", timestamp=clock[0] + 0.001)]
+    for number in range(POLICY_TURNS, 3 * POLICY_TURNS):
+        events += _turn(number, clock)
+    events += [ConversationPaused(timestamp=clock[0] + 0.001)]
+    long = DialogueStateTracker.from_events("p1", events, domain.slots, domain=domain)
+    window = prediction_tracker(long, domain)
+    said = [e.text for e in window.events if isinstance(e, UserUttered)]
+    assert said == [f"message {n}" for n in range(2 * POLICY_TURNS, 3 * POLICY_TURNS)]
+    assert window.get_slot("order_id") == "CL-100003" and window.active_loop_name == "identity_form"
+    assert window.is_paused() and window.latest_message.text == long.latest_message.text
+    assert window.latest_action_name == long.latest_action_name == ACTION_LISTEN_NAME
+    assert isinstance(window.events[0], SessionStarted) and window.sender_id == "p1"
