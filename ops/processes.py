@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Mapping, Optional
+from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 STOP_TIMEOUT_S = 20.0
 
@@ -46,6 +46,9 @@ class Service:
             at once and both are waited for together, e.g. the Rasa servers load their models side by side).
         foreign: a server that is not Careline's (PostgreSQL, Redis, nginx): it gets a bare environment
             (PATH, locale, time zone) and `env`, never the system's secrets.
+        busy_grace_s: how long it is left to work when it misses its health checks while it uses the CPU
+            (a Rasa server with more messages queued than it can take: a restart would drop them all);
+            0: such a process is restarted as a hung one (a loop that spins is the likelier cause).
     """
 
     name: str
@@ -61,6 +64,7 @@ class Service:
     signal_group: bool = True
     wait: bool = True
     foreign: bool = False
+    busy_grace_s: float = 0.0
 
 
 #: What a foreign server inherits of the supervisor's environment.
@@ -220,28 +224,33 @@ def describe_exit(returncode: Optional[int]) -> str:
     return f"code {returncode}"
 
 
-def group_cpu_seconds(pid: int) -> Optional[float]:
-    """CPU time (user + system, in seconds) used so far by the processes of `pid`'s process group (every
-    service is started as the leader of its own group: a server and its workers); None where /proc
-    cannot tell (not Linux, or the group is gone)."""
+def tree_cpu_seconds(pid: int) -> Optional[float]:
+    """CPU time (user + system, in seconds) used so far by `pid`, the rest of its process group (every
+    service leads its own: a server and its workers) and its descendants (PostgreSQL's backends each start
+    a session of their own); None where /proc cannot tell (not Linux, or the process is gone)."""
     tick = float(os.sysconf("SC_CLK_TCK")) if hasattr(os, "sysconf") else 100.0
-    total = 0.0
-    found = False
     try:
         entries = os.listdir("/proc")
     except OSError:
         return None
+    table: Dict[int, Tuple[int, int, float]] = {}   # pid: (parent, group, CPU s)
     for entry in entries:
         if not entry.isdigit():
             continue
         try:
             fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
+            table[int(entry)] = (int(fields[1]), int(fields[2]), (int(fields[11]) + int(fields[12])) / tick)
+        except (OSError, IndexError, ValueError):
             continue  # gone meanwhile
-        if len(fields) > 12 and fields[2] == str(pid):
-            found = True
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total if found else None
+    if pid not in table:
+        return None
+    members = {other for other, (_, group, _) in table.items() if group == pid} | {pid}
+    grown = True
+    while grown:
+        found = {other for other, (parent, _, _) in table.items() if parent in members} - members
+        members |= found
+        grown = bool(found)
+    return sum(table[member][2] for member in members)
 
 
 def kill_leftovers(pid: int) -> None:

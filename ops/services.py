@@ -43,6 +43,11 @@ def rasa_names(settings: Settings) -> List[str]:
     return ["rasa"] if not settings.behind_proxy else [f"rasa-{number}" for number in range(1, len(ports) + 1)]
 
 
+#: How long a Rasa server or PostgreSQL that misses its health checks while it works is left to work
+#: (ops/watch.py): restarting it would drop every message it holds.
+BUSY_GRACE_S = 300.0
+
+
 def rasa_backends(settings: Settings) -> Dict[str, int]:
     """Each Rasa server's name and port."""
     return dict(zip(rasa_names(settings), settings.rasa_backend_ports))
@@ -59,6 +64,7 @@ def _rasa(settings: Settings, model: Path, name: str, port: int, last: bool) -> 
                          lambda body: bool(json.loads(body or b"{}").get("model_id"))),
         env=nginx.backend_env(settings),
         wait=last,  # the servers load their models side by side
+        busy_grace_s=BUSY_GRACE_S,
     )
 
 
@@ -88,7 +94,7 @@ def postgres_server(settings: Settings) -> Service:
     return Service(name="postgres", port=settings.pg_port, port_setting="CARELINE_PG_PORT",
                    command=postgres.command(settings), probe=postgres.probe(settings), user=postgres.account(),
                    prepare=lambda: postgres.prepare(settings), setup=_postgres_setup(settings),
-                   stop_signal=signal.SIGINT, signal_group=False, foreign=True)
+                   stop_signal=signal.SIGINT, signal_group=False, foreign=True, busy_grace_s=BUSY_GRACE_S)
 
 
 def redis_server(settings: Settings) -> Service:

@@ -9,9 +9,9 @@ process had stayed up 60 s. Each event is one line in var/log/supervisor.log:
 
 The watcher never blocks on one process: the loop polls every process, starts those whose backoff
 is over and probes those that are starting, and probes the healthy ones every 5 s: one that
-fails 6 checks in a row (30 s: hung, stopped, deadlocked) is killed and started again. A process that
-does not answer because it is working through a queue (it keeps using the CPU: a Rasa server under
-more load than it can take) is busy, not hung: it is left to work, for up to 5 minutes.
+fails 6 checks in a row (30 s: hung, stopped, deadlocked) is killed and started again. A Rasa server
+or PostgreSQL that does not answer because it is working through a queue (it keeps using the CPU) is
+busy, not hung: it is left to work for its `busy_grace_s` (5 minutes).
 `stop_all` stops them in reverse start order.
 """
 from __future__ import annotations
@@ -32,10 +32,10 @@ from ops.processes import Places, Service
 #: A healthy process is probed this often; this many failed probes in a row (30 s) and it is restarted.
 LIVENESS_EVERY_S = 5.0
 LIVENESS_FAILURES = 6
-#: A process that misses its health checks while it uses at least this share of a core is busy, not hung:
-#: its failed checks do not count, for up to LIVENESS_BUSY_S (then it is restarted: a loop that spins).
+#: A process with a busy grace (Service.busy_grace_s) that misses its health checks while it (and its
+#: workers) use at least this share of a core is busy, not hung: its failed checks do not count, for up to
+#: its grace (then it is restarted: a loop that spins).
 BUSY_CPU_SHARE = 0.2
-LIVENESS_BUSY_S = 300.0
 
 
 class StartupFailed(RuntimeError):
@@ -101,7 +101,7 @@ class Watched:
     restart_at: float = 0.0
     next_check: float = 0.0          # when a healthy process is probed next
     failed_checks: int = 0           # probes in a row it did not answer while it was running
-    cpu_seen: Optional[Tuple[float, float]] = None  # (monotonic time, group CPU s) at the last failed probe
+    cpu_seen: Optional[Tuple[int, float, float]] = None  # (pid, monotonic time, CPU s) at the last failed probe
     busy_since: Optional[float] = None  # when it began to miss probes while using the CPU
 
     def exit_code(self) -> Optional[int]:
@@ -123,13 +123,11 @@ class Watcher:
                  health_timeout_s: float = 240.0, tick_s: float = 0.25, host: str = "127.0.0.1",
                  refresh: Optional[Callable[[str], Optional[Service]]] = None,
                  on_change: Optional[Callable[[Watcher], None]] = None,
-                 liveness: Tuple[float, int] = (LIVENESS_EVERY_S, LIVENESS_FAILURES),
-                 busy_limit_s: float = LIVENESS_BUSY_S) -> None:
+                 liveness: Tuple[float, int] = (LIVENESS_EVERY_S, LIVENESS_FAILURES)) -> None:
         self.places = places
         #: A healthy process is probed every liveness[0] s; one that fails liveness[1] probes in a row
         #: (hung: stopped, deadlocked, out of file handles) is stopped and started again.
         self.liveness = liveness
-        self.busy_limit_s = busy_limit_s
         self.watched = [Watched(service) for service in services]
         self.log = log
         self.backoff = backoff
@@ -212,6 +210,7 @@ class Watcher:
         self._changed()
 
     def _spawn(self, item: Watched) -> None:
+        item.failed_checks, item.cpu_seen, item.busy_since = 0, None, None  # a new process starts afresh
         process = processes.start(self.places, item.service)
         item.process, item.pid, item.started, item.state = process, process.pid, time.monotonic(), "starting"
         self._changed()
@@ -256,7 +255,7 @@ class Watcher:
             return
         if self._busy(item):
             busy_s = time.monotonic() - item.busy_since if item.busy_since is not None else 0.0
-            if busy_s < self.busy_limit_s:
+            if busy_s < item.service.busy_grace_s:
                 return
             why = f"for {busy_s:.0f}s while it used the CPU (a loop that does not end?)"
         else:
@@ -270,23 +269,25 @@ class Watcher:
         self._on_exit(item, time.monotonic(), how="hung")
 
     def _busy(self, item: Watched) -> bool:
-        """After a failed probe: whether the process group used at least BUSY_CPU_SHARE of a core since the
-        previous failed probe (unknown at the first one: not busy). Notes when it starts being busy."""
+        """After a failed probe of a service with a busy grace: whether the process and its workers used at
+        least BUSY_CPU_SHARE of a core since the previous failed probe of the same process (unknown at the
+        first one: not busy). Notes when it starts being busy."""
+        if item.service.busy_grace_s <= 0 or item.pid is None:
+            return False
         now = time.monotonic()
-        cpu = processes.group_cpu_seconds(item.pid) if item.pid is not None else None
-        before, item.cpu_seen = item.cpu_seen, (now, cpu) if cpu is not None else None
-        if before is None or cpu is None or now <= before[0]:
-            busy = False
-        else:
-            busy = (cpu - before[1]) / (now - before[0]) >= BUSY_CPU_SHARE
-        if not busy:
+        cpu = processes.tree_cpu_seconds(item.pid)
+        before, item.cpu_seen = item.cpu_seen, (item.pid, now, cpu) if cpu is not None else None
+        share = 0.0
+        if before is not None and cpu is not None and before[0] == item.pid and now > before[1]:
+            share = (cpu - before[2]) / (now - before[1])
+        if share < BUSY_CPU_SHARE:
             item.busy_since = None
-        elif item.busy_since is None:
+            return False
+        if item.busy_since is None:
             item.busy_since = now
             self.log.event(f"{item.service.name} does not answer its health check but is working (it uses "
-                           f"{(cpu - before[1]) / (now - before[0]):.0%} of a core): left to work, at most "
-                           f"{self.busy_limit_s:.0f}s")
-        return busy
+                           f"{share:.0%} of a core): left to work, at most {item.service.busy_grace_s:.0f}s")
+        return True
 
     def _kill_hung(self, item: Watched) -> None:
         """SIGKILL at once: a hung process would not act on SIGTERM (a stopped one not even see it)."""

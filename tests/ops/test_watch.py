@@ -10,6 +10,7 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -55,12 +56,11 @@ def _until(condition: Callable[[], object], timeout: float = 15.0, what: str = "
 class Running:
     """A watcher watching in a thread, as the supervisor's main loop does."""
 
-    def __init__(self, tmp_path: Path, services: List[Service], backoff: Backoff = FAST,
-                 busy_limit_s: float = 300.0) -> None:
+    def __init__(self, tmp_path: Path, services: List[Service], backoff: Backoff = FAST) -> None:
         self.places = _places(tmp_path)
         self.log_path = tmp_path / "log" / "supervisor.log"
         self.watcher = Watcher(self.places, services, EventLog(self.log_path), backoff, health_timeout_s=20,
-                               tick_s=0.05, liveness=(0.2, 5), busy_limit_s=busy_limit_s)
+                               tick_s=0.05, liveness=(0.2, 5))
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.watcher.watch, args=(self.stop.is_set,), daemon=True)
 
@@ -96,8 +96,8 @@ class Running:
 def running(tmp_path: Path) -> Iterator[Callable[..., Running]]:
     started: List[Running] = []
 
-    def start(services: List[Service], backoff: Backoff = FAST, busy_limit_s: float = 300.0) -> Running:
-        run = Running(tmp_path, services, backoff, busy_limit_s)
+    def start(services: List[Service], backoff: Backoff = FAST) -> Running:
+        run = Running(tmp_path, services, backoff)
         started.append(run)
         return run.start()
 
@@ -248,9 +248,10 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
 """
 
 
-def _working_service(name: str, port: int, work_s: float) -> Service:
+def _working_service(name: str, port: int, work_s: float, busy_grace_s: float = 300.0) -> Service:
     return Service(name=name, port=port, command=[sys.executable, "-c", _WORKER, str(port), str(work_s)],
-                   probe=http_probe(f"http://127.0.0.1:{port}/", lambda body: True, timeout_s=0.3))
+                   probe=http_probe(f"http://127.0.0.1:{port}/", lambda body: True, timeout_s=0.3),
+                   busy_grace_s=busy_grace_s)
 
 
 def _start_work(port: int) -> threading.Thread:
@@ -282,7 +283,7 @@ def test_a_process_that_misses_its_checks_while_it_works_is_left_to_work(running
 def test_a_process_that_works_without_end_is_restarted_after_the_busy_limit(running):
     """A loop that never ends is not mistaken for work for ever: past the busy limit it is restarted."""
     port = _free_port()
-    run = running([_working_service("spins", port, work_s=120.0)], busy_limit_s=2.0)
+    run = running([_working_service("spins", port, work_s=120.0, busy_grace_s=2.0)])
     old = run.pid("spins")
     _start_work(port)
     new = run.healthy_again("spins", old, timeout=30)
@@ -292,3 +293,44 @@ def test_a_process_that_works_without_end_is_restarted_after_the_busy_limit(runn
                for line in run.lines()), run.lines()
     assert any(re.fullmatch(rf"{STAMP} spins exited \(hung\) after [\d.]+s; restart #1 in 0.2s", line)
                for line in run.lines()), run.lines()
+
+
+def test_without_a_busy_grace_a_process_that_misses_its_checks_is_restarted_even_while_it_works(running):
+    """The action server, the web server ...: a loop that spins is the likelier cause, restarted after 5 checks."""
+    port = _free_port()
+    run = running([_working_service("worker", port, work_s=120.0, busy_grace_s=0.0)])
+    old = run.pid("worker")
+    _start_work(port)
+    new = run.healthy_again("worker", old, timeout=30)
+    assert new != old and not any("is working" in line for line in run.lines()), run.lines()
+    assert any(re.fullmatch(rf"{STAMP} worker did not answer its health check 5 times in a row \(1s\); stopping it "
+                            r"to start it again", line) for line in run.lines()), run.lines()
+
+
+def test_a_restarted_process_starts_with_no_failed_checks_of_the_one_before(tmp_path):
+    """Failed checks and CPU samples belong to one process: its successor is not judged by them."""
+    from ops.watch import Watched
+
+    watcher = Watcher(_places(tmp_path), [], EventLog(tmp_path / "log" / "supervisor.log"))
+    item = Watched(_http_service("web", _free_port()), failed_checks=5, cpu_seen=(1, 1.0, 100.0), busy_since=1.0)
+    watcher._spawn(item)
+    try:
+        assert (item.failed_checks, item.cpu_seen, item.busy_since) == (0, None, None)
+    finally:
+        watcher._stop(item)
+
+
+def test_the_cpu_of_a_process_counts_its_workers_also_those_in_a_session_of_their_own():
+    """PostgreSQL's backends each start their own session: counted by parentage, not only by process group."""
+    worker = "import os, time\nos.setsid()\nend = time.monotonic() + 2\nwhile time.monotonic() < end: pass"
+    leader = f"import subprocess, sys, time\nsubprocess.run([sys.executable, '-c', {worker!r}])"
+    started = subprocess.Popen([sys.executable, "-c", leader], start_new_session=True)
+    try:
+        time.sleep(0.3)
+        first = processes.tree_cpu_seconds(started.pid)
+        time.sleep(1.0)
+        second = processes.tree_cpu_seconds(started.pid)
+    finally:
+        started.wait(10)
+    assert first is not None and second is not None and second - first >= 0.5, (first, second)
+    assert processes.tree_cpu_seconds(started.pid) is None, "gone: nothing to tell"
