@@ -40,8 +40,8 @@ from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import (ActionExecuted, ActiveLoop, ConversationPaused, Event, LoopInterrupted,
-                                     SessionStarted, SlotSet, UserUttered)
+from rasa.shared.core.events import (ActionExecuted, ActionExecutionRejected, ActiveLoop, ConversationPaused, Event,
+                                     LoopInterrupted, SessionStarted, SlotSet, UserUttered)
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from careline.shared.unavailable import Unavailable
@@ -110,7 +110,7 @@ def window_start(events: Sequence[Event], turns: int) -> int:
 
 def state_events(base: DialogueStateTracker, timestamp: float) -> List[Event]:
     """Events that bring a new tracker to `base`'s state: the session's start (actions bind a proof of
-    identity to its time), its slot values, its active loop and a pause."""
+    identity to its time), its slot values, its active loop (interrupted, rejected) and a pause."""
     started = next((e for e in itertools.islice(base.events, 0, 4) if isinstance(e, SessionStarted)), None)
     events: List[Event] = [started] if started is not None else []
     for name, slot in base.slots.items():
@@ -121,6 +121,8 @@ def state_events(base: DialogueStateTracker, timestamp: float) -> List[Event]:
         events.append(ActiveLoop(loop.name, timestamp=timestamp))
         if loop.is_interrupted:
             events.append(LoopInterrupted(True, timestamp=timestamp))
+        if loop.rejected:
+            events.append(ActionExecutionRejected(loop.name, timestamp=timestamp))
     if base.is_paused():
         events.append(ConversationPaused(timestamp=timestamp))
     return events

@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import (ActionExecuted, ActiveLoop, BotUttered, ConversationPaused, Event,
-                                     SessionStarted, SlotSet, UserUttered)
+from rasa.shared.core.events import (ActionExecuted, ActionExecutionRejected, ActiveLoop, BotUttered,
+                                     ConversationPaused, Event, SessionStarted, SlotSet, UserUttered)
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from careline.shared.settings import PROJECT_ROOT
@@ -276,7 +276,8 @@ def test_the_policies_window_keeps_the_state_and_the_last_turns_only(domain):
         events += _turn(number, clock, slots={"order_id": "CL-100003"} if number == 0 else None)
     short = DialogueStateTracker.from_events("p1", events, domain.slots, domain=domain)
     assert prediction_tracker(short, domain) is short
-    events += [ActiveLoop("identity_form", timestamp=clock[0] + 0.001)]
+    events += [ActiveLoop("identity_form", timestamp=clock[0] + 0.001),
+               ActionExecutionRejected("identity_form", timestamp=clock[0] + 0.002)]  # stays until it runs again
     for number in range(POLICY_TURNS, 3 * POLICY_TURNS):
         events += _turn(number, clock)
     events += [ConversationPaused(timestamp=clock[0] + 0.001)]
@@ -285,6 +286,7 @@ def test_the_policies_window_keeps_the_state_and_the_last_turns_only(domain):
     said = [e.text for e in window.events if isinstance(e, UserUttered)]
     assert said == [f"message {n}" for n in range(2 * POLICY_TURNS, 3 * POLICY_TURNS)]
     assert window.get_slot("order_id") == "CL-100003" and window.active_loop_name == "identity_form"
+    assert long.active_loop.rejected and window.active_loop.rejected
     assert window.is_paused() and window.latest_message.text == long.latest_message.text
     assert window.latest_action_name == long.latest_action_name == ACTION_LISTEN_NAME
     assert isinstance(window.events[0], SessionStarted) and window.sender_id == "p1"

@@ -25,6 +25,10 @@ SYSTEM_ENV = {"CARELINE_RATE_PER_SENDER": "100000"}
 CYCLE = ["where is my order CL-100003", "jkim88@example.net", "what is your return policy", "thanks",
          "asdkjh qwe zzz", "where is my order CL-100007", "wrong@example.com", "I want a refund for CL-100003",
          "no", "do you ship to canada"]
+#: First, an identity form kept open for more turns than the policies' window (questions in between, then
+#: the order's email).
+DETOUR = ["where is my order CL-100003"] + ["what is your return policy", "do you ship to canada", "thanks"] * 3 + \
+    ["jkim88@example.net"]
 ENDING = ["this is ridiculous, the package is late again and nobody helps", "talk to a human please"] + \
     ["hello?", "any news?", "where is my order CL-100003", "what is your return policy"] * 5
 TURNS = 80
@@ -35,7 +39,7 @@ def conversation(system: RunningSystem) -> Iterator[tuple]:
     sender = f"long-{uuid.uuid4().hex[:10]}"
     took: List[float] = []
     answers: List[int] = []
-    for text in [CYCLE[n % len(CYCLE)] for n in range(TURNS)] + ENDING:
+    for text in DETOUR + [CYCLE[n % len(CYCLE)] for n in range(TURNS)] + ENDING:
         started = time.perf_counter()
         response = requests.post(f"{system.rasa_url}/webhooks/rest/webhook", headers=system.rest_headers,
                                  json={"sender": sender, "message": text}, timeout=60)
@@ -50,7 +54,8 @@ def conversation(system: RunningSystem) -> Iterator[tuple]:
 def test_every_turn_is_answered_and_a_late_turn_costs_what_an_early_one_did(conversation):
     _, took, answers, events = conversation
     assert all(answers), f"turns without an answer: {[n for n, a in enumerate(answers) if not a]}"
-    assert sum(1 for event in events if event["event"] == "user") == TURNS + len(ENDING)
+    assert sum(1 for event in events if event["event"] == "user") == len(DETOUR) + TURNS + len(ENDING)
+    took = took[len(DETOUR):]
     early, late = took[10:30], took[TURNS - 20:TURNS]       # the same ten messages twice in each
     ratio = statistics.median(late) / statistics.median(early)
     assert ratio < 1.5, f"median turn {statistics.median(early) * 1000:.0f} ms at turns 11-30 but " \
@@ -88,3 +93,19 @@ def test_the_policies_decide_on_the_bounded_tracker_as_on_the_whole_conversation
         compared += 1
     assert compared > 1.5 * TURNS and sum(1 for e in stored if e["event"] == "user") > 4 * WINDOW_TURNS
     assert trimmed > compared - 5 * POLICY_TURNS, "most decisions were made on the policies' shorter window"
+    assert _longest_form(stored) > POLICY_TURNS, "a form stayed open longer than the policies' window"
+
+
+def _longest_form(stored: List[dict]) -> int:
+    """The most customer turns one form stayed open for."""
+    longest = turns = 0
+    active = None
+    for event in stored:
+        if event["event"] == "active_loop":
+            if event.get("name") != active:
+                turns = 0
+            active = event.get("name")
+        elif event["event"] == "user" and active:
+            turns += 1
+            longest = max(longest, turns)
+    return longest
