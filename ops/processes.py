@@ -8,6 +8,7 @@ the supervisor that started it is gone.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import signal
@@ -102,8 +103,8 @@ def http_probe(url: str, check: Callable[[bytes], bool], timeout_s: float = 3.0)
         try:
             with urllib.request.urlopen(url, timeout=timeout_s) as response:
                 return bool(response.status == 200 and check(response.read()))
-        except (urllib.error.URLError, OSError, ValueError):
-            return False
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException):
+            return False  # HTTPException: e.g. the server died half-way through its answer
 
     return probe
 

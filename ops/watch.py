@@ -38,6 +38,14 @@ LIVENESS_FAILURES = 6
 BUSY_CPU_SHARE = 0.2
 
 
+def _answers(service: Service) -> bool:
+    """The service's probe; one that raises counts as not answering (the watch loop must never stop)."""
+    try:
+        return bool(service.probe())
+    except Exception:  # noqa: BLE001 - any probe error is a failed check
+        return False
+
+
 class StartupFailed(RuntimeError):
     """A service did not become healthy while the system started; the message says why and how to look."""
 
@@ -152,7 +160,7 @@ class Watcher:
                     raise StartupFailed("stopped while starting")
                 service = item.service
                 pid = processes.read_pid(self.places, service.name)
-                if pid is not None and service.probe():  # left running by a supervisor that died: adopt it
+                if pid is not None and _answers(service):  # left running by a supervisor that died: adopt it
                     record = processes.read_pid_file(self.places.pid_path(service.name)) or {}
                     up_s = max(time.time() - float(str(record.get("started", time.time()))), 0.0)
                     item.pid, item.started, item.state = pid, time.monotonic() - up_s, "healthy"
@@ -187,7 +195,7 @@ class Watcher:
         service = item.service
         started = time.monotonic()
         last_note = started
-        while not service.probe():
+        while not _answers(service):
             if should_stop():
                 raise StartupFailed("stopped while starting")
             if item.exited():
@@ -234,7 +242,7 @@ class Watcher:
             elif item.state == "healthy" and now >= item.next_check:
                 self._check_alive(item, now)
             elif item.state == "starting":
-                if item.service.probe():
+                if _answers(item.service):
                     item.state = "healthy"
                     self.log.event(f"{item.service.name} is healthy again (pid {item.pid})")
                     self._changed()
@@ -247,7 +255,7 @@ class Watcher:
     def _check_alive(self, item: Watched, now: float) -> None:
         every, failures = self.liveness
         item.next_check = now + every
-        if item.service.probe():
+        if _answers(item.service):
             if item.busy_since is not None:
                 self.log.event(f"{item.service.name} answers its health check again (it was busy for "
                                f"{time.monotonic() - item.busy_since:.0f}s)")
@@ -281,8 +289,7 @@ class Watcher:
         if before is not None and cpu is not None and before[0] == item.pid and now > before[1]:
             share = (cpu - before[2]) / (now - before[1])
         if share < BUSY_CPU_SHARE:
-            item.busy_since = None
-            return False
+            return False  # counts as a failed check; `busy_since` stays for the log line when it answers again
         if item.busy_since is None:
             item.busy_since = now
             self.log.event(f"{item.service.name} does not answer its health check but is working (it uses "
