@@ -112,6 +112,10 @@ class Watched:
     cpu_seen: Optional[Tuple[int, float, float]] = None  # (pid, monotonic time, CPU s) at the last failed probe
     busy_since: Optional[float] = None  # when it began to miss probes while using the CPU
 
+    def forget_checks(self) -> None:
+        """Start the liveness record afresh (it answered, it was stopped, or a new process starts)."""
+        self.failed_checks, self.cpu_seen, self.busy_since = 0, None, None
+
     def exit_code(self) -> Optional[int]:
         """The exit status once it exited (None while it runs, or for an adopted process)."""
         return self.process.poll() if self.process is not None else None
@@ -218,7 +222,7 @@ class Watcher:
         self._changed()
 
     def _spawn(self, item: Watched) -> None:
-        item.failed_checks, item.cpu_seen, item.busy_since = 0, None, None  # a new process starts afresh
+        item.forget_checks()  # a new process starts afresh
         process = processes.start(self.places, item.service)
         item.process, item.pid, item.started, item.state = process, process.pid, time.monotonic(), "starting"
         self._changed()
@@ -259,7 +263,7 @@ class Watcher:
             if item.busy_since is not None:
                 self.log.event(f"{item.service.name} answers its health check again (it was busy for "
                                f"{time.monotonic() - item.busy_since:.0f}s)")
-            item.failed_checks, item.cpu_seen, item.busy_since = 0, None, None
+            item.forget_checks()
             return
         if self._busy(item):
             busy_s = time.monotonic() - item.busy_since if item.busy_since is not None else 0.0
@@ -272,7 +276,7 @@ class Watcher:
                 return
             why = f"{item.failed_checks} times in a row ({item.failed_checks * every:.0f}s)"
         self.log.event(f"{item.service.name} did not answer its health check {why}; stopping it to start it again")
-        item.failed_checks, item.cpu_seen, item.busy_since = 0, None, None
+        item.forget_checks()
         self._kill_hung(item)
         self._on_exit(item, time.monotonic(), how="hung")
 

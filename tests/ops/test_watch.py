@@ -263,6 +263,17 @@ def _start_work(port: int) -> threading.Thread:
     return thread
 
 
+def _restarted_while_working(running: Callable[..., Running], name: str, busy_grace_s: float):
+    """A service set to work without end, and its process restarted by the watcher: (run, old pid, new pid)."""
+    port = _free_port()
+    run = running([_working_service(name, port, work_s=120.0, busy_grace_s=busy_grace_s)])
+    old = run.pid(name)
+    _start_work(port)
+    new = run.healthy_again(name, old, timeout=30)
+    assert new != old
+    return run, old, new
+
+
 def test_a_process_that_misses_its_checks_while_it_works_is_left_to_work(running):
     """Busy is not hung: 5 s without answering (more than 5 failed checks) while using the CPU, and the
     process is kept (a restart would drop every message it holds); once it answers again, that is logged."""
@@ -282,12 +293,8 @@ def test_a_process_that_misses_its_checks_while_it_works_is_left_to_work(running
 
 def test_a_process_that_works_without_end_is_restarted_after_the_busy_limit(running):
     """A loop that never ends is not mistaken for work for ever: past the busy limit it is restarted."""
-    port = _free_port()
-    run = running([_working_service("spins", port, work_s=120.0, busy_grace_s=2.0)])
-    old = run.pid("spins")
-    _start_work(port)
-    new = run.healthy_again("spins", old, timeout=30)
-    assert new != old and not processes.alive(old)
+    run, old, _ = _restarted_while_working(running, "spins", busy_grace_s=2.0)
+    assert not processes.alive(old)
     assert any(re.fullmatch(rf"{STAMP} spins did not answer its health check for [2-4]s while it used the CPU "
                             r"\(a loop that does not end\?\); stopping it to start it again", line)
                for line in run.lines()), run.lines()
@@ -297,12 +304,8 @@ def test_a_process_that_works_without_end_is_restarted_after_the_busy_limit(runn
 
 def test_without_a_busy_grace_a_process_that_misses_its_checks_is_restarted_even_while_it_works(running):
     """The action server, the web server ...: a loop that spins is the likelier cause, restarted after 5 checks."""
-    port = _free_port()
-    run = running([_working_service("worker", port, work_s=120.0, busy_grace_s=0.0)])
-    old = run.pid("worker")
-    _start_work(port)
-    new = run.healthy_again("worker", old, timeout=30)
-    assert new != old and not any("is working" in line for line in run.lines()), run.lines()
+    run, _, _ = _restarted_while_working(running, "worker", busy_grace_s=0.0)
+    assert not any("is working" in line for line in run.lines()), run.lines()
     assert any(re.fullmatch(rf"{STAMP} worker did not answer its health check 5 times in a row \(1s\); stopping it "
                             r"to start it again", line) for line in run.lines()), run.lines()
 
