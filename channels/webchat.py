@@ -9,7 +9,10 @@ Protocol (socket.io events):
   server -> history [{"role": customer|bot|agent|system, "text", "at", "agent"?, "initials"?, "system"?,
                       "buttons"?, "image"?, "links"?}, ...]
   server -> conversation_state {"waiting", "team_open", "eta_minutes", "back", "agent", "initials",
-                                "email_known"}   after history, after each message, when the desk pokes
+                                "email_known", "revision": [ticket, event]}   after history, after each
+                                          message, when the desk pokes; reads race (off the event loop,
+                                          several servers), so the widget drops one whose revision is
+                                          below the newest it applied (careline.handoff.customer_view)
   client -> user_uttered {"message": str}   (any metadata the client sends is dropped: a clicked
                                           button reads as its title from the bot's own offer)
   server -> bot_uttered {"text", "quick_replies"?, "attachment"?, "at", "agent"?, "initials"?, "system"?,

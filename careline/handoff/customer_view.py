@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -40,24 +40,27 @@ class ConversationState:
     agent: Optional[str]          # the full name of the agent who has the conversation
     initials: Optional[str]
     email_known: bool             # we have an address to send the reply to
+    revision: Tuple[int, int] = (0, 0)  # TicketService.revision, read first: a newer state has one as high
 
     def as_dict(self) -> Dict[str, Any]:
         return asdict(self)
 
 
 def conversation_state(ticket: Optional[TicketState], with_a_person: bool, now: datetime, shop: Shop,
-                       estimate: Optional[WaitEstimate], email_known: bool) -> ConversationState:
+                       estimate: Optional[WaitEstimate], email_known: bool,
+                       revision: Tuple[int, int] = (0, 0)) -> ConversationState:
     """The state of a conversation for its customer.
 
     `with_a_person`: the conversation's `handoff_ticket` slot is set (the bot stands back); it waits
     only while its latest ticket is still open or assigned. `estimate`: the wait of a queued ticket.
+    `revision`: how far the tickets had come when they were read (the widget keeps the newest state).
     """
     team_open = shop.is_open(now)
     opening = shop.next_opening(now)
     back = when_back(opening, now, shop) if opening is not None else None
     waiting = bool(with_a_person and ticket is not None and ticket.active)
     if not waiting or ticket is None:
-        return ConversationState(False, team_open, None, back, None, None, False)
+        return ConversationState(False, team_open, None, back, None, None, False, revision)
     agent = ticket.agent_name if ticket.status == "assigned" else None
     eta = None
     if agent is None and team_open and estimate is not None:
@@ -67,7 +70,7 @@ def conversation_state(ticket: Optional[TicketState], with_a_person: bool, now: 
         else:  # the team leaves before the estimated reply: say when it is back instead
             back = when_back(late[1], now, shop)
     initials = transcript.initials(agent) or None if agent else None
-    return ConversationState(True, team_open, eta, back, agent, initials, email_known)
+    return ConversationState(True, team_open, eta, back, agent, initials, email_known, revision)
 
 
 def reply_address(session: Session, ticket: Ticket, only_if_left: bool = False) -> Optional[str]:
@@ -105,6 +108,7 @@ class CustomerView:
         self._shop, self._rules, self._now = shop, rules, now
 
     def state(self, conversation_id: str, with_a_person: bool) -> ConversationState:
+        revision = self._tickets.revision(conversation_id)  # first: what follows is at least this new
         now, shop = self._now(), self._shop()
         ticket = self._tickets.state(conversation_id) if with_a_person else None
         estimate = None
@@ -115,4 +119,4 @@ class CustomerView:
             with self._sessions() as session:
                 row = session.get(Ticket, ticket.id)
                 email_known = row is not None and reply_address(session, row) is not None
-        return conversation_state(ticket, with_a_person, now, shop, estimate, email_known)
+        return conversation_state(ticket, with_a_person, now, shop, estimate, email_known, revision)

@@ -9,7 +9,7 @@ import json
 import logging
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -149,6 +149,20 @@ class TicketService:
             )
         ).scalar_one()
         return ahead + 1
+
+    def revision(self, conversation_id: str) -> Tuple[int, int]:
+        """How far the conversation's tickets have come: (its latest ticket, the latest thing a person did
+        with one of them); it grows with every change, as every change is a TicketEvent (take, reply, hand
+        back, close, a contact left) or a new ticket. (0, 0) without a ticket.
+
+        Read it before the state it labels: that state is then at least as new as the label says, so a
+        reader that keeps the highest label never takes an older state for a newer one."""
+        with self._sessions() as session:
+            row = session.execute(
+                sa.select(sa.func.max(Ticket.id), sa.func.max(TicketEvent.id))
+                .select_from(Ticket).outerjoin(TicketEvent, TicketEvent.ticket_id == Ticket.id)
+                .where(Ticket.conversation_id == conversation_id)).one()
+        return int(row[0] or 0), int(row[1] or 0)
 
     def state(self, conversation_id: str) -> Optional[TicketState]:
         """The conversation's latest ticket: waiting (open or with a person) or finished, or None."""

@@ -156,8 +156,9 @@ def test_a_typing_poke_and_a_state_poke_reach_only_that_conversations_sockets(sy
     assert customer.expect("agent_typing", 10)[0]["typing"] is False
     assert _poke(system, {"conversation_id": customer.sender, "kind": "state"}).status_code == 200
     state = customer.expect("conversation_state", 10)[0]
-    assert set(state) == {"waiting", "team_open", "eta_minutes", "back", "agent", "initials", "email_known"}
-    assert state["waiting"] is False
+    assert set(state) == {"waiting", "team_open", "eta_minutes", "back", "agent", "initials", "email_known",
+                          "revision"}
+    assert state["waiting"] is False and state["revision"] == [0, 0], "no ticket yet"
     assert stranger.quiet(3) == [], "nothing of another conversation reaches this one"
 
 
@@ -319,6 +320,7 @@ def _waiting_with_an_address(customer: Widget, email: str) -> dict:
     assert handed["eta_minutes"] or handed["back"], "how long, or when the team is back"
     _, noted = customer.say(f"you can email me at {email}")
     assert noted["waiting"] is True and noted["email_known"] is True, "the address left while waiting is known"
+    assert handed["revision"][0] > 0 and noted["revision"] > handed["revision"], "each change labels a newer state"
     return noted
 
 
@@ -327,7 +329,7 @@ def test_a_reply_the_customer_saw_is_not_emailed_and_a_missed_one_is(system, wid
     seer.start()
     misser.start()
     seer_email, misser_email = (f"{who}-{uuid.uuid4().hex[:8]}@example.net" for who in ("seer", "misser"))
-    _waiting_with_an_address(seer, seer_email)
+    noted = _waiting_with_an_address(seer, seer_email)
     _waiting_with_an_address(misser, misser_email)
     desk = DeskClient(system)
     tickets = {widget_: _wait_for_ticket(desk, widget_.sender) for widget_ in (seer, misser)}
@@ -357,6 +359,8 @@ def test_a_reply_the_customer_saw_is_not_emailed_and_a_missed_one_is(system, wid
     assert state.status_code == 200
     taken = seer.expect("conversation_state", 10)[0]
     assert taken["waiting"] is True and taken["agent"] == "Ana Rivera" and taken["initials"] == "AR"
+    assert taken["revision"][0] == noted["revision"][0] and taken["revision"][1] > noted["revision"][1], \
+        "the same ticket, taken and answered since"
 
 
 def test_replies_left_unseen_make_one_email_per_ticket_in_ten_minutes(system, widget):

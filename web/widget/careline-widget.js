@@ -69,6 +69,7 @@
   var emailSent = false;      /* an address went since the latest conversation_state */
   var state = { waiting: false, team_open: true, eta_minutes: null, back: null, agent: null, initials: null,
                 email_known: false };
+  var stateRevision = null;   /* the `revision` of that state: an older one arriving late is dropped */
   var ui = {};
 
   function el(tag, attrs, children) {
@@ -346,8 +347,19 @@
     follow();  /* the header or the form changed size (the ResizeObserver would, a frame later) */
   }
 
+  /* [ticket, event] pairs: true when `revision` comes before `than` */
+  function older(revision, than) {
+    return revision[0] < than[0] || (revision[0] === than[0] && revision[1] < than[1]);
+  }
+
   function onState(data) {
     if (!data || typeof data !== "object") { return; }
+    /* Each message and each desk action sends a state, read off the event loop (and with several servers
+     * by any of them), so one read before a person joined may arrive after the one read after. */
+    var revision = Array.isArray(data.revision) && data.revision.length === 2 &&
+      typeof data.revision[0] === "number" && typeof data.revision[1] === "number" ? data.revision : null;
+    if (revision && stateRevision && older(revision, stateRevision)) { return; }
+    if (revision) { stateRevision = revision; }
     state = {
       waiting: data.waiting === true,
       team_open: data.team_open !== false,
@@ -601,6 +613,7 @@
       requestSession();
     });
     socket.on("session_confirm", function (token) {
+      if (token !== recall(TOKEN_KEY)) { stateRevision = null; }  /* a new conversation counts from (0, 0) */
       remember(TOKEN_KEY, token);
       clearTimeout(historyTimer);  /* the history follows; should it not come, what waits still goes */
       historyTimer = setTimeout(function () { ready = true; flush(); }, HISTORY_TIMEOUT_MS);

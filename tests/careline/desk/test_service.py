@@ -133,6 +133,25 @@ def test_agent_actions_are_audited_and_money_uses_the_agents_authority(engine, d
     assert ticket.status == "resolved" and ticket.first_response_at and ticket.resolved_at and refunds == 1
 
 
+def test_every_change_a_customer_sees_makes_a_newer_revision_of_the_conversations_tickets(engine, desk, accounts):
+    """The widget keeps the state with the highest revision (a stale one may arrive last): taking, answering,
+    handing back and a new ticket after it each raise it; another conversation's tickets do not."""
+    tickets, user = TicketService(engine), _user(accounts)
+    assert tickets.revision("conv-1") == (0, 0)
+    first = _ticket(engine)
+    seen = [tickets.revision("conv-1")]
+    assert seen[0] == (first, 0)
+    for act in (lambda: desk.take(first, user), lambda: desk.reply(first, user, "Hi, Ana here.", lambda *_: None),
+                lambda: desk.finish(first, user, "resolved", lambda _: None),
+                lambda: _ticket(engine, "conv-2"), lambda: tickets.open(
+                    build_ticket("conv-1", "socketio", "human_requested", EVENTS, TicketFacts()), "conv-1:2")):
+        act()
+        seen.append(tickets.revision("conv-1"))
+    assert seen[1] > seen[0] and seen[2] > seen[1] and seen[3] > seen[2], seen
+    assert seen[4] == seen[3], "another conversation's ticket is not this one's change"
+    assert seen[5] > seen[4] and seen[5][0] > first, "a new ticket after the last one was finished"
+
+
 def test_a_failed_send_records_nothing(engine, desk, accounts):
     user = _user(accounts)
     ticket_id = _ticket(engine)

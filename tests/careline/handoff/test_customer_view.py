@@ -36,16 +36,16 @@ def test_nobody_is_waited_for_without_the_slot_or_an_active_ticket():
     for ticket, slot in ((None, True), (QUEUED, False), (resolved, True)):
         state = conversation_state(ticket, slot, MONDAY_10AM, SHOP, TWENTY, email_known=True)
         assert state.as_dict() == {"waiting": False, "team_open": True, "eta_minutes": None, "back": None,
-                                   "agent": None, "initials": None, "email_known": False}
+                                   "agent": None, "initials": None, "email_known": False, "revision": (0, 0)}
 
 
 def test_queued_in_hours_has_an_eta_and_with_an_agent_their_name():
     queued = conversation_state(QUEUED, True, MONDAY_10AM, SHOP, TWENTY, email_known=False)
     assert (queued.waiting, queued.team_open, queued.eta_minutes, queued.back, queued.agent) == \
         (True, True, 20, None, None)
-    taken = conversation_state(WITH_ANA, True, MONDAY_10AM, SHOP, None, email_known=True)
+    taken = conversation_state(WITH_ANA, True, MONDAY_10AM, SHOP, None, email_known=True, revision=(7, 12))
     assert taken.as_dict() == {"waiting": True, "team_open": True, "eta_minutes": None, "back": None,
-                               "agent": "Ana Rivera", "initials": "AR", "email_known": True}
+                               "agent": "Ana Rivera", "initials": "AR", "email_known": True, "revision": (7, 12)}
 
 
 def test_out_of_hours_says_when_the_team_is_back_and_no_eta():
@@ -104,5 +104,9 @@ def test_the_view_reads_the_ticket_its_agent_and_the_address_from_the_store(engi
         row.status, row.assigned_agent_id = "assigned", ana.id
     taken = view.state("web-view", with_a_person=True)
     assert (taken.agent, taken.initials, taken.eta_minutes, taken.email_known) == ("Ana Rivera", "AR", None, True)
+    assert queued.revision[0] == ticket and queued.revision[1] == 0, "a new ticket, nothing done with it yet"
+    assert taken.revision > queued.revision, "the contact left is a ticket event: a newer state"
     assert not view.state("web-view", with_a_person=False).waiting, "handed back: the slot is cleared"
     assert not view.state("web-nobody", with_a_person=True).waiting
+    assert view.state("web-nobody", with_a_person=True).revision == (0, 0)
+    assert view.state("web-view", with_a_person=False).revision == taken.revision, "read also without the slot"
