@@ -54,6 +54,8 @@ class FakeRasa(FakeServer):
         self.posted: List[Dict[str, Any]] = []  # (path, params, body) of every POST, in order
         self.down = False  # every call fails
         self.pokes_fail = False  # system lines and agent_event fail (the rest works)
+        self.state_pokes_to_fail: Dict[str, int] = {}  # so many of a conversation's next state pokes fail (503)
+        self.failed_state_pokes: List[float] = []  # when they came
         rasa = self
 
         class Handler(JsonHandler):
@@ -83,6 +85,12 @@ class FakeRasa(FakeServer):
                     isinstance(body, dict) and (body.get("metadata") or {}).get("system"))
                 if rasa.down or (rasa.pokes_fail and poke):
                     self.answer(500, {"error": "down"})
+                    return
+                failing = rasa.state_pokes_to_fail.get(body.get("conversation_id")) if isinstance(body, dict) else 0
+                if path.endswith("/agent_event") and body.get("kind") == "state" and failing:
+                    rasa.state_pokes_to_fail[body["conversation_id"]] -= 1
+                    rasa.failed_state_pokes.append(time.monotonic())
+                    self.answer(503, {"error": "busy"})
                     return
                 rasa.posted.append({"path": path, "params": params, "body": body})
                 found = re.fullmatch(r"/conversations/([^/]+)/(tracker/events|execute)", path)
@@ -367,6 +375,23 @@ def test_the_pokes_failing_never_fail_the_agents_action(site):
         ["Still here."]
     kinds = [e["kind"] for e in ana.get(f"{site.url}/api/tickets/{ticket}", timeout=30).json()["events"]]
     assert kinds == ["take", "reply", "handback"]
+
+
+def test_a_state_poke_that_fails_is_sent_again_until_the_widget_has_it(site):
+    """Nothing else brings the widget's header up to date ("Ana Rivera is here"): a failed state poke goes
+    again, after 1 s and 2 s, in the background (the agent's action answers at once)."""
+    ana = site.login()
+    ticket, conversation = site.ticket()
+    site.rasa.state_pokes_to_fail[conversation] = 2
+    started = time.monotonic()
+    assert ana.post(f"{site.url}/tickets/{ticket}/take", json={}, timeout=30).json()["ok"]
+    assert time.monotonic() - started < 2.5, "the agent does not wait for the pokes"
+    state = {"conversation_id": conversation, "kind": "state", "agent": "Ana Rivera"}
+    poke = site.rasa.wait_for(lambda p: p["path"] == "/webhooks/socketio/agent_event" and p["body"] == state)
+    arrived = time.monotonic()
+    first, second = site.rasa.failed_state_pokes
+    assert len(poke) == 1 and site.rasa.state_pokes_to_fail[conversation] == 0
+    assert second - first >= 0.9 and arrived - second >= 1.9, "1 s, then 2 s between the attempts"
 
 
 # --- the ticket's lines, notes, queue filters and live stream ------------------------------------------------
