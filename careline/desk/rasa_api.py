@@ -22,9 +22,6 @@ POKE_TIMEOUT_S = 3
 #: What `announce` may say: the agent joined or left (domain.yml utter_agent_joined / utter_agent_left).
 ANNOUNCEMENTS = ("joined", "left")
 AGENT_EVENTS = ("typing", "state")
-#: A state poke that fails is sent again after 1 s, then 2 s: the widget's header waits for it.
-STATE_POKE_ATTEMPTS = 3
-STATE_POKE_BACKOFF_S = 1.0
 
 
 class RasaUnavailable(RuntimeError):
@@ -82,21 +79,6 @@ class RasaAPI:
         if typing is not None:
             body["typing"] = typing
         self._post(f"{self._base}/webhooks/socketio/agent_event", body, timeout=POKE_TIMEOUT_S)
-
-    def state_changed(self, conversation_id: str, agent: Optional[str] = None,
-                      attempts: int = STATE_POKE_ATTEMPTS, backoff_s: float = STATE_POKE_BACKOFF_S) -> None:
-        """Tell the widget's server that the conversation's state changed (a person took it, answered,
-        handed it back). Unlike a typing poke, which the next one replaces, nothing else brings the header
-        up to date, so a failed one is sent again (blocking: call it in the background); the server reads
-        the state afresh each time, so a repeat is harmless. Raises the last failure."""
-        for attempt in range(1, attempts + 1):
-            try:
-                self.agent_event(conversation_id, "state", agent=agent)
-                return
-            except RasaUnavailable:
-                if attempt == attempts:
-                    raise
-                time.sleep(backoff_s * 2 ** (attempt - 1))
 
     def resume(self, conversation_id: str) -> None:
         """Give the conversation back to the bot: no person has it any more (the `handoff_ticket` slot

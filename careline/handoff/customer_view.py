@@ -108,9 +108,10 @@ class CustomerView:
         self._shop, self._rules, self._now = shop, rules, now
 
     def state(self, conversation_id: str, with_a_person: bool) -> ConversationState:
-        revision = self._tickets.revision(conversation_id)  # first: what follows is at least this new
         now, shop = self._now(), self._shop()
-        ticket = self._tickets.state(conversation_id) if with_a_person else None
+        latest = self._tickets.state(conversation_id)  # read also without the slot: its revision labels the state
+        revision = latest.revision if latest is not None else (0, 0)
+        ticket = latest if with_a_person else None
         estimate = None
         if ticket is not None and ticket.status == "open":
             estimate = estimate_for(self._tickets, ticket.queue_position, shop, self._rules)

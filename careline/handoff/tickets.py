@@ -31,6 +31,15 @@ CONTACT_EMAIL = "contact_email"   # a TicketEvent: the email the customer left w
 MAX_CONTACTS = 3
 
 
+def lock_ticket(session: Session, ticket_id: int) -> None:
+    """Lock the ticket's row until the transaction ends; do it before adding one of its TicketEvents.
+
+    On PostgreSQL an event's id comes from a sequence when it is inserted, not when it commits: with
+    every writer of a ticket's events holding the row, their ids follow the order they commit in, which
+    `TicketService.revision` relies on. (SQLite has one writer at a time anyway: a no-op there.)"""
+    session.execute(sa.select(Ticket.id).where(Ticket.id == ticket_id).with_for_update())
+
+
 @dataclass(frozen=True)
 class OpenedTicket:
     id: int
@@ -48,6 +57,7 @@ class TicketState:
     agent_name: Optional[str]        # who took it or finished it
     last_agent_reply: Optional[datetime]
     contact_email: Optional[str]
+    revision: Tuple[int, int] = (0, 0)  # TicketService.revision, read before the rest
 
     @property
     def active(self) -> bool:
@@ -158,15 +168,20 @@ class TicketService:
         Read it before the state it labels: that state is then at least as new as the label says, so a
         reader that keeps the highest label never takes an older state for a newer one."""
         with self._sessions() as session:
-            row = session.execute(
-                sa.select(sa.func.max(Ticket.id), sa.func.max(TicketEvent.id))
-                .select_from(Ticket).outerjoin(TicketEvent, TicketEvent.ticket_id == Ticket.id)
-                .where(Ticket.conversation_id == conversation_id)).one()
+            return self._revision(session, conversation_id)
+
+    @staticmethod
+    def _revision(session: Session, conversation_id: str) -> Tuple[int, int]:
+        row = session.execute(
+            sa.select(sa.func.max(Ticket.id), sa.func.max(TicketEvent.id))
+            .select_from(Ticket).outerjoin(TicketEvent, TicketEvent.ticket_id == Ticket.id)
+            .where(Ticket.conversation_id == conversation_id)).one()
         return int(row[0] or 0), int(row[1] or 0)
 
     def state(self, conversation_id: str) -> Optional[TicketState]:
         """The conversation's latest ticket: waiting (open or with a person) or finished, or None."""
         with self._sessions() as session:
+            revision = self._revision(session, conversation_id)  # first: the rest is at least this new
             ticket = session.execute(sa.select(Ticket).where(Ticket.conversation_id == conversation_id)
                                      .order_by(Ticket.id.desc()).limit(1)).scalar_one_or_none()
             if ticket is None:
@@ -179,7 +194,7 @@ class TicketService:
                 .order_by(TicketEvent.id.desc()).limit(1)).scalar_one_or_none()
             return TicketState(ticket.id, ticket.status,
                                self._position(session, ticket) if ticket.status == "open" else 0,
-                               agent.name if agent else None, replied, contact)
+                               agent.name if agent else None, replied, contact, revision)
 
     def leave_contact(self, ticket_id: int, email: str) -> Optional[str]:
         """Remember the email the waiting customer left (the ticket's contact now); the contact it keeps.
@@ -189,6 +204,7 @@ class TicketService:
         """
         email = email[:254]
         with self._sessions() as session:
+            lock_ticket(session, ticket_id)
             left: List[str] = list(session.execute(sa.select(TicketEvent.detail).where(
                 TicketEvent.ticket_id == ticket_id, TicketEvent.kind == CONTACT_EMAIL)
                 .order_by(TicketEvent.id)).scalars())

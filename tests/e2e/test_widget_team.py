@@ -158,7 +158,7 @@ def test_who_is_talking_while_waiting_for_and_talking_with_a_person(system, brow
     assert page.locator(".cl-state .cl-avatar").inner_text() == "AR"
     # A state read before Ana took the conversation may arrive after hers (reads run off the event loop,
     # on any server): the widget keeps the newer one.
-    assert latest_state(page)["revision"] > state["revision"]
+    assert max(seen["revision"] for seen in events(page, "conversation_state")) > state["revision"]
     page.evaluate("(stale) => CarelineChat.socket().listeners('conversation_state')[0](stale)", state)
     assert "Ana Rivera is here" in header_state(page), "a late, older state is dropped"
     wait_at_the_bottom(page)
@@ -198,6 +198,15 @@ def test_who_is_talking_while_waiting_for_and_talking_with_a_person(system, brow
     assert page.locator(".cl-msg.cl-bot .cl-tag").count() >= 1
     wait_for_the_agent_in_the_header(page)
     assert texts(page).count("I'm looking at your conversation now.") == 1
+    # A new conversation (the session expired in another tab): its history, then its state, which counts
+    # from (0, 0) again and is not dropped for the old conversation's higher revision.
+    page.evaluate("""() => {
+      const socket = CarelineChat.socket();
+      socket.listeners('history')[0]([]);
+      socket.listeners('conversation_state')[0]({waiting: false, team_open: true, eta_minutes: null, back: null,
+        agent: null, initials: null, email_known: false, revision: [0, 0]});
+    }""")
+    assert header_state(page) == "", "nothing in the header while the bot has the new conversation"
     context.close()
 
 

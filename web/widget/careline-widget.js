@@ -560,6 +560,9 @@
 
   function showHistory(items) {
     clearTimeout(historyTimer);
+    /* The server sends a session's history once the socket is in the conversation's room alone, and its
+     * state after it: a state that comes later is of this conversation, which may count from (0, 0) */
+    stateRevision = null;
     items = Array.isArray(items) ? items : [];
     var keep = stuck ? null : ui.log.scrollTop;  /* a customer reading older messages stays there */
     rebuilding = true;
@@ -613,7 +616,6 @@
       requestSession();
     });
     socket.on("session_confirm", function (token) {
-      if (token !== recall(TOKEN_KEY)) { stateRevision = null; }  /* a new conversation counts from (0, 0) */
       remember(TOKEN_KEY, token);
       clearTimeout(historyTimer);  /* the history follows; should it not come, what waits still goes */
       historyTimer = setTimeout(function () { ready = true; flush(); }, HISTORY_TIMEOUT_MS);

@@ -87,7 +87,7 @@ def _widget_state(request: Request, sent: Dict[str, str]) -> Callable[[Any, Desk
 
     def after(_: Any, user: DeskUser) -> None:
         if sent.get("conversation"):
-            desk.rasa.state_changed(sent["conversation"], agent=user.name)
+            desk.rasa.agent_event(sent["conversation"], "state", agent=user.name)
     return after
 
 

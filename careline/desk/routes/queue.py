@@ -98,8 +98,8 @@ def _tell_widget(desk: Desk, conversation_id: Optional[str], user: DeskUser) -> 
     """After an action, in the background: the widget's state is recomputed (contract 3). A courtesy:
     logged when it fails. (Who joined or left is told before the action answers: it must come first.)"""
     if conversation_id:
-        quietly("telling the widget the conversation's state", lambda: desk.rasa.state_changed(
-            conversation_id, agent=user.name))
+        quietly("telling the widget the conversation's state", lambda: desk.rasa.agent_event(
+            conversation_id, "state", agent=user.name))
 
 
 @bp.post("/tickets/<ticket_id:int>/take")

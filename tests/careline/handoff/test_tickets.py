@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -13,7 +15,8 @@ from careline.db.engine import make_engine
 from careline.db.models.handoff import OutboxMessage, Ticket, TicketEvent
 from careline.handoff.ticket import TicketFacts, build_ticket
 from careline.handoff.outbox import HelpdeskOutbox
-from careline.handoff.tickets import CONTACT_EMAIL, MAX_CONTACTS, TicketService
+from careline.handoff.tickets import CONTACT_EMAIL, MAX_CONTACTS, TicketService, lock_ticket
+from careline.shared import utcnow
 from tests.conftest import Clock
 from tests.fakes.helpdesk import FakeHelpdesk
 
@@ -138,3 +141,49 @@ def test_a_ticket_keeps_a_few_contact_addresses_and_then_the_one_it_has(engine, 
     assert set(kept) == {"kim@example.net", "kim.fixed@example.net", "third@example.net"}
     other = service.open(_draft("conv-other"), "conv-other:1").id
     assert service.leave_contact(other, "victim.person@example.org") == "victim.person@example.org", "per ticket"
+
+
+def test_on_postgresql_a_tickets_events_take_their_ids_in_the_order_they_commit(pg_url):
+    """TicketService.revision labels a state by its ticket's latest event id, so the ids must follow the
+    commits: an event is added only while its ticket's row is held (lock_ticket); a contact left while the
+    desk's take is open waits for it and gets the later id."""
+    engine = make_engine(pg_url)
+    service = TicketService(engine)
+    ticket = service.open(_draft("conv-pg"), "conv-pg:1").id
+    left: dict = {}
+    with Session(engine) as desk:
+        lock_ticket(desk, ticket)  # the desk's take, between holding the ticket and adding its event
+        customer = threading.Thread(
+            target=lambda: left.update(contact=service.leave_contact(ticket, "kim@example.net")))
+        customer.start()
+        time.sleep(1.0)
+        assert customer.is_alive(), "the contact waits for the ticket's row"
+        take = TicketEvent(ticket_id=ticket, agent_id=None, kind="take", detail="", created_at=utcnow())
+        desk.add(take)
+        desk.commit()
+        taken_id = take.id
+    customer.join(timeout=20)
+    assert left == {"contact": "kim@example.net"}
+    with Session(engine) as session:
+        ids = {kind: id_ for kind, id_ in session.execute(
+            sa.select(TicketEvent.kind, TicketEvent.id).where(TicketEvent.ticket_id == ticket))}
+    assert ids == {"take": taken_id, CONTACT_EMAIL: ids[CONTACT_EMAIL]} and ids[CONTACT_EMAIL] > taken_id
+    assert service.revision("conv-pg") == (ticket, ids[CONTACT_EMAIL])
+
+
+def test_the_state_reads_its_revision_before_the_rest(engine):
+    """A state is never labelled newer than what it says: its revision is the first thing read."""
+    service = TicketService(engine)
+    ticket = service.open(_draft("conv-order"), "conv-order:1").id
+    statements: list = []
+
+    def record(conn, cursor, statement, *_):
+        statements.append(statement)
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        state = service.state("conv-order")
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert "max(ticket_events.id)" in selects[0] and state is not None and state.revision == (ticket, 0)
+    assert len(selects) > 1 and all("max(ticket_events.id)" not in s for s in selects[1:])
