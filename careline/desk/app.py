@@ -23,6 +23,7 @@ from careline.desk.routes import BLUEPRINTS
 from careline.desk.service import MAX_TEXT, DeskService
 from careline.desk.words import intent_title
 from careline.desk.web import authenticate, security_headers
+from careline.desk.widget_pokes import WidgetPokes
 from careline.fulfilment import LabelLinks
 from careline.money import ClaimService, load_policy
 from careline.shared import Limit, RateLimiter, Settings
@@ -55,6 +56,7 @@ class Desk:
         self.service = DeskService(engine, ClaimService(engine, load_policy(settings.policy_path)),
                                    label_url=links.url if links else None)
         self.rasa = rasa or RasaAPI(settings.rasa_url, settings.auth_token)
+        self.pokes = WidgetPokes(lambda conversation, agent: self.rasa.agent_event(conversation, "state", agent=agent))
         self.login_limiter = RateLimiter(Limit(per_minute=10, burst=5))  # failures per address and account
         self.login_addresses = RateLimiter(LOGIN_PER_ADDRESS)  # failures per address, across accounts
         self.templates = templates()

@@ -25,7 +25,17 @@ AGENT_EVENTS = ("typing", "state")
 
 
 class RasaUnavailable(RuntimeError):
-    """The Rasa server did not do what was asked; the message says what failed."""
+    """The Rasa server did not do what was asked; the message says what failed. `status`: its HTTP
+    answer, None when it could not be reached or did not answer in time."""
+
+    def __init__(self, message: str, status: Optional[int] = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+    @property
+    def passing(self) -> bool:
+        """Unreachable, too slow or a server error: the same call may work a moment later (a 4xx will not)."""
+        return self.status is None or self.status >= 500
 
 
 class RasaAPI:
@@ -43,7 +53,7 @@ class RasaAPI:
         except requests.RequestException as error:
             raise RasaUnavailable(f"the bot server could not be reached ({type(error).__name__})") from None
         if answer.status_code >= 400:
-            raise RasaUnavailable(f"the bot server answered {answer.status_code}")
+            raise RasaUnavailable(f"the bot server answered {answer.status_code}", answer.status_code)
         reply: Dict[str, Any] = answer.json()  # Rasa's HTTP API answers these calls with an object
         return reply
 

@@ -14,7 +14,7 @@ import hmac
 import logging
 import secrets
 import time
-from typing import TYPE_CHECKING, Any, Callable, Coroutine, Dict, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Coroutine, Dict, Mapping, Optional, Tuple, Union
 from urllib.parse import quote, urlsplit
 
 from sanic import response
@@ -200,12 +200,13 @@ def supervisor_only(handler: Handler) -> Handler:
 
 
 async def act(request: Request, ticket_id: int, action: Callable[[Dict[str, Any], DeskUser], Any],
-              done: Done, after: Optional[Callable[[Any, DeskUser], None]] = None) -> HTTPResponse:
+              done: Done, widget: Optional[Mapping[str, str]] = None) -> HTTPResponse:
     """Run an agent action on a ticket with the posted form (or JSON object) and answer it: JSON for
     fetch() and API clients, otherwise a redirect with a banner (to the queue after resolve and close).
 
-    `after(result, user)`: courtesy calls once the action is done (e.g. telling the widget), run in
-    the background and never failing the action (see `quietly`)."""
+    `widget`: where the action notes the conversation it told something ("conversation"); once the
+    action is done the widget's server is told its state changed, in the background (WidgetPokes).
+    (Who joined or left is told by the action itself, before it answers: that must come first.)"""
     form = safe_json.loads_or_none(request.body) if request.headers.get("content-type", "").startswith(
         "application/json") \
         else {k: request.form.get(k) for k in (request.form or {})}
@@ -227,9 +228,9 @@ async def act(request: Request, ticket_id: int, action: Callable[[Dict[str, Any]
         if wants_json(request):
             return json_error(502, "bot_unavailable", str(error))
         return redirect_with(f"/tickets/{ticket_id}", "err", str(error))
-    if after is not None:
-        user = current_user(request)
-        request.app.add_task(run(quietly, f"after {request.path}", functools.partial(after, result, user)))
+    conversation = widget.get("conversation") if widget is not None else None
+    if conversation:
+        desk_of(request).pokes.state_changed(conversation, current_user(request).name)
     said = done(result) if callable(done) else done
     kind, message = said if isinstance(said, tuple) else ("ok", said)
     if wants_json(request):

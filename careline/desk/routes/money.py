@@ -81,16 +81,6 @@ def _teller(request: Request, ticket_id: int, user: DeskUser,
     return tell
 
 
-def _widget_state(request: Request, sent: Dict[str, str]) -> Callable[[Any, DeskUser], None]:
-    """After the customer was told: the widget recomputes its state (who has the conversation)."""
-    desk = desk_of(request)
-
-    def after(_: Any, user: DeskUser) -> None:
-        if sent.get("conversation"):
-            desk.rasa.agent_event(sent["conversation"], "state", agent=user.name)
-    return after
-
-
 async def _review(request: Request, ticket_id: int, kind_of: Callable[[Dict[str, Any]], str]) -> HTTPResponse:
     """The policy's answer for the posted money form, applying nothing: JSON, or the review page."""
     desk = desk_of(request)
@@ -127,7 +117,7 @@ async def _confirm(request: Request, ticket_id: int, kind_of: Callable[[Dict[str
                                     reason=form.get("reason"), charge_id=form.get("charge_id"),
                                     override_cap=_flag(form.get("override_cap")), tell=tell,
                                     review_token=form.get("review_token"))
-    return await act(request, ticket_id, confirm, _done, after=_widget_state(request, sent))
+    return await act(request, ticket_id, confirm, _done, widget=sent)
 
 
 @bp.post("/tickets/<ticket_id:int>/form-key")
@@ -170,4 +160,4 @@ async def tell(request: Request, ticket_id: int) -> HTTPResponse:
         if told.get("error"):
             return "err", str(told["error"])
         return "ok", "The customer was told." if told["told"] else "The customer was told already."
-    return await act(request, ticket_id, do, done, after=_widget_state(request, sent))
+    return await act(request, ticket_id, do, done, widget=sent)

@@ -3,7 +3,8 @@
 
 What the customer is told of the agent's actions (who joined and left, contract 2) and the pokes to
 the website widget (typing, state: contract 3) are courtesy calls: logged when they fail, never
-failing the action itself (careline.desk.web.quietly).
+failing the action itself (careline.desk.web.quietly; a state poke that fails is sent again,
+careline.desk.widget_pokes).
 """
 from __future__ import annotations
 
@@ -94,14 +95,6 @@ async def ticket_page(request: Request, ticket_id: int) -> HTTPResponse:
                 **saved_replies(view, user), **context)
 
 
-def _tell_widget(desk: Desk, conversation_id: Optional[str], user: DeskUser) -> None:
-    """After an action, in the background: the widget's state is recomputed (contract 3). A courtesy:
-    logged when it fails. (Who joined or left is told before the action answers: it must come first.)"""
-    if conversation_id:
-        quietly("telling the widget the conversation's state", lambda: desk.rasa.agent_event(
-            conversation_id, "state", agent=user.name))
-
-
 @bp.post("/tickets/<ticket_id:int>/take")
 async def take(request: Request, ticket_id: int) -> HTTPResponse:
     desk = desk_of(request)
@@ -115,8 +108,7 @@ async def take(request: Request, ticket_id: int) -> HTTPResponse:
             # anything Ana sends next (in the background it could arrive after her first reply).
             quietly(f"telling the customer that {user.name} joined",
                     lambda: desk.rasa.announce(conversation, user.name, "joined"))
-    return await act(request, ticket_id, do, "The conversation is yours.", after=lambda _, user: _tell_widget(
-        desk, done.get("conversation"), user))
+    return await act(request, ticket_id, do, "The conversation is yours.", widget=done)
 
 
 @bp.post("/tickets/<ticket_id:int>/reply")
@@ -132,8 +124,7 @@ async def reply(request: Request, ticket_id: int) -> HTTPResponse:
         desk.service.reply(ticket_id, user, form.get("text"), lambda c, text: send(c, text, user),
                            joining=lambda c: quietly(f"telling the customer that {user.name} joined",
                                                      lambda: desk.rasa.announce(c, user.name, "joined")))
-    return await act(request, ticket_id, do, "Sent.",
-                     after=lambda _, user: _tell_widget(desk, done.get("conversation"), user))
+    return await act(request, ticket_id, do, "Sent.", widget=done)
 
 
 @bp.post("/tickets/<ticket_id:int>/note")
@@ -155,8 +146,7 @@ def _finish(request: Request, ticket_id: int, status: str, message: str) -> Any:
                         lambda: desk.rasa.announce(conversation_id, user.name, "left"))
             desk.rasa.resume(conversation_id)
         desk.service.finish(ticket_id, user, status, resume)
-    return act(request, ticket_id, do, message,
-               after=lambda _, user: _tell_widget(desk, done.get("conversation"), user))
+    return act(request, ticket_id, do, message, widget=done)
 
 
 @bp.post("/tickets/<ticket_id:int>/resolve")

@@ -56,6 +56,7 @@ class FakeRasa(FakeServer):
         self.pokes_fail = False  # system lines and agent_event fail (the rest works)
         self.state_pokes_to_fail: Dict[str, int] = {}  # so many of a conversation's next state pokes fail (503)
         self.failed_state_pokes: List[float] = []  # when they came
+        self.state_poke_status = 503  # what they are answered
         rasa = self
 
         class Handler(JsonHandler):
@@ -86,11 +87,11 @@ class FakeRasa(FakeServer):
                 if rasa.down or (rasa.pokes_fail and poke):
                     self.answer(500, {"error": "down"})
                     return
-                failing = rasa.state_pokes_to_fail.get(body.get("conversation_id")) if isinstance(body, dict) else 0
-                if path.endswith("/agent_event") and body.get("kind") == "state" and failing:
+                state_poke = path.endswith("/agent_event") and isinstance(body, dict) and body.get("kind") == "state"
+                if state_poke and rasa.state_pokes_to_fail.get(body.get("conversation_id")):
                     rasa.state_pokes_to_fail[body["conversation_id"]] -= 1
                     rasa.failed_state_pokes.append(time.monotonic())
-                    self.answer(503, {"error": "busy"})
+                    self.answer(rasa.state_poke_status, {"error": "no"})
                     return
                 rasa.posted.append({"path": path, "params": params, "body": body})
                 found = re.fullmatch(r"/conversations/([^/]+)/(tracker/events|execute)", path)
@@ -383,15 +384,30 @@ def test_a_state_poke_that_fails_is_sent_again_until_the_widget_has_it(site):
     ana = site.login()
     ticket, conversation = site.ticket()
     site.rasa.state_pokes_to_fail[conversation] = 2
-    started = time.monotonic()
-    assert ana.post(f"{site.url}/tickets/{ticket}/take", json={}, timeout=30).json()["ok"]
-    assert time.monotonic() - started < 2.5, "the agent does not wait for the pokes"
     state = {"conversation_id": conversation, "kind": "state", "agent": "Ana Rivera"}
+
+    def state_pokes() -> List[Dict[str, Any]]:
+        return [p for p in list(site.rasa.posted) if p["path"] == "/webhooks/socketio/agent_event"
+                and p["body"] == state]
+    assert ana.post(f"{site.url}/tickets/{ticket}/take", json={}, timeout=30).json()["ok"]
+    assert state_pokes() == [], "the agent does not wait for the pokes"
     poke = site.rasa.wait_for(lambda p: p["path"] == "/webhooks/socketio/agent_event" and p["body"] == state)
     arrived = time.monotonic()
     first, second = site.rasa.failed_state_pokes
     assert len(poke) == 1 and site.rasa.state_pokes_to_fail[conversation] == 0
     assert second - first >= 0.9 and arrived - second >= 1.9, "1 s, then 2 s between the attempts"
+
+    site.rasa.failed_state_pokes.clear()
+    site.rasa.state_poke_status, site.rasa.state_pokes_to_fail[conversation] = 400, 5
+    try:
+        assert ana.post(f"{site.url}/tickets/{ticket}/reply", json={"text": "On it."}, timeout=30).json()["ok"]
+        deadline = time.monotonic() + 10
+        while not site.rasa.failed_state_pokes and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.5)
+        assert len(site.rasa.failed_state_pokes) == 1 and len(state_pokes()) == 1, "a refusal is not sent again"
+    finally:
+        site.rasa.state_poke_status, site.rasa.state_pokes_to_fail[conversation] = 503, 0
 
 
 # --- the ticket's lines, notes, queue filters and live stream ------------------------------------------------
