@@ -10,7 +10,7 @@ and the routes, one blueprint per area (routes/).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sanic import Sanic
@@ -72,4 +72,8 @@ def create_app(desk: Desk, name: str = "careline_desk") -> Sanic:
     app.register_middleware(security_headers, "response")
     for blueprint in BLUEPRINTS:
         app.blueprint(blueprint)
+
+    async def stop_pokes(*_: Any) -> None:
+        desk.pokes.close()
+    app.register_listener(stop_pokes, "before_server_stop")
     return app

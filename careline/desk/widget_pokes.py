@@ -51,6 +51,12 @@ class WidgetPokes:
         task.add_done_callback(functools.partial(self._forget, conversation_id))
         return task
 
+    def close(self) -> None:
+        """Stop (the desk's server stops): pokes still trying give up, queued ones are dropped."""
+        for task in list(self._trying.values()):
+            task.cancel()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
     def trying(self) -> int:
         """How many conversations have a poke under way."""
         return sum(1 for task in self._trying.values() if not task.done())

@@ -109,9 +109,11 @@ class CustomerView:
 
     def state(self, conversation_id: str, with_a_person: bool) -> ConversationState:
         now, shop = self._now(), self._shop()
-        latest = self._tickets.state(conversation_id)  # read also without the slot: its revision labels the state
-        revision = latest.revision if latest is not None else (0, 0)
-        ticket = latest if with_a_person else None
+        ticket = self._tickets.state(conversation_id) if with_a_person else None
+        if ticket is not None:
+            revision = ticket.revision
+        else:  # also without the slot: the revision labels the state
+            revision = self._tickets.revision(conversation_id) if not with_a_person else (0, 0)
         estimate = None
         if ticket is not None and ticket.status == "open":
             estimate = estimate_for(self._tickets, ticket.queue_position, shop, self._rules)

@@ -36,8 +36,9 @@ def lock_ticket(session: Session, ticket_id: int) -> None:
 
     On PostgreSQL an event's id comes from a sequence when it is inserted, not when it commits: with
     every writer of a ticket's events holding the row, their ids follow the order they commit in, which
-    `TicketService.revision` relies on. (SQLite has one writer at a time anyway: a no-op there.)"""
-    session.execute(sa.select(Ticket.id).where(Ticket.id == ticket_id).with_for_update())
+    `TicketService.revision` relies on. FOR NO KEY UPDATE: the lock the row's UPDATE takes, which does not
+    hold up inserts that only refer to the ticket. (SQLite has one writer at a time anyway: a no-op there.)"""
+    session.execute(sa.select(Ticket.id).where(Ticket.id == ticket_id).with_for_update(key_share=True))
 
 
 @dataclass(frozen=True)

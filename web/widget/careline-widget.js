@@ -616,6 +616,7 @@
       requestSession();
     });
     socket.on("session_confirm", function (token) {
+      stateRevision = null;  /* the server left the old conversation's room: what follows is of this one */
       remember(TOKEN_KEY, token);
       clearTimeout(historyTimer);  /* the history follows; should it not come, what waits still goes */
       historyTimer = setTimeout(function () { ready = true; flush(); }, HISTORY_TIMEOUT_MS);

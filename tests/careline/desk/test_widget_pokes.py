@@ -61,3 +61,21 @@ def test_a_newer_poke_replaces_one_still_trying_and_the_pokes_keep_to_their_own_
     assert len(bot.calls) == 1 + 3 + 10 * 3
     assert {name.split("_")[0] for _, _, name in bot.calls} == {"desk-widget-poke"}, "not the desk's own threads"
     assert len({name for _, _, name in bot.calls}) <= 2
+
+
+def test_closing_gives_up_what_is_still_trying_and_drops_what_waits_for_a_thread():
+    async def scenario() -> Tuple[Bot, list]:
+        bot = Bot(failures=100, status=None, seconds=0.3)  # the bot server is down and slow
+        pokes = WidgetPokes(bot.poke, backoff_s=0.5)
+        tasks = [pokes.state_changed(f"web-{n}", "Ana Rivera") for n in range(6)]
+        await asyncio.sleep(0.1)  # two attempts run, four wait for a thread
+        pokes.close()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.sleep(0.5)
+        assert pokes.trying() == 0
+        return bot, results
+    started = time.monotonic()
+    bot, results = asyncio.run(scenario())
+    assert all(isinstance(result, asyncio.CancelledError) for result in results)
+    assert len(bot.calls) == 2, "the waiting attempts never ran"
+    assert time.monotonic() - started < 3
