@@ -109,11 +109,11 @@ class CustomerView:
 
     def state(self, conversation_id: str, with_a_person: bool) -> ConversationState:
         now, shop = self._now(), self._shop()
-        ticket = self._tickets.state(conversation_id) if with_a_person else None
-        if ticket is not None:
-            revision = ticket.revision
-        else:  # also without the slot: the revision labels the state
-            revision = self._tickets.revision(conversation_id) if not with_a_person else (0, 0)
+        if with_a_person:
+            ticket = self._tickets.state(conversation_id)
+            revision = ticket.revision if ticket is not None else (0, 0)
+        else:  # no ticket to show, but the revision still labels the state
+            ticket, revision = None, self._tickets.revision(conversation_id)
         estimate = None
         if ticket is not None and ticket.status == "open":
             estimate = estimate_for(self._tickets, ticket.queue_position, shop, self._rules)

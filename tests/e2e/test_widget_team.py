@@ -198,10 +198,11 @@ def test_who_is_talking_while_waiting_for_and_talking_with_a_person(system, brow
     assert page.locator(".cl-msg.cl-bot .cl-tag").count() >= 1
     wait_for_the_agent_in_the_header(page)
     assert texts(page).count("I'm looking at your conversation now.") == 1
-    # A new conversation (the session expired in another tab): its history, then its state, which counts
-    # from (0, 0) again and is not dropped for the old conversation's higher revision.
+    # A new conversation (the session expired in another tab): its confirmation, history and state, which
+    # counts from (0, 0) again and is not dropped for the old conversation's higher revision.
     page.evaluate("""() => {
       const socket = CarelineChat.socket();
+      socket.listeners('session_confirm')[0](localStorage.getItem('careline.session'));
       socket.listeners('history')[0]([]);
       socket.listeners('conversation_state')[0]({waiting: false, team_open: true, eta_minutes: null, back: null,
         agent: null, initials: null, email_known: false, revision: [0, 0]});

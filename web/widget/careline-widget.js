@@ -560,9 +560,6 @@
 
   function showHistory(items) {
     clearTimeout(historyTimer);
-    /* The server sends a session's history once the socket is in the conversation's room alone, and its
-     * state after it: a state that comes later is of this conversation, which may count from (0, 0) */
-    stateRevision = null;
     items = Array.isArray(items) ? items : [];
     var keep = stuck ? null : ui.log.scrollTop;  /* a customer reading older messages stays there */
     rebuilding = true;
@@ -616,7 +613,9 @@
       requestSession();
     });
     socket.on("session_confirm", function (token) {
-      stateRevision = null;  /* the server left the old conversation's room: what follows is of this one */
+      /* the server left the old conversation's room before confirming (and sends the history and the state
+       * after): what follows is of this conversation, which may count from (0, 0) */
+      stateRevision = null;
       remember(TOKEN_KEY, token);
       clearTimeout(historyTimer);  /* the history follows; should it not come, what waits still goes */
       historyTimer = setTimeout(function () { ready = true; flush(); }, HISTORY_TIMEOUT_MS);
