@@ -9,7 +9,7 @@ Protocol (socket.io events):
   server -> history [{"role": customer|bot|agent|system, "text", "at", "agent"?, "initials"?, "system"?,
                       "buttons"?, "image"?, "links"?}, ...]
   server -> conversation_state {"waiting", "team_open", "eta_minutes", "back", "agent", "initials",
-                                "email_known", "revision": [ticket, event]}   after history, after each
+                                "email_known", "revision": [tickets, events]}   after history, after each
                                           message, when the desk pokes; reads race (off the event loop,
                                           several servers), so the widget drops one whose revision is
                                           below the newest it applied (careline.handoff.customer_view)

@@ -28,7 +28,7 @@ from careline.db import Agent, Customer, DecisionRecord, DeskFormKey, DeskTold, 
 from careline.desk import conversation, words
 from careline.desk.auth import DeskUser
 from careline.fulfilment import has_label
-from careline.handoff import CONTACT_EMAIL, lock_ticket
+from careline.handoff import CONTACT_EMAIL
 from careline.desk.money_view import MONEY_ACTIONS, describe_event, kind_title, outcome_text, review, told_text
 from careline.money import (GOODWILL_CAP_OVERRIDDEN, GOODWILL_RULES, ClaimService, Request, allowed, from_cents,
                             outcome_words, rule_words)
@@ -262,7 +262,6 @@ class DeskService:
 
     def _audit(self, session: Session, ticket: Ticket, user: DeskUser, kind: str, detail: Any = "",
                at: Optional[datetime] = None) -> None:
-        lock_ticket(session, ticket.id)
         session.add(TicketEvent(ticket_id=ticket.id, agent_id=user.id, kind=kind, created_at=at or self._now(),
                                 detail=detail if isinstance(detail, str) else json.dumps(detail)))
 

@@ -18,9 +18,9 @@ from careline.handoff.customer_view import (
     estimate_for,
     reply_address,
 )
-from careline.handoff.tickets import CONTACT_EMAIL, TicketService, TicketState, lock_ticket
+from careline.handoff.tickets import CONTACT_EMAIL, TicketService, TicketState
 from careline.handoff.waiting import WaitEstimate, WaitSettings, estimate_wait, expectation, waiting_reply
 
 __all__ = ["CONTACT_EMAIL", "ConversationState", "CustomerView", "conversation_state", "estimate_for",
            "reply_address", "TicketService", "TicketState", "WaitEstimate", "WaitSettings", "estimate_wait",
-           "expectation", "lock_ticket", "waiting_reply"]
+           "expectation", "waiting_reply"]

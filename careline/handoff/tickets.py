@@ -31,16 +31,6 @@ CONTACT_EMAIL = "contact_email"   # a TicketEvent: the email the customer left w
 MAX_CONTACTS = 3
 
 
-def lock_ticket(session: Session, ticket_id: int) -> None:
-    """Lock the ticket's row until the transaction ends; do it before adding one of its TicketEvents.
-
-    On PostgreSQL an event's id comes from a sequence when it is inserted, not when it commits: with
-    every writer of a ticket's events holding the row, their ids follow the order they commit in, which
-    `TicketService.revision` relies on. FOR NO KEY UPDATE: the lock the row's UPDATE takes, which does not
-    hold up inserts that only refer to the ticket. (SQLite has one writer at a time anyway: a no-op there.)"""
-    session.execute(sa.select(Ticket.id).where(Ticket.id == ticket_id).with_for_update(key_share=True))
-
-
 @dataclass(frozen=True)
 class OpenedTicket:
     id: int
@@ -162,9 +152,11 @@ class TicketService:
         return ahead + 1
 
     def revision(self, conversation_id: str) -> Tuple[int, int]:
-        """How far the conversation's tickets have come: (its latest ticket, the latest thing a person did
-        with one of them); it grows with every change, as every change is a TicketEvent (take, reply, hand
-        back, close, a contact left) or a new ticket. (0, 0) without a ticket.
+        """How far the conversation's tickets have come: (how many it has, how many events they have). Every
+        change a customer sees is a new ticket or a TicketEvent (take, reply, hand back, close, a contact
+        left), and neither is ever deleted, so it grows with every commit, in the order of the commits (ids
+        would not: PostgreSQL hands them out at insert), and says nothing of other conversations.
+        (0, 0) without a ticket.
 
         Read it before the state it labels: that state is then at least as new as the label says, so a
         reader that keeps the highest label never takes an older state for a newer one."""
@@ -174,7 +166,7 @@ class TicketService:
     @staticmethod
     def _revision(session: Session, conversation_id: str) -> Tuple[int, int]:
         row = session.execute(
-            sa.select(sa.func.max(Ticket.id), sa.func.max(TicketEvent.id))
+            sa.select(sa.func.count(sa.distinct(Ticket.id)), sa.func.count(TicketEvent.id))
             .select_from(Ticket).outerjoin(TicketEvent, TicketEvent.ticket_id == Ticket.id)
             .where(Ticket.conversation_id == conversation_id)).one()
         return int(row[0] or 0), int(row[1] or 0)
@@ -205,7 +197,6 @@ class TicketService:
         """
         email = email[:254]
         with self._sessions() as session:
-            lock_ticket(session, ticket_id)
             left: List[str] = list(session.execute(sa.select(TicketEvent.detail).where(
                 TicketEvent.ticket_id == ticket_id, TicketEvent.kind == CONTACT_EMAIL)
                 .order_by(TicketEvent.id)).scalars())

@@ -347,7 +347,7 @@
     follow();  /* the header or the form changed size (the ResizeObserver would, a frame later) */
   }
 
-  /* [ticket, event] pairs: true when `revision` comes before `than` */
+  /* [tickets, events] counts: true when `revision` comes before `than` */
   function older(revision, than) {
     return revision[0] < than[0] || (revision[0] === than[0] && revision[1] < than[1]);
   }
