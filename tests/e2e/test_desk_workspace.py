@@ -302,6 +302,70 @@ def test_typing_is_sent_while_the_agent_types_and_stopped_on_send(system, browse
     desk.context.close()
 
 
+def _held_replies(desk) -> List[Any]:
+    """Hold the desk's reply requests (playwright routes) until the test lets each go."""
+    held: List[Any] = []
+    desk.route("**/reply", lambda route: held.append(route))
+    return held
+
+
+def _wait_for_held(desk, held: List[Any], count: int) -> None:
+    for _ in range(WAIT_MS // 50):
+        if len(held) >= count:
+            return
+        desk.wait_for_timeout(50)
+    raise AssertionError(f"{count} reply requests expected, {len(held)} came")
+
+
+def test_a_reply_sent_while_the_last_one_goes_follows_it_and_a_failed_one_comes_back(system, browser):  # noqa: F811
+    """Enter pressed while a reply is on its way is not lost: the next one goes right after it, in order.
+    A reply the desk could not send goes back into the box, before what was typed since, and what was
+    pressed after it is not sent ahead of it."""
+    shop_context, shop, conversation = _handed_off(browser, system, button=False)
+    desk = _desk(browser, system)
+    _open_ticket(desk, system, _ticket_id(system, conversation))
+    box = desk.get_by_label("Reply to the customer")
+    held = _held_replies(desk)
+    box.fill("First: I'm on it.")
+    box.press("Enter")
+    _wait_for_held(desk, held, 1)
+    box.fill("Second: one more thing.")
+    box.press("Enter")
+    status = desk.locator("#composer-status")
+    assert status.inner_text() == "Sending… The next one goes right after it."
+    assert desk.locator("#send[aria-busy='true']").count() == 1
+    held[0].continue_()
+    _wait_for_held(desk, held, 2)
+    held[1].continue_()
+    status.filter(has_text="Sent.").wait_for(timeout=WAIT_MS)
+    shop.locator(".cl-msg", has_text="Second: one more thing.").wait_for(timeout=WAIT_MS)
+    texts = shop.locator(".cl-msg").all_inner_texts()
+    first = [n for n, t in enumerate(texts) if "First: I'm on it." in t]
+    second = [n for n, t in enumerate(texts) if "Second: one more thing." in t]
+    assert len(first) == 1 and len(second) == 1 and first[0] < second[0], texts
+    assert box.input_value() == "" and desk.locator("#send[aria-busy]").count() == 0
+
+    box.fill("Third: this one fails.")
+    box.press("Enter")
+    _wait_for_held(desk, held, 3)
+    box.fill("Fourth: typed meanwhile.")
+    box.press("Enter")
+    refused = {"detail": "Not sent: the chat server did not answer. Your text is still in the box."}
+    held[2].fulfill(status=503, content_type="application/json", body=json.dumps(refused))
+    status.filter(has_text="Not sent").wait_for(timeout=WAIT_MS)
+    assert box.input_value() == "Third: this one fails.\n\nFourth: typed meanwhile.", "nothing typed is lost"
+    desk.wait_for_timeout(1000)
+    assert len(held) == 3, "what was pressed after a failed reply is not sent ahead of it"
+    assert shop.locator(".cl-msg", has_text="Fourth").count() == 0
+    desk.unroute("**/reply")
+    box.press("Enter")
+    status.filter(has_text="Sent.").wait_for(timeout=WAIT_MS)
+    shop.locator(".cl-msg", has_text="Fourth: typed meanwhile.").wait_for(timeout=WAIT_MS)
+    assert not desk.desk_errors, desk.desk_errors
+    shop_context.close()
+    desk.context.close()
+
+
 def test_the_queue_in_plain_words_with_its_filters_live(system, browser):  # noqa: F811
     first_context, _, taken = _handed_off(browser, system, button=False)
     ticket = _ticket_id(system, taken)
@@ -650,6 +714,7 @@ def test_latency_of_a_message_each_way_is_measured(system, browser):  # noqa: F8
     box.fill("Hi, Ana here, one moment.")  # the first reply takes the ticket; not measured
     box.press("Enter")
     shop.locator(".cl-msg", has_text="one moment").wait_for(timeout=WAIT_MS)
+    desk.locator("#composer-status", has_text="Sent.").wait_for(timeout=WAIT_MS)  # the widget may show it first
 
     to_customer: List[float] = []
     to_desk: List[float] = []

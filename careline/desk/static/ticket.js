@@ -289,14 +289,23 @@
     });
   }
 
+  /* One reply or note is on its way at a time. Send pressed meanwhile (the agent's next message typed while
+     the last one goes) is kept: the box goes right after it, in order. A text that was not sent goes back
+     into its box, before what was typed since, so "still in the box" stays true. */
   var sending = false;
-  function send() {
+  var queued = null;  // the mode Send was pressed in while the last one was on its way
+  function send(again) {
+    if (sending) {
+      queued = mode;
+      setStatus("", (mode === "note" ? "Adding the note…" : "Sending…") + " The next one goes right after it.");
+      return;
+    }
     var text = box.value.trim();
-    if (sending) { return; }
+    if (again && !text) { return; }  // pressed twice for one message: it went
     if (!text) { setStatus("err", mode === "note" ? "Write the note first." : "Write the reply first."); box.focus(); return; }
     if (showLength()) { setStatus("", ""); box.focus(); return; }
     sending = true;
-    sendButton.disabled = true;
+    sendButton.setAttribute("aria-busy", "true");
     var sentMode = mode;
     if (sentMode === "reply") { stopTyping(); }
     setStatus("", sentMode === "note" ? "Adding the note…" : "Sending…");
@@ -316,11 +325,31 @@
           if (sentMode === "reply") { ownPending = true; }
           refresh();
         } else {
+          queued = null;  // what was pressed after it must not overtake it
+          putBack(sentMode, text);
           setStatus("err", (result.body && result.body.detail) || "Not sent. Your text is still in the box.");
         }
       })
-      .catch(function () { setStatus("err", "Not sent: the desk could not be reached. Your text is still in the box."); })
-      .then(function () { sending = false; sendButton.disabled = false; box.focus(); });
+      .catch(function () {
+        queued = null;
+        putBack(sentMode, text);
+        setStatus("err", "Not sent: the desk could not be reached. Your text is still in the box.");
+      })
+      .then(function () {
+        sending = false;
+        sendButton.removeAttribute("aria-busy");
+        box.focus();
+        var next = queued;
+        queued = null;
+        if (next !== null && next === mode) { send(true); }
+      });
+  }
+  function putBack(which, text) {
+    var now = which === mode ? box.value : readDraft(which);
+    if (now.trim() === text) { return; }
+    var back = now.trim() ? text + "\n\n" + now : text;
+    if (which === mode) { box.value = back; showLength(); }
+    keepDraft(which, back);
   }
   composer.addEventListener("submit", function (event) { event.preventDefault(); send(); });
 
