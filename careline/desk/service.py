@@ -296,8 +296,10 @@ class DeskService:
             session.commit()
         return keys
 
-    def _issued_key(self, session: Session, form_key: Any, ticket: Ticket, user: DeskUser) -> str:
-        """`form_key` if this desk issued it for this ticket and agent (used keys replay their first result)."""
+    def _issued_key(self, session: Session, form_key: Any, ticket: Ticket, user: DeskUser,
+                    unused: bool = False) -> str:
+        """`form_key` if this desk issued it for this ticket and agent (used keys replay their first result);
+        `unused`: and no decision was made with it yet (a review: its confirm would only replay the first)."""
         if not isinstance(form_key, str) or not form_key or len(form_key) > 64:
             raise DeskError("the form is missing its key; reload the page")
         row = session.execute(sa.select(DeskFormKey).where(DeskFormKey.key == form_key)).scalar_one_or_none()
@@ -306,6 +308,9 @@ class DeskService:
                             "and try again")
         if row.used_at is None and row.created_at < self._now() - timedelta(hours=FORM_KEY_HOURS):
             raise DeskError("this form expired; reload the page and try again")
+        if unused and row.used_at is not None:
+            raise DeskError("this form was already used for a decision (see the decisions); reload the page "
+                            "for a new one")
         return form_key
 
     def take(self, ticket_id: int, user: DeskUser) -> bool:
@@ -401,7 +406,7 @@ class DeskService:
             self._may_act(session, ticket, user)
             owner = self._claim_owner(session, ticket)
             if form_key is not None:
-                form_key = self._issued_key(session, form_key, ticket, user)
+                form_key = self._issued_key(session, form_key, ticket, user, unused=True)
         request = self._money_request(kind, amount, reason, charge_id, override_cap)
         decision = self._claims.preview(order_number=owner.order_number, email=owner.email, request=request,
                                         authority=user.role, ticket_id=ticket_id)

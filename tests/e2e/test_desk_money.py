@@ -146,14 +146,32 @@ def test_a_declined_refund_then_review_cancel_confirm_once_tell_and_a_refusal(sy
 
     desk.get_by_label("Amount in dollars (empty: what the policy allows)").fill("10")
     review = _review(desk, "Review refund", f"Refund $10.00 on {order}")
+    _, ten_key = _form_secrets(desk, "Review refund")
     review.get_by_label("Tell the customer").uncheck()
+    new_keys: list = []  # the form's fresh key after the decision, held back: a quick next review waits for it
+    desk.route("**/form-key", lambda route: new_keys.append(route))
+    reviews: list = []
+    desk.on("request", lambda sent: reviews.append(sent.post_data_json)
+            if sent.url.endswith("/refund/review") else None)
     review.get_by_role("button", name="Confirm refund of $10.00").click()
     done = desk.get_by_text(re.compile(r"Done: refund of \$10\.00 \(RF-\d+\)\.$"))
     done.wait_for(timeout=WAIT_MS)
 
     desk.get_by_label("Amount in dollars (empty: what the policy allows)").fill("")
-    review = _review(desk, "Review refund", f"Refund $28.95 on {order}")
+    desk.get_by_role("button", name="Review refund").click()  # at once, while the fresh key is on its way
+    for _ in range(WAIT_MS // 50):
+        if new_keys:
+            break
+        desk.wait_for_timeout(50)
+    assert new_keys, "after a decision the form asks for a fresh key"
+    desk.wait_for_timeout(500)
+    assert reviews == [], "no review goes out with the key the $10.00 decision used (its confirm would replay it)"
+    new_keys[0].continue_()
+    desk.unroute("**/form-key")
+    review = desk.get_by_role("group", name=f"Review: Refund $28.95 on {order}")
+    review.wait_for(timeout=WAIT_MS)
     csrf, used_key = _form_secrets(desk, "Review refund")
+    assert len(reviews) == 1 and reviews[0]["form_key"] == used_key != ten_key, "the review has the fresh key"
     with desk.expect_request(lambda sent: sent.method == "POST" and sent.url.endswith(f"/tickets/{ticket}/refund")
                              ) as confirm:
         review.get_by_role("button", name="Confirm refund of $28.95").dblclick()

@@ -165,10 +165,23 @@
   }
 
   /* --- review, confirm, outcome -------------------------------------------------------------- */
+  /* After a decision the form's key is used (a confirm with it only replays that decision): the form asks
+     for a fresh one, and a review sent meanwhile waits for it (or asks again, should that have failed). */
   function freshKey(form) {
-    return post("/tickets/" + ticketId + "/form-key", {}, csrfOf(form)).then(function (data) {
+    form.keyUsed = true;
+    form.newKey = post("/tickets/" + ticketId + "/form-key", {}, csrfOf(form)).then(function (data) {
       form.querySelector("input[name=form_key]").value = data.result.form_key;
+      form.keyUsed = false;
+      form.newKey = null;
+    }, function (error) {
+      form.newKey = null;
+      throw error;
     });
+    return form.newKey;
+  }
+  function keyReady(form) {
+    if (form.newKey) { return form.newKey; }
+    return form.keyUsed ? freshKey(form) : Promise.resolve();
   }
 
   function outcome(form, box, result, message) {
@@ -199,7 +212,7 @@
     post(form.getAttribute("data-confirm"), body, csrfOf(form))
       .then(function (data) {
         outcome(form, box, data.result, data.message);
-        return freshKey(form);
+        freshKey(form).catch(function () { /* the next review asks again */ });
       })
       .catch(function (error) { problem(form, box, error); })
       .then(refreshDecisions);
@@ -241,9 +254,10 @@
       var box = boxOf(form);
       var submit = form.querySelector("button[type=submit]");
       if (!box || submit.disabled) { return; }
-      var asked = fieldsOf(form);
+      var asked = null;
       submit.disabled = true;
-      post(form.action, asked, csrfOf(form))
+      keyReady(form)
+        .then(function () { asked = fieldsOf(form); return post(form.action, asked, csrfOf(form)); })
         .then(function (data) { review(form, box, asked, data.result); })
         .catch(function (error) { problem(form, box, error); })
         .then(function () { submit.disabled = false; });

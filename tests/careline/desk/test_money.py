@@ -245,6 +245,9 @@ def test_a_confirm_needs_its_review_and_the_values_it_showed(engine, desk, ana, 
     assert done["allowed"] and done["amount"] == "5.00"
     assert desk.confirm(ticket, ana, "goodwill", key, amount="5", reason="damaged", review_token=fresh) == {
         **done, "told": False}, "a replay of the same confirm answers its first result"
+    with pytest.raises(DeskError, match="already used for a decision"):
+        desk.preview(ticket, ana, "goodwill", amount="7", reason="damaged", form_key=key)  # its confirm would replay
+    assert _count(engine, DecisionRecord) == 1
 
 
 def test_a_review_for_what_the_policy_allows_binds_that_amount_and_a_waiver_its_charge(engine, desk, ana):
