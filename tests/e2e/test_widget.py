@@ -15,6 +15,7 @@ from tests.e2e.widget_page import (
     WAIT_MS,
     conversation_id,
     count,
+    count_acknowledgements,
     customer_messages,
     deliver,
     from_bottom,
@@ -22,11 +23,13 @@ from tests.e2e.widget_page import (
     new_context,
     open_chat,
     page_url,
+    record_events,
     say,
     scroll_top,
     style,
     texts,
     wait_at_the_bottom,
+    wait_for_acknowledgements,
     wait_for_more,
     watch_pending_marks,
     wholly_in_view,
@@ -140,9 +143,10 @@ def test_reconnects_after_a_dropped_connection_and_fits_a_phone(system, browser)
 def test_a_message_typed_while_offline_is_sent_once_and_kept_after_reconnecting(system, browser, size):  # noqa: F811
     context = new_context(browser, **(DESKTOP if size == "desktop" else PHONE))
     page = open_chat(context, system)
+    count_acknowledgements(page)
     say(page, "hello")
     sender = conversation_id(page)
-    page.wait_for_timeout(500)  # the server confirms "hello" once its turn is stored, a moment after the answer
+    wait_for_acknowledgements(page, 1)  # the server confirms "hello" once its turn is stored, after the answer
     context.set_offline(True)  # the network is gone: no reconnecting until it is back
     page.evaluate("CarelineChat.socket().io.engine.close()")
     page.locator(".cl-status").get_by_text("Careline").or_(page.locator(".cl-status").get_by_text("Connection")) \
@@ -292,9 +296,9 @@ def test_a_message_lost_on_the_way_is_offered_again_and_never_sent_twice(system,
     page.evaluate("window.__lose = 'ack'")
     say(page, handled)  # answered: the server has it, only its acknowledgement is lost
     assert page.locator(".cl-pending").count() == 0
+    record_events(page, "history")
     page.evaluate("CarelineChat.socket().io.engine.close()")
-    page.wait_for_function("CarelineChat.socket().connected", timeout=WAIT_MS)
-    page.wait_for_timeout(1500)
+    page.wait_for_function("window.__events.history.length >= 1", timeout=WAIT_MS)  # shown after reconnecting
     assert page.locator(".cl-pending").count() == 0, "in the history after reconnecting: nothing to say"
     assert texts(page).count(handled) == 1 and customer_messages(system, sender, handled) == 1
 

@@ -176,6 +176,28 @@ def record_events(page: Any, *names: str) -> None:
     }""", list(names))
 
 
+def count_acknowledgements(page: Any) -> None:
+    """Count in `window.__acked` the server's acknowledgements of the customer's messages the widget has
+    handled from now on (read with `wait_for_acknowledgements`)."""
+    page.evaluate("""() => {
+      const socket = CarelineChat.socket();
+      const emit = socket.emit;
+      window.__acked = 0;
+      socket.emit = function (name, data, ack) {
+        if (name !== 'user_uttered' || typeof ack !== 'function') { return emit.apply(this, arguments); }
+        return emit.call(this, name, data, function () {
+          const handled = ack.apply(this, arguments);
+          window.__acked += 1;
+          return handled;
+        });
+      };
+    }""")
+
+
+def wait_for_acknowledgements(page: Any, number: int) -> None:
+    page.wait_for_function("(n) => window.__acked >= n", arg=number, timeout=WAIT_MS)
+
+
 def events(page: Any, name: str) -> list:
     return list(page.evaluate("(name) => (window.__events || {})[name] || []", name))
 
