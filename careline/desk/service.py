@@ -483,6 +483,10 @@ class DeskService:
         request = self._money_request(kind, amount, reason, charge_id, override_cap)
         if reviewed:
             self._check_review(ticket_id, user, form_key, request, review_token)
+        with self._sessions() as session:  # used from now on: a review with it is refused (`preview`)
+            session.execute(sa.update(DeskFormKey).where(DeskFormKey.key == form_key, DeskFormKey.used_at.is_(None))
+                            .values(used_at=self._now()))
+            session.commit()
         outcome = self._claims.decide_and_apply(
             idempotency_key=f"desk:{ticket_id}:{form_key}", order_number=owner.order_number, email=owner.email,
             request=request, authority=user.role, conversation_id=ticket.conversation_id, ticket_id=ticket_id,
@@ -492,8 +496,6 @@ class DeskService:
                   "rule": decision.rule, "reference": outcome.reference, "explanation": decision.explanation,
                   "authority": user.role, "why": rule_words(decision.rule, decision.facts, user.role)}
         with self._sessions() as session:
-            session.execute(sa.update(DeskFormKey).where(DeskFormKey.key == form_key, DeskFormKey.used_at.is_(None))
-                            .values(used_at=self._now()))
             if not outcome.replayed:
                 ticket = self._ticket(session, ticket_id)
                 self._audit(session, ticket, user, kind, result)

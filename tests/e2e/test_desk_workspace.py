@@ -320,24 +320,27 @@ def _wait_for_held(desk, held: List[Any], count: int) -> None:
 
 
 def test_a_reply_sent_while_the_last_one_goes_follows_it_and_a_failed_one_comes_back(system, browser):  # noqa: F811
-    """Enter pressed while a reply is on its way is not lost: the next one goes right after it, in order.
-    A reply the desk could not send goes back into the box, before what was typed since, and what was
-    pressed after it is not sent ahead of it."""
+    """A reply leaves the box as it goes: what the agent types meanwhile is the next one, and Enter pressed
+    meanwhile sends it right after, in order, each once. A reply the desk could not send goes back into the
+    box, before what was typed since, and what was pressed after it is not sent ahead of it. One pressed
+    before the agent switched to a note stays in the reply box, and the agent is told."""
     shop_context, shop, conversation = _handed_off(browser, system, button=False)
     desk = _desk(browser, system)
     _open_ticket(desk, system, _ticket_id(system, conversation))
     box = desk.get_by_label("Reply to the customer")
+    status = desk.locator("#composer-status")
     held = _held_replies(desk)
     box.fill("First: I'm on it.")
     box.press("Enter")
     _wait_for_held(desk, held, 1)
-    box.fill("Second: one more thing.")
+    assert box.input_value() == "", "the reply on its way left the box"
+    box.press_sequentially("Second: one more thing.")  # typed as a person types: added to what the box holds
     box.press("Enter")
-    status = desk.locator("#composer-status")
     assert status.inner_text() == "Sending… The next one goes right after it."
     assert desk.locator("#send[aria-busy='true']").count() == 1
     held[0].continue_()
     _wait_for_held(desk, held, 2)
+    assert held[1].request.post_data_json == {"text": "Second: one more thing."}
     held[1].continue_()
     status.filter(has_text="Sent.").wait_for(timeout=WAIT_MS)
     shop.locator(".cl-msg", has_text="Second: one more thing.").wait_for(timeout=WAIT_MS)
@@ -350,7 +353,7 @@ def test_a_reply_sent_while_the_last_one_goes_follows_it_and_a_failed_one_comes_
     box.fill("Third: this one fails.")
     box.press("Enter")
     _wait_for_held(desk, held, 3)
-    box.fill("Fourth: typed meanwhile.")
+    box.press_sequentially("Fourth: typed meanwhile.")
     box.press("Enter")
     refused = {"detail": "Not sent: the chat server did not answer. Your text is still in the box."}
     held[2].fulfill(status=503, content_type="application/json", body=json.dumps(refused))
@@ -359,10 +362,20 @@ def test_a_reply_sent_while_the_last_one_goes_follows_it_and_a_failed_one_comes_
     desk.wait_for_timeout(1000)
     assert len(held) == 3, "what was pressed after a failed reply is not sent ahead of it"
     assert shop.locator(".cl-msg", has_text="Fourth").count() == 0
-    desk.unroute("**/reply")
+
     box.press("Enter")
-    status.filter(has_text="Sent.").wait_for(timeout=WAIT_MS)
+    _wait_for_held(desk, held, 4)
+    box.press_sequentially("Fifth: pressed, then a note.")
+    box.press("Enter")
+    desk.get_by_role("button", name="Internal note").click()
+    held[3].continue_()
+    status.filter(has_text="Your next reply was not sent: it is still in the reply box.").wait_for(timeout=WAIT_MS)
+    assert status.inner_text().startswith("Sent.")
     shop.locator(".cl-msg", has_text="Fourth: typed meanwhile.").wait_for(timeout=WAIT_MS)
+    desk.wait_for_timeout(500)
+    assert len(held) == 4, "nothing went to the note"
+    desk.get_by_role("button", name="Reply", exact=True).click()
+    assert box.input_value() == "Fifth: pressed, then a note."
     assert not desk.desk_errors, desk.desk_errors
     shop_context.close()
     desk.context.close()

@@ -165,8 +165,9 @@
   }
 
   /* --- review, confirm, outcome -------------------------------------------------------------- */
-  /* After a decision the form's key is used (a confirm with it only replays that decision): the form asks
-     for a fresh one, and a review sent meanwhile waits for it (or asks again, should that have failed). */
+  /* Once a confirm has gone the form's key may be used (a confirm with it would only replay that decision):
+     after the decision the form asks for a fresh one, and a review sent before it came waits for it (or asks
+     for one itself: while the confirm is on its way, or should that have failed). */
   function freshKey(form) {
     form.keyUsed = true;
     form.newKey = post("/tickets/" + ticketId + "/form-key", {}, csrfOf(form)).then(function (data) {
@@ -209,6 +210,7 @@
     if (shown.reason) { body.reason = shown.reason; }
     if (shown.charge_id !== null && shown.charge_id !== undefined) { body.charge_id = String(shown.charge_id); }
     if (shown.override_cap) { body.override_cap = "1"; }
+    form.keyUsed = true;  // from now on: a review sent before the answer asks for a fresh key first
     post(form.getAttribute("data-confirm"), body, csrfOf(form))
       .then(function (data) {
         outcome(form, box, data.result, data.message);

@@ -289,9 +289,10 @@
     });
   }
 
-  /* One reply or note is on its way at a time. Send pressed meanwhile (the agent's next message typed while
-     the last one goes) is kept: the box goes right after it, in order. A text that was not sent goes back
-     into its box, before what was typed since, so "still in the box" stays true. */
+  /* One reply or note is on its way at a time. It leaves the box as it goes, so what the agent types
+     meanwhile is the next one; Send pressed meanwhile is kept, and the box goes right after it, in order.
+     A text that was not sent goes back into its box, before what was typed since, and what was pressed
+     after it waits. */
   var sending = false;
   var queued = null;  // the mode Send was pressed in while the last one was on its way
   function send(again) {
@@ -308,6 +309,9 @@
     sendButton.setAttribute("aria-busy", "true");
     var sentMode = mode;
     if (sentMode === "reply") { stopTyping(); }
+    box.value = "";
+    showLength();
+    keepDraft(sentMode, "");
     setStatus("", sentMode === "note" ? "Adding the note…" : "Sending…");
     post(sentMode, { text: text })
       .then(function (answer) {
@@ -315,12 +319,6 @@
       })
       .then(function (result) {
         if (result.ok) {
-          if (mode === sentMode) {
-            if (box.value.trim() === text) { box.value = ""; showLength(); }
-            keepDraft(sentMode, box.value);  // what was typed while it went stays a draft
-          } else if (readDraft(sentMode).trim() === text) {
-            keepDraft(sentMode, "");
-          }
           setStatus("ok", result.body.message || "Done.");
           if (sentMode === "reply") { ownPending = true; }
           refresh();
@@ -341,12 +339,15 @@
         box.focus();
         var next = queued;
         queued = null;
-        if (next !== null && next === mode) { send(true); }
+        if (next === null) { return; }
+        if (next === mode) { send(true); return; }
+        setStatus("err", statusLine.textContent + (next === "note"  // the agent switched boxes meanwhile
+          ? " Your next note was not added: it is still in the note box."
+          : " Your next reply was not sent: it is still in the reply box."));
       });
   }
   function putBack(which, text) {
     var now = which === mode ? box.value : readDraft(which);
-    if (now.trim() === text) { return; }
     var back = now.trim() ? text + "\n\n" + now : text;
     if (which === mode) { box.value = back; showLength(); }
     keepDraft(which, back);

@@ -250,6 +250,28 @@ def test_a_confirm_needs_its_review_and_the_values_it_showed(engine, desk, ana, 
     assert _count(engine, DecisionRecord) == 1
 
 
+def test_a_review_checked_while_its_form_decides_is_refused(engine, desk, ana, monkeypatch):
+    """The key is used before the decision is made: a review of another amount checked meanwhile would be
+    confirmed as a replay of this decision ("Done: $5.00" for a $7.00 review)."""
+    ticket = _ticket(engine, MARIA, "conv-deciding")
+    key = desk.issue_form_keys(ticket, ana, ["r"])["r"]
+    token = desk.preview(ticket, ana, "goodwill", amount="5", reason="damaged", form_key=key)["review_token"]
+    decide = desk._claims.decide_and_apply
+    meanwhile: list = []
+
+    def deciding(**kwargs):
+        try:
+            desk.preview(ticket, ana, "goodwill", amount="7", reason="damaged", form_key=key)
+            meanwhile.append("a review token")
+        except DeskError as error:
+            meanwhile.append(str(error))
+        return decide(**kwargs)
+
+    monkeypatch.setattr(desk._claims, "decide_and_apply", deciding)
+    assert desk.confirm(ticket, ana, "goodwill", key, amount="5", reason="damaged", review_token=token)["allowed"]
+    assert len(meanwhile) == 1 and "already used for a decision" in meanwhile[0], meanwhile
+
+
 def test_a_review_for_what_the_policy_allows_binds_that_amount_and_a_waiver_its_charge(engine, desk, ana):
     ticket = _ticket(engine, JAMES, "conv-bound-2")
     key = desk.issue_form_keys(ticket, ana, ["r"])["r"]
