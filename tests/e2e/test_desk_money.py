@@ -153,9 +153,24 @@ def test_a_declined_refund_then_review_cancel_confirm_once_tell_and_a_refusal(sy
     reviews: list = []
     desk.on("request", lambda sent: reviews.append(sent.post_data_json)
             if sent.url.endswith("/refund/review") else None)
+    lost: list = []  # the confirm is applied, and its answer lost on the way back
+
+    def lose_the_answer(route):
+        lost.append(route.fetch().status)
+        route.abort()
+
+    desk.route(f"**/tickets/{ticket}/refund", lose_the_answer)
     review.get_by_role("button", name="Confirm refund of $10.00").click()
+    again = desk.get_by_role("button", name="Try again")
+    again.wait_for(timeout=WAIT_MS)
+    assert lost == [200] and _refunds(system, order) == [1000], "applied: only the answer was lost"
+    assert "It may have gone through" in desk.locator("#refund-review").inner_text()
+    assert desk.get_by_role("button", name="Review refund").is_enabled()
+    desk.unroute(f"**/tickets/{ticket}/refund")
+    again.click()  # the same confirm, with the same key: its first decision again
     done = desk.get_by_text(re.compile(r"Done: refund of \$10\.00 \(RF-\d+\)\.$"))
     done.wait_for(timeout=WAIT_MS)
+    assert _refunds(system, order) == [1000], "tried again after a lost answer: paid once"
 
     desk.get_by_label("Amount in dollars (empty: what the policy allows)").fill("")
     desk.get_by_role("button", name="Review refund").click()  # at once, while the fresh key is on its way

@@ -334,6 +334,8 @@ def test_a_reply_sent_while_the_last_one_goes_follows_it_and_a_failed_one_comes_
     box.press("Enter")
     _wait_for_held(desk, held, 1)
     assert box.input_value() == "", "the reply on its way left the box"
+    box.press("Enter")  # pressed twice for it: nothing more to send
+    assert status.inner_text() == "Sending…"
     box.press_sequentially("Second: one more thing.")  # typed as a person types: added to what the box holds
     box.press("Enter")
     assert status.inner_text() == "Sending… The next one goes right after it."
@@ -376,6 +378,18 @@ def test_a_reply_sent_while_the_last_one_goes_follows_it_and_a_failed_one_comes_
     assert len(held) == 4, "nothing went to the note"
     desk.get_by_role("button", name="Reply", exact=True).click()
     assert box.input_value() == "Fifth: pressed, then a note."
+
+    box.fill("Sixth: on its way.")
+    box.press("Enter")
+    _wait_for_held(desk, held, 5)
+    box.press_sequentially("Seventh: I pressed Enter")
+    box.press("Enter")
+    box.press_sequentially(", then went on typing.")
+    held[4].continue_()
+    status.filter(has_text="Your next reply changed after you pressed Send").wait_for(timeout=WAIT_MS)
+    desk.wait_for_timeout(500)
+    assert len(held) == 5, "a half-written reply is not sent"
+    assert box.input_value() == "Seventh: I pressed Enter, then went on typing."
     assert not desk.desk_errors, desk.desk_errors
     shop_context.close()
     desk.context.close()

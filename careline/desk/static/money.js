@@ -52,7 +52,9 @@
     }).then(function (answer) {
       return answer.json().catch(function () { return {}; }).then(function (data) {
         if (!answer.ok || !data.ok) {
-          throw new Error(data.detail ? "Not done: " + data.detail : "The desk answered " + answer.status + "; try again.");
+          var error = new Error(data.detail ? "Not done: " + data.detail : "The desk answered " + answer.status + "; try again.");
+          error.refused = answer.status < 500 && Boolean(data.detail);  // the desk said no: nothing was done
+          throw error;
         }
         return data;
       });
@@ -75,11 +77,19 @@
     return line;
   }
 
-  function problem(form, box, error) {
+  /* `again`: a confirm whose answer did not come (it may have been applied): "Try again" sends the same
+     confirm, which the desk applies once (a used key answers its first decision). */
+  function problem(form, box, error, again) {
     box.textContent = "";
     box.hidden = false;
-    said(box, error.message, false);
+    said(box, again ? error.message + " It may have gone through: check the decisions below, or try again " +
+      "(it is applied once)." : error.message, false);
     var actions = el("div", "actions");
+    if (again) {
+      var retry = button("Try again", "primary");
+      retry.addEventListener("click", again);
+      actions.appendChild(retry);
+    }
     var dismiss = button("Close");
     dismiss.addEventListener("click", function () { close(form, box); });
     actions.appendChild(dismiss);
@@ -165,9 +175,10 @@
   }
 
   /* --- review, confirm, outcome -------------------------------------------------------------- */
-  /* Once a confirm has gone the form's key may be used (a confirm with it would only replay that decision):
-     after the decision the form asks for a fresh one, and a review sent before it came waits for it (or asks
-     for one itself: while the confirm is on its way, or should that have failed). */
+  /* After a decision the form's key is used (a confirm with it only replays that decision): the form asks
+     for a fresh one, and a review sent meanwhile waits for it (or asks again, should that have failed).
+     While a confirm is on its way the form cannot be reviewed; should its answer not come, the form keeps
+     its key, so trying again cannot pay twice. */
   function freshKey(form) {
     form.keyUsed = true;
     form.newKey = post("/tickets/" + ticketId + "/form-key", {}, csrfOf(form)).then(function (data) {
@@ -204,20 +215,23 @@
 
   function confirm(form, box, asked, shown, tell, buttons) {
     buttons.forEach(function (each) { each.disabled = true; });
+    var submit = form.querySelector("button[type=submit]");
+    submit.disabled = true;
     var body = { form_key: asked.form_key, review_token: shown.review_token, amount: shown.amount,
                  tell: tell.checked ? "1" : "" };
     if (shown.kind === "goodwill") { body.goodwill = "1"; }
     if (shown.reason) { body.reason = shown.reason; }
     if (shown.charge_id !== null && shown.charge_id !== undefined) { body.charge_id = String(shown.charge_id); }
     if (shown.override_cap) { body.override_cap = "1"; }
-    form.keyUsed = true;  // from now on: a review sent before the answer asks for a fresh key first
     post(form.getAttribute("data-confirm"), body, csrfOf(form))
       .then(function (data) {
         outcome(form, box, data.result, data.message);
         freshKey(form).catch(function () { /* the next review asks again */ });
       })
-      .catch(function (error) { problem(form, box, error); })
-      .then(refreshDecisions);
+      .catch(function (error) {
+        problem(form, box, error, error.refused ? null : function () { confirm(form, box, asked, shown, tell, buttons); });
+      })
+      .then(function () { submit.disabled = false; return refreshDecisions(); });
   }
 
   function review(form, box, asked, shown) {

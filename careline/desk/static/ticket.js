@@ -290,19 +290,19 @@
   }
 
   /* One reply or note is on its way at a time. It leaves the box as it goes, so what the agent types
-     meanwhile is the next one; Send pressed meanwhile is kept, and the box goes right after it, in order.
-     A text that was not sent goes back into its box, before what was typed since, and what was pressed
-     after it waits. */
+     meanwhile is the next one; Send pressed meanwhile is kept, and the box as it was then goes right after
+     it, in order (changed since, it waits for Send again). A text that was not sent goes back into its box,
+     before what was typed since, and what was pressed after it waits. */
   var sending = false;
-  var queued = null;  // the mode Send was pressed in while the last one was on its way
-  function send(again) {
+  var queued = null;  // {mode, text}: Send pressed while the last one was on its way
+  function send() {
     if (sending) {
-      queued = mode;
+      if (!box.value.trim()) { return; }  // pressed twice for the one on its way
+      queued = { mode: mode, text: box.value };
       setStatus("", (mode === "note" ? "Adding the note…" : "Sending…") + " The next one goes right after it.");
       return;
     }
     var text = box.value.trim();
-    if (again && !text) { return; }  // pressed twice for one message: it went
     if (!text) { setStatus("err", mode === "note" ? "Write the note first." : "Write the reply first."); box.focus(); return; }
     if (showLength()) { setStatus("", ""); box.focus(); return; }
     sending = true;
@@ -313,6 +313,12 @@
     showLength();
     keepDraft(sentMode, "");
     setStatus("", sentMode === "note" ? "Adding the note…" : "Sending…");
+    function notSent(why) {
+      queued = null;  // what was pressed after it must not overtake it
+      putBack(sentMode, text);
+      setStatus("err", why + (sentMode === mode ? "" : " It is back in the " + (sentMode === "note" ? "note" : "reply") +
+        " box."));
+    }
     post(sentMode, { text: text })
       .then(function (answer) {
         return answer.json().catch(function () { return {}; }).then(function (body) { return { ok: answer.ok, body: body }; });
@@ -323,27 +329,24 @@
           if (sentMode === "reply") { ownPending = true; }
           refresh();
         } else {
-          queued = null;  // what was pressed after it must not overtake it
-          putBack(sentMode, text);
-          setStatus("err", (result.body && result.body.detail) || "Not sent. Your text is still in the box.");
+          notSent((result.body && result.body.detail) || "Not sent. Your text is still in the box.");
         }
       })
-      .catch(function () {
-        queued = null;
-        putBack(sentMode, text);
-        setStatus("err", "Not sent: the desk could not be reached. Your text is still in the box.");
-      })
+      .catch(function () { notSent("Not sent: the desk could not be reached. Your text is still in the box."); })
       .then(function () {
         sending = false;
         sendButton.removeAttribute("aria-busy");
-        box.focus();
+        var at = document.activeElement;
+        if (!at || at === document.body || composer.contains(at)) { box.focus(); }  // not out of another field
         var next = queued;
         queued = null;
         if (next === null) { return; }
-        if (next === mode) { send(true); return; }
-        setStatus("err", statusLine.textContent + (next === "note"  // the agent switched boxes meanwhile
-          ? " Your next note was not added: it is still in the note box."
-          : " Your next reply was not sent: it is still in the reply box."));
+        if (next.mode === mode && next.text === box.value) { send(); return; }
+        var what = next.mode === "note" ? "note" : "reply";
+        setStatus("err", statusLine.textContent + (next.mode === mode  // typed on after Send, or switched boxes
+          ? " Your next " + what + " changed after you pressed Send: it waits in the box, send it when it is ready."
+          : " Your next " + what + " was not " + (what === "note" ? "added" : "sent") + ": it is still in the " +
+            what + " box."));
       });
   }
   function putBack(which, text) {
