@@ -430,8 +430,11 @@ class DeskService:
                 "amount": None if request.amount is None else f"{request.amount:.2f}", "reason": request.reason,
                 "charge": request.charge_id, "override": request.override_cap}
 
-    def _check_review(self, ticket_id: int, user: DeskUser, form_key: str, request: Request, token: Any) -> None:
-        """Raises DeskError unless `token` is this desk's review of exactly this confirm, and fresh."""
+    def _check_review(self, ticket_id: int, user: DeskUser, form_key: str, request: Request, token: Any,
+                      replay: bool = False) -> None:
+        """Raises DeskError unless `token` is this desk's review of exactly this confirm, and fresh (`replay`:
+        its key was used already, so the confirm can only answer the decision made with it: of any age, so
+        that a confirm tried again long after its answer was lost never leads to paying twice)."""
         signed = self._reviews.verify(token)
         if signed is None:
             raise DeskError("review it first: a refund or waiver is confirmed from its review (review it again)")
@@ -439,8 +442,17 @@ class DeskService:
         if signed != self._reviewed(ticket_id, user, form_key, request):
             raise DeskError("this is not what was reviewed (the amount, kind, reason, charge or cap override "
                             "differ); review it again")
-        if not isinstance(at, int) or self._now().timestamp() - at > REVIEW_MINUTES * 60:
+        if not isinstance(at, int) or (not replay and self._now().timestamp() - at > REVIEW_MINUTES * 60):
             raise DeskError(f"this review is more than {REVIEW_MINUTES} minutes old; review it again")
+
+    def _mark_key(self, form_key: str, used: bool) -> None:
+        with self._sessions() as session:
+            if used:
+                session.execute(sa.update(DeskFormKey).where(DeskFormKey.key == form_key,
+                                                             DeskFormKey.used_at.is_(None)).values(used_at=self._now()))
+            else:
+                session.execute(sa.update(DeskFormKey).where(DeskFormKey.key == form_key).values(used_at=None))
+            session.commit()
 
     def claim(self, ticket_id: int, user: DeskUser, kind: str, form_key: Any, amount: Any = None,
               reason: Optional[str] = None, charge_id: Any = None, override_cap: bool = False) -> Dict[str, Any]:
@@ -466,7 +478,8 @@ class DeskService:
         answer: Dict[str, Any] = {}
         if tell is not None and result["allowed"] and result["reference"] and not replayed:
             answer = tell(result["reference"])
-        return {**result, "told": bool(answer.get("told")), "tell_error": str(answer.get("error") or "")}
+        return {**result, "told": bool(answer.get("told")), "tell_error": str(answer.get("error") or ""),
+                "replayed": replayed}
 
     def _claim(self, ticket_id: int, user: DeskUser, kind: str, form_key: Any, amount: Any,
                reason: Optional[str], charge_id: Any, override_cap: bool, review_token: Any = None,
@@ -480,17 +493,24 @@ class DeskService:
             self._may_act(session, ticket, user)
             owner = self._claim_owner(session, ticket)
             form_key = self._issued_key(session, form_key, ticket, user)
+            used = session.execute(sa.select(DeskFormKey.used_at).where(DeskFormKey.key == form_key)).scalar()
         request = self._money_request(kind, amount, reason, charge_id, override_cap)
         if reviewed:
-            self._check_review(ticket_id, user, form_key, request, review_token)
-        with self._sessions() as session:  # used from now on: a review with it is refused (`preview`)
-            session.execute(sa.update(DeskFormKey).where(DeskFormKey.key == form_key, DeskFormKey.used_at.is_(None))
-                            .values(used_at=self._now()))
-            session.commit()
-        outcome = self._claims.decide_and_apply(
-            idempotency_key=f"desk:{ticket_id}:{form_key}", order_number=owner.order_number, email=owner.email,
-            request=request, authority=user.role, conversation_id=ticket.conversation_id, ticket_id=ticket_id,
-        )
+            self._check_review(ticket_id, user, form_key, request, review_token, replay=used is not None)
+        idempotency_key = f"desk:{ticket_id}:{form_key}"
+        self._mark_key(form_key, used=True)  # from now on a review with it is refused (`preview`)
+        try:
+            outcome = self._claims.decide_and_apply(
+                idempotency_key=idempotency_key, order_number=owner.order_number, email=owner.email,
+                request=request, authority=user.role, conversation_id=ticket.conversation_id, ticket_id=ticket_id,
+            )
+        except Exception:
+            with self._sessions() as session:
+                decided = session.execute(sa.select(DecisionRecord.id).where(
+                    DecisionRecord.idempotency_key == idempotency_key)).first()
+            if decided is None:
+                self._mark_key(form_key, used=False)  # nothing was decided with it: the form is still good
+            raise
         decision = outcome.decision
         result = {"kind": kind, "outcome": decision.outcome, "amount": f"{decision.amount:.2f}",
                   "rule": decision.rule, "reference": outcome.reference, "explanation": decision.explanation,

@@ -168,8 +168,10 @@ def test_a_declined_refund_then_review_cancel_confirm_once_tell_and_a_refusal(sy
     assert desk.get_by_role("button", name="Review refund").is_enabled()
     desk.unroute(f"**/tickets/{ticket}/refund")
     again.click()  # the same confirm, with the same key: its first decision again
-    done = desk.get_by_text(re.compile(r"Done: refund of \$10\.00 \(RF-\d+\)\.$"))
+    done = desk.get_by_text(re.compile(r"^Already decided with this form: Done: refund of \$10\.00 \(RF-\d+\)\. "
+                                       r"Nothing was done again\.$"))
     done.wait_for(timeout=WAIT_MS)
+    assert desk.locator("#refund-review").get_by_role("button", name="Tell the customer").count() == 0
     assert _refunds(system, order) == [1000], "tried again after a lost answer: paid once"
 
     desk.get_by_label("Amount in dollars (empty: what the policy allows)").fill("")

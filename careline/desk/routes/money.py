@@ -52,11 +52,14 @@ def _posted(request: Request) -> Optional[Dict[str, Any]]:
 def _done(result: Dict[str, Any]) -> Tuple[str, str]:
     """The banner after a confirm: the outcome, and whether the customer was told (red for a refusal)."""
     message = str(result["message"])
+    kind = "ok" if result["allowed"] else "err"
+    if result.get("replayed"):  # the same confirm again (a double click, a retry): nothing was done again
+        return kind, f"Already decided with this form: {message} Nothing was done again."
     if result.get("told"):
         message += " The customer was told."
     elif result.get("tell_error"):
         message += f" {result['tell_error']}"
-    return ("ok" if result["allowed"] else "err"), message
+    return kind, message
 
 
 def _teller(request: Request, ticket_id: int, user: DeskUser,
@@ -78,6 +81,8 @@ def _teller(request: Request, ticket_id: int, user: DeskUser,
         except RasaUnavailable as error:
             return {"told": False, "error": f"The customer was not told: {error}. Try \"Tell the customer\" "
                                             "again in a moment."}
+        except (DeskError, NotFound, Forbidden) as error:  # e.g. the ticket was finished meanwhile: paid all the same
+            return {"told": False, "error": f"The customer was not told: {error}."}
     return tell
 
 

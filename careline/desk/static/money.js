@@ -87,7 +87,7 @@
     var actions = el("div", "actions");
     if (again) {
       var retry = button("Try again", "primary");
-      retry.addEventListener("click", again);
+      retry.addEventListener("click", function () { retry.disabled = true; again(); });
       actions.appendChild(retry);
     }
     var dismiss = button("Close");
@@ -201,7 +201,7 @@
     box.hidden = false;
     said(box, message, result.allowed);
     var actions = el("div", "actions");
-    if (result.allowed && !result.told && result.reference) {
+    if (result.allowed && !result.told && !result.replayed && result.reference) {
       var where = el("span");
       where.appendChild(tellButton(result.reference, where));
       actions.appendChild(where);
@@ -272,6 +272,8 @@
       if (!box || submit.disabled) { return; }
       var asked = null;
       submit.disabled = true;
+      box.textContent = "";  // the last review's Confirm is gone before this one is asked for
+      box.hidden = true;
       keyReady(form)
         .then(function () { asked = fieldsOf(form); return post(form.action, asked, csrfOf(form)); })
         .then(function (data) { review(form, box, asked, data.result); })

@@ -332,7 +332,10 @@
           notSent((result.body && result.body.detail) || "Not sent. Your text is still in the box.");
         }
       })
-      .catch(function () { notSent("Not sent: the desk could not be reached. Your text is still in the box."); })
+      .catch(function () {
+        notSent("The desk did not answer, so it may not have been sent: check the transcript before sending it " +
+          "again. Your text is back in the box.");
+      })
       .then(function () {
         sending = false;
         sendButton.removeAttribute("aria-busy");

@@ -244,7 +244,7 @@ def test_a_confirm_needs_its_review_and_the_values_it_showed(engine, desk, ana, 
     done = desk.confirm(ticket, ana, "goodwill", key, amount="5.00", reason="damaged", review_token=fresh)
     assert done["allowed"] and done["amount"] == "5.00"
     assert desk.confirm(ticket, ana, "goodwill", key, amount="5", reason="damaged", review_token=fresh) == {
-        **done, "told": False}, "a replay of the same confirm answers its first result"
+        **done, "told": False, "replayed": True}, "a replay of the same confirm answers its first result"
     with pytest.raises(DeskError, match="already used for a decision"):
         desk.preview(ticket, ana, "goodwill", amount="7", reason="damaged", form_key=key)  # its confirm would replay
     assert _count(engine, DecisionRecord) == 1
@@ -270,6 +270,37 @@ def test_a_review_checked_while_its_form_decides_is_refused(engine, desk, ana, m
     monkeypatch.setattr(desk._claims, "decide_and_apply", deciding)
     assert desk.confirm(ticket, ana, "goodwill", key, amount="5", reason="damaged", review_token=token)["allowed"]
     assert len(meanwhile) == 1 and "already used for a decision" in meanwhile[0], meanwhile
+
+
+def test_a_confirm_tried_again_long_after_its_answer_was_lost_answers_its_decision(engine, desk, ana, clock):
+    """The answer of a confirm is lost; the agent tries the same confirm again after the review's hour: it
+    answers the decision made (an age refusal would send them to a new form, which could pay twice)."""
+    ticket = _ticket(engine, MARIA, "conv-lost-answer")
+    key = desk.issue_form_keys(ticket, ana, ["r"])["r"]
+    token = desk.preview(ticket, ana, "goodwill", amount="5", reason="damaged", form_key=key)["review_token"]
+    first = desk.confirm(ticket, ana, "goodwill", key, amount="5", reason="damaged", review_token=token)
+    clock.now += timedelta(minutes=90)
+    again = desk.confirm(ticket, ana, "goodwill", key, amount="5", reason="damaged", review_token=token)
+    assert again == {**first, "replayed": True} and _count(engine, Refund) == 1
+
+
+def test_a_form_whose_decision_failed_can_be_reviewed_again(engine, desk, ana, monkeypatch):
+    ticket = _ticket(engine, MARIA, "conv-decision-failed")
+    key = desk.issue_form_keys(ticket, ana, ["r"])["r"]
+    token = desk.preview(ticket, ana, "goodwill", amount="5", reason="damaged", form_key=key)["review_token"]
+    decide = desk._claims.decide_and_apply
+
+    def failing(**kwargs):
+        raise sa.exc.OperationalError("INSERT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(desk._claims, "decide_and_apply", failing)
+    with pytest.raises(sa.exc.OperationalError):
+        desk.confirm(ticket, ana, "goodwill", key, amount="5", reason="damaged", review_token=token)
+    monkeypatch.setattr(desk._claims, "decide_and_apply", decide)
+    token = desk.preview(ticket, ana, "goodwill", amount="5", reason="damaged", form_key=key)["review_token"]
+    assert token, "nothing was decided with the key: the form is still good"
+    assert desk.confirm(ticket, ana, "goodwill", key, amount="5", reason="damaged", review_token=token)["allowed"]
+    assert _count(engine, Refund) == 1
 
 
 def test_a_review_for_what_the_policy_allows_binds_that_amount_and_a_waiver_its_charge(engine, desk, ana):
