@@ -433,8 +433,8 @@ class DeskService:
     def _check_review(self, ticket_id: int, user: DeskUser, form_key: str, request: Request, token: Any,
                       replay: bool = False) -> None:
         """Raises DeskError unless `token` is this desk's review of exactly this confirm, and fresh (`replay`:
-        its key was used already, so the confirm can only answer the decision made with it: of any age, so
-        that a confirm tried again long after its answer was lost never leads to paying twice)."""
+        a decision was made with its key, so the confirm can only answer that decision: of any age, so that a
+        confirm tried again long after its answer was lost never leads to paying twice)."""
         signed = self._reviews.verify(token)
         if signed is None:
             raise DeskError("review it first: a refund or waiver is confirmed from its review (review it again)")
@@ -444,6 +444,11 @@ class DeskService:
                             "differ); review it again")
         if not isinstance(at, int) or (not replay and self._now().timestamp() - at > REVIEW_MINUTES * 60):
             raise DeskError(f"this review is more than {REVIEW_MINUTES} minutes old; review it again")
+
+    @staticmethod
+    def _decided(session: Session, idempotency_key: str) -> bool:
+        return session.execute(sa.select(DecisionRecord.id).where(
+            DecisionRecord.idempotency_key == idempotency_key)).first() is not None
 
     def _mark_key(self, form_key: str, used: bool) -> None:
         with self._sessions() as session:
@@ -493,11 +498,11 @@ class DeskService:
             self._may_act(session, ticket, user)
             owner = self._claim_owner(session, ticket)
             form_key = self._issued_key(session, form_key, ticket, user)
-            used = session.execute(sa.select(DeskFormKey.used_at).where(DeskFormKey.key == form_key)).scalar()
+            idempotency_key = f"desk:{ticket_id}:{form_key}"
+            decided = self._decided(session, idempotency_key)  # decisions are never deleted: a sure replay
         request = self._money_request(kind, amount, reason, charge_id, override_cap)
         if reviewed:
-            self._check_review(ticket_id, user, form_key, request, review_token, replay=used is not None)
-        idempotency_key = f"desk:{ticket_id}:{form_key}"
+            self._check_review(ticket_id, user, form_key, request, review_token, replay=decided)
         self._mark_key(form_key, used=True)  # from now on a review with it is refused (`preview`)
         try:
             outcome = self._claims.decide_and_apply(
@@ -506,9 +511,8 @@ class DeskService:
             )
         except Exception:
             with self._sessions() as session:
-                decided = session.execute(sa.select(DecisionRecord.id).where(
-                    DecisionRecord.idempotency_key == idempotency_key)).first()
-            if decided is None:
+                decided = self._decided(session, idempotency_key)
+            if not decided:
                 self._mark_key(form_key, used=False)  # nothing was decided with it: the form is still good
             raise
         decision = outcome.decision

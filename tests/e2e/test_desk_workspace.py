@@ -390,6 +390,22 @@ def test_a_reply_sent_while_the_last_one_goes_follows_it_and_a_failed_one_comes_
     desk.wait_for_timeout(500)
     assert len(held) == 5, "a half-written reply is not sent"
     assert box.input_value() == "Seventh: I pressed Enter, then went on typing."
+
+    draft = f"careline:desk:draft:{_ticket_id(system, conversation)}:reply"
+    box.fill("Eighth: on its way as the page is left.")
+    box.press("Enter")
+    _wait_for_held(desk, held, 6)
+    assert _stored_drafts(desk) == {f"{draft}:sending": "Eighth: on its way as the page is left."}
+    desk.reload()  # its answer never reaches this page (the test's route fails it first, or the page goes first)
+    desk.wait_for_function("document.getElementById('reply-text').value === 'Eighth: on its way as the page is left.'",
+                           timeout=WAIT_MS)  # back in the box, not lost
+    assert _stored_drafts(desk) == {draft: "Eighth: on its way as the page is left."}
+    desk.evaluate("([key, text]) => sessionStorage.setItem(key, text)", [f"{draft}:sending", "Ninth: cut off."])
+    desk.reload()  # as a page left before the answer leaves it
+    status.filter(has_text="A reply on its way when the page was left may not have gone: check the transcript "
+                           "before sending it again.").wait_for(timeout=WAIT_MS)
+    assert box.input_value() == "Ninth: cut off.\n\nEighth: on its way as the page is left."
+    assert _stored_drafts(desk) == {draft: box.input_value()}
     assert not desk.desk_errors, desk.desk_errors
     shop_context.close()
     desk.context.close()

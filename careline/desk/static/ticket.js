@@ -294,6 +294,9 @@
      it, in order (changed since, it waits for Send again). A text that was not sent goes back into its box,
      before what was typed since, and what was pressed after it waits. */
   var sending = false;
+  var leaving = false;
+  window.addEventListener("pagehide", function () { leaving = true; });
+  window.addEventListener("pageshow", function () { leaving = false; });  // back from the page cache
   var queued = null;  // {mode, text}: Send pressed while the last one was on its way
   function send() {
     if (sending) {
@@ -312,7 +315,9 @@
     box.value = "";
     showLength();
     keepDraft(sentMode, "");
+    keepDraft(sentMode + ":sending", text);  // should the page be left before the answer (see below)
     setStatus("", sentMode === "note" ? "Adding the note…" : "Sending…");
+    var unknown = false;  // cut off by leaving the page: whether it went is not known here
     function notSent(why) {
       queued = null;  // what was pressed after it must not overtake it
       putBack(sentMode, text);
@@ -333,11 +338,13 @@
         }
       })
       .catch(function () {
+        if (leaving) { unknown = true; return; }  // the page is going: the next one puts it back
         notSent("The desk did not answer, so it may not have been sent: check the transcript before sending it " +
           "again. Your text is back in the box.");
       })
       .then(function () {
         sending = false;
+        if (!unknown) { keepDraft(sentMode + ":sending", ""); }
         sendButton.removeAttribute("aria-busy");
         var at = document.activeElement;
         if (!at || at === document.body || composer.contains(at)) { box.focus(); }  // not out of another field
@@ -518,6 +525,16 @@
   box.value = readDraft(mode);
   if (readDraft("mode") === "note" && mode === "reply" && tabs.length > 1) { setMode("note", true); }
   showLength();
+  /* a reply or note that was on its way when this page was left: whether it went is unknown */
+  ["reply", "note"].forEach(function (which) {
+    var left = readDraft(which + ":sending");
+    if (!left.trim()) { return; }
+    keepDraft(which + ":sending", "");
+    putBack(which, left.trim());
+    setStatus("err", "A " + which + " on its way when the page was left may not have " +
+      (which === "note" ? "been added" : "gone") + ": check the " + (which === "note" ? "notes" : "transcript") +
+      " before sending it again. It is back in the " + which + " box.");
+  });
 
   /* --- "Close conversation": a second step, "Confirm close" (it tells the customer) ---------------- */
   var closing = document.getElementById("close-confirm");

@@ -284,6 +284,19 @@ def test_a_confirm_tried_again_long_after_its_answer_was_lost_answers_its_decisi
     assert again == {**first, "replayed": True} and _count(engine, Refund) == 1
 
 
+def test_only_a_decision_made_with_the_key_lets_an_old_review_through(engine, desk, ana, clock):
+    """A key marked used with no decision behind it (a confirm still deciding, or one that crashed there):
+    an hour-old review of it is refused, not let through as a replay that would decide anew."""
+    ticket = _ticket(engine, MARIA, "conv-marked-only")
+    key = desk.issue_form_keys(ticket, ana, ["r"])["r"]
+    token = desk.preview(ticket, ana, "goodwill", amount="5", reason="damaged", form_key=key)["review_token"]
+    desk._mark_key(key, used=True)
+    clock.now += timedelta(minutes=61)
+    with pytest.raises(DeskError, match="more than 60 minutes old"):
+        desk.confirm(ticket, ana, "goodwill", key, amount="5", reason="damaged", review_token=token)
+    assert _count(engine, Refund) == 0
+
+
 def test_a_form_whose_decision_failed_can_be_reviewed_again(engine, desk, ana, monkeypatch):
     ticket = _ticket(engine, MARIA, "conv-decision-failed")
     key = desk.issue_form_keys(ticket, ana, ["r"])["r"]
