@@ -281,7 +281,10 @@ def test_money_forms_need_server_issued_keys_and_a_persons_limits_are_totals(sys
     results += [_goodwill(agent, ticket, "75", key=key).json()["result"] for key in keys[1:]]  # reviews: refused
     assert [r["outcome"] for r in results] == ["approve", "escalate", "escalate", "escalate"], results
     assert {r["rule"] for r in results[1:]} == {"ticket_total_limit"}
-    assert agent.post(f"/tickets/{ticket}/refund", first).json()["result"] == results[0], "a used key replays"
+    again = agent.post(f"/tickets/{ticket}/refund", first).json()
+    assert again["result"] == {**results[0], "replayed": True}, "a used key replays"
+    assert again["message"] == f"Already decided with this form: {results[0]['message']} Nothing was done again."
+    assert results[0]["replayed"] is False
     assert agent.post(f"/tickets/{ticket}/refund", {**first, "amount": "5"}).status_code == 400, "as reviewed only"
     assert _goodwill(supervisor, ticket, "75", key=keys[1]).status_code == 400, "the key was the agent's"
     assert _goodwill(supervisor, ticket, "50").json()["result"]["outcome"] == "approve"  # 2nd goodwill: the cap
