@@ -450,13 +450,19 @@ class DeskService:
         return session.execute(sa.select(DecisionRecord.id).where(
             DecisionRecord.idempotency_key == idempotency_key)).first() is not None
 
-    def _mark_key(self, form_key: str, used: bool) -> None:
+    def _use_key(self, form_key: str) -> None:
+        """From now on a review with `form_key` is refused (`preview`): its confirm is deciding."""
         with self._sessions() as session:
-            if used:
-                session.execute(sa.update(DeskFormKey).where(DeskFormKey.key == form_key,
-                                                             DeskFormKey.used_at.is_(None)).values(used_at=self._now()))
-            else:
-                session.execute(sa.update(DeskFormKey).where(DeskFormKey.key == form_key).values(used_at=None))
+            session.execute(sa.update(DeskFormKey).where(DeskFormKey.key == form_key, DeskFormKey.used_at.is_(None))
+                            .values(used_at=self._now()))
+            session.commit()
+
+    def _release_key(self, form_key: str, idempotency_key: str) -> None:
+        """The form is good again when nothing was decided with its key (its confirm failed)."""
+        with self._sessions() as session:
+            decided = sa.select(DecisionRecord.id).where(DecisionRecord.idempotency_key == idempotency_key)
+            session.execute(sa.update(DeskFormKey).where(DeskFormKey.key == form_key, ~decided.exists())
+                            .values(used_at=None).execution_options(synchronize_session=False))
             session.commit()
 
     def claim(self, ticket_id: int, user: DeskUser, kind: str, form_key: Any, amount: Any = None,
@@ -503,17 +509,14 @@ class DeskService:
         request = self._money_request(kind, amount, reason, charge_id, override_cap)
         if reviewed:
             self._check_review(ticket_id, user, form_key, request, review_token, replay=decided)
-        self._mark_key(form_key, used=True)  # from now on a review with it is refused (`preview`)
+        self._use_key(form_key)
         try:
             outcome = self._claims.decide_and_apply(
                 idempotency_key=idempotency_key, order_number=owner.order_number, email=owner.email,
                 request=request, authority=user.role, conversation_id=ticket.conversation_id, ticket_id=ticket_id,
             )
         except Exception:
-            with self._sessions() as session:
-                decided = self._decided(session, idempotency_key)
-            if not decided:
-                self._mark_key(form_key, used=False)  # nothing was decided with it: the form is still good
+            self._release_key(form_key, idempotency_key)
             raise
         decision = outcome.decision
         result = {"kind": kind, "outcome": decision.outcome, "amount": f"{decision.amount:.2f}",

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Dict, Iterator
+from typing import Any, Dict, Iterator, List
 
 import pytest
 
@@ -43,3 +43,20 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=False)
     return path
+
+
+def held_requests(page: Any, pattern: str) -> List[Any]:
+    """Hold the page's requests to URLs matching `pattern` (Playwright routes, in the order they come) until
+    the test lets each go (`continue_`, `fulfill`); wait for them with `wait_for_held`."""
+    held: List[Any] = []
+    page.route(pattern, lambda route: held.append(route))
+    return held
+
+
+def wait_for_held(page: Any, held: List[Any], count: int, timeout_ms: int = 45_000) -> None:
+    """Until `count` requests are held (the page's events are handled while it waits)."""
+    for _ in range(timeout_ms // 50):
+        if len(held) >= count:
+            return
+        page.wait_for_timeout(50)
+    raise AssertionError(f"{count} held requests expected, {len(held)} came")

@@ -19,7 +19,7 @@ from playwright.sync_api import expect
 
 from careline.shared.settings import load_settings
 from tests.e2e import customers
-from tests.e2e.browser import DESKTOP, browser, screenshot  # noqa: F401 - the fixture
+from tests.e2e.browser import DESKTOP, browser, held_requests, screenshot, wait_for_held  # noqa: F401
 from tests.e2e.browser import PHONE as BROWSER_PHONE
 
 pytestmark = pytest.mark.e2e
@@ -148,8 +148,7 @@ def test_a_declined_refund_then_review_cancel_confirm_once_tell_and_a_refusal(sy
     review = _review(desk, "Review refund", f"Refund $10.00 on {order}")
     _, ten_key = _form_secrets(desk, "Review refund")
     review.get_by_label("Tell the customer").uncheck()
-    new_keys: list = []  # the form's fresh key after the decision, held back: a quick next review waits for it
-    desk.route("**/form-key", lambda route: new_keys.append(route))
+    new_keys = held_requests(desk, "**/form-key")  # the form's fresh key after the decision, held back
     reviews: list = []
     desk.on("request", lambda sent: reviews.append(sent.post_data_json)
             if sent.url.endswith("/refund/review") else None)
@@ -176,11 +175,7 @@ def test_a_declined_refund_then_review_cancel_confirm_once_tell_and_a_refusal(sy
 
     desk.get_by_label("Amount in dollars (empty: what the policy allows)").fill("")
     desk.get_by_role("button", name="Review refund").click()  # at once, while the fresh key is on its way
-    for _ in range(WAIT_MS // 50):
-        if new_keys:
-            break
-        desk.wait_for_timeout(50)
-    assert new_keys, "after a decision the form asks for a fresh key"
+    wait_for_held(desk, new_keys, 1)  # after a decision the form asks for a fresh key: a quick review waits for it
     desk.wait_for_timeout(500)
     assert reviews == [], "no review goes out with the key the $10.00 decision used (its confirm would replay it)"
     new_keys[0].continue_()

@@ -23,7 +23,7 @@ import requests
 
 from careline.shared.settings import load_settings
 from tests.e2e import customers
-from tests.e2e.browser import ARTIFACTS, browser, screenshot  # noqa: F401 - the fixture
+from tests.e2e.browser import ARTIFACTS, browser, held_requests, screenshot, wait_for_held  # noqa: F401
 from tests.e2e.widget_page import DESKTOP, PHONE, conversation_id, customer_context, open_chat, say, texts
 
 pytestmark = pytest.mark.e2e
@@ -304,21 +304,6 @@ def test_typing_is_sent_while_the_agent_types_and_stopped_on_send(system, browse
     desk.context.close()
 
 
-def _held_replies(desk) -> List[Any]:
-    """Hold the desk's reply requests (playwright routes) until the test lets each go."""
-    held: List[Any] = []
-    desk.route("**/reply", lambda route: held.append(route))
-    return held
-
-
-def _wait_for_held(desk, held: List[Any], count: int) -> None:
-    for _ in range(WAIT_MS // 50):
-        if len(held) >= count:
-            return
-        desk.wait_for_timeout(50)
-    raise AssertionError(f"{count} reply requests expected, {len(held)} came")
-
-
 def test_a_reply_sent_while_the_last_one_goes_follows_it_and_a_failed_one_comes_back(system, browser):  # noqa: F811
     """A reply leaves the box as it goes: what the agent types meanwhile is the next one, and Enter pressed
     meanwhile sends it right after, in order, each once. A reply the desk could not send goes back into the
@@ -329,10 +314,10 @@ def test_a_reply_sent_while_the_last_one_goes_follows_it_and_a_failed_one_comes_
     _open_ticket(desk, system, _ticket_id(system, conversation))
     box = desk.get_by_label("Reply to the customer")
     status = desk.locator("#composer-status")
-    held = _held_replies(desk)
+    held = held_requests(desk, "**/reply")  # the desk's replies, until the test lets each go
     box.fill("First: I'm on it.")
     box.press("Enter")
-    _wait_for_held(desk, held, 1)
+    wait_for_held(desk, held, 1)
     assert box.input_value() == "", "the reply on its way left the box"
     box.press("Enter")  # pressed twice for it: nothing more to send
     assert status.inner_text() == "Sending…"
@@ -341,7 +326,7 @@ def test_a_reply_sent_while_the_last_one_goes_follows_it_and_a_failed_one_comes_
     assert status.inner_text() == "Sending… The next one goes right after it."
     assert desk.locator("#send[aria-busy='true']").count() == 1
     held[0].continue_()
-    _wait_for_held(desk, held, 2)
+    wait_for_held(desk, held, 2)
     assert held[1].request.post_data_json == {"text": "Second: one more thing."}
     held[1].continue_()
     status.filter(has_text="Sent.").wait_for(timeout=WAIT_MS)
@@ -354,7 +339,7 @@ def test_a_reply_sent_while_the_last_one_goes_follows_it_and_a_failed_one_comes_
 
     box.fill("Third: this one fails.")
     box.press("Enter")
-    _wait_for_held(desk, held, 3)
+    wait_for_held(desk, held, 3)
     box.press_sequentially("Fourth: typed meanwhile.")
     box.press("Enter")
     refused = {"detail": "Not sent: the chat server did not answer. Your text is still in the box."}
@@ -366,7 +351,7 @@ def test_a_reply_sent_while_the_last_one_goes_follows_it_and_a_failed_one_comes_
     assert shop.locator(".cl-msg", has_text="Fourth").count() == 0
 
     box.press("Enter")
-    _wait_for_held(desk, held, 4)
+    wait_for_held(desk, held, 4)
     box.press_sequentially("Fifth: pressed, then a note.")
     box.press("Enter")
     desk.get_by_role("button", name="Internal note").click()
@@ -381,7 +366,7 @@ def test_a_reply_sent_while_the_last_one_goes_follows_it_and_a_failed_one_comes_
 
     box.fill("Sixth: on its way.")
     box.press("Enter")
-    _wait_for_held(desk, held, 5)
+    wait_for_held(desk, held, 5)
     box.press_sequentially("Seventh: I pressed Enter")
     box.press("Enter")
     box.press_sequentially(", then went on typing.")
@@ -394,7 +379,7 @@ def test_a_reply_sent_while_the_last_one_goes_follows_it_and_a_failed_one_comes_
     draft = f"careline:desk:draft:{_ticket_id(system, conversation)}:reply"
     box.fill("Eighth: on its way as the page is left.")
     box.press("Enter")
-    _wait_for_held(desk, held, 6)
+    wait_for_held(desk, held, 6)
     assert _stored_drafts(desk) == {f"{draft}:sending": "Eighth: on its way as the page is left."}
     desk.reload()  # its answer never reaches this page (the test's route fails it first, or the page goes first)
     desk.wait_for_function("document.getElementById('reply-text').value === 'Eighth: on its way as the page is left.'",

@@ -321,8 +321,7 @@
     function notSent(why) {
       queued = null;  // what was pressed after it must not overtake it
       putBack(sentMode, text);
-      setStatus("err", why + (sentMode === mode ? "" : " It is back in the " + (sentMode === "note" ? "note" : "reply") +
-        " box."));
+      setStatus("err", why + (sentMode === mode ? "" : " It is back in the " + sentMode + " box."));
     }
     post(sentMode, { text: text })
       .then(function (answer) {
@@ -352,11 +351,10 @@
         queued = null;
         if (next === null) { return; }
         if (next.mode === mode && next.text === box.value) { send(); return; }
-        var what = next.mode === "note" ? "note" : "reply";
         setStatus("err", statusLine.textContent + (next.mode === mode  // typed on after Send, or switched boxes
-          ? " Your next " + what + " changed after you pressed Send: it waits in the box, send it when it is ready."
-          : " Your next " + what + " was not " + (what === "note" ? "added" : "sent") + ": it is still in the " +
-            what + " box."));
+          ? " Your next " + next.mode + " changed after you pressed Send: it waits in the box, send it when it is ready."
+          : " Your next " + next.mode + " was not " + (next.mode === "note" ? "added" : "sent") + ": it is still in the " +
+            next.mode + " box."));
       });
   }
   function putBack(which, text) {

@@ -290,7 +290,7 @@ def test_only_a_decision_made_with_the_key_lets_an_old_review_through(engine, de
     ticket = _ticket(engine, MARIA, "conv-marked-only")
     key = desk.issue_form_keys(ticket, ana, ["r"])["r"]
     token = desk.preview(ticket, ana, "goodwill", amount="5", reason="damaged", form_key=key)["review_token"]
-    desk._mark_key(key, used=True)
+    desk._use_key(key)
     clock.now += timedelta(minutes=61)
     with pytest.raises(DeskError, match="more than 60 minutes old"):
         desk.confirm(ticket, ana, "goodwill", key, amount="5", reason="damaged", review_token=token)
